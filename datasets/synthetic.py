@@ -1,0 +1,116 @@
+"""Generated benchmark series: Mackey-Glass, NARMA, Lorenz."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["mackey_glass", "narma", "lorenz"]
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def mackey_glass(n_steps: int, tau: float = 17, seed=None, *, beta: float = 0.2, gamma: float = 0.1,
+                 exponent: float = 10.0, sample_step: float = 1.0, substeps: int = 10) -> np.ndarray:
+    """Mackey-Glass delay differential equation, sampled every ``sample_step``.
+
+        dx/dt = beta * x(t - tau) / (1 + x(t - tau)**exponent) - gamma * x(t)
+
+    Integrated by classic Runge-Kutta with ``substeps`` steps per sample; the delayed
+    value at a half step is the mean of its two grid neighbours. The history before
+    t = 0 is the constant 1.2 (the usual choice) when ``seed`` is None, and uniform in
+    [0.9, 1.3) per grid point for a given seed.
+
+    Returns
+    -------
+    (n_steps, 1) float64
+    """
+    n_steps = _positive_int(n_steps, "n_steps")
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    h = sample_step / substeps
+    delay = int(round(tau / h))
+    if delay < 1:
+        raise ValueError(f"tau={tau} is shorter than one integration step ({h})")
+    if seed is None:
+        history = np.full(delay + 1, 1.2)
+    else:
+        history = np.random.default_rng(seed).uniform(0.9, 1.3, delay + 1)
+    total = n_steps * substeps
+    x = np.empty(delay + 1 + total)
+    x[: delay + 1] = history
+
+    def derivative(value, delayed):
+        return beta * delayed / (1.0 + delayed**exponent) - gamma * value
+
+    for i in range(delay, delay + total):
+        lagged, lagged_next = x[i - delay], x[i - delay + 1]
+        lagged_mid = 0.5 * (lagged + lagged_next)
+        k1 = derivative(x[i], lagged)
+        k2 = derivative(x[i] + 0.5 * h * k1, lagged_mid)
+        k3 = derivative(x[i] + 0.5 * h * k2, lagged_mid)
+        k4 = derivative(x[i] + h * k3, lagged_next)
+        x[i + 1] = x[i] + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return x[delay : delay + total : substeps].reshape(-1, 1).copy()
+
+
+def narma(n_steps: int, order: int = 10, seed=None):
+    """NARMA task in the canonical form of Atiya & Parlos (2000).
+
+        Y(t+1) = 0.3 Y(t) + 0.05 Y(t) * sum_{i=0}^{order-1} Y(t-i) + 1.5 u(t-order+1) u(t) + 0.1
+
+    with u(t) uniform in [0, 0.5] and Y(t) = u(t) = 0 before the start. Inputs and
+    targets are aligned: ``y[t]`` is Y(t+1), the target for input ``u[t]``.
+    (ReservoirPy's ``narma`` uses other coefficients and an offset index.)
+
+    Returns
+    -------
+    u, y : (n_steps, 1) float64 each
+    """
+    n_steps = _positive_int(n_steps, "n_steps")
+    order = _positive_int(order, "order")
+    u = np.random.default_rng(seed).uniform(0.0, 0.5, n_steps)
+    Y = np.zeros(n_steps + 1)
+    for t in range(n_steps):
+        window = Y[max(0, t - order + 1) : t + 1].sum()
+        lagged_u = u[t - order + 1] if t >= order - 1 else 0.0
+        Y[t + 1] = 0.3 * Y[t] + 0.05 * Y[t] * window + 1.5 * lagged_u * u[t] + 0.1
+    if not np.all(np.isfinite(Y)):
+        raise ArithmeticError(f"NARMA-{order} diverged for seed {seed!r}; try another seed")
+    return u.reshape(-1, 1), Y[1:].reshape(-1, 1)
+
+
+def lorenz(n_steps: int, dt: float = 0.01, seed=None, *, sigma: float = 10.0, rho: float = 28.0,
+           beta: float = 8.0 / 3.0) -> np.ndarray:
+    """Lorenz-63 system integrated by classic Runge-Kutta with step ``dt``.
+
+    Starts at (1, 1, 1) when ``seed`` is None, else at a point drawn near it
+    (normal with standard deviation 1 around (1, 1, 1)).
+
+    Returns
+    -------
+    (n_steps, 3) float64: x, y, z.
+    """
+    n_steps = _positive_int(n_steps, "n_steps")
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0, got {dt}")
+    state = np.ones(3)
+    if seed is not None:
+        state = state + np.random.default_rng(seed).standard_normal(3)
+
+    def derivative(s):
+        x, y, z = s
+        return np.array([sigma * (y - x), x * (rho - z) - y, x * y - beta * z])
+
+    out = np.empty((n_steps, 3))
+    for t in range(n_steps):
+        out[t] = state
+        k1 = derivative(state)
+        k2 = derivative(state + 0.5 * dt * k1)
+        k3 = derivative(state + 0.5 * dt * k2)
+        k4 = derivative(state + dt * k3)
+        state = state + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return out

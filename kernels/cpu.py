@@ -1,0 +1,278 @@
+"""Numba CPU path: the time loop runs inside compiled code.
+
+Layouts, chosen for what the memory system likes (measured on a 2-core EPYC,
+n = 10,000 at 1 %, float32; SciPy's CSR matvec takes 0.86 ms there):
+
+* one sequence: SELL-8-sigma. Rows are sorted by length and cut into slices of 8;
+  a slice stores its entries column-major, so the 8 row sums run in 8 independent
+  accumulators (no latency-bound chain of adds) and padding stays small. Column
+  indices are uint16 when the matrix has at most 65,536 columns: indices are a
+  third of the bytes streamed per step. 0.49 ms per matvec against 0.86 for plain
+  CSR with int32 indices.
+* a batch of B sequences: CSR rows over a state held as (n, B), so each nonzero is
+  read once per step and multiplies B contiguous values (a SIMD loop over B).
+
+Every step kernel is compiled twice, parallel over rows and serial: a parallel
+region costs microseconds to start, more than a whole step of a small reservoir.
+
+Three layers, as in every kernel file: device code (``_*_step``), host driver
+(``_*_loop``, the time loop), public functions (``prepare_esn``, ``esn_run``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+from ..config import settings
+from .activations import IDENTITY, RELU, SIGMOID, TANH, code
+
+# Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+
+# --------------------------------------------------------------------------- device code
+@njit(inline="always")
+def _activate(z, activation):
+    if activation == TANH:
+        return np.tanh(z)
+    if activation == SIGMOID:
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+    if activation == RELU:
+        return z if z > 0 else z - z
+    return z  # IDENTITY
+
+
+@njit(inline="always")
+def _drive(W_in, bias, u_t, row):
+    """W_in[row] @ u_t + bias[row]."""
+    total = bias[row]
+    for m in range(u_t.shape[0]):
+        total += W_in[row, m] * u_t[m]
+    return total
+
+
+def _sell_step(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
+    """One step of one sequence on the SELL-8 layout: x (n,) -> x_next (n,)."""
+    n = x.shape[0]
+    zero = keep - keep
+    for s in prange(slice_ptr.shape[0] - 1):
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+        for k in range(slice_ptr[s], slice_ptr[s + 1], 8):
+            a0 += values[k] * x[columns[k]]
+            a1 += values[k + 1] * x[columns[k + 1]]
+            a2 += values[k + 2] * x[columns[k + 2]]
+            a3 += values[k + 3] * x[columns[k + 3]]
+            a4 += values[k + 4] * x[columns[k + 4]]
+            a5 += values[k + 5] * x[columns[k + 5]]
+            a6 += values[k + 6] * x[columns[k + 6]]
+            a7 += values[k + 7] * x[columns[k + 7]]
+        sums = (a0, a1, a2, a3, a4, a5, a6, a7)
+        for r in range(8):
+            position = s * 8 + r
+            if position < n:
+                row = row_of[position]
+                pre = sums[r] + _drive(W_in, bias, u_t, row)
+                x_next[row] = keep * x[row] + leak * _activate(pre, activation)
+
+
+def _csr_batch_step(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    """One step of B sequences: x (n, B) -> x_next (n, B); out_t (B, n) gets the new states."""
+    batch = x.shape[1]
+    for row in prange(x.shape[0]):
+        acc = x_next[row]
+        acc[:] = 0
+        for k in range(indptr[row], indptr[row + 1]):
+            weight = data[k]
+            source = x[indices[k]]
+            for b in range(batch):
+                acc[b] += weight * source[b]
+        for b in range(batch):
+            pre = acc[b] + _drive(W_in, bias, u_t[b], row)
+            acc[b] = keep * x[row, b] + leak * _activate(pre, activation)
+            out_t[b, row] = acc[b]
+
+
+_sell_step_parallel = njit(parallel=True, fastmath=_FASTMATH)(_sell_step)
+_sell_step_serial = njit(fastmath=_FASTMATH)(_sell_step)
+_csr_batch_step_parallel = njit(parallel=True, fastmath=_FASTMATH)(_csr_batch_step)
+_csr_batch_step_serial = njit(fastmath=_FASTMATH)(_csr_batch_step)
+
+
+# --------------------------------------------------------------------------- host drivers
+@njit
+def _sell_loop(step, slice_ptr, columns, values, row_of, W_in, bias, inputs, x, keep, leak, activation, out):
+    """inputs (T, n_in); out (T, n): each row of out is the next step's source state."""
+    previous = x
+    for t in range(inputs.shape[0]):
+        step(slice_ptr, columns, values, row_of, W_in, bias, inputs[t], previous, out[t], keep, leak, activation)
+        previous = out[t]
+    x[:] = previous
+
+
+@njit
+def _csr_batch_loop(step, indptr, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
+    """inputs (B, T, n_in); x (n, B); out (B, T, n)."""
+    x_next = np.empty_like(x)
+    for t in range(inputs.shape[1]):
+        step(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t], keep, leak, activation)
+        x, x_next = x_next, x
+    return x
+
+
+@njit
+def _sell_generate_loop(step, slice_ptr, columns, values, row_of, W_in, bias, x, u, coef, intercept,
+                        include_input, keep, leak, activation, outputs):
+    n = x.shape[0]
+    x_next = np.empty_like(x)
+    for t in range(outputs.shape[0]):
+        step(slice_ptr, columns, values, row_of, W_in, bias, u, x, x_next, keep, leak, activation)
+        x, x_next = x_next, x
+        for o in range(coef.shape[0]):
+            total = intercept[o]
+            for i in range(n):
+                total += coef[o, i] * x[i]
+            if include_input:
+                for m in range(u.shape[0]):
+                    total += coef[o, n + m] * u[m]
+            outputs[t, o] = total
+        for m in range(u.shape[0]):
+            u[m] = outputs[t, m]
+    return x
+
+
+@njit(parallel=True, fastmath=_FASTMATH)
+def _csr_matvec(indptr, indices, data, x, y):
+    for row in prange(y.shape[0]):
+        total = y[row] - y[row]
+        for k in range(indptr[row], indptr[row + 1]):
+            total += data[k] * x[indices[k]]
+        y[row] = total
+
+
+# --------------------------------------------------------------------------- public functions
+@dataclass
+class EsnWeights:
+    """Weights in the layouts this path reads; the SELL and CSR copies are built on first use."""
+
+    W: sp.csr_array
+    W_in: np.ndarray
+    bias: np.ndarray
+    _sell: tuple | None = field(default=None, repr=False)
+    _csr: tuple | None = field(default=None, repr=False)
+
+    @property
+    def nnz(self) -> int:
+        return self.W.nnz
+
+    def sell(self):
+        if self._sell is None:
+            self._sell = _to_sell(self.W, settings.sell_slice_rows)
+        return self._sell
+
+    def csr(self):
+        if self._csr is None:
+            W = self.W
+            self._csr = (W.indptr.astype(np.int64), W.indices.astype(_column_dtype(W.shape[1])), W.data)
+        return self._csr
+
+
+def _column_dtype(n_columns: int):
+    return np.uint16 if n_columns <= np.iinfo(np.uint16).max + 1 else np.int32
+
+
+def _to_sell(W: sp.csr_array, slice_rows: int):
+    """SELL-C-sigma with sigma = n: rows sorted by length (longest first), slices of C rows,
+    entries of a slice stored column-major and padded with zero weights."""
+    if slice_rows != 8:
+        raise ValueError("the SELL kernel is written for slices of 8 rows")
+    n = W.shape[0]
+    lengths = np.diff(W.indptr)
+    row_of = np.argsort(-lengths, kind="stable")
+    sorted_lengths = lengths[row_of]
+    n_slices = -(-n // slice_rows)
+    padded = np.zeros(n_slices * slice_rows, dtype=np.int64)
+    padded[:n] = sorted_lengths
+    widths = padded.reshape(n_slices, slice_rows).max(axis=1)
+    slice_ptr = np.zeros(n_slices + 1, dtype=np.int64)
+    np.cumsum(widths * slice_rows, out=slice_ptr[1:])
+    columns = np.zeros(slice_ptr[-1], dtype=_column_dtype(W.shape[1]))
+    values = np.zeros(slice_ptr[-1], dtype=W.data.dtype)
+    _fill_sell(W.indptr, W.indices, W.data, row_of, slice_ptr, columns, values)
+    return slice_ptr, columns, values, row_of.astype(np.int64)
+
+
+@njit(parallel=True)
+def _fill_sell(indptr, indices, data, row_of, slice_ptr, columns, values):
+    n = row_of.shape[0]
+    for s in prange(slice_ptr.shape[0] - 1):
+        for r in range(8):
+            position = s * 8 + r
+            if position >= n:
+                break
+            row = row_of[position]
+            start = indptr[row]
+            length = indptr[row + 1] - start
+            last = 0
+            for j in range((slice_ptr[s + 1] - slice_ptr[s]) // 8):
+                slot = slice_ptr[s] + j * 8 + r
+                if j < length:
+                    last = indices[start + j]
+                    columns[slot] = last
+                    values[slot] = data[start + j]
+                else:  # padding: weight 0 on a column already being read
+                    columns[slot] = last
+
+
+def prepare_esn(W, W_in, bias) -> EsnWeights:
+    W = sp.csr_array(W)
+    W.sort_indices()
+    dtype = W.dtype
+    return EsnWeights(W, np.ascontiguousarray(W_in, dtype=dtype), np.ascontiguousarray(bias, dtype=dtype))
+
+
+def _parallel(work: int) -> bool:
+    return work >= settings.parallel_min_work
+
+
+def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
+    """Same contract as ``reference.esn_run``."""
+    dtype = weights.W.dtype.type
+    keep, leak, act = dtype(1.0 - leak_rate), dtype(leak_rate), code(activation)
+    batch = inputs.shape[0]
+    if batch == 1:
+        step = _sell_step_parallel if _parallel(weights.nnz) else _sell_step_serial
+        x = np.ascontiguousarray(state[0])
+        _sell_loop(step, *weights.sell(), weights.W_in, weights.bias, inputs[0], x, keep, leak, act, out[0])
+        state[0] = x
+    else:
+        step = _csr_batch_step_parallel if _parallel(weights.nnz * batch) else _csr_batch_step_serial
+        x = np.ascontiguousarray(state.T)
+        x = _csr_batch_loop(step, *weights.csr(), weights.W_in, weights.bias, inputs, x, keep, leak, act, out)
+        state[...] = x.T
+    return out
+
+
+def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_input: bool,
+                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+    """Same contract as ``reference.esn_generate``."""
+    dtype = weights.W.dtype
+    keep, leak, act = dtype.type(1.0 - leak_rate), dtype.type(leak_rate), code(activation)
+    step = _sell_step_parallel if _parallel(weights.nnz) else _sell_step_serial
+    outputs = np.empty((n_steps, readout_coef.shape[0]), dtype=dtype)
+    x = _sell_generate_loop(step, *weights.sell(), weights.W_in, weights.bias, state.copy(),
+                            np.array(first_input, dtype=dtype), np.ascontiguousarray(readout_coef, dtype=dtype),
+                            np.ascontiguousarray(readout_intercept, dtype=dtype), bool(include_input),
+                            keep, leak, act, outputs)
+    state[...] = x
+    return outputs
+
+
+def spmv(W: sp.csr_array, x: np.ndarray) -> np.ndarray:
+    """W @ x on all cores (used by the power method on large matrices)."""
+    y = np.empty(W.shape[0], dtype=np.result_type(W.dtype, x.dtype))
+    _csr_matvec(W.indptr, W.indices, W.data, x, y)
+    return y

@@ -1,0 +1,17 @@
+"""reservoir-engine: very sparse random reservoirs, built for the hardware they run on."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import backends, datasets, metrics
+from .connectivity import random_sparse, spectral_radius
+from .esn import ESN
+from .estimators import ESNRegressor
+from .readouts import Ridge
+
+try:
+    __version__ = version("reservoir-engine")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["ESN", "ESNRegressor", "Ridge", "random_sparse", "spectral_radius", "backends", "datasets", "metrics",
+           "__version__"]

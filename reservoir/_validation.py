@@ -1,0 +1,124 @@
+"""Argument checks shared by the public API: each raises before any long work starts."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_dtype(dtype) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return int(value)
+
+
+def non_negative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def positive_float(value, name: str) -> float:
+    value = real(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def non_negative_float(value, name: str) -> float:
+    value = real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def density(value, name: str = "density") -> float:
+    value = real(value, name)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {value}")
+    return value
+
+
+def leak_rate(value) -> float:
+    value = real(value, "leak_rate")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"leak_rate must be in (0, 1], got {value}")
+    return value
+
+
+def square_matrix(W, name: str):
+    if not sp.issparse(W):
+        W = np.asarray(W)
+        if W.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D matrix, got {W.ndim} dimensions")
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {W.shape}")
+    return W
+
+
+def finite_sequences(u: np.ndarray, name: str = "u") -> None:
+    """Raise ValueError naming the first (sequence, time step) that holds NaN or Inf.
+
+    ``u`` has shape (B, T, features).
+    """
+    bad = ~np.isfinite(u)
+    if bad.any():
+        sequence, step, feature = (int(i) for i in np.argwhere(bad)[0])
+        where = f"time step {step}" if u.shape[0] == 1 else f"sequence {sequence}, time step {step}"
+        raise ValueError(f"{name} contains {u[sequence, step, feature]} at {where} (feature {feature})")
+
+
+def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None):
+    """Bring inputs to shape (B, T, features) and `dtype`; return (array, was_batched).
+
+    1-D is (T,) with one feature, 2-D is (T, features), 3-D is (B, T, features).
+    """
+    if sp.issparse(u):
+        raise TypeError(f"{name} must be a dense array, got a sparse matrix")
+    array = np.asarray(u)
+    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim == 1:
+        array = array[None, :, None]
+        batched = False
+    elif array.ndim == 2:
+        array = array[None]
+        batched = False
+    elif array.ndim == 3:
+        batched = True
+    else:
+        raise ValueError(f"{name} must have shape (T,), (T, features) or (B, T, features); got {array.shape}")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} has no time steps")
+    if n_features is not None and array.shape[2] != n_features:
+        raise ValueError(f"{name} has {array.shape[2]} features per step, expected {n_features}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    finite_sequences(array, name)
+    return array, batched

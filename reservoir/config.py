@@ -1,0 +1,23 @@
+"""Tunables of the compiled kernels, in one place so tests and benchmarks can patch them."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Settings:
+    #: Time steps per kernel call in ESN.run: bounds the memory of intermediate
+    #: buffers and sets how often the progress bar moves.
+    time_chunk: int = 2048
+    #: Below this many multiply-adds per step (nnz * batch) the serial kernel runs:
+    #: starting a parallel region costs microseconds, more than a small step.
+    parallel_min_work: int = 200_000
+    #: Rows per slice of the SELL-C-sigma layout used for one sequence; 8 float32
+    #: lanes fill an AVX2 register.
+    sell_slice_rows: int = 8
+    #: Rows of states converted to float64 at a time when accumulating Gram matrices.
+    gram_chunk_rows: int = 4096
+    #: Above this many nonzeros, spectral_radius() uses the power method rather than ARPACK.
+    arpack_max_nnz: int = 2_000_000
+
+
+settings = Settings()

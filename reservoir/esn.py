@@ -1,0 +1,263 @@
+"""Echo-state network: a leaky-integrator reservoir of tanh (or other) units.
+
+    x[t] = (1 - a) * x[t-1] + a * f(W @ x[t-1] + W_in @ u[t] + b)
+
+the convention of ReservoirPy's ``Reservoir``: the same matrices give the same states.
+The class holds parameters, weights and state; the arithmetic lives in the backend's
+kernels (``reservoir.kernels``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation as check
+from . import backends
+from .config import settings
+from .connectivity import _seed_sequence, random_sparse
+from .kernels.activations import code as activation_code
+
+__all__ = ["ESN"]
+
+
+class ESN:
+    """Echo-state network reservoir.
+
+    Parameters
+    ----------
+    units : int
+        Number of reservoir units.
+    density : float in (0, 1], default 0.01
+        Fraction of all possible recurrent connections (Erdős–Rényi).
+    fan_in : int, optional
+        Exact number of recurrent sources per unit; replaces ``density``.
+    spectral_radius : float > 0, default 0.9
+        Spectral radius the recurrent matrix is rescaled to.
+    leak_rate : float in (0, 1], default 1.0
+        ``a`` in the update; 1 means no leak.
+    input_scaling : float, default 1.0
+        Input weights are uniform in [-input_scaling, input_scaling).
+    input_density : float in (0, 1], default 1.0
+        Fraction of nonzero input weights.
+    bias_scaling : float, default 0.0
+        Biases are uniform in [-bias_scaling, bias_scaling).
+    activation : {"tanh", "identity", "sigmoid", "relu"}
+    seed : int, optional
+        Seeds the recurrent, input and bias weights (independent streams).
+    dtype : {"float32", "float64"}
+        Weights, state and outputs all use it.
+    backend : str, default "auto"
+        ``"numpy"`` (reference), ``"numba"`` (compiled CPU) or ``"auto"``.
+
+    The input weights are drawn on the first ``run`` (that is when the input width
+    is known). The state carries over between ``run`` calls until ``reset()``.
+    """
+
+    def __init__(self, units, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
+                 seed=None, dtype="float32", backend="auto"):
+        self.units = check.positive_int(units, "units")
+        self.dtype = check.float_dtype(dtype)
+        if fan_in is not None:
+            density = None
+        self.density = density
+        self.fan_in = fan_in
+        self.spectral_radius = check.positive_float(spectral_radius, "spectral_radius")
+        self.leak_rate = check.leak_rate(leak_rate)
+        self.input_scaling = check.real(input_scaling, "input_scaling")
+        self.input_density = check.density(input_density, "input_density")
+        self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
+        self.activation = activation
+        activation_code(activation)
+        self.backend = backends.validate(backend)
+        self.seed = seed
+        recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
+        self.W = random_sparse(self.units, density=density, fan_in=fan_in, spectral_radius=self.spectral_radius,
+                               seed=recurrent_seed, dtype=self.dtype)
+        self.W_in = None
+        self.bias = None
+        self._backend = backends.resolve(self.backend)
+        self._prepared = None
+        self._state = None
+        self._state_single = True
+
+    @classmethod
+    def from_weights(cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto"):
+        """An ESN on given matrices: W (units, units), W_in (units, n_in), bias (units,).
+
+        ``dtype=None`` keeps W's dtype when it is float32 or float64 (float64 otherwise).
+        """
+        W = check.square_matrix(W, "W")
+        if dtype is None:
+            dtype = W.dtype if W.dtype in check.FLOAT_DTYPES else np.float64
+        dtype = check.float_dtype(dtype)
+        units = W.shape[0]
+        W_in = W_in.toarray() if sp.issparse(W_in) else np.asarray(W_in)
+        if W_in.ndim == 1:
+            W_in = W_in[:, None]
+        if W_in.ndim != 2 or W_in.shape[0] != units:
+            raise ValueError(f"W_in must have shape (units={units}, n_in), got {W_in.shape}")
+        bias = np.zeros(units) if bias is None else np.asarray(bias).ravel()
+        if bias.shape != (units,):
+            raise ValueError(f"bias must have shape ({units},), got {bias.shape}")
+        W = sp.csr_array(W, dtype=dtype)
+        for name, matrix in (("W", W.data), ("W_in", W_in), ("bias", bias)):
+            if not np.all(np.isfinite(matrix)):
+                raise ValueError(f"{name} contains NaN or Inf")
+        self = cls.__new__(cls)
+        self.units = units
+        self.dtype = dtype
+        self.density = W.nnz / float(units * units)
+        self.fan_in = None
+        self.spectral_radius = None
+        self.leak_rate = check.leak_rate(leak_rate)
+        self.input_scaling = None
+        self.input_density = None
+        self.bias_scaling = None
+        activation_code(activation)
+        self.activation = activation
+        self.backend = backends.validate(backend)
+        self.seed = None
+        self.W = W
+        self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
+        self.bias = np.ascontiguousarray(bias, dtype=dtype)
+        self._backend = backends.resolve(self.backend)
+        self._prepared = None
+        self._state = None
+        self._state_single = True
+        return self
+
+    # ------------------------------------------------------------------ state
+    @property
+    def backend_name(self) -> str:
+        """The backend that runs this reservoir (``"auto"`` resolved)."""
+        return self._backend.name
+
+    @property
+    def n_inputs(self) -> int | None:
+        return None if self.W_in is None else self.W_in.shape[1]
+
+    @property
+    def state(self) -> np.ndarray:
+        """Current state: (units,) after a single sequence, (B, units) after a batch."""
+        if self._state is None:
+            return np.zeros(self.units, dtype=self.dtype)
+        return self._state[0].copy() if self._state_single else self._state.copy()
+
+    @state.setter
+    def state(self, value):
+        value = np.asarray(value, dtype=self.dtype)
+        if value.shape[-1] != self.units or value.ndim not in (1, 2):
+            raise ValueError(f"state must have shape (units={self.units},) or (B, {self.units}), got {value.shape}")
+        check.finite_sequences(value.reshape(1, -1, self.units), "state")
+        self._state_single = value.ndim == 1
+        self._state = np.array(value.reshape(-1, self.units), dtype=self.dtype)
+
+    def reset(self) -> ESN:
+        """Forget the state: the next run starts from zeros."""
+        self._state = None
+        return self
+
+    # ------------------------------------------------------------------ weights
+    def _ensure_input_weights(self, n_in: int) -> None:
+        if self.W_in is not None:
+            if n_in != self.W_in.shape[1]:
+                raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects {self.W_in.shape[1]}")
+            return
+        W_in = random_sparse(self.units, n_in, density=self.input_density, distribution="uniform",
+                             seed=self._input_seed, dtype=self.dtype)
+        self.W_in = np.ascontiguousarray(W_in.toarray() * self.dtype.type(self.input_scaling))
+        bias_rng = np.random.default_rng(self._bias_seed)
+        self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
+        self._prepared = None
+
+    def _kernels(self):
+        kernels = self._backend.kernels()
+        if self._prepared is None:
+            self._prepared = kernels.prepare_esn(self.W, self.W_in, self.bias)
+        return kernels, self._prepared
+
+    def _start_state(self, batch: int) -> np.ndarray:
+        if self._state is None:
+            return np.zeros((batch, self.units), dtype=self.dtype)
+        if self._state.shape[0] != batch:
+            raise ValueError(
+                f"the reservoir holds the state of {self._state.shape[0]} sequence(s) but u has {batch}; "
+                "call reset() to start new sequences"
+            )
+        return self._state.copy()
+
+    # ------------------------------------------------------------------ running
+    def run(self, u, *, progress: bool = False) -> np.ndarray:
+        """Run the reservoir over inputs and return every state.
+
+        Parameters
+        ----------
+        u : array (T,), (T, n_in) or (B, T, n_in)
+            Inputs; 1-D is one feature. NaN/Inf raise ValueError naming the step.
+        progress : bool
+            Show a progress bar over time.
+
+        Returns
+        -------
+        states : (T, units) or (B, T, units) in the reservoir's dtype.
+        """
+        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        self._ensure_input_weights(inputs.shape[2])
+        kernels, prepared = self._kernels()
+        batch, steps = inputs.shape[:2]
+        state = self._start_state(batch)
+        out = np.empty((batch, steps, self.units), dtype=self.dtype)
+        chunk = max(1, settings.time_chunk)
+        bar = _progress_bar(steps, progress)
+        for start in range(0, steps, chunk):
+            stop = min(start + chunk, steps)
+            kernels.esn_run(prepared, inputs[:, start:stop], state, self.leak_rate, self.activation,
+                            out[:, start:stop])
+            if bar is not None:
+                bar.update(stop - start)
+        if bar is not None:
+            bar.close()
+        self._state = state
+        self._state_single = not batched
+        return out if batched else out[0]
+
+    def generate(self, n_steps, readout_coef, readout_intercept, first_input, *, include_input=True) -> np.ndarray:
+        """Closed loop: feed a linear readout's output back as the next input.
+
+        The readout is ``y = coef @ [x, u] + intercept`` (``coef @ x + intercept``
+        without ``include_input``). Starts from the current state of a single sequence.
+        Returns outputs (n_steps, n_out); the state advances.
+        """
+        n_steps = check.positive_int(n_steps, "n_steps")
+        first_input = np.asarray(first_input, dtype=self.dtype).ravel()
+        self._ensure_input_weights(first_input.shape[0])
+        coef = np.atleast_2d(np.asarray(readout_coef, dtype=self.dtype))
+        intercept = np.broadcast_to(np.asarray(readout_intercept, dtype=self.dtype), (coef.shape[0],)).copy()
+        expected = self.units + (self.n_inputs if include_input else 0)
+        if coef.shape[1] != expected:
+            raise ValueError(f"readout coefficients have {coef.shape[1]} features, expected {expected}")
+        if coef.shape[0] != self.n_inputs:
+            raise ValueError(f"closed loop needs as many outputs as inputs: {coef.shape[0]} != {self.n_inputs}")
+        kernels, prepared = self._kernels()
+        state = self._start_state(1)[0]
+        outputs = kernels.esn_generate(prepared, coef, intercept, include_input, state, first_input,
+                                       n_steps, self.leak_rate, self.activation)
+        self._state = state[None]
+        self._state_single = True
+        return outputs
+
+    def __repr__(self) -> str:
+        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
+                f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
+                f"backend={self.backend_name!r})")
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", desc="reservoir", leave=False)

@@ -1,0 +1,181 @@
+"""scikit-learn style estimators built from a reservoir and a readout."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import _validation as check
+from .esn import ESN
+from .readouts import Ridge
+
+__all__ = ["ESNRegressor"]
+
+
+class _Params:
+    """get_params / set_params from the constructor signature (the scikit-learn contract)."""
+
+    @classmethod
+    def _param_names(cls):
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults[k].default is not v
+                   and not (np.isscalar(v) and defaults[k].default == v)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
+class ESNRegressor(_Params):
+    """Echo-state network with a ridge readout, for sequence-to-sequence regression and forecasting.
+
+    ``fit(u, y)`` runs the reservoir over ``u`` from a zero state, drops the first
+    ``washout`` steps of every sequence, and fits the readout on ``[state, input]``
+    (``include_input``) to ``y``. ``y[t]`` is the target for input ``u[t]``; for
+    one-step-ahead forecasting of a series ``s`` pass ``u = s[:-1]``, ``y = s[1:]``.
+
+    ``predict(u)`` continues from the state reached at the end of ``fit`` (the
+    natural continuation of the training series); ``reset=True`` starts from zeros.
+    It does not change the fitted state, so calling it twice gives the same result.
+    ``forecast(n_steps)`` runs in closed loop from the end of ``fit``: each
+    prediction is fed back as the next input (generative mode).
+
+    Parameters are those of :class:`reservoir.ESN` plus ``alpha`` (float, or a list
+    chosen on the last ``validation_fraction`` of the training steps), ``washout``,
+    ``include_input`` and ``fit_intercept``.
+    """
+
+    def __init__(self, units=500, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", alpha=1e-6,
+                 washout=100, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
+                 dtype="float32", backend="auto"):
+        self.units = units
+        self.density = density
+        self.fan_in = fan_in
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.input_density = input_density
+        self.bias_scaling = bias_scaling
+        self.activation = activation
+        self.alpha = alpha
+        self.washout = washout
+        self.include_input = include_input
+        self.fit_intercept = fit_intercept
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.dtype = dtype
+        self.backend = backend
+
+    def _features(self, states, inputs):
+        return np.concatenate([states, inputs], axis=-1) if self.include_input else states
+
+    def fit(self, u, y):
+        """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y."""
+        washout = check.non_negative_int(self.washout, "washout")
+        reservoir = ESN(self.units, density=self.density, fan_in=self.fan_in,
+                        spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
+                        input_scaling=self.input_scaling, input_density=self.input_density,
+                        bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
+                        dtype=self.dtype, backend=self.backend)
+        inputs, batched = check.sequences(u, reservoir.dtype, "u")
+        targets, _ = check.sequences(y if np.ndim(y) != 1 else np.asarray(y)[:, None], np.float64, "y")
+        if targets.shape[:2] != inputs.shape[:2]:
+            raise ValueError(f"u and y disagree on sequences and time steps: {inputs.shape[:2]} != {targets.shape[:2]}")
+        steps = inputs.shape[1]
+        if washout >= steps:
+            raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
+        states = reservoir.run(inputs)
+        features = self._features(states, inputs)[:, washout:]
+        targets = targets[:, washout:]
+        readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
+        if isinstance(self.alpha, (list, tuple, np.ndarray)) and len(self.alpha) > 1:
+            fraction = check.real(self.validation_fraction, "validation_fraction")
+            split = int(round(features.shape[1] * (1.0 - fraction)))
+            if not 0 < split < features.shape[1]:
+                raise ValueError(f"validation_fraction={fraction} leaves no training or no validation steps")
+            readout.fit(features[:, :split], targets[:, :split],
+                        validation=(features[:, split:], targets[:, split:]))
+            readout = Ridge(alpha=readout.alpha_, fit_intercept=self.fit_intercept)
+        readout.fit(features, targets)
+        self.reservoir_ = reservoir
+        self.readout_ = readout
+        self.alpha_ = readout.alpha_
+        self.n_features_in_ = inputs.shape[2]
+        self.n_outputs_ = targets.shape[2]
+        self._y_was_1d = np.ndim(y) == 1
+        self.fitted_state_ = reservoir.state
+        self.last_input_ = inputs[:, -1].copy()
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "readout_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+
+    def _shape_output(self, prediction):
+        return prediction[..., 0] if self._y_was_1d else prediction
+
+    def predict(self, u, *, reset: bool = False):
+        """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True)."""
+        self._check_fitted()
+        reservoir = self.reservoir_
+        inputs, batched = check.sequences(u, reservoir.dtype, "u", self.n_features_in_)
+        if reset:
+            reservoir.reset()
+        else:  # run() raises if u has another number of sequences than the fitted state
+            reservoir.state = self.fitted_state_
+        states = reservoir.run(inputs if batched else inputs[0])
+        features = self._features(states, inputs if batched else inputs[0])
+        return self._shape_output(np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,)))
+
+    def forecast(self, n_steps: int, *, warmup=None):
+        """Closed-loop forecast of ``n_steps`` steps after the end of fit (then of ``warmup``, if given).
+
+        Needs as many outputs as inputs (a series predicting its own next value).
+        """
+        self._check_fitted()
+        if self.n_outputs_ != self.n_features_in_:
+            raise ValueError(f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
+                             f"n_inputs ({self.n_features_in_})")
+        reservoir = self.reservoir_
+        state = np.asarray(self.fitted_state_)
+        if state.ndim != 1:
+            raise ValueError("forecast runs one sequence; the model was fitted on a batch")
+        reservoir.state = state
+        last_input = self.last_input_[0]
+        if warmup is not None:
+            warm, _ = check.sequences(warmup, reservoir.dtype, "warmup", self.n_features_in_)
+            if warm.shape[0] != 1:
+                raise ValueError("warmup must be a single sequence")
+            reservoir.run(warm[0])
+            last_input = warm[0, -1]
+        features = self._features(reservoir.state, last_input)
+        first_input = np.atleast_1d(self.readout_.predict(features[None]))[0]
+        coef = np.atleast_2d(self.readout_.coef_)
+        intercept = np.atleast_1d(self.readout_.intercept_)
+        outputs = np.empty((check.positive_int(n_steps, "n_steps"), self.n_outputs_), dtype=reservoir.dtype)
+        outputs[0] = first_input
+        if n_steps > 1:
+            outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, np.atleast_1d(first_input),
+                                             include_input=self.include_input)
+        return self._shape_output(outputs)
+
+    def score(self, u, y):
+        """Coefficient of determination R² of predict(u) (scikit-learn's regressor score)."""
+        prediction = np.asarray(self.predict(u), dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(prediction.shape)
+        residual = np.sum((y - prediction) ** 2)
+        total = np.sum((y - y.mean(axis=tuple(range(y.ndim - 1)) if y.ndim > 1 else 0)) ** 2)
+        return float(1.0 - residual / total)

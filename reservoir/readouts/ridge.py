@@ -1,0 +1,238 @@
+"""Ridge regression readout from streamed Gram statistics.
+
+States are never concatenated: ``XᵀX`` and ``XᵀY`` are accumulated in float64 over
+row chunks of whatever holds the states (an array, a (B, T, N) batch, a list of
+those, or anything sliceable by rows such as an h5py dataset), then the normal
+equations are solved by Cholesky.
+
+With ``fit_intercept`` the statistics are accumulated about a shift (the mean of the
+first chunk) so that a large common offset does not cancel catastrophically when
+the Gram matrix is centred; the intercept is not penalised (as in scikit-learn).
+
+Several alphas are selected in one pass: validation statistics ``ZᵀZ``, ``ZᵀY``,
+``YᵀY`` (Z = [X, 1]) are accumulated beside the training ones, the training Gram
+matrix is diagonalised once, and the validation error of every alpha follows in
+closed form, ``‖Y − Zθ‖² = tr(YᵀY) − 2 tr(θᵀZᵀY) + tr(θᵀZᵀZθ)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.linalg
+
+from .. import _validation as check
+from ..config import settings
+
+__all__ = ["Ridge", "GramAccumulator"]
+
+
+def _blocks(X, name: str) -> list:
+    """Split what holds the samples into blocks of shape (rows, features) (views, no copies)."""
+    if isinstance(X, (list, tuple)):
+        if not X:
+            raise ValueError(f"{name} is an empty list")
+        blocks = []
+        for item in X:
+            blocks.extend(_blocks(item, name))
+        return blocks
+    if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
+        X = np.asarray(X)
+    if len(X.shape) == 1:
+        return [np.asarray(X).reshape(-1, 1)]
+    if len(X.shape) == 2:
+        return [X]
+    if len(X.shape) == 3:
+        return [X[b] for b in range(X.shape[0])]
+    raise ValueError(f"{name} must be 2-D (samples, features), 3-D (B, T, features) or a list; got shape {X.shape}")
+
+
+def _chunks(X_blocks, Y_blocks, chunk_rows: int):
+    """Yield float64 (x, y) row chunks of matching blocks."""
+    for x_block, y_block in zip(X_blocks, Y_blocks):
+        for start in range(0, x_block.shape[0], chunk_rows):
+            stop = min(start + chunk_rows, x_block.shape[0])
+            x = np.asarray(x_block[start:stop], dtype=np.float64)
+            y = np.asarray(y_block[start:stop], dtype=np.float64)
+            if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+                raise ValueError(f"states or targets contain NaN or Inf (rows {start}..{stop - 1} of a block)")
+            yield x, y
+
+
+def _paired_blocks(X, Y):
+    X_blocks, Y_blocks = _blocks(X, "X"), _blocks(Y, "Y")
+    if len(X_blocks) != len(Y_blocks):
+        raise ValueError(f"X has {len(X_blocks)} sequences but Y has {len(Y_blocks)}")
+    for index, (x, y) in enumerate(zip(X_blocks, Y_blocks)):
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"X and Y disagree on the number of samples in sequence {index}: {x.shape[0]} != {y.shape[0]}")
+        if x.shape[1] != X_blocks[0].shape[1] or y.shape[1] != Y_blocks[0].shape[1]:
+            raise ValueError(f"sequence {index} has a different number of features or targets than sequence 0")
+    return X_blocks, Y_blocks
+
+
+class GramAccumulator:
+    """Sums of x xᵀ, x yᵀ, y yᵀ, x, y and the count, about a fixed shift of x and y."""
+
+    def __init__(self):
+        self.count = 0
+
+    def update(self, x: np.ndarray, y: np.ndarray) -> None:
+        if self.count == 0:
+            n_features, n_targets = x.shape[1], y.shape[1]
+            self.x_shift = x.mean(axis=0)
+            self.y_shift = y.mean(axis=0)
+            self.xx = np.zeros((n_features, n_features))
+            self.xy = np.zeros((n_features, n_targets))
+            self.yy = np.zeros((n_targets, n_targets))
+            self.x_sum = np.zeros(n_features)
+            self.y_sum = np.zeros(n_targets)
+        elif x.shape[1] != self.xx.shape[0] or y.shape[1] != self.xy.shape[1]:
+            raise ValueError(f"expected {self.xx.shape[0]} features and {self.xy.shape[1]} targets, "
+                             f"got {x.shape[1]} and {y.shape[1]}")
+        x = x - self.x_shift
+        y = y - self.y_shift
+        self.xx += x.T @ x
+        self.xy += x.T @ y
+        self.yy += y.T @ y
+        self.x_sum += x.sum(axis=0)
+        self.y_sum += y.sum(axis=0)
+        self.count += x.shape[0]
+
+    def centred(self):
+        """(Gram, cross, x mean, y mean) of the data centred on its own mean."""
+        x_mean = self.x_sum / self.count
+        y_mean = self.y_sum / self.count
+        gram = self.xx - self.count * np.outer(x_mean, x_mean)
+        cross = self.xy - self.count * np.outer(x_mean, y_mean)
+        return gram, cross, x_mean + self.x_shift, y_mean + self.y_shift
+
+    def raw(self):
+        """(Gram, cross) about the origin (no centring)."""
+        s, t = self.x_shift, self.y_shift
+        gram = self.xx + np.outer(self.x_sum, s) + np.outer(s, self.x_sum) + self.count * np.outer(s, s)
+        cross = self.xy + np.outer(self.x_sum, t) + np.outer(s, self.y_sum) + self.count * np.outer(s, t)
+        return gram, cross
+
+    def squared_error(self, coef: np.ndarray, intercept: np.ndarray) -> float:
+        """Σ‖y − (x coef + intercept)‖² over the accumulated samples, from the statistics alone.
+
+        coef (features, targets), intercept (targets,). About the shift: the residual is
+        (y' − x' coef) − c with x' = x − s, y' = y − t, c = intercept + s coef − t.
+        """
+        c = intercept + self.x_shift @ coef - self.y_shift
+        error = (np.trace(self.yy) - 2.0 * np.sum(coef * self.xy) + np.sum(coef * (self.xx @ coef))
+                 - 2.0 * c @ (self.y_sum - coef.T @ self.x_sum) + self.count * c @ c)
+        return float(error)
+
+
+class Ridge:
+    """Linear readout ``y = x @ coef_.T + intercept_`` fitted by ridge regression.
+
+    Parameters
+    ----------
+    alpha : float >= 0 or sequence of floats
+        L2 penalty. A sequence selects the one with the lowest validation error
+        (``fit(..., validation=(X_val, Y_val))``) in one pass over the data.
+    fit_intercept : bool
+        Fit an unpenalised intercept.
+
+    Attributes
+    ----------
+    coef_ : (n_targets, n_features) or (n_features,) for 1-D targets
+    intercept_ : (n_targets,) or float
+    alpha_ : the alpha used
+    validation_errors_ : dict alpha -> validation mean squared error (alpha sequences only)
+    """
+
+    def __init__(self, alpha=1e-6, fit_intercept=True):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    def _alphas(self) -> list[float]:
+        values = list(self.alpha) if isinstance(self.alpha, Sequence | np.ndarray) else [self.alpha]
+        if not values:
+            raise ValueError("alpha is an empty sequence")
+        return [check.non_negative_float(value, "alpha") for value in values]
+
+    def fit(self, X, Y, *, validation=None) -> Ridge:
+        """Fit on states X and targets Y; see the class docstring for what X may be."""
+        alphas = self._alphas()
+        if len(alphas) > 1 and validation is None:
+            raise ValueError("several alphas need validation=(X_val, Y_val) to choose between them")
+        self._single_target = _is_single_target(Y)
+        train = self._accumulate(X, Y)
+        held_out = self._accumulate(validation[0], validation[1]) if validation is not None else None
+        if held_out is not None and held_out.xx.shape != train.xx.shape:
+            raise ValueError("validation data have a different number of features than the training data")
+        gram, cross, x_mean, y_mean = self._normal_equations(train)
+        if len(alphas) == 1:
+            self.alpha_ = alphas[0]
+            coef = self._solve(gram, cross, self.alpha_)
+            if held_out is not None:
+                self.validation_errors_ = {self.alpha_: held_out.squared_error(coef, y_mean - x_mean @ coef)
+                                           / (held_out.count * cross.shape[1])}
+        else:
+            eigenvalues, eigenvectors = np.linalg.eigh(gram)
+            projected = eigenvectors.T @ cross
+            self.validation_errors_ = {}
+            best = None
+            for alpha in alphas:
+                coef = eigenvectors @ (projected / (eigenvalues + alpha)[:, None])
+                error = held_out.squared_error(coef, y_mean - x_mean @ coef) / (held_out.count * cross.shape[1])
+                self.validation_errors_[alpha] = error
+                if best is None or error < best[0]:
+                    best = (error, alpha, coef)
+            _, self.alpha_, coef = best
+        self._set_coefficients(coef, y_mean - x_mean @ coef)
+        return self
+
+    def _accumulate(self, X, Y) -> GramAccumulator:
+        accumulator = GramAccumulator()
+        for x, y in _chunks(*_paired_blocks(X, Y), settings.gram_chunk_rows):
+            accumulator.update(x, y)
+        if accumulator.count == 0:
+            raise ValueError("no samples to fit on")
+        return accumulator
+
+    def _normal_equations(self, accumulator: GramAccumulator):
+        if self.fit_intercept:
+            return accumulator.centred()
+        gram, cross = accumulator.raw()
+        return gram, cross, np.zeros(gram.shape[0]), np.zeros(cross.shape[1])
+
+    @staticmethod
+    def _solve(gram, cross, alpha):
+        regularised = gram + alpha * np.eye(gram.shape[0])
+        try:
+            factor = scipy.linalg.cho_factor(regularised, lower=True, check_finite=False)
+            return scipy.linalg.cho_solve(factor, cross, check_finite=False)
+        except np.linalg.LinAlgError:
+            # Singular without (enough) penalty: least-norm solution.
+            return np.linalg.lstsq(regularised, cross, rcond=None)[0]
+
+    def _set_coefficients(self, coef, intercept):
+        self.coef_ = coef.T.copy()
+        self.intercept_ = intercept
+        self.n_features_in_ = coef.shape[0]
+        if self._single_target:
+            self.coef_ = self.coef_[0]
+            self.intercept_ = float(intercept[0])
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions for X of shape (samples, features) or (B, T, features)."""
+        if not hasattr(self, "coef_"):
+            raise RuntimeError("this Ridge is not fitted yet: call fit() first")
+        X = np.asarray(X)
+        if X.shape[-1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[-1]} features, the readout was fitted on {self.n_features_in_}")
+        coef = np.atleast_2d(self.coef_)
+        prediction = X @ coef.T.astype(X.dtype if X.dtype.kind == "f" else np.float64) + np.asarray(
+            self.intercept_, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+        return prediction[..., 0] if self._single_target else prediction
+
+
+def _is_single_target(Y) -> bool:
+    first = Y[0] if isinstance(Y, (list, tuple)) else Y
+    return len(np.shape(first)) == 1
