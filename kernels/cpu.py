@@ -147,7 +147,7 @@ def _sell_generate_loop(step, slice_ptr, columns, values, row_of, W_in, bias, x,
 @njit(parallel=True, fastmath=_FASTMATH)
 def _csr_matvec(indptr, indices, data, x, y):
     for row in prange(y.shape[0]):
-        total = y[row] - y[row]
+        total = 0.0  # float64 accumulator: y starts uninitialised, and this sum feeds a norm
         for k in range(indptr[row], indptr[row + 1]):
             total += data[k] * x[indices[k]]
         y[row] = total

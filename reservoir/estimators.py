@@ -54,13 +54,13 @@ class ESNRegressor(_Params):
 
     Parameters are those of :class:`reservoir.ESN` plus ``alpha`` (float, or a list
     chosen on the last ``validation_fraction`` of the training steps), ``washout``,
-    ``include_input`` and ``fit_intercept``.
+    ``include_input`` and ``fit_intercept``; ``progress`` shows a progress bar.
     """
 
     def __init__(self, units=500, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", alpha=1e-6,
                  washout=100, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
-                 dtype="float32", backend="auto"):
+                 dtype="float32", backend="auto", progress=False):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -78,6 +78,7 @@ class ESNRegressor(_Params):
         self.seed = seed
         self.dtype = dtype
         self.backend = backend
+        self.progress = progress
 
     def _features(self, states, inputs):
         return np.concatenate([states, inputs], axis=-1) if self.include_input else states
@@ -97,7 +98,8 @@ class ESNRegressor(_Params):
         steps = inputs.shape[1]
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
-        states = reservoir.run(inputs)
+        states = reservoir.run(inputs if batched else inputs[0], progress=self.progress).reshape(
+            inputs.shape[:2] + (-1,))
         features = self._features(states, inputs)[:, washout:]
         targets = targets[:, washout:]
         readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
@@ -117,7 +119,7 @@ class ESNRegressor(_Params):
         self.n_outputs_ = targets.shape[2]
         self._y_was_1d = np.ndim(y) == 1
         self.fitted_state_ = reservoir.state
-        self.last_input_ = inputs[:, -1].copy()
+        self.last_target_ = targets[0, -1].copy()  # first input of a closed-loop forecast
         return self
 
     def _check_fitted(self):
@@ -136,16 +138,20 @@ class ESNRegressor(_Params):
             reservoir.reset()
         else:  # run() raises if u has another number of sequences than the fitted state
             reservoir.state = self.fitted_state_
-        states = reservoir.run(inputs if batched else inputs[0])
+        states = reservoir.run(inputs if batched else inputs[0], progress=self.progress)
         features = self._features(states, inputs if batched else inputs[0])
         return self._shape_output(np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,)))
 
     def forecast(self, n_steps: int, *, warmup=None):
-        """Closed-loop forecast of ``n_steps`` steps after the end of fit (then of ``warmup``, if given).
+        """Closed-loop forecast of the ``n_steps`` steps that follow the training targets.
 
-        Needs as many outputs as inputs (a series predicting its own next value).
+        The first input is the last training target (known data); every later input is
+        the previous output. With ``warmup`` (inputs that continue the fitted series),
+        the reservoir first runs over it and the forecast starts with its prediction
+        for the step after the warm-up. Needs as many outputs as inputs.
         """
         self._check_fitted()
+        n_steps = check.positive_int(n_steps, "n_steps")
         if self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
                              f"n_inputs ({self.n_features_in_})")
@@ -154,22 +160,22 @@ class ESNRegressor(_Params):
         if state.ndim != 1:
             raise ValueError("forecast runs one sequence; the model was fitted on a batch")
         reservoir.state = state
-        last_input = self.last_input_[0]
-        if warmup is not None:
+        coef = np.atleast_2d(self.readout_.coef_)
+        intercept = np.atleast_1d(self.readout_.intercept_)
+        if warmup is None:
+            outputs = reservoir.generate(n_steps, coef, intercept, self.last_target_,
+                                         include_input=self.include_input)
+        else:
             warm, _ = check.sequences(warmup, reservoir.dtype, "warmup", self.n_features_in_)
             if warm.shape[0] != 1:
                 raise ValueError("warmup must be a single sequence")
-            reservoir.run(warm[0])
-            last_input = warm[0, -1]
-        features = self._features(reservoir.state, last_input)
-        first_input = np.atleast_1d(self.readout_.predict(features[None]))[0]
-        coef = np.atleast_2d(self.readout_.coef_)
-        intercept = np.atleast_1d(self.readout_.intercept_)
-        outputs = np.empty((check.positive_int(n_steps, "n_steps"), self.n_outputs_), dtype=reservoir.dtype)
-        outputs[0] = first_input
-        if n_steps > 1:
-            outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, np.atleast_1d(first_input),
-                                             include_input=self.include_input)
+            states = reservoir.run(warm[0])
+            first = np.atleast_1d(self.readout_.predict(self._features(states[-1:], warm[0, -1:])))
+            outputs = np.empty((n_steps, self.n_outputs_), dtype=reservoir.dtype)
+            outputs[0] = first.ravel()
+            if n_steps > 1:
+                outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, outputs[0],
+                                                 include_input=self.include_input)
         return self._shape_output(outputs)
 
     def score(self, u, y):
