@@ -12,10 +12,12 @@ n = 10,000 at 1 %, float32; SciPy's CSR matvec takes 0.86 ms there):
 * a batch of B sequences: CSR rows over a state held as (n, B), so each nonzero is
   read once per step and multiplies B contiguous values (a SIMD loop over B).
 
-Every step kernel is compiled twice, parallel over rows and serial: a parallel
-region costs microseconds to start, more than a whole step of a small reservoir.
+Every step kernel is compiled twice, parallel over rows and serial, from one inlined
+row (or slice) body: a parallel region costs microseconds to start, more than a whole
+step of a small reservoir. Everything is cached on disk (``cache=True``), so only the
+first run on a machine pays for compilation.
 
-Three layers, as in every kernel file: device code (``_*_step``), host driver
+Three layers, as in every kernel file: device code (``_*_slice``/``_*_row``/``_*_step``), host driver
 (``_*_loop``, the time loop), public functions (``prepare_esn``, ``esn_run``, ...).
 """
 
@@ -55,81 +57,110 @@ def _drive(W_in, bias, u_t, row):
     return total
 
 
-def _sell_step(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
-    """One step of one sequence on the SELL-8 layout: x (n,) -> x_next (n,)."""
-    n = x.shape[0]
-    zero = keep - keep
+@njit(inline="always")
+def _sell_slice(s, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
+    """Rows of slice s (8 rows of the SELL-8 layout): x (n,) -> x_next (n,)."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = keep - keep
+    for k in range(slice_ptr[s], slice_ptr[s + 1], 8):
+        a0 += values[k] * x[columns[k]]
+        a1 += values[k + 1] * x[columns[k + 1]]
+        a2 += values[k + 2] * x[columns[k + 2]]
+        a3 += values[k + 3] * x[columns[k + 3]]
+        a4 += values[k + 4] * x[columns[k + 4]]
+        a5 += values[k + 5] * x[columns[k + 5]]
+        a6 += values[k + 6] * x[columns[k + 6]]
+        a7 += values[k + 7] * x[columns[k + 7]]
+    sums = (a0, a1, a2, a3, a4, a5, a6, a7)
+    for r in range(8):
+        position = s * 8 + r
+        if position < x.shape[0]:
+            row = row_of[position]
+            pre = sums[r] + _drive(W_in, bias, u_t, row)
+            x_next[row] = keep * x[row] + leak * _activate(pre, activation)
+
+
+@njit(inline="always")
+def _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    """One row for B sequences: x (n, B) -> x_next (n, B); out_t (B, n) gets the new states."""
+    acc = x_next[row]
+    acc[:] = 0
+    for k in range(indptr[row], indptr[row + 1]):
+        weight = data[k]
+        source = x[indices[k]]
+        for b in range(acc.shape[0]):
+            acc[b] += weight * source[b]
+    for b in range(acc.shape[0]):
+        pre = acc[b] + _drive(W_in, bias, u_t[b], row)
+        acc[b] = keep * x[row, b] + leak * _activate(pre, activation)
+        out_t[b, row] = acc[b]
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _sell_step_parallel(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
     for s in prange(slice_ptr.shape[0] - 1):
-        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
-        for k in range(slice_ptr[s], slice_ptr[s + 1], 8):
-            a0 += values[k] * x[columns[k]]
-            a1 += values[k + 1] * x[columns[k + 1]]
-            a2 += values[k + 2] * x[columns[k + 2]]
-            a3 += values[k + 3] * x[columns[k + 3]]
-            a4 += values[k + 4] * x[columns[k + 4]]
-            a5 += values[k + 5] * x[columns[k + 5]]
-            a6 += values[k + 6] * x[columns[k + 6]]
-            a7 += values[k + 7] * x[columns[k + 7]]
-        sums = (a0, a1, a2, a3, a4, a5, a6, a7)
-        for r in range(8):
-            position = s * 8 + r
-            if position < n:
-                row = row_of[position]
-                pre = sums[r] + _drive(W_in, bias, u_t, row)
-                x_next[row] = keep * x[row] + leak * _activate(pre, activation)
+        _sell_slice(s, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation)
 
 
-def _csr_batch_step(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
-    """One step of B sequences: x (n, B) -> x_next (n, B); out_t (B, n) gets the new states."""
-    batch = x.shape[1]
+@njit(fastmath=_FASTMATH, cache=True)
+def _sell_step_serial(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
+    for s in range(slice_ptr.shape[0] - 1):
+        _sell_slice(s, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation)
+
+
+@njit(inline="always")
+def _sell_step(parallel, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation):
+    if parallel:
+        _sell_step_parallel(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation)
+    else:
+        _sell_step_serial(slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_next, keep, leak, activation)
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _csr_batch_step_parallel(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
     for row in prange(x.shape[0]):
-        acc = x_next[row]
-        acc[:] = 0
-        for k in range(indptr[row], indptr[row + 1]):
-            weight = data[k]
-            source = x[indices[k]]
-            for b in range(batch):
-                acc[b] += weight * source[b]
-        for b in range(batch):
-            pre = acc[b] + _drive(W_in, bias, u_t[b], row)
-            acc[b] = keep * x[row, b] + leak * _activate(pre, activation)
-            out_t[b, row] = acc[b]
+        _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
-_sell_step_parallel = njit(parallel=True, fastmath=_FASTMATH)(_sell_step)
-_sell_step_serial = njit(fastmath=_FASTMATH)(_sell_step)
-_csr_batch_step_parallel = njit(parallel=True, fastmath=_FASTMATH)(_csr_batch_step)
-_csr_batch_step_serial = njit(fastmath=_FASTMATH)(_csr_batch_step)
+@njit(fastmath=_FASTMATH, cache=True)
+def _csr_batch_step_serial(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    for row in range(x.shape[0]):
+        _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
 # --------------------------------------------------------------------------- host drivers
-@njit
-def _sell_loop(step, slice_ptr, columns, values, row_of, W_in, bias, inputs, x, keep, leak, activation, out):
+@njit(cache=True)
+def _sell_loop(parallel, slice_ptr, columns, values, row_of, W_in, bias, inputs, x, keep, leak, activation, out):
     """inputs (T, n_in); out (T, n): each row of out is the next step's source state."""
     previous = x
     for t in range(inputs.shape[0]):
-        step(slice_ptr, columns, values, row_of, W_in, bias, inputs[t], previous, out[t], keep, leak, activation)
+        _sell_step(parallel, slice_ptr, columns, values, row_of, W_in, bias, inputs[t], previous, out[t],
+                   keep, leak, activation)
         previous = out[t]
     x[:] = previous
 
 
-@njit
-def _csr_batch_loop(step, indptr, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
+@njit(cache=True)
+def _csr_batch_loop(parallel, indptr, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
     """inputs (B, T, n_in); x (n, B); out (B, T, n)."""
     x_next = np.empty_like(x)
     for t in range(inputs.shape[1]):
-        step(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t], keep, leak, activation)
+        if parallel:
+            _csr_batch_step_parallel(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t],
+                                     keep, leak, activation)
+        else:
+            _csr_batch_step_serial(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t],
+                                   keep, leak, activation)
         x, x_next = x_next, x
     return x
 
 
-@njit
-def _sell_generate_loop(step, slice_ptr, columns, values, row_of, W_in, bias, x, u, coef, intercept,
+@njit(cache=True)
+def _sell_generate_loop(parallel, slice_ptr, columns, values, row_of, W_in, bias, x, u, coef, intercept,
                         include_input, keep, leak, activation, outputs):
     n = x.shape[0]
     x_next = np.empty_like(x)
     for t in range(outputs.shape[0]):
-        step(slice_ptr, columns, values, row_of, W_in, bias, u, x, x_next, keep, leak, activation)
+        _sell_step(parallel, slice_ptr, columns, values, row_of, W_in, bias, u, x, x_next, keep, leak, activation)
         x, x_next = x_next, x
         for o in range(coef.shape[0]):
             total = intercept[o]
@@ -144,7 +175,7 @@ def _sell_generate_loop(step, slice_ptr, columns, values, row_of, W_in, bias, x,
     return x
 
 
-@njit(parallel=True, fastmath=_FASTMATH)
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
 def _csr_matvec(indptr, indices, data, x, y):
     for row in prange(y.shape[0]):
         total = 0.0  # float64 accumulator: y starts uninitialised, and this sum feeds a norm
@@ -205,7 +236,7 @@ def _to_sell(W: sp.csr_array, slice_rows: int):
     return slice_ptr, columns, values, row_of.astype(np.int64)
 
 
-@njit(parallel=True)
+@njit(parallel=True, cache=True)
 def _fill_sell(indptr, indices, data, row_of, slice_ptr, columns, values):
     n = row_of.shape[0]
     for s in prange(slice_ptr.shape[0] - 1):
@@ -244,14 +275,12 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     keep, leak, act = dtype(1.0 - leak_rate), dtype(leak_rate), code(activation)
     batch = inputs.shape[0]
     if batch == 1:
-        step = _sell_step_parallel if _parallel(weights.nnz) else _sell_step_serial
         x = np.ascontiguousarray(state[0])
-        _sell_loop(step, *weights.sell(), weights.W_in, weights.bias, inputs[0], x, keep, leak, act, out[0])
+        _sell_loop(_parallel(weights.nnz), *weights.sell(), weights.W_in, weights.bias, inputs[0], x, keep, leak, act, out[0])
         state[0] = x
     else:
-        step = _csr_batch_step_parallel if _parallel(weights.nnz * batch) else _csr_batch_step_serial
         x = np.ascontiguousarray(state.T)
-        x = _csr_batch_loop(step, *weights.csr(), weights.W_in, weights.bias, inputs, x, keep, leak, act, out)
+        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(), weights.W_in, weights.bias, inputs, x, keep, leak, act, out)
         state[...] = x.T
     return out
 
@@ -261,9 +290,8 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
     """Same contract as ``reference.esn_generate``."""
     dtype = weights.W.dtype
     keep, leak, act = dtype.type(1.0 - leak_rate), dtype.type(leak_rate), code(activation)
-    step = _sell_step_parallel if _parallel(weights.nnz) else _sell_step_serial
     outputs = np.empty((n_steps, readout_coef.shape[0]), dtype=dtype)
-    x = _sell_generate_loop(step, *weights.sell(), weights.W_in, weights.bias, state.copy(),
+    x = _sell_generate_loop(_parallel(weights.nnz), *weights.sell(), weights.W_in, weights.bias, state.copy(),
                             np.array(first_input, dtype=dtype), np.ascontiguousarray(readout_coef, dtype=dtype),
                             np.ascontiguousarray(readout_intercept, dtype=dtype), bool(include_input),
                             keep, leak, act, outputs)
