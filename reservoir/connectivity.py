@@ -134,6 +134,8 @@ def spectral_radius(W, *, method: str = "auto", tol: float = 1e-4) -> float:
     """
     W = check.square_matrix(W, "W")
     n = W.shape[0]
+    if not np.any(W.data if sp.issparse(W) else W):
+        return 0.0  # the zero matrix; ARPACK would fail on it ("starting vector is zero")
     if method == "auto":
         nnz = W.nnz if sp.issparse(W) else np.count_nonzero(W)
         method = "dense" if n <= 512 else "arpack" if nnz <= settings.arpack_max_nnz else "power"
@@ -167,6 +169,9 @@ def _arpack_radius(W: sp.csr_array, tol: float) -> float:
         if len(values) == 0:
             raise RuntimeError("spectral radius: ARPACK did not converge; try method='power'") from error
         log.warning("spectral radius: ARPACK converged for %d of %d eigenvalues", len(values), k)
+    except spla.ArpackError as error:  # e.g. a nilpotent matrix maps the Krylov space to zero
+        log.warning("spectral radius: ARPACK failed (%s); using the power method", error)
+        return _power_radius(W, tol)
     return float(np.abs(values).max())
 
 
