@@ -80,14 +80,17 @@ def forecast(args) -> int:
     states = model.reservoir_.reset().run(inputs)
     states_path = save_run(out / "states.h5", "forecast", states, inputs=inputs, targets=targets,
                            config={**model.get_params(), "data": label, "backend": model.reservoir_.backend_name})
-    figure_path = _plot(out / "forecast.png", label, targets, end_train, one_step, closed_loop, scale, mean)
+    try:
+        figure = _plot(out / "forecast.png", label, targets, end_train, one_step, closed_loop, scale, mean)
+    except ImportError:
+        figure = "not written: matplotlib is missing (pip install 'reservoir-engine[plot]')"
 
     print(f"data: {label}, {series.shape[0]} steps; reservoir: {args.units} units, "
           f"backend {model.reservoir_.backend_name}, {args.dtype}; fit {fit_seconds:.2f} s")
     print(f"one-step NRMSE    ({targets.shape[0] - end_train} test steps): {one_step_nrmse:.4g}")
     print(f"closed-loop NRMSE ({horizon} steps, generative): {closed_loop_nrmse:.4g}")
     print(f"states: {states_path} ({states.shape[0]} x {states.shape[1]})")
-    print(f"figure: {figure_path}")
+    print(f"figure: {figure}")
     return 0
 
 

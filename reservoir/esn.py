@@ -57,26 +57,30 @@ class ESN:
     def __init__(self, units, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
                  seed=None, dtype="float32", backend="auto"):
-        self.units = check.positive_int(units, "units")
-        self.dtype = check.float_dtype(dtype)
+        self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
         if fan_in is not None:
             density = None
         self.density = density
         self.fan_in = fan_in
         self.spectral_radius = check.positive_float(spectral_radius, "spectral_radius")
-        self.leak_rate = check.leak_rate(leak_rate)
         self.input_scaling = check.real(input_scaling, "input_scaling")
         self.input_density = check.density(input_density, "input_density")
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
-        self.activation = activation
-        activation_code(activation)
-        self.backend = backends.validate(backend)
         self.seed = seed
         recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
         self.W = random_sparse(self.units, density=density, fan_in=fan_in, spectral_radius=self.spectral_radius,
                                seed=recurrent_seed, dtype=self.dtype)
-        self.W_in = None
+        self.W_in = None  # drawn on the first run, when the input width is known
         self.bias = None
+
+    def _common(self, units, dtype, leak_rate, activation, backend):
+        """Validate and set what every construction path shares; resolve the backend."""
+        self.units = units
+        self.dtype = check.float_dtype(dtype)
+        self.leak_rate = check.leak_rate(leak_rate)
+        activation_code(activation)
+        self.activation = activation
+        self.backend = backends.validate(backend)
         self._backend = backends.resolve(self.backend)
         self._prepared = None
         self._state = None
@@ -106,26 +110,13 @@ class ESN:
             if not np.all(np.isfinite(matrix)):
                 raise ValueError(f"{name} contains NaN or Inf")
         self = cls.__new__(cls)
-        self.units = units
-        self.dtype = dtype
+        self._common(units, dtype, leak_rate, activation, backend)
         self.density = W.nnz / float(units * units)
-        self.fan_in = None
-        self.spectral_radius = None
-        self.leak_rate = check.leak_rate(leak_rate)
-        self.input_scaling = None
-        self.input_density = None
-        self.bias_scaling = None
-        activation_code(activation)
-        self.activation = activation
-        self.backend = backends.validate(backend)
-        self.seed = None
+        self.fan_in = self.spectral_radius = self.input_scaling = self.input_density = None
+        self.bias_scaling = self.seed = None
         self.W = W
         self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
         self.bias = np.ascontiguousarray(bias, dtype=dtype)
-        self._backend = backends.resolve(self.backend)
-        self._prepared = None
-        self._state = None
-        self._state_single = True
         return self
 
     # ------------------------------------------------------------------ state

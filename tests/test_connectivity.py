@@ -161,8 +161,8 @@ SPECTRAL_CASES = [
     (600, dict(density=0.02)),
     (1000, dict(density=0.01)),
     (1000, dict(fan_in=10)),
-    (1500, dict(fan_in=3)),
-    (2000, dict(density=0.005)),
+    pytest.param(1500, dict(fan_in=3), marks=pytest.mark.slow),
+    pytest.param(2000, dict(density=0.005), marks=pytest.mark.slow),
     pytest.param(2000, dict(fan_in=20), marks=pytest.mark.slow),
     pytest.param(3000, dict(density=0.005), marks=pytest.mark.slow),
     pytest.param(3000, dict(fan_in=50), marks=pytest.mark.slow),
@@ -191,7 +191,7 @@ def test_spectral_radius_accepts_dense_arrays(rng, dense_spectral_radius):
     (100, dict(density=0.1), 0.9),
     (500, dict(fan_in=5), 1.25),
     (800, dict(density=0.01), 0.5),
-    (2000, dict(density=0.005), 0.95),
+    pytest.param(2000, dict(density=0.005), 0.95, marks=pytest.mark.slow),
 ])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_spectral_radius_rescaling(n, kwargs, target, dtype, dense_spectral_radius):
