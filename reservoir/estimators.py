@@ -86,24 +86,25 @@ class ESNRegressor(_Params):
     def fit(self, u, y):
         """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y."""
         washout = check.non_negative_int(self.washout, "washout")
-        reservoir = ESN(self.units, density=self.density, fan_in=self.fan_in,
-                        spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
-                        input_scaling=self.input_scaling, input_density=self.input_density,
-                        bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
-                        dtype=self.dtype, backend=self.backend)
-        inputs, batched = check.sequences(u, reservoir.dtype, "u")
+        dtype = check.float_dtype(self.dtype)
+        inputs, batched = check.sequences(u, dtype, "u")
         targets, _ = check.sequences(y if np.ndim(y) != 1 else np.asarray(y)[:, None], np.float64, "y")
         if targets.shape[:2] != inputs.shape[:2]:
             raise ValueError(f"u and y disagree on sequences and time steps: {inputs.shape[:2]} != {targets.shape[:2]}")
         steps = inputs.shape[1]
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
+        reservoir = ESN(self.units, density=self.density, fan_in=self.fan_in,
+                        spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
+                        input_scaling=self.input_scaling, input_density=self.input_density,
+                        bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
+                        dtype=dtype, backend=self.backend)
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress).reshape(
             inputs.shape[:2] + (-1,))
         features = self._features(states, inputs)[:, washout:]
         targets = targets[:, washout:]
         readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
-        if isinstance(self.alpha, (list, tuple, np.ndarray)) and len(self.alpha) > 1:
+        if np.size(self.alpha) > 1:
             fraction = check.real(self.validation_fraction, "validation_fraction")
             split = int(round(features.shape[1] * (1.0 - fraction)))
             if not 0 < split < features.shape[1]:

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import scipy.stats as stats
 
 import reservoir as rs
+from reservoir.config import settings
 from reservoir.connectivity import rescale_to_spectral_radius
 
 
@@ -185,6 +186,55 @@ def test_spectral_radius_accepts_dense_arrays(rng, dense_spectral_radius):
     # A matrix with a known spectrum: a rotation (radius 1) and a diagonal.
     assert rs.spectral_radius(np.array([[0.0, -2.0], [2.0, 0.0]])) == pytest.approx(2.0)
     assert rs.spectral_radius(sp.csr_array(np.diag([0.5, -3.0, 1.0]))) == pytest.approx(3.0)
+
+
+def _known_spectrum(n, rng):
+    """A sparse matrix Q D Q^-1-free construction with a known spectral radius of 3:
+    a block diagonal of a 2x2 rotation-scaling block (eigenvalues +-3i, a complex
+    dominant pair) and a diagonal of values in [-2, 2], then a random permutation
+    similarity (P A P^T keeps the spectrum)."""
+    diagonal = rng.uniform(-2, 2, n - 2)
+    A = sp.block_diag([sp.csr_array(np.array([[0.0, -3.0], [3.0, 0.0]])), sp.diags_array(diagonal)],
+                      format="csr")
+    permutation = rng.permutation(n)
+    return sp.csr_array(A[permutation][:, permutation])
+
+
+@pytest.mark.parametrize("method", ["auto", "dense", "arpack", "power"])
+@pytest.mark.parametrize("n", [300, 1200])
+def test_spectral_radius_methods_on_a_known_spectrum(rng, method, n):
+    A = _known_spectrum(n, rng)
+    assert rs.spectral_radius(A, method=method) == pytest.approx(3.0, rel=0.01)
+    assert rs.spectral_radius(A.astype(np.float32), method=method) == pytest.approx(3.0, rel=0.01)
+
+
+def test_auto_switches_to_the_power_method_above_arpack_max_nnz(rng, monkeypatch):
+    import reservoir.connectivity as connectivity
+
+    calls = []
+    power = connectivity._power_radius
+    monkeypatch.setattr(connectivity, "_power_radius", lambda *a, **k: calls.append(1) or power(*a, **k))
+    A = _known_spectrum(800, rng)
+    assert rs.spectral_radius(A) == pytest.approx(3.0, rel=0.01)
+    assert not calls
+    monkeypatch.setattr(settings, "arpack_max_nnz", A.nnz - 1)
+    assert rs.spectral_radius(A) == pytest.approx(3.0, rel=0.01)
+    assert calls
+
+
+def test_spectral_radius_unknown_method():
+    with pytest.raises(ValueError, match="unknown method 'qr'"):
+        rs.spectral_radius(sp.csr_array(np.eye(600)), method="qr")
+
+
+@pytest.mark.slow
+def test_power_method_on_a_large_random_matrix():
+    """At n = 20,000 (where "auto" takes the power method for 1 % density) the power
+    method agrees with ARPACK to 1 %."""
+    W = rs.random_sparse(20_000, density=0.01, seed=0)
+    assert W.nnz > settings.arpack_max_nnz
+    arpack = rs.spectral_radius(W, method="arpack")
+    assert rs.spectral_radius(W) == pytest.approx(arpack, rel=0.01)
 
 
 @pytest.mark.parametrize("n, kwargs, target", [

@@ -17,8 +17,6 @@ closed form, ``‖Y − Zθ‖² = tr(YᵀY) − 2 tr(θᵀZᵀY) + tr(θᵀZᵀ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import scipy.linalg
 
@@ -120,11 +118,13 @@ class GramAccumulator:
 
         coef (features, targets), intercept (targets,). About the shift: the residual is
         (y' − x' coef) − c with x' = x − s, y' = y − t, c = intercept + s coef − t.
+        A difference of large sums: accurate to about machine precision times ‖y'‖²,
+        so a near-perfect fit may round below zero, which is clamped.
         """
         c = intercept + self.x_shift @ coef - self.y_shift
         error = (np.trace(self.yy) - 2.0 * np.sum(coef * self.xy) + np.sum(coef * (self.xx @ coef))
                  - 2.0 * c @ (self.y_sum - coef.T @ self.x_sum) + self.count * c @ c)
-        return float(error)
+        return max(float(error), 0.0)
 
 
 class Ridge:
@@ -151,10 +151,11 @@ class Ridge:
         self.fit_intercept = fit_intercept
 
     def _alphas(self) -> list[float]:
-        values = list(self.alpha) if isinstance(self.alpha, Sequence | np.ndarray) else [self.alpha]
+        values = list(np.ravel(np.asarray(self.alpha, dtype=object)))
         if not values:
             raise ValueError("alpha is an empty sequence")
-        return [check.non_negative_float(value, "alpha") for value in values]
+        return [check.non_negative_float(value.item() if isinstance(value, np.generic) else value, "alpha")
+                for value in values]
 
     def fit(self, X, Y, *, validation=None) -> Ridge:
         """Fit on states X and targets Y; see the class docstring for what X may be."""

@@ -1,0 +1,576 @@
+"""ESN on every available backend against the NumPy reference kernel and a plain NumPy loop.
+
+The oracle for each backend is ``reservoir.kernels.reference`` run in float64 on the
+very same (dtype-rounded) weights and inputs; the reference kernel itself is checked
+against a hand-written loop of the DESIGN.md update equation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import reservoir as rs
+from reservoir import backends
+from reservoir.config import settings
+from reservoir.kernels import reference
+
+BACKENDS = rs.backends.available()
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+ACTIVATIONS = ["tanh", "identity", "sigmoid", "relu"]
+
+
+def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
+    """Weights rounded to `dtype` once, so model and oracle read identical numbers."""
+    W, W_in, bias = esn_weights(rng, units, n_in, **kwargs)
+    return W.astype(dtype), W_in.astype(dtype), bias.astype(dtype)
+
+
+def _reference_run(W, W_in, bias, u, leak_rate, activation, state=None):
+    """reservoir.kernels.reference in float64 on (B, T, n_in) inputs; returns (out, last state)."""
+    u = np.asarray(u, dtype=np.float64)
+    weights = reference.prepare_esn(sp.csr_array(W, dtype=np.float64), np.asarray(W_in, np.float64),
+                                    np.asarray(bias, np.float64))
+    batch, steps = u.shape[:2]
+    x = np.zeros((batch, W.shape[0])) if state is None else np.array(state, dtype=np.float64).reshape(batch, -1)
+    out = np.empty((batch, steps, W.shape[0]))
+    reference.esn_run(weights, u, x, leak_rate, activation, out)
+    return out, x
+
+
+def _model(W, W_in, bias, *, leak_rate=1.0, activation="tanh", dtype, backend):
+    return rs.ESN.from_weights(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype,
+                               backend=backend)
+
+
+# --------------------------------------------------------------------------- the oracle itself
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("leak_rate", [1.0, 0.3])
+def test_reference_kernel_matches_plain_loop(rng, esn_weights, esn_loop, activation, leak_rate):
+    W, W_in, bias = esn_weights(rng, 40, 3)
+    u = rng.uniform(-1, 1, (2, 30, 3))
+    out, last = _reference_run(W, W_in, bias, u, leak_rate, activation)
+    for b in range(2):
+        expected, expected_last = esn_loop(W, W_in, bias, u[b], leak_rate=leak_rate, activation=activation)
+        np.testing.assert_allclose(out[b], expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(last[b], expected_last, rtol=1e-12, atol=1e-12)
+
+
+def test_first_step_from_zero_state_is_the_update_equation(rng, esn_weights):
+    W, W_in, bias = esn_weights(rng, 25, 2)
+    u0 = rng.uniform(-1, 1, 2)
+    a = 0.3
+    esn = _model(W, W_in, bias, leak_rate=a, dtype=np.float64, backend="numpy")
+    first = esn.run(u0[None])[0]
+    np.testing.assert_allclose(first, a * np.tanh(W_in @ u0 + bias), rtol=1e-14, atol=1e-15)
+    # And the second step uses W on the first state.
+    u1 = rng.uniform(-1, 1, 2)
+    second = esn.run(u1[None])[0]
+    np.testing.assert_allclose(second, (1 - a) * first + a * np.tanh(W @ first + W_in @ u1 + bias),
+                               rtol=1e-13, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- backends vs reference
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("leak_rate", [1.0, 0.3])
+def test_activations_and_leak_rates(rng, esn_weights, backend, dtype, activation, leak_rate):
+    W, W_in, bias = _weights(esn_weights, rng, 37, 3, dtype)
+    u = rng.uniform(-1, 1, (60, 3)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype, backend=backend)
+    states = esn.run(u)
+    expected, last = _reference_run(W, W_in, bias, u[None], leak_rate, activation)
+    assert states.shape == (60, 37)
+    assert states.dtype == dtype
+    np.testing.assert_allclose(states, expected[0], **TOL[dtype])
+    np.testing.assert_allclose(esn.state, last[0], **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("units", [1, 7, 13, 257, 1031])
+@pytest.mark.parametrize("n_in", [1, 3])
+def test_single_sequence_odd_sizes(rng, esn_weights, backend, dtype, units, n_in):
+    W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype, density=min(1.0, 8 / units))
+    u = rng.uniform(-1, 1, (45, n_in)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.3, dtype=dtype, backend=backend)
+    states = esn.run(u)
+    expected, _ = _reference_run(W, W_in, bias, u[None], 0.3, "tanh")
+    assert states.shape == (45, units)
+    assert states.dtype == dtype
+    assert esn.state.shape == (units,)
+    np.testing.assert_allclose(states, expected[0], **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [1, 2, 5])
+@pytest.mark.parametrize("units", [1, 7, 257])
+@pytest.mark.parametrize("n_in", [1, 3])
+def test_batch_odd_sizes(rng, esn_weights, backend, dtype, batch, units, n_in):
+    W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype, density=min(1.0, 8 / units))
+    u = rng.uniform(-1, 1, (batch, 33, n_in)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.7, dtype=dtype, backend=backend)
+    states = esn.run(u)
+    expected, last = _reference_run(W, W_in, bias, u, 0.7, "tanh")
+    assert states.shape == (batch, 33, units)
+    assert states.dtype == dtype
+    assert esn.state.shape == (batch, units)
+    np.testing.assert_allclose(states, expected, **TOL[dtype])
+    np.testing.assert_allclose(esn.state, last, **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_batch_activations(rng, esn_weights, backend, activation):
+    W, W_in, bias = _weights(esn_weights, rng, 29, 2, np.float64)
+    u = rng.uniform(-1, 1, (4, 25, 2))
+    esn = _model(W, W_in, bias, leak_rate=0.5, activation=activation, dtype=np.float64, backend=backend)
+    expected, _ = _reference_run(W, W_in, bias, u, 0.5, activation)
+    np.testing.assert_allclose(esn.run(u), expected, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_dimensional_input_is_one_feature(rng, esn_weights, backend, dtype):
+    W, W_in, bias = _weights(esn_weights, rng, 19, 1, dtype)
+    u = rng.uniform(-1, 1, 40).astype(dtype)
+    esn = _model(W, W_in, bias, dtype=dtype, backend=backend)
+    states = esn.run(u)
+    expected, _ = _reference_run(W, W_in, bias, u[None, :, None], 1.0, "tanh")
+    assert states.shape == (40, 19)
+    np.testing.assert_allclose(states, expected[0], **TOL[dtype])
+    # A 1-D W_in is a single input column.
+    esn_1d = _model(W, W_in[:, 0], bias, dtype=dtype, backend=backend)
+    np.testing.assert_allclose(esn_1d.run(u), expected[0], **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
+@pytest.mark.parametrize("batch", [None, 3])
+def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dtype, min_work, batch):
+    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+    units = 211
+    W, W_in, bias = _weights(esn_weights, rng, units, 2, dtype, density=0.05)
+    u = rng.uniform(-1, 1, (30, 2) if batch is None else (batch, 30, 2)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.6, dtype=dtype, backend=backend)
+    states = esn.run(u)
+    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 0.6, "tanh")
+    np.testing.assert_allclose(states, expected if batch else expected[0], **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("batch", [None, 2])
+def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch):
+    # nnz = 2500 * 100 = 250,000 > the default parallel_min_work.
+    assert 2500 * 100 >= settings.parallel_min_work
+    W = rs.random_sparse(2500, fan_in=100, spectral_radius=0.9, seed=3)
+    W_in = rng.uniform(-1, 1, (2500, 2)).astype(np.float32)
+    bias = rng.uniform(-0.2, 0.2, 2500).astype(np.float32)
+    u = rng.uniform(-1, 1, (12, 2) if batch is None else (batch, 12, 2)).astype(np.float32)
+    esn = _model(W, W_in, bias, leak_rate=0.5, dtype=np.float32, backend=backend)
+    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 0.5, "tanh")
+    np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float32])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("batch", [None, 2])
+def test_non_canonical_csr_weights(rng, backend, batch):
+    """Duplicate entries (summed by W @ x) and unsorted column indices in the given W."""
+    indptr = np.array([0, 3, 5, 5, 8])
+    indices = np.array([2, 0, 2, 3, 1, 0, 3, 0])  # row 0: duplicate column 2, unsorted
+    data = rng.uniform(-0.5, 0.5, 8)
+    W = sp.csr_array((data, indices, indptr), shape=(4, 4))
+    dense = np.zeros((4, 4))
+    np.add.at(dense, (np.repeat(np.arange(4), np.diff(indptr)), indices), data)
+    W_in = rng.uniform(-1, 1, (4, 1))
+    bias = rng.uniform(-0.1, 0.1, 4)
+    u = rng.uniform(-1, 1, (20, 1) if batch is None else (batch, 20, 1))
+    esn = _model(W, W_in, bias, leak_rate=0.5, dtype=np.float64, backend=backend)
+    expected, _ = _reference_run(sp.csr_array(dense), W_in, bias, u if batch else u[None], 0.5, "tanh")
+    np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float64])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("units", [65536, 65537])
+@pytest.mark.parametrize("batch", [None, 2])
+def test_column_index_width_boundary(rng, backend, units, batch):
+    """More than 65,536 columns cannot use 16-bit column indices."""
+    W = rs.random_sparse(units, fan_in=3, seed=1, dtype="float64")
+    W.data *= 0.5
+    # Make sure the last columns are used, where 16-bit indices would wrap around.
+    W = sp.csr_array(W + sp.csr_array((np.full(3, 0.3), (np.array([0, 1, 2]), np.array([units - 1] * 3))),
+                                      shape=(units, units)))
+    W_in = rng.uniform(-1, 1, (units, 1))
+    bias = rng.uniform(-0.1, 0.1, units)
+    u = rng.uniform(-1, 1, (6, 1) if batch is None else (batch, 6, 1))
+    esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
+    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 1.0, "tanh")
+    np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float64])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [None, 3])
+def test_time_chunks(rng, esn_weights, monkeypatch, backend, dtype, batch):
+    monkeypatch.setattr(settings, "time_chunk", 7)
+    W, W_in, bias = _weights(esn_weights, rng, 31, 2, dtype)
+    u = rng.uniform(-1, 1, (50, 2) if batch is None else (batch, 50, 2)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.4, dtype=dtype, backend=backend)
+    expected, last = _reference_run(W, W_in, bias, u if batch else u[None], 0.4, "tanh")
+    np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[dtype])
+    np.testing.assert_allclose(esn.state, last if batch else last[0], **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [None, 3])
+def test_state_carries_over_between_runs(rng, esn_weights, backend, dtype, batch):
+    W, W_in, bias = _weights(esn_weights, rng, 41, 2, dtype)
+    u = rng.uniform(-1, 1, (120, 2) if batch is None else (batch, 120, 2)).astype(dtype)
+    whole = _model(W, W_in, bias, leak_rate=0.5, dtype=dtype, backend=backend).run(u)
+    split = _model(W, W_in, bias, leak_rate=0.5, dtype=dtype, backend=backend)
+    first = split.run(u[..., :50, :])
+    second = split.run(u[..., 50:, :])
+    tight = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=-2), whole, **tight)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reset_gives_a_fresh_model(rng, esn_weights, backend):
+    W, W_in, bias = _weights(esn_weights, rng, 23, 2, np.float64)
+    u = rng.uniform(-1, 1, (40, 2))
+    fresh = _model(W, W_in, bias, dtype=np.float64, backend=backend).run(u)
+    esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
+    esn.run(rng.uniform(-1, 1, (17, 2)))
+    assert np.any(esn.state != 0)
+    assert esn.reset() is esn
+    np.testing.assert_array_equal(esn.state, np.zeros(23))
+    np.testing.assert_allclose(esn.run(u), fresh, rtol=1e-14, atol=1e-15)
+    # After a batch too: reset allows any number of sequences again.
+    esn.reset()
+    esn.run(rng.uniform(-1, 1, (4, 10, 2)))
+    esn.reset()
+    np.testing.assert_allclose(esn.run(u), fresh, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_of_another_size_needs_reset(rng, esn_weights, backend):
+    W, W_in, bias = _weights(esn_weights, rng, 11, 2, np.float64)
+    esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
+    esn.run(rng.uniform(-1, 1, (20, 2)))
+    assert esn.state.shape == (11,)
+    with pytest.raises(ValueError, match="reset"):
+        esn.run(rng.uniform(-1, 1, (3, 5, 2)))
+    esn.reset()
+    esn.run(rng.uniform(-1, 1, (3, 5, 2)))
+    assert esn.state.shape == (3, 11)
+    with pytest.raises(ValueError, match="reset"):
+        esn.run(rng.uniform(-1, 1, (2, 5, 2)))
+    with pytest.raises(ValueError, match="reset"):
+        esn.run(rng.uniform(-1, 1, (5, 2)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_state_setter_and_continuation(rng, esn_weights, backend):
+    W, W_in, bias = _weights(esn_weights, rng, 17, 2, np.float64)
+    x0 = rng.uniform(-0.5, 0.5, 17)
+    u = rng.uniform(-1, 1, (25, 2))
+    esn = _model(W, W_in, bias, leak_rate=0.8, dtype=np.float64, backend=backend)
+    esn.state = x0
+    expected, _ = _reference_run(W, W_in, bias, u[None], 0.8, "tanh", state=x0)
+    np.testing.assert_allclose(esn.run(u), expected[0], **TOL[np.float64])
+    # `state` hands out a copy: changing it does not change the reservoir.
+    state = esn.state
+    state[:] = 123.0
+    assert not np.any(esn.state == 123.0)
+
+
+# --------------------------------------------------------------------------- closed loop
+def _generate_loop(W, W_in, bias, coef, intercept, first_input, n_steps, leak_rate, activation, include_input,
+                   x0):
+    """Plain float64 closed loop: x = (1-a) x + a f(W x + W_in u + b); y = coef @ [x, u] + c; u = y."""
+    f = {"tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0),
+         "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
+    W = np.asarray(W.toarray(), dtype=np.float64)
+    W_in, bias, coef = (np.asarray(v, dtype=np.float64) for v in (W_in, bias, coef))
+    x = np.asarray(x0, dtype=np.float64).copy()
+    u = np.asarray(first_input, dtype=np.float64).copy()
+    outputs = []
+    for _ in range(n_steps):
+        x = (1 - leak_rate) * x + leak_rate * f(W @ x + W_in @ u + bias)
+        features = np.concatenate([x, u]) if include_input else x
+        y = coef @ features + intercept
+        outputs.append(y)
+        u = y
+    return np.array(outputs), x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("include_input", [True, False])
+@pytest.mark.parametrize("activation, leak_rate", [("tanh", 1.0), ("tanh", 0.3), ("sigmoid", 0.6)])
+def test_generate_matches_plain_closed_loop(rng, esn_weights, backend, dtype, include_input, activation,
+                                            leak_rate):
+    units, n_in = 45, 2
+    W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype)
+    width = units + (n_in if include_input else 0)
+    coef = (rng.standard_normal((n_in, width)) * 0.5 / np.sqrt(width)).astype(dtype)
+    intercept = rng.uniform(-0.1, 0.1, n_in).astype(dtype)
+    warm = rng.uniform(-1, 1, (20, n_in)).astype(dtype)
+    first_input = rng.uniform(-1, 1, n_in).astype(dtype)
+
+    esn = _model(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype, backend=backend)
+    esn.run(warm)  # generate starts from the current state
+    x0 = esn.state
+    outputs = esn.generate(30, coef, intercept, first_input, include_input=include_input)
+    expected, last = _generate_loop(W, W_in, bias, coef, intercept.astype(np.float64), first_input, 30, leak_rate,
+                                    activation, include_input, x0)
+    assert outputs.shape == (30, n_in)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(outputs, expected, **tol)
+    np.testing.assert_allclose(esn.state, last, **tol)
+    assert esn.state.shape == (units,)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generate_from_zero_state_with_one_output(rng, esn_weights, backend):
+    W, W_in, bias = _weights(esn_weights, rng, 30, 1, np.float64)
+    coef = rng.standard_normal(31) * 0.1  # 1-D coef: one output
+    esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
+    outputs = esn.generate(15, coef, 0.05, [0.3])
+    expected, _ = _generate_loop(W, W_in, bias, coef[None], np.array([0.05]), [0.3], 15, 1.0, "tanh", True,
+                                 np.zeros(30))
+    np.testing.assert_allclose(outputs, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generate_checks_the_readout_shape(rng, esn_weights, backend):
+    W, W_in, bias = _weights(esn_weights, rng, 10, 2, np.float64)
+    esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
+    with pytest.raises(ValueError, match="features"):
+        esn.generate(5, np.zeros((2, 11)), np.zeros(2), np.zeros(2))
+    with pytest.raises(ValueError, match="as many outputs as inputs"):
+        esn.generate(5, np.zeros((3, 12)), np.zeros(3), np.zeros(2))
+
+
+# --------------------------------------------------------------------------- the ESN constructor
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_same_states(rng, backend):
+    u = rng.uniform(-1, 1, (60, 2))
+    kwargs = dict(density=0.05, spectral_radius=0.8, leak_rate=0.5, bias_scaling=0.3, seed=7, backend=backend)
+    a = rs.ESN(150, **kwargs).run(u)
+    b = rs.ESN(150, **kwargs).run(u)
+    np.testing.assert_array_equal(a, b)
+    c = rs.ESN(150, **{**kwargs, "seed": 8}).run(u)
+    assert not np.allclose(a, c)
+
+
+def test_seeded_esn_is_the_same_on_every_backend(rng):
+    u = rng.uniform(-1, 1, (40, 2))
+    runs = [rs.ESN(120, density=0.05, seed=3, dtype="float64", backend=name).run(u) for name in BACKENDS]
+    for states in runs[1:]:
+        np.testing.assert_allclose(states, runs[0], **TOL[np.float64])
+
+
+@pytest.mark.parametrize("units, kwargs, radius", [
+    (200, dict(density=0.05), 0.9),
+    (300, dict(fan_in=6), 1.1),
+    (150, dict(density=0.1), 0.5),
+])
+def test_recurrent_matrix_has_the_requested_spectral_radius(dense_spectral_radius, units, kwargs, radius):
+    esn = rs.ESN(units, spectral_radius=radius, seed=1, **kwargs)
+    assert esn.W.shape == (units, units)
+    assert dense_spectral_radius(esn.W) == pytest.approx(radius, rel=0.01)
+    if "fan_in" in kwargs:
+        np.testing.assert_array_equal(np.diff(esn.W.indptr), kwargs["fan_in"])
+
+
+@pytest.mark.parametrize("input_scaling, input_density, bias_scaling", [(1.0, 1.0, 0.0), (0.25, 0.5, 0.4),
+                                                                         (3.0, 0.2, 1.0)])
+def test_input_weights_and_bias_ranges(rng, input_scaling, input_density, bias_scaling):
+    esn = rs.ESN(400, density=0.02, input_scaling=input_scaling, input_density=input_density,
+                 bias_scaling=bias_scaling, seed=2)
+    assert esn.W_in is None  # drawn on the first run, when the input width is known
+    esn.run(rng.uniform(-1, 1, (5, 3)))
+    assert esn.W_in.shape == (400, 3)
+    assert np.all(np.abs(esn.W_in) <= input_scaling)
+    nonzero = np.count_nonzero(esn.W_in)
+    expected = input_density * esn.W_in.size
+    assert abs(nonzero - expected) <= 5 * np.sqrt(esn.W_in.size * input_density * (1 - input_density)) + 1e-9
+    # Nonzero input weights are uniform over [-input_scaling, input_scaling).
+    values = esn.W_in[esn.W_in != 0] / input_scaling
+    assert abs(values.mean()) < 5 * np.sqrt(1 / 3 / values.size)
+    assert values.max() > 0.9 and values.min() < -0.9
+    assert esn.bias.shape == (400,)
+    assert np.all(np.abs(esn.bias) <= bias_scaling)
+    if bias_scaling > 0:
+        assert np.abs(esn.bias).max() > 0.9 * bias_scaling
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_all_the_way(rng, backend, dtype):
+    esn = rs.ESN(100, density=0.05, seed=0, dtype=dtype, backend=backend)
+    assert esn.W.dtype == dtype
+    assert esn.state.dtype == dtype
+    u64 = rng.uniform(-1, 1, (20, 2))  # float64 inputs are converted
+    states = esn.run(u64)
+    assert states.dtype == dtype
+    assert esn.W_in.dtype == dtype and esn.bias.dtype == dtype
+    assert esn.state.dtype == dtype
+    assert esn.run(rng.uniform(-1, 1, (20, 2)).astype(np.float32)).dtype == dtype
+    esn.reset()
+    assert esn.run(u64[None].repeat(2, axis=0)).dtype == dtype
+    esn.reset()
+    esn.run(u64[:3])
+    out = esn.generate(4, np.zeros((2, 102)), np.zeros(2), np.zeros(2))
+    assert out.dtype == dtype
+    # And the states equal the reference run on the model's own weights.
+    esn.reset()
+    expected, _ = _reference_run(esn.W, esn.W_in, esn.bias, u64.astype(dtype)[None], 1.0, "tanh")
+    np.testing.assert_allclose(esn.run(u64), expected[0], **TOL[dtype])
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.fixture
+def small_esn():
+    return rs.ESN(20, density=0.2, seed=0, backend="numpy")
+
+
+@pytest.mark.parametrize("bad, step", [(np.nan, 17), (np.inf, 3), (-np.inf, 0)])
+def test_non_finite_input_names_the_time_step(small_esn, rng, bad, step):
+    u = rng.uniform(-1, 1, (30, 2))
+    u[step, 1] = bad
+    with pytest.raises(ValueError, match=f"time step {step}\\b"):
+        small_esn.run(u)
+
+
+def test_non_finite_input_in_a_batch_names_sequence_and_step(small_esn, rng):
+    u = rng.uniform(-1, 1, (3, 30, 2))
+    u[1, 17, 0] = np.nan
+    with pytest.raises(ValueError, match="sequence 1, time step 17"):
+        small_esn.run(u)
+
+
+def test_wrong_input_width_on_second_run(small_esn, rng):
+    small_esn.run(rng.uniform(-1, 1, (10, 2)))
+    with pytest.raises(ValueError, match="3 features per step, expected 2"):
+        small_esn.run(rng.uniform(-1, 1, (10, 3)))
+
+
+def test_four_dimensional_input(small_esn):
+    with pytest.raises(ValueError, match="shape"):
+        small_esn.run(np.zeros((2, 3, 4, 1)))
+
+
+def test_no_time_steps(small_esn):
+    with pytest.raises(ValueError, match="no time steps"):
+        small_esn.run(np.zeros((0, 2)))
+
+
+@pytest.mark.parametrize("u", [np.array([["a", "b"], ["c", "d"]]), np.array([True, False]),
+                               np.array([1 + 1j, 2j])])
+def test_non_real_input(small_esn, u):
+    with pytest.raises(TypeError, match="real numbers"):
+        small_esn.run(u)
+
+
+def test_sparse_input(small_esn):
+    with pytest.raises(TypeError, match="dense"):
+        small_esn.run(sp.csr_array(np.ones((4, 2))))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(activation="softmax"), ValueError, "unknown activation 'softmax'"),
+    (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
+    (dict(leak_rate=0), ValueError, "leak_rate"),
+    (dict(leak_rate=1.5), ValueError, "leak_rate"),
+    (dict(leak_rate=float("nan")), ValueError, "leak_rate"),
+    (dict(dtype=int), TypeError, "dtype must be float32 or float64"),
+    (dict(dtype="int32"), TypeError, "dtype must be float32 or float64"),
+    (dict(spectral_radius=0), ValueError, "spectral_radius"),
+    (dict(input_density=0), ValueError, "input_density"),
+    (dict(bias_scaling=-1), ValueError, "bias_scaling"),
+    (dict(density=1.5), ValueError, "density"),
+])
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rs.ESN(20, **{"density": 0.2, **kwargs})
+
+
+@pytest.mark.parametrize("units, error", [(0, ValueError), (-5, ValueError), (2.0, TypeError)])
+def test_bad_units(units, error):
+    with pytest.raises(error, match="units"):
+        rs.ESN(units)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(activation="gelu"), "unknown activation"),
+    (dict(backend="nope"), "unknown backend"),
+    (dict(leak_rate=0.0), "leak_rate"),
+])
+def test_bad_from_weights_arguments(rng, esn_weights, kwargs, match):
+    W, W_in, bias = esn_weights(rng, 5, 1)
+    with pytest.raises(ValueError, match=match):
+        rs.ESN.from_weights(W, W_in, bias, **kwargs)
+
+
+def test_from_weights_checks_shapes_and_values(rng, esn_weights):
+    W, W_in, bias = esn_weights(rng, 5, 2)
+    with pytest.raises(ValueError, match="square"):
+        rs.ESN.from_weights(np.ones((5, 4)), W_in, bias)
+    with pytest.raises(ValueError, match="W_in"):
+        rs.ESN.from_weights(W, np.ones((4, 2)), bias)
+    with pytest.raises(ValueError, match="bias"):
+        rs.ESN.from_weights(W, W_in, np.ones(4))
+    bad = W_in.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="W_in contains NaN"):
+        rs.ESN.from_weights(W, bad, bias)
+
+
+# --------------------------------------------------------------------------- backend registry
+def test_registry_lists_the_cpu_backends():
+    assert {"numpy", "numba"} <= set(backends.names())
+    assert "numpy" in backends.available()
+    assert set(backends.available()) <= set(backends.names())
+
+
+def test_auto_resolves_to_an_available_backend():
+    chosen = backends.resolve("auto")
+    assert chosen.name in backends.available()
+    assert chosen.priority == max(backends._REGISTRY[name].priority for name in backends.available())
+    assert rs.ESN(10, density=0.5, seed=0).backend_name == chosen.name
+
+
+def test_named_backend_resolves_to_itself():
+    for name in backends.available():
+        assert backends.resolve(name).name == name
+        assert rs.ESN(10, density=0.5, seed=0, backend=name).backend_name == name
+
+
+def test_unavailable_backend_names_the_missing_module(monkeypatch):
+    fake = backends.Backend("fakegpu", "reference", ("numpy", "surely_not_installed_module_xyz"),
+                            "a backend for tests", priority=1_000)
+    monkeypatch.setitem(backends._REGISTRY, "fakegpu", fake)
+    assert "fakegpu" in backends.names()
+    assert "fakegpu" not in backends.available()
+    assert fake.missing() == ["surely_not_installed_module_xyz"]
+    with pytest.raises(RuntimeError, match="surely_not_installed_module_xyz"):
+        backends.resolve("fakegpu")
+    with pytest.raises(RuntimeError, match="surely_not_installed_module_xyz"):
+        rs.ESN(10, density=0.5, backend="fakegpu")
+    # "auto" skips it despite its priority.
+    assert backends.resolve("auto").name != "fakegpu"
+
+
+def test_unknown_backend_name():
+    with pytest.raises(ValueError, match="unknown backend 'cuda-x'"):
+        backends.resolve("cuda-x")
+    with pytest.raises(ValueError, match="unknown backend"):
+        backends.resolve(3)

@@ -1,0 +1,288 @@
+"""Ridge readout against the closed form solved with dense NumPy linear algebra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import reservoir as rs
+from reservoir.config import settings
+
+
+def closed_form(X, Y, alpha, fit_intercept=True):
+    """(coef (targets, features), intercept (targets,)) of ridge regression with an unpenalised intercept."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    single = Y.ndim == 1
+    Y = Y.reshape(len(Y), -1)
+    if fit_intercept:
+        x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
+    else:
+        x_mean, y_mean = np.zeros(X.shape[1]), np.zeros(Y.shape[1])
+    Xc, Yc = X - x_mean, Y - y_mean
+    w = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ Yc)  # (features, targets)
+    b = y_mean - x_mean @ w
+    if single:
+        return w[:, 0], float(b[0])
+    return w.T, b
+
+
+def linear_data(rng, n_samples, n_features, n_targets, noise=0.1, offset=0.0, truth_seed=None):
+    """X ~ N(offset, 1); Y = (X - offset) w + c + noise. The same truth_seed gives the same w and c."""
+    truth = rng if truth_seed is None else np.random.default_rng(truth_seed)
+    true_w = truth.standard_normal((n_features, n_targets))
+    true_c = truth.uniform(-2, 2, n_targets)
+    X = rng.standard_normal((n_samples, n_features)) + offset
+    Y = (X - offset) @ true_w + true_c + noise * rng.standard_normal((n_samples, n_targets))
+    return X, Y
+
+
+def assert_rel(actual, expected, rtol=1e-8):
+    """Relative agreement in the norm of the whole array (entries may be near zero)."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    scale = max(np.linalg.norm(expected), 1e-300)
+    assert np.linalg.norm(actual - expected) <= rtol * scale, np.linalg.norm(actual - expected) / scale
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-6, 0.1, 10.0])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_matches_closed_form_with_intercept(rng, alpha, n_targets):
+    X, Y = linear_data(rng, 300, 12, n_targets)
+    model = rs.Ridge(alpha=alpha).fit(X, Y)
+    coef, intercept = closed_form(X, Y, alpha)
+    assert model.coef_.shape == (n_targets, 12)
+    assert np.shape(model.intercept_) == (n_targets,)
+    assert_rel(model.coef_, coef)
+    assert_rel(model.intercept_, intercept)
+    assert model.alpha_ == alpha
+    assert model.n_features_in_ == 12
+    assert_rel(model.predict(X), X @ coef.T + intercept)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_matches_closed_form_without_intercept(rng, alpha):
+    X, Y = linear_data(rng, 200, 7, 2)
+    model = rs.Ridge(alpha=alpha, fit_intercept=False).fit(X, Y)
+    coef, intercept = closed_form(X, Y, alpha, fit_intercept=False)
+    assert_rel(model.coef_, coef)
+    np.testing.assert_array_equal(model.intercept_, np.zeros(2))
+    # Without an intercept the fit goes through the origin: differs from the centred one.
+    with_intercept, _ = closed_form(X, Y, alpha)
+    assert not np.allclose(coef, with_intercept)
+
+
+def test_one_dimensional_targets_give_one_dimensional_coef_and_predictions(rng):
+    X, Y = linear_data(rng, 150, 5, 1)
+    y = Y[:, 0]
+    model = rs.Ridge(alpha=0.3).fit(X, y)
+    coef, intercept = closed_form(X, y, 0.3)
+    assert model.coef_.shape == (5,)
+    assert isinstance(model.intercept_, float)
+    assert_rel(model.coef_, coef)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-8)
+    prediction = model.predict(X)
+    assert prediction.shape == (150,)
+    assert_rel(prediction, X @ coef + intercept)
+    # (T, 1) targets stay two-dimensional.
+    assert rs.Ridge(alpha=0.3).fit(X, Y).coef_.shape == (1, 5)
+
+
+def test_batch_and_list_inputs_equal_the_concatenated_fit(rng):
+    X, Y = linear_data(rng, 3 * 80, 6, 2)
+    reference = rs.Ridge(alpha=0.2).fit(X, Y)
+    coef, intercept = closed_form(X, Y, 0.2)
+    assert_rel(reference.coef_, coef)
+
+    batch = rs.Ridge(alpha=0.2).fit(X.reshape(3, 80, 6), Y.reshape(3, 80, 2))
+    assert_rel(batch.coef_, coef)
+    assert_rel(batch.intercept_, intercept)
+    predicted = batch.predict(X.reshape(3, 80, 6))
+    assert predicted.shape == (3, 80, 2)
+    assert_rel(predicted.reshape(-1, 2), X @ coef.T + intercept)
+
+    # A list of sequences of different lengths.
+    cuts = [0, 50, 170, 240]
+    pieces = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    listed = rs.Ridge(alpha=0.2).fit([X[s] for s in pieces], [Y[s] for s in pieces])
+    assert_rel(listed.coef_, coef)
+    assert_rel(listed.intercept_, intercept)
+
+    # A list of 1-D targets.
+    single = rs.Ridge(alpha=0.2).fit([X[s] for s in pieces], [Y[s, 0] for s in pieces])
+    coef0, intercept0 = closed_form(X, Y[:, 0], 0.2)
+    assert single.coef_.shape == (6,)
+    assert_rel(single.coef_, coef0)
+    assert single.intercept_ == pytest.approx(intercept0, rel=1e-8)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 64])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_small_gram_chunks_give_the_same_result(rng, monkeypatch, chunk_rows, fit_intercept):
+    monkeypatch.setattr(settings, "gram_chunk_rows", chunk_rows)
+    X, Y = linear_data(rng, 200, 9, 2, offset=3.0)
+    model = rs.Ridge(alpha=0.05, fit_intercept=fit_intercept).fit(X.reshape(2, 100, 9), Y.reshape(2, 100, 2))
+    coef, intercept = closed_form(X, Y, 0.05, fit_intercept)
+    assert_rel(model.coef_, coef)
+    if fit_intercept:
+        assert_rel(model.intercept_, intercept)
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 4096])
+def test_large_common_offset(rng, monkeypatch, chunk_rows):
+    """X + 1e6: the Gram matrix must be centred without catastrophic cancellation."""
+    monkeypatch.setattr(settings, "gram_chunk_rows", chunk_rows)
+    X, Y = linear_data(rng, 400, 5, 2, noise=0.05)
+    coef, intercept = closed_form(X, Y, 1e-3)
+    shifted = X + 1e6
+    model = rs.Ridge(alpha=1e-3).fit(shifted, Y)
+    coef_shifted, intercept_shifted = closed_form(shifted, Y, 1e-3)
+    # The slope does not depend on a common offset of X; the intercept absorbs it.
+    assert_rel(model.coef_, coef, rtol=1e-7)
+    assert_rel(model.coef_, coef_shifted, rtol=1e-7)
+    assert_rel(model.intercept_, intercept - 1e6 * coef.sum(axis=1), rtol=1e-7)
+    assert_rel(model.predict(shifted), X @ coef.T + intercept, rtol=1e-7)
+    # And a large offset of Y.
+    model_y = rs.Ridge(alpha=1e-3).fit(X, Y + 1e6)
+    assert_rel(model_y.coef_, coef, rtol=1e-7)
+    assert_rel(model_y.intercept_, intercept + 1e6, rtol=1e-7)
+
+
+def test_float32_inputs_are_fitted_in_float64(rng):
+    X, Y = linear_data(rng, 300, 8, 1)
+    X32 = X.astype(np.float32)
+    model = rs.Ridge(alpha=0.1).fit(X32, Y)
+    coef, intercept = closed_form(X32.astype(np.float64), Y, 0.1)
+    assert_rel(model.coef_, coef)
+    assert model.predict(X32).dtype == np.float32
+
+
+def _validation_mse(X, Y, Xv, Yv, alpha, fit_intercept=True):
+    coef, intercept = closed_form(X, Y, alpha, fit_intercept)
+    prediction = Xv @ coef.T + intercept
+    return float(np.mean((Yv - prediction) ** 2))
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_alpha_selection_on_validation_data(rng, n_targets, fit_intercept):
+    # Few samples, many features, noisy targets: a mid-sized alpha validates best.
+    X, Y = linear_data(rng, 60, 40, n_targets, noise=4.0, truth_seed=1)
+    Xv, Yv = linear_data(rng, 200, 40, n_targets, noise=4.0, truth_seed=1)
+    alphas = [1e-4, 1e-2, 0.3, 1.0, 10.0, 100.0, 1e4]
+    model = rs.Ridge(alpha=alphas, fit_intercept=fit_intercept).fit(X, Y, validation=(Xv, Yv))
+    errors = {alpha: _validation_mse(X, Y, Xv, Yv, alpha, fit_intercept) for alpha in alphas}
+    assert set(model.validation_errors_) == set(alphas)
+    for alpha in alphas:
+        assert model.validation_errors_[alpha] == pytest.approx(errors[alpha], rel=1e-8)
+    best = min(errors, key=errors.get)
+    assert model.alpha_ == best
+    assert best not in (alphas[0], alphas[-1])  # the test data make the choice meaningful
+    coef, intercept = closed_form(X, Y, best, fit_intercept)
+    assert_rel(model.coef_, coef)
+    assert_rel(model.intercept_, intercept)
+
+
+def test_alpha_selection_with_batched_and_one_dimensional_data(rng):
+    X, Y = linear_data(rng, 90, 30, 1, noise=3.0, truth_seed=2)
+    Xv, Yv = linear_data(rng, 120, 30, 1, noise=3.0, truth_seed=2)
+    alphas = np.array([0.01, 1.0, 30.0, 1000.0])
+    model = rs.Ridge(alpha=alphas).fit(X.reshape(3, 30, 30), Y[:, 0].reshape(3, 30)[..., None],
+                                       validation=(Xv.reshape(2, 60, 30), Yv.reshape(2, 60, 1)))
+    errors = {alpha: _validation_mse(X, Y, Xv, Yv, alpha) for alpha in alphas}
+    for alpha in alphas:
+        assert model.validation_errors_[alpha] == pytest.approx(errors[alpha], rel=1e-8)
+    assert model.alpha_ == min(errors, key=errors.get)
+
+
+def test_single_alpha_with_validation_reports_its_error(rng):
+    X, Y = linear_data(rng, 100, 4, 2)
+    Xv, Yv = linear_data(np.random.default_rng(3), 50, 4, 2)
+    model = rs.Ridge(alpha=0.5).fit(X, Y, validation=(Xv, Yv))
+    assert model.validation_errors_[0.5] == pytest.approx(_validation_mse(X, Y, Xv, Yv, 0.5), rel=1e-8)
+
+
+def test_validation_errors_are_never_negative(rng):
+    """Noise-free data: the validation MSE is ~0 and must not come out negative."""
+    X = rng.standard_normal((200, 6))
+    Y = X @ rng.standard_normal((6, 2)) + 3.0
+    Xv = rng.standard_normal((100, 6))
+    Yv = Xv @ np.linalg.lstsq(X, Y - 3.0, rcond=None)[0] + 3.0
+    model = rs.Ridge(alpha=[0.0, 1e-12, 1e-8]).fit(X, Y, validation=(Xv, Yv))
+    for alpha, error in model.validation_errors_.items():
+        assert error >= 0.0
+        assert error == pytest.approx(_validation_mse(X, Y, Xv, Yv, alpha), abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [np.float64(0.3), np.float32(0.3), np.array(0.3), (0.3,), [0.3], np.array([0.3])])
+def test_alpha_given_as_numpy_scalar_or_one_element_sequence(rng, alpha):
+    X, Y = linear_data(rng, 80, 4, 2)
+    coef, intercept = closed_form(X, Y, float(np.asarray(alpha).ravel()[0]))
+    model = rs.Ridge(alpha=alpha).fit(X, Y)
+    assert_rel(model.coef_, coef)
+    assert_rel(model.intercept_, intercept)
+
+
+# --------------------------------------------------------------------------- bad input
+def test_several_alphas_need_validation(rng):
+    X, Y = linear_data(rng, 20, 3, 1)
+    with pytest.raises(ValueError, match="validation"):
+        rs.Ridge(alpha=[0.1, 1.0]).fit(X, Y)
+
+
+@pytest.mark.parametrize("alpha", [-1.0, [0.1, -0.1], float("nan")])
+def test_bad_alpha(rng, alpha):
+    X, Y = linear_data(rng, 20, 3, 1)
+    Xv, Yv = linear_data(rng, 10, 3, 1)
+    with pytest.raises(ValueError, match="alpha"):
+        rs.Ridge(alpha=alpha).fit(X, Y, validation=(Xv, Yv))
+
+
+def test_empty_alpha_list(rng):
+    X, Y = linear_data(rng, 20, 3, 1)
+    with pytest.raises(ValueError, match="alpha"):
+        rs.Ridge(alpha=[]).fit(X, Y)
+
+
+def test_mismatched_sample_counts(rng):
+    X, Y = linear_data(rng, 20, 3, 1)
+    with pytest.raises(ValueError, match="20 != 19"):
+        rs.Ridge().fit(X, Y[:-1])
+    with pytest.raises(ValueError, match="sequences"):
+        rs.Ridge().fit([X[:10], X[10:]], [Y])
+    with pytest.raises(ValueError, match="number of samples"):
+        rs.Ridge().fit(X.reshape(2, 10, 3), Y[:18].reshape(2, 9, 1))
+
+
+def test_mismatched_validation_features(rng):
+    X, Y = linear_data(rng, 20, 3, 1)
+    Xv, Yv = linear_data(rng, 10, 4, 1)
+    with pytest.raises(ValueError, match="features"):
+        rs.Ridge(alpha=[0.1, 1.0]).fit(X, Y, validation=(Xv, Yv))
+
+
+@pytest.mark.parametrize("where", ["X", "Y", "Xv"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data(rng, where, bad):
+    X, Y = linear_data(rng, 20, 3, 1)
+    Xv, Yv = linear_data(rng, 10, 3, 1)
+    {"X": X, "Y": Y, "Xv": Xv}[where][5, 0] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        rs.Ridge(alpha=[0.1, 1.0]).fit(X, Y, validation=(Xv, Yv))
+
+
+def test_predict_before_fit():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        rs.Ridge().predict(np.zeros((3, 2)))
+
+
+def test_wrong_feature_count_on_predict(rng):
+    X, Y = linear_data(rng, 20, 3, 1)
+    model = rs.Ridge().fit(X, Y)
+    with pytest.raises(ValueError, match="4 features, the readout was fitted on 3"):
+        model.predict(np.zeros((5, 4)))
+
+
+def test_four_dimensional_states(rng):
+    with pytest.raises(ValueError, match="2-D"):
+        rs.Ridge().fit(np.zeros((2, 2, 3, 4)), np.zeros((2, 2, 3, 1)))
