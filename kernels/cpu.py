@@ -137,7 +137,7 @@ def _sell_slice(s, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_nex
 
 @njit(inline="always")
 def _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
-    """One row for B sequences: x (n, B) -> x_next (n, B); out_t (B, n) gets the new states.
+    """One row for B sequences: x (n, B) -> x_next (n, B); u_t (n_in, B); out_t (B, n) gets the new states.
 
     Four nonzeros per pass over the B lanes: the accumulator row lives in memory, and
     adding one product per pass chains every pass on a store-to-load round trip.
@@ -158,9 +158,16 @@ def _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t
         for b in range(acc.shape[0]):
             acc[b] += weight * source[b]
         k += _U1
+    # Epilogue as separate contiguous loops over the batch so that each one vectorises.
     for b in range(acc.shape[0]):
-        pre = acc[b] + _drive(W_in, bias, u_t[b], row)
-        acc[b] = keep * x[row, b] + leak * _activate(pre, activation)
+        acc[b] += bias[row]
+    for m in range(u_t.shape[0]):
+        weight = W_in[row, m]
+        for b in range(acc.shape[0]):
+            acc[b] += weight * u_t[m, b]
+    for b in range(acc.shape[0]):
+        acc[b] = keep * x[row, b] + leak * _activate(acc[b], activation)
+    for b in range(acc.shape[0]):
         out_t[b, row] = acc[b]
 
 
@@ -210,14 +217,14 @@ def _sell_loop(parallel, slice_ptr, columns, values, row_of, W_in, bias, inputs,
 
 @njit(cache=True)
 def _csr_batch_loop(parallel, indptr, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
-    """inputs (B, T, n_in); x (n, B); out (B, T, n)."""
+    """inputs (T, n_in, B); x (n, B); out (B, T, n)."""
     x_next = np.empty_like(x)
-    for t in range(inputs.shape[1]):
+    for t in range(inputs.shape[0]):
         if parallel:
-            _csr_batch_step_parallel(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t],
+            _csr_batch_step_parallel(indptr, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
                                      keep, leak, activation)
         else:
-            _csr_batch_step_serial(indptr, indices, data, W_in, bias, inputs[:, t], x, x_next, out[:, t],
+            _csr_batch_step_serial(indptr, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
                                    keep, leak, activation)
         x, x_next = x_next, x
     return x
@@ -349,7 +356,9 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
         state[0] = x
     else:
         x = np.ascontiguousarray(state.T)
-        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(), weights.W_in, weights.bias, inputs, x, keep, leak, act, out)
+        inputs_by_step = np.ascontiguousarray(inputs.transpose(1, 2, 0))  # (T, n_in, B): batch innermost
+        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(), weights.W_in, weights.bias, inputs_by_step,
+                            x, keep, leak, act, out)
         state[...] = x.T
     return out
 
