@@ -23,7 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	cd asv_bench && ../$(BIN)/asv run --python=same --quick --show-stderr
+	cd asv_bench && ../$(BIN)/asv machine --yes && ../$(BIN)/asv run --python=same --quick --show-stderr
 
 peers: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[peers]"
