@@ -11,7 +11,8 @@ n = 10,000 at 1 %, float32; SciPy's CSR matvec takes 0.86 ms there):
   threads against 0.86 ms for SciPy's matvec alone. An AVX2-gather version of the
   slice loop measured no faster: the step is bound by memory traffic.
 * a batch of B sequences: CSR rows over a state held as (n, B), so each nonzero is
-  read once per step and multiplies B contiguous values (a SIMD loop over B).
+  read once per step and multiplies B contiguous values (a SIMD loop over B); the
+  columns are swept in blocks whose part of the state fits in L2.
 
 Every step kernel is compiled twice, parallel over rows and serial, from one inlined
 row (or slice) body: a parallel region costs microseconds to start, more than a whole
@@ -137,16 +138,17 @@ def _sell_slice(s, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, x_nex
 
 
 @njit(inline="always")
-def _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
-    """One row for B sequences: x (n, B) -> x_next (n, B); u_t (n_in, B); out_t (B, n) gets the new states.
+def _csr_batch_accumulate(row, block, block_starts, indices, data, x, x_next):
+    """Add one column block of one row to x_next[row] (B lanes); block 0 starts from zero.
 
     Four nonzeros per pass over the B lanes: the accumulator row lives in memory, and
     adding one product per pass chains every pass on a store-to-load round trip.
     """
     acc = x_next[row]
-    acc[:] = 0
-    k = np.uint64(indptr[row])
-    stop = np.uint64(indptr[row + 1])
+    if block == 0:
+        acc[:] = 0
+    k = np.uint64(block_starts[block, row])
+    stop = np.uint64(block_starts[block + 1, row])
     while k + _U4 <= stop:
         w0, w1, w2, w3 = data[k], data[k + _U1], data[k + _U2], data[k + _U3]
         x0, x1, x2, x3 = x[indices[k]], x[indices[k + _U1]], x[indices[k + _U2]], x[indices[k + _U3]]
@@ -159,7 +161,15 @@ def _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t
         for b in range(acc.shape[0]):
             acc[b] += weight * source[b]
         k += _U1
-    # Epilogue as separate contiguous loops over the batch so that each one vectorises.
+
+
+@njit(inline="always")
+def _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    """Input drive, activation and leak for one row of B sequences; out_t (B, n) gets the states.
+
+    Separate contiguous loops over the batch so that each one vectorises.
+    """
+    acc = x_next[row]
     for b in range(acc.shape[0]):
         acc[b] += bias[row]
     for m in range(u_t.shape[0]):
@@ -193,15 +203,39 @@ def _sell_step(parallel, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
 
 
 @njit(parallel=True, fastmath=_FASTMATH, cache=True)
-def _csr_batch_step_parallel(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+def _csr_batch_step_parallel(block_starts, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    """One step of B sequences: x (n, B) -> x_next (n, B), one column block at a time."""
+    for block in range(block_starts.shape[0] - 1):
+        for row in prange(x.shape[0]):
+            _csr_batch_accumulate(row, block, block_starts, indices, data, x, x_next)
     for row in prange(x.shape[0]):
-        _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
+        _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
 @njit(fastmath=_FASTMATH, cache=True)
-def _csr_batch_step_serial(indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+def _csr_batch_step_serial(block_starts, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
+    for block in range(block_starts.shape[0] - 1):
+        for row in range(x.shape[0]):
+            _csr_batch_accumulate(row, block, block_starts, indices, data, x, x_next)
     for row in range(x.shape[0]):
-        _csr_batch_row(row, indptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
+        _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
+
+
+@njit(parallel=True, cache=True)
+def _column_block_starts(indptr, indices, block_columns, n_blocks):
+    """starts[b, row]: first entry of `row` whose column is in block b (columns sorted per row);
+    starts[n_blocks, row] is the row's end."""
+    n = indptr.shape[0] - 1
+    starts = np.empty((n_blocks + 1, n), dtype=np.int64)
+    for row in prange(n):
+        k = indptr[row]
+        for block in range(n_blocks):
+            starts[block, row] = k
+            limit = (block + 1) * block_columns
+            while k < indptr[row + 1] and indices[k] < limit:
+                k += 1
+        starts[n_blocks, row] = indptr[row + 1]
+    return starts
 
 
 # --------------------------------------------------------------------------- host drivers
@@ -217,15 +251,15 @@ def _sell_loop(parallel, slice_ptr, columns, values, row_of, W_in, bias, inputs,
 
 
 @njit(cache=True)
-def _csr_batch_loop(parallel, indptr, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
+def _csr_batch_loop(parallel, block_starts, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
     """inputs (T, n_in, B); x (n, B); out (B, T, n)."""
     x_next = np.empty_like(x)
     for t in range(inputs.shape[0]):
         if parallel:
-            _csr_batch_step_parallel(indptr, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
+            _csr_batch_step_parallel(block_starts, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
                                      keep, leak, activation)
         else:
-            _csr_batch_step_serial(indptr, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
+            _csr_batch_step_serial(block_starts, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
                                    keep, leak, activation)
         x, x_next = x_next, x
     return x
@@ -271,6 +305,7 @@ class EsnWeights:
     bias: np.ndarray
     _sell: tuple | None = field(default=None, repr=False)
     _csr: tuple | None = field(default=None, repr=False)
+    _block_starts: dict = field(default_factory=dict, repr=False)
 
     @property
     def nnz(self) -> int:
@@ -281,11 +316,23 @@ class EsnWeights:
             self._sell = _to_sell(self.W, settings.sell_slice_rows)
         return self._sell
 
-    def csr(self):
+    def csr(self, batch: int):
+        """(column block starts, indices, data) for a batch of `batch` sequences.
+
+        The columns are cut into blocks whose slice of the (n, B) state fits in
+        ``settings.batch_state_block_bytes`` (half of a core's L2 here): each block is
+        swept over all rows before the next, so the random state rows a nonzero pulls
+        come from L2 instead of L3 (15 % on n = 10,000, B = 32).
+        """
+        W = self.W
         if self._csr is None:
-            W = self.W
             self._csr = (W.indptr.astype(np.int64), W.indices.astype(_column_dtype(W.shape[1])), W.data)
-        return self._csr
+        indptr, indices, data = self._csr
+        block_columns = max(1, settings.batch_state_block_bytes // (batch * W.data.itemsize))
+        n_blocks = -(-W.shape[1] // block_columns)
+        if self._block_starts.get(block_columns) is None:
+            self._block_starts = {block_columns: _column_block_starts(indptr, indices, block_columns, n_blocks)}
+        return self._block_starts[block_columns], indices, data
 
 
 def _column_dtype(n_columns: int):
@@ -358,7 +405,7 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     else:
         x = np.ascontiguousarray(state.T)
         inputs_by_step = np.ascontiguousarray(inputs.transpose(1, 2, 0))  # (T, n_in, B): batch innermost
-        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(), weights.W_in, weights.bias, inputs_by_step,
+        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(batch), weights.W_in, weights.bias, inputs_by_step,
                             x, keep, leak, act, out)
         state[...] = x.T
     return out

@@ -14,6 +14,10 @@ class Settings:
     #: Rows per slice of the SELL-C-sigma layout used for one sequence; 8 float32
     #: lanes fill an AVX2 register.
     sell_slice_rows: int = 8
+    #: Batched ESN steps sweep the recurrent matrix one column block at a time; a
+    #: block's slice of the (n, B) state takes at most this many bytes (half of a
+    #: 512 KiB L2 here), so the state rows it reads stay in L2.
+    batch_state_block_bytes: int = 256 * 1024
     #: Rows of states converted to float64 at a time when accumulating Gram matrices.
     gram_chunk_rows: int = 4096
     #: Above this many nonzeros, spectral_radius() uses the power method rather than ARPACK.

@@ -164,6 +164,21 @@ def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dty
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
+@pytest.mark.parametrize("block_bytes", [1, 3 * 4 * 17, 10**9], ids=["one-column", "17-columns", "one-block"])
+def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work, block_bytes):
+    # Batched steps sweep the matrix one column block at a time; every block size,
+    # down to one column per block, must give the reference's states.
+    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+    monkeypatch.setattr(settings, "batch_state_block_bytes", block_bytes)
+    W, W_in, bias = _weights(esn_weights, rng, 97, 2, np.float64, density=0.1)
+    u = rng.uniform(-1, 1, (3, 20, 2))
+    states = _model(W, W_in, bias, leak_rate=0.7, dtype=np.float64, backend=backend).run(u)
+    expected, _ = _reference_run(W, W_in, bias, u, 0.7, "tanh")
+    np.testing.assert_allclose(states, expected, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("batch", [None, 2])
 def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch):
     # nnz = 2500 * 100 = 250,000 > the default parallel_min_work.
