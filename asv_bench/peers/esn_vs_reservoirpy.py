@@ -570,13 +570,13 @@ def part_narma(sizes: Sizes, args) -> str:
                      f"{ours_seconds:.1f}", fmt_ratio(rpy_seconds, ours_seconds)))
         point_rows += [(n, seed, _describe(rpy[seed].best), _describe(ours[seed].best)) for seed in rpy]
         verdicts.append(_verdict(n, rpy, ours))
-    seeds_text = f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"{seeds[0]}"
+    seeds_text = f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
     text = (f"### d. NARMA-10 (Atiya & Parlos 2000, `rs.datasets.narma({sizes.narma_steps}, order=10, "
             f"seed={args.seed})`): washout {sizes.washout}, train {sizes.train}, test {test_steps}; "
             f"readout on [state, input] with intercept\n\n"
             f"Grid: spectral radius {SPECTRAL_RADII} x input scaling {INPUT_SCALINGS} x leak {LEAK_RATES} "
             f"x ridge {ALPHAS} = 24 points; density {DENSITY} recurrent, dense uniform input weights, no bias. "
-            f"The grid runs once per reservoir seed ({len(seeds)} seed(s): {seeds_text}; each library draws its "
+            f"The grid runs once per reservoir seed ({seeds_text}; each library draws its "
             f"own matrices from the seed, the same seed for every point of a grid; the NARMA series is the same "
             f"for all). Ours: float32, backend {args.backend}, alphas in one pass. "
             f"ReservoirPy: {np.dtype(args.rpy_dtype).name} (its default; float32 weights would still run a "
@@ -587,7 +587,7 @@ def part_narma(sizes: Sizes, args) -> str:
                         "ReservoirPy per seed", "ours per seed", "ReservoirPy grid s / seed", "ours grid s / seed",
                         "time ratio (RPy / ours)"), rows))
     if verdicts:
-        text += f"\n\n**Verdict (mean best-of-grid test NRMSE over seeds {seeds_text}): " + "; ".join(verdicts) + ".**"
+        text += f"\n\n**Verdict (mean best-of-grid test NRMSE over {seeds_text}): " + "; ".join(verdicts) + ".**"
     if point_rows:
         text += "\n\nBest grid point per seed:\n\n" + md_table(
             ("n", "seed", "ReservoirPy best point", "ours best point"), point_rows)
