@@ -305,7 +305,7 @@ class EsnWeights:
     bias: np.ndarray
     _sell: tuple | None = field(default=None, repr=False)
     _csr: tuple | None = field(default=None, repr=False)
-    _block_starts: dict = field(default_factory=dict, repr=False)
+    _block_starts: tuple | None = field(default=None, repr=False)  # (block_columns, starts) of the last batch size
 
     @property
     def nnz(self) -> int:
@@ -330,9 +330,9 @@ class EsnWeights:
         indptr, indices, data = self._csr
         block_columns = max(1, settings.batch_state_block_bytes // (batch * W.data.itemsize))
         n_blocks = -(-W.shape[1] // block_columns)
-        if self._block_starts.get(block_columns) is None:
-            self._block_starts = {block_columns: _column_block_starts(indptr, indices, block_columns, n_blocks)}
-        return self._block_starts[block_columns], indices, data
+        if self._block_starts is None or self._block_starts[0] != block_columns:
+            self._block_starts = (block_columns, _column_block_starts(indptr, indices, block_columns, n_blocks))
+        return self._block_starts[1], indices, data
 
 
 def _column_dtype(n_columns: int):
@@ -400,13 +400,14 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     batch = inputs.shape[0]
     if batch == 1:
         x = np.ascontiguousarray(state[0])
-        _sell_loop(_parallel(weights.nnz), *weights.sell(), weights.W_in, weights.bias, inputs[0], x, keep, leak, act, out[0])
+        _sell_loop(_parallel(weights.nnz), *weights.sell(), weights.W_in, weights.bias, inputs[0], x,
+                   keep, leak, act, out[0])
         state[0] = x
     else:
         x = np.ascontiguousarray(state.T)
         inputs_by_step = np.ascontiguousarray(inputs.transpose(1, 2, 0))  # (T, n_in, B): batch innermost
-        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(batch), weights.W_in, weights.bias, inputs_by_step,
-                            x, keep, leak, act, out)
+        x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(batch), weights.W_in, weights.bias,
+                            inputs_by_step, x, keep, leak, act, out)
         state[...] = x.T
     return out
 

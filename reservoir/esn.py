@@ -154,7 +154,8 @@ class ESN:
     def _ensure_input_weights(self, n_in: int) -> None:
         if self.W_in is not None:
             if n_in != self.W_in.shape[1]:
-                raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects {self.W_in.shape[1]}")
+                raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects "
+                                 f"{self.W_in.shape[1]}")
             return
         W_in = random_sparse(self.units, n_in, density=self.input_density, distribution="uniform",
                              seed=self._input_seed, dtype=self.dtype)

@@ -69,7 +69,8 @@ def load_run(path, name: str) -> dict:
     with handle:
         version = handle.attrs.get("format_version")
         if version != FORMAT_VERSION:
-            raise ValueError(f"{path}: format_version {version!r} is not supported (this library reads {FORMAT_VERSION})")
+            raise ValueError(f"{path}: format_version {version!r} is not supported "
+                             f"(this library reads {FORMAT_VERSION})")
         if name not in handle:
             raise KeyError(f"{path} has no run named {name!r}; it has {sorted(handle)}")
         group = handle[name]

@@ -64,7 +64,8 @@ def _paired_blocks(X, Y):
         raise ValueError(f"X has {len(X_blocks)} sequences but Y has {len(Y_blocks)}")
     for index, (x, y) in enumerate(zip(X_blocks, Y_blocks)):
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"X and Y disagree on the number of samples in sequence {index}: {x.shape[0]} != {y.shape[0]}")
+            raise ValueError(f"X and Y disagree on the number of samples in sequence {index}: "
+                             f"{x.shape[0]} != {y.shape[0]}")
         if x.shape[1] != X_blocks[0].shape[1] or y.shape[1] != Y_blocks[0].shape[1]:
             raise ValueError(f"sequence {index} has a different number of features or targets than sequence 0")
     return X_blocks, Y_blocks
