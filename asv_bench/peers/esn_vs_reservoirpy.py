@@ -123,6 +123,19 @@ def md_table(headers, rows) -> str:
     return "\n".join(lines)
 
 
+def ratio_verdict(results, rpy_label, ours_label, target, what, fastest_what):
+    """(ReservoirPy reference time, ReservoirPy fastest time, verdict line) for a timing table."""
+    rpy = results.get(rpy_label)
+    rpy_best = min((v for k, v in results.items() if k.startswith("ReservoirPy")), default=None)
+    ours = results.get(ours_label)
+    verdict = ""
+    if ours and rpy:
+        verdict = (f"\n\nTarget >= {target}x {what}: {rpy / ours:.1f}x, "
+                   f"{'met' if rpy / ours >= target else 'NOT met'}; "
+                   f"against ReservoirPy's fastest {fastest_what}: {rpy_best / ours:.1f}x.")
+    return rpy, rpy_best, verdict
+
+
 def interleaved_medians(runners: dict, repeats: int) -> dict:
     """Median seconds per runner, the runners taking turns within every round.
 
@@ -296,16 +309,10 @@ def part_single(sizes: Sizes, args) -> str:
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.3f} ms/step")
 
-    rpy32 = results.get("ReservoirPy, float32 weights")
-    rpy_best = min((v for k, v in results.items() if k.startswith("ReservoirPy")), default=None)
+    rpy32, rpy_best, verdict = ratio_verdict(results, "ReservoirPy, float32 weights", "reservoir-engine numba, float32",
+                                             5, "(ReservoirPy float32 / numba float32)", "dtype")
     rows = [(label, fmt_ms(seconds), fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
             for label, seconds in results.items()]
-    ours = results.get("reservoir-engine numba, float32")
-    verdict = ""
-    if ours and rpy32:
-        verdict = (f"\n\nTarget >= 5x (ReservoirPy float32 / numba float32): "
-                   f"{rpy32 / ours:.1f}x, {'met' if rpy32 / ours >= 5 else 'NOT met'}; "
-                   f"against ReservoirPy's fastest dtype: {rpy_best / ours:.1f}x.")
     return (f"### a. One sequence: n = {n:,}, density {DENSITY}, nnz = {W32.nnz:,}, input dim 1, "
             f"T = {steps} timed steps after a {warm}-step warm-up run; median of {args.repeats} interleaved rounds\n\n"
             + md_table(("implementation", "ms / step", "ReservoirPy float32 / this",
@@ -361,16 +368,11 @@ def part_batched(sizes: Sizes, args) -> str:
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.4f} ms/sequence-step")
 
-    rpy32 = results.get("ReservoirPy run(list), float32 weights, 1 worker")
-    rpy_best = min((v for k, v in results.items() if k.startswith("ReservoirPy")), default=None)
+    rpy32, rpy_best, verdict = ratio_verdict(results, "ReservoirPy run(list), float32 weights, 1 worker",
+                                             "reservoir-engine numba, float32, batched", 25,
+                                             "throughput (ReservoirPy float32 / numba float32 batched)", "path")
     rows = [(label, fmt_ms(seconds), f"{1.0 / seconds:,.0f}", fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
             for label, seconds in results.items()]
-    ours = results.get("reservoir-engine numba, float32, batched")
-    verdict = ""
-    if ours and rpy32:
-        verdict = (f"\n\nTarget >= 25x throughput (ReservoirPy float32 / numba float32 batched): "
-                   f"{rpy32 / ours:.1f}x, {'met' if rpy32 / ours >= 25 else 'NOT met'}; "
-                   f"against ReservoirPy's fastest path: {rpy_best / ours:.1f}x.")
     return (f"### b. Batched: B = {batch} sequences of T = {steps} steps, n = {n:,}; median of {repeats} "
             "interleaved rounds (ReservoirPy has no batched step; it runs the sequences one after another)\n\n"
             + "run(list) with one worker is joblib's n_jobs=1: a Python loop over the sequences, each from "
