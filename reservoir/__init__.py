@@ -7,11 +7,12 @@ from .connectivity import random_sparse, spectral_radius
 from .esn import ESN
 from .estimators import ESNRegressor
 from .readouts import Ridge
+from .storage import StateStore
 
 try:
     __version__ = version("reservoir-engine")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ESN", "ESNRegressor", "Ridge", "random_sparse", "spectral_radius", "backends", "datasets", "metrics",
+__all__ = ["ESN", "ESNRegressor", "Ridge", "StateStore", "random_sparse", "spectral_radius", "backends", "datasets", "metrics",
            "__version__"]

@@ -181,7 +181,9 @@ class ESN:
         return self._state.copy()
 
     # ------------------------------------------------------------------ running
-    def run(self, u, *, progress: bool = False) -> np.ndarray:
+    def run(self, u, *, progress: bool = False, store=None, name: str | None = None,
+            checkpoint_every: int | None = None, resume: bool = False, targets=None,
+            storage_dtype=None, compression: str | None = None):
         """Run the reservoir over inputs and return every state.
 
         Parameters
@@ -190,30 +192,93 @@ class ESN:
             Inputs; 1-D is one feature. NaN/Inf raise ValueError naming the step.
         progress : bool
             Show a progress bar over time.
+        store : reservoir.StateStore, optional
+            Stream the states into run `name` of this store instead of returning
+            them: memory holds only `checkpoint_every` steps at a time, and every
+            checkpoint is durable (see ``reservoir.storage``).
+        checkpoint_every : int, optional
+            Steps between checkpoints (default ``settings.time_chunk``).
+        resume : bool
+            Continue run `name` from its last checkpoint (same `u`, same reservoir):
+            the states are bit-identical to an uninterrupted run.
+        targets, storage_dtype, compression
+            Stored beside the states (targets aligned with `u`); float16 storage of a
+            float32 run; "lzf" or "gzip".
 
         Returns
         -------
-        states : (T, units) or (B, T, units) in the reservoir's dtype.
+        states : (T, units) or (B, T, units) in the reservoir's dtype; with `store`,
+        the stored ``Run`` instead.
         """
         inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
-        kernels, prepared = self._kernels()
         batch, steps = inputs.shape[:2]
-        state = self._start_state(batch)
-        out = np.empty((batch, steps, self.units), dtype=self.dtype)
-        chunk = max(1, settings.time_chunk)
-        bar = _progress_bar(steps, progress)
-        for start in range(0, steps, chunk):
-            stop = min(start + chunk, steps)
-            kernels.esn_run(prepared, inputs[:, start:stop], state, self.leak_rate, self.activation,
-                            out[:, start:stop])
+        chunk = max(1, settings.time_chunk if checkpoint_every is None
+                    else check.positive_int(checkpoint_every, "checkpoint_every"))
+        if store is None:
+            state = self._start_state(batch)
+            out = np.empty((batch, steps, self.units), dtype=self.dtype)
+            for _ in self._advance(inputs, state, 0, chunk, lambda start, stop: out[:, start:stop], progress):
+                pass
+            self._finish(state, batched)
+            return out if batched else out[0]
+
+        if not isinstance(name, str) or not name:
+            raise ValueError("storing a run needs name= (the run's group in the store)")
+        if resume and name in store:
+            run = store[name]
+            expected = (batch, steps, self.units) if batched else (steps, self.units)
+            if run.states.shape != expected:
+                raise ValueError(f"{run.path}: run {name!r} holds states of shape {run.states.shape}; "
+                                 f"resuming it with these inputs would give {expected}")
+            state = np.array(run.saved_state(), dtype=self.dtype)
+            start = run.steps_done
+        else:
+            state = self._start_state(batch)
+            run = store.create_run(name, steps=steps, units=self.units, batch=batch if batched else None,
+                                   dtype=self.dtype, storage_dtype=storage_dtype, compression=compression,
+                                   inputs=u if np.ndim(u) > 1 else np.asarray(u)[:, None],
+                                   targets=targets, config=self.config(), chunk_steps=min(chunk, steps))
+            start = 0
+        buffer = np.empty((batch, min(chunk, steps), self.units), dtype=self.dtype)
+        for first, last, block in self._advance(inputs, state, start, chunk,
+                                                lambda first, last: buffer[:, :last - first], progress):
+            run.write(first, block if batched else block[0])
+            run.commit(last, state)
+        self._finish(state, batched)
+        return run
+
+    def _advance(self, inputs, state, start: int, chunk: int, block_for, progress: bool):
+        """Run time chunks from `start`; yield (first, last, block) with the chunk's states.
+
+        `block_for(first, last)` gives the (B, last - first, units) array to fill;
+        `state` (B, units) advances in place.
+        """
+        kernels, prepared = self._kernels()
+        steps = inputs.shape[1]
+        bar = _progress_bar(steps - start, progress)
+        for first in range(start, steps, chunk):
+            last = min(first + chunk, steps)
+            block = block_for(first, last)
+            kernels.esn_run(prepared, inputs[:, first:last], state, self.leak_rate, self.activation, block)
             if bar is not None:
-                bar.update(stop - start)
+                bar.update(last - first)
+            yield first, last, block
         if bar is not None:
             bar.close()
+
+    def _finish(self, state, batched: bool) -> None:
         self._state = state
         self._state_single = not batched
-        return out if batched else out[0]
+
+    def config(self) -> dict:
+        """Everything needed to rebuild this reservoir (with its seed), as plain values."""
+        return {"model": "ESN", "units": self.units, "density": self.density, "fan_in": self.fan_in,
+                "spectral_radius": self.spectral_radius, "leak_rate": self.leak_rate,
+                "input_scaling": self.input_scaling, "input_density": self.input_density,
+                "bias_scaling": self.bias_scaling, "activation": self.activation,
+                "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
+                "dtype": self.dtype.name, "backend": self.backend_name}
 
     def generate(self, n_steps, readout_coef, readout_intercept, first_input, *, include_input=True) -> np.ndarray:
         """Closed loop: feed a linear readout's output back as the next input.

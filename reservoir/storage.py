@@ -1,79 +1,308 @@
-"""Reservoir states in HDF5.
+"""Reservoir states in HDF5: streamed to disk, checkpointed, resumable.
 
-File layout (``format_version`` 1): one group per run, holding
+File layout (``format_version`` 1)::
 
-* ``states``  (T, N) or (B, T, N), chunked along time;
-* ``inputs``, ``targets`` beside it when given;
-* attributes ``format_version``, ``library_version``, ``config`` (JSON of the model).
+    /                      attrs: format_version, library ("reservoir-engine")
+    /<run>/                attrs: config (JSON), library_version, dtype, storage_dtype
+    /<run>/states          (T, N) or (B, T, N), chunked along time
+    /<run>/inputs          beside the states when given (same leading axes)
+    /<run>/targets         idem
+    /<run>/progress        int64 (2,): steps_done, checkpoint slot
+    /<run>/checkpoint      (2, B, N): two slots of the state after `steps_done` steps
 
-The file is written to a temporary name and renamed into place when complete, so a
-crash never leaves a half-written file under the final name and never clobbers an
-earlier complete one.
+Crash safety comes from the order of writes, not from luck: every dataset is
+created at full size with its chunks allocated up front, so after creation the
+file's metadata never changes and a crash can only interrupt a raw data write.
+A checkpoint writes the states of the new steps, flushes, writes the reservoir
+state into the slot not in use, flushes, and only then writes ``progress`` (16
+bytes, the commit point) and flushes again. A run killed at any moment therefore
+reopens with every step up to ``steps_done`` intact and a matching saved state,
+and ``resume`` continues from there. (Compression needs chunks of unknown size,
+which cannot be allocated up front: compressed runs are written the same way but
+their chunk index grows as they go, and only a completed run is guaranteed.)
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 FORMAT_VERSION = 1
-TIME_CHUNK = 1024
+LIBRARY = "reservoir-engine"
+DEFAULT_CHUNK_STEPS = 256
 
-__all__ = ["save_run", "load_run", "FORMAT_VERSION"]
+__all__ = ["StateStore", "Run", "save_run", "load_run", "FORMAT_VERSION"]
 
 
-def _chunks(shape) -> tuple:
-    # Time is the second-to-last axis; a chunk holds TIME_CHUNK steps of every unit.
-    chunk = list(shape)
-    chunk[-2] = min(shape[-2], TIME_CHUNK)
-    return tuple(chunk)
+class StoreError(ValueError):
+    """A state file that cannot be used as asked (foreign, newer, mismatched)."""
+
+
+class StateStore:
+    """An HDF5 file of reservoir runs.
+
+    Parameters
+    ----------
+    path : str or Path
+    mode : {"r", "w", "a"}
+        Read only; create (truncate); read/write, creating the file if missing.
+
+    Use as a context manager. Only one process may write a file at a time (HDF5
+    file locking); a second writer gets an error naming the file.
+    """
+
+    def __init__(self, path, mode: str = "a"):
+        if mode not in ("r", "w", "a"):
+            raise ValueError(f"mode must be 'r', 'w' or 'a', got {mode!r}")
+        self.path = Path(path)
+        self.mode = mode
+        if mode == "r" and not self.path.exists():
+            raise FileNotFoundError(f"no such state file: {self.path}")
+        try:
+            self._file = h5py.File(self.path, mode)
+        except (OSError, BlockingIOError) as error:
+            text = str(error)
+            if "lock" in text.lower():
+                raise OSError(f"{self.path} is open for writing in another process (HDF5 file lock): {text}") from None
+            raise OSError(f"{self.path} is not a readable HDF5 file (truncated or corrupt?): {text}") from None
+        try:
+            self._check_format()
+        except Exception:
+            self._file.close()
+            raise
+
+    def _check_format(self):
+        attrs = self._file.attrs
+        if "format_version" not in attrs:
+            if len(self._file) or self.mode == "r":
+                raise StoreError(f"{self.path} is not a {LIBRARY} state file (no format_version attribute)")
+            if self.mode != "r":
+                attrs["format_version"] = FORMAT_VERSION
+                attrs["library"] = LIBRARY
+            return
+        version = int(attrs["format_version"])
+        if attrs.get("library", LIBRARY) != LIBRARY:
+            raise StoreError(f"{self.path} was written by {attrs['library']!r}, not {LIBRARY}")
+        if version > FORMAT_VERSION:
+            raise StoreError(f"{self.path} has format_version {version}, newer than this library reads "
+                             f"({FORMAT_VERSION}); upgrade reservoir-engine")
+        if version != FORMAT_VERSION:
+            raise StoreError(f"{self.path} has format_version {version}; this library reads {FORMAT_VERSION}")
+
+    # ------------------------------------------------------------------ access
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file.id.valid:
+            self._file.close()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._file
+
+    def __iter__(self):
+        return iter(self._file)
+
+    def __getitem__(self, name: str) -> Run:
+        if name not in self._file:
+            raise KeyError(f"{self.path} has no run named {name!r}; it has {sorted(self._file)}")
+        return Run(self._file[name], self.path)
+
+    def create_run(self, name: str, *, steps: int, units: int, batch: int | None = None, dtype="float32",
+                   storage_dtype=None, inputs=None, targets=None, config: dict | None = None,
+                   compression: str | None = None, chunk_steps: int = DEFAULT_CHUNK_STEPS) -> Run:
+        """Create run `name` with room for `steps` states of `units` units (per sequence of `batch`).
+
+        `inputs`/`targets` (arrays with the same leading axes) are written now.
+        `storage_dtype` float16 halves the file of a float32 run.
+        """
+        if self.mode == "r":
+            raise StoreError(f"{self.path} is open read-only")
+        if name in self._file:
+            raise StoreError(f"{self.path} already has a run named {name!r}; use resume=True to continue it "
+                             "or another name (runs are never overwritten)")
+        if compression not in (None, "lzf", "gzip"):
+            raise ValueError(f"compression must be None, 'lzf' or 'gzip', got {compression!r}")
+        dtype = np.dtype(dtype)
+        storage_dtype = dtype if storage_dtype is None else np.dtype(storage_dtype)
+        if storage_dtype.kind != "f":
+            raise TypeError(f"storage_dtype must be a float type, got {storage_dtype}")
+        lead = (steps,) if batch is None else (batch, steps)
+        group = self._file.create_group(name)
+        group.attrs["config"] = json.dumps(config or {}, default=str)
+        group.attrs["library_version"] = _library_version()
+        group.attrs["dtype"] = dtype.name
+        group.attrs["storage_dtype"] = storage_dtype.name
+        _create_allocated(group, "states", lead + (units,), storage_dtype, chunk_steps, compression)
+        for key, array in (("inputs", inputs), ("targets", targets)):
+            if array is not None:
+                array = np.asarray(array)
+                if array.shape[:-1] != lead:
+                    raise ValueError(f"{key} has shape {array.shape}; its time axis (and batch) must match "
+                                     f"the states': {lead} + (features,)")
+                _create_allocated(group, key, array.shape, array.dtype, chunk_steps, compression)[...] = array
+        _create_allocated(group, "checkpoint", (2, batch or 1, units), dtype, None, None)
+        _create_allocated(group, "progress", (2,), np.int64, None, None)[...] = (0, 0)
+        self._file.flush()
+        return Run(group, self.path)
+
+
+class Run:
+    """One run of a store: datasets, progress and the saved state."""
+
+    def __init__(self, group: h5py.Group, path: Path):
+        self._group = group
+        self.path = path
+        self.name = group.name.lstrip("/")
+
+    @property
+    def states(self) -> h5py.Dataset:
+        return self._group["states"]
+
+    @property
+    def inputs(self):
+        return self._group["inputs"] if "inputs" in self._group else None
+
+    @property
+    def targets(self):
+        return self._group["targets"] if "targets" in self._group else None
+
+    @property
+    def config(self) -> dict:
+        return json.loads(self._group.attrs["config"])
+
+    @property
+    def batched(self) -> bool:
+        return self.states.ndim == 3
+
+    @property
+    def steps(self) -> int:
+        """Room for this many steps."""
+        return self.states.shape[-2]
+
+    @property
+    def steps_done(self) -> int:
+        """Steps written and committed; everything before it is intact after any crash."""
+        return int(self._group["progress"][0])
+
+    @property
+    def complete(self) -> bool:
+        return self.steps_done == self.steps
+
+    def saved_state(self) -> np.ndarray:
+        """The reservoir state after `steps_done` steps, (B, N)."""
+        slot = int(self._group["progress"][1])
+        return self._group["checkpoint"][slot]
+
+    def write(self, start: int, states: np.ndarray) -> None:
+        """Write states of steps [start, start + T) (not yet committed)."""
+        stop = start + states.shape[-2]
+        if stop > self.steps:
+            raise ValueError(f"{self.path}:{self.name}: writing steps {start}..{stop - 1} past the end ({self.steps})")
+        if self.batched:
+            self.states[:, start:stop] = states
+        else:
+            self.states[start:stop] = states
+
+    def commit(self, steps_done: int, state: np.ndarray) -> None:
+        """Make steps [0, steps_done) durable with the state after them (see the module docstring)."""
+        file = self._group.file
+        file.flush()
+        progress = self._group["progress"]
+        slot = 1 - int(progress[1])
+        self._group["checkpoint"][slot] = np.asarray(state).reshape(self._group["checkpoint"].shape[1:])
+        file.flush()
+        progress[...] = (steps_done, slot)
+        file.flush()
+
+    def time_range(self, start: int = 0, stop: int | None = None) -> TimeRange:
+        """The states of steps [start, stop) as a lazy view (no copy); readouts accept it."""
+        return TimeRange(self.states, start, self.steps_done if stop is None else stop)
+
+
+class TimeRange:
+    """Steps [start, stop) of a stored dataset, read only when sliced (by time)."""
+
+    def __init__(self, dataset, start: int, stop: int):
+        steps = dataset.shape[-2]
+        if not 0 <= start <= stop <= steps:
+            raise ValueError(f"time range {start}..{stop} is outside 0..{steps}")
+        self.dataset, self.start, self.stop = dataset, start, stop
+        self.shape = dataset.shape[:-2] + (stop - start, dataset.shape[-1])
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        if self.ndim == 3:  # (B, T, N): a sequence is itself a time range
+            return TimeRange(_SequenceView(self.dataset, index), self.start, self.stop)
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("a TimeRange is read with contiguous slices of time")
+        first, last, _ = index.indices(self.shape[0])
+        return self.dataset[self.start + first:self.start + last]
+
+
+class _SequenceView:
+    """Sequence b of a (B, T, N) dataset, sliceable by time."""
+
+    def __init__(self, dataset, b: int):
+        self.dataset, self.b = dataset, b
+        self.shape = dataset.shape[1:]
+
+    def __getitem__(self, index):
+        return self.dataset[self.b, index]
+
+
+def _create_allocated(group, name, shape, dtype, chunk_steps, compression):
+    """A dataset whose storage is allocated now (so later writes never touch metadata)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    chunks = None
+    if chunk_steps is not None and len(shape) >= 2:
+        chunks = tuple(shape[:-2]) + (max(1, min(chunk_steps, shape[-2])), shape[-1])
+        chunks = (1,) * (len(shape) - 2) + chunks[-2:]
+    if compression is None:
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, compression=compression,
+                                dcpl=dcpl, fillvalue=np.zeros((), dtype=dtype)[()])
+
+
+def _library_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def save_run(path, name: str, states, *, inputs=None, targets=None, config: dict | None = None,
              compression: str | None = None) -> Path:
-    """Write one run (states, optional inputs/targets, config) as group ``name`` of a new file."""
-    from . import __version__
-
-    path = Path(path)
+    """Write in-memory states (and inputs/targets) as a complete run of a new file."""
     states = np.asarray(states)
     if states.ndim not in (2, 3):
         raise ValueError(f"states must be (T, N) or (B, T, N), got shape {states.shape}")
+    batch = states.shape[0] if states.ndim == 3 else None
+    path = Path(path)
     partial = path.with_name(path.name + ".partial")
-    with h5py.File(partial, "w") as handle:
-        handle.attrs["format_version"] = FORMAT_VERSION
-        group = handle.create_group(name)
-        group.attrs["library_version"] = __version__
-        group.attrs["config"] = json.dumps(config or {}, default=str)
-        for key, array in (("states", states), ("inputs", inputs), ("targets", targets)):
-            if array is None:
-                continue
-            array = np.asarray(array)
-            if array.shape[:-1] != states.shape[:-1]:
-                raise ValueError(f"{key} has shape {array.shape}; its time axis must match states {states.shape}")
-            group.create_dataset(key, data=array, chunks=_chunks(array.shape), compression=compression)
-    os.replace(partial, path)
+    with StateStore(partial, "w") as store:
+        run = store.create_run(name, steps=states.shape[-2], units=states.shape[-1], batch=batch,
+                               dtype=states.dtype if states.dtype.kind == "f" else np.float64,
+                               inputs=inputs, targets=targets, config=config, compression=compression)
+        run.write(0, states)
+        run.commit(states.shape[-2], np.zeros((batch or 1, states.shape[-1])))
+    partial.replace(path)  # an earlier complete file is only replaced by a complete one
     return path
 
 
 def load_run(path, name: str) -> dict:
-    """Read a run written by ``save_run`` into memory: a dict of arrays plus ``config``."""
-    path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise OSError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {error}") from None
-    with handle:
-        version = handle.attrs.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{path}: format_version {version!r} is not supported "
-                             f"(this library reads {FORMAT_VERSION})")
-        if name not in handle:
-            raise KeyError(f"{path} has no run named {name!r}; it has {sorted(handle)}")
-        group = handle[name]
-        run = {key: group[key][...] for key in ("states", "inputs", "targets") if key in group}
-        run["config"] = json.loads(group.attrs["config"])
-    return run
+    """Read a whole run into memory: a dict of arrays plus ``config``."""
+    with StateStore(path, "r") as store:
+        run = store[name]
+        result = {key: dataset[...] for key, dataset in
+                  (("states", run.states), ("inputs", run.inputs), ("targets", run.targets)) if dataset is not None}
+        result["config"] = run.config
+    return result
