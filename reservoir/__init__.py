@@ -14,5 +14,5 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ESN", "ESNRegressor", "Ridge", "StateStore", "random_sparse", "spectral_radius", "backends", "datasets", "metrics",
-           "__version__"]
+__all__ = ["ESN", "ESNRegressor", "Ridge", "StateStore", "random_sparse", "spectral_radius", "backends",
+           "datasets", "metrics", "__version__"]

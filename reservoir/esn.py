@@ -183,7 +183,7 @@ class ESN:
     # ------------------------------------------------------------------ running
     def run(self, u, *, progress: bool = False, store=None, name: str | None = None,
             checkpoint_every: int | None = None, resume: bool = False, targets=None,
-            storage_dtype=None, compression: str | None = None):
+            storage_dtype=None, compression: str | None = None, store_weights: bool = False):
         """Run the reservoir over inputs and return every state.
 
         Parameters
@@ -201,9 +201,9 @@ class ESN:
         resume : bool
             Continue run `name` from its last checkpoint (same `u`, same reservoir):
             the states are bit-identical to an uninterrupted run.
-        targets, storage_dtype, compression
+        targets, storage_dtype, compression, store_weights
             Stored beside the states (targets aligned with `u`); float16 storage of a
-            float32 run; "lzf" or "gzip".
+            float32 run; "lzf" or "gzip"; also store W (sparse), W_in and bias.
 
         Returns
         -------
@@ -240,6 +240,8 @@ class ESN:
                                    inputs=u if np.ndim(u) > 1 else np.asarray(u)[:, None],
                                    targets=targets, config=self.config(), chunk_steps=min(chunk, steps))
             start = 0
+        if store_weights:
+            run.save_weights(self.W, self.W_in, self.bias)
         buffer = np.empty((batch, min(chunk, steps), self.units), dtype=self.dtype)
         for first, last, block in self._advance(inputs, state, start, chunk,
                                                 lambda first, last: buffer[:, :last - first], progress):

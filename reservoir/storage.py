@@ -9,6 +9,7 @@ File layout (``format_version`` 1)::
     /<run>/targets         idem
     /<run>/progress        int64 (2,): steps_done, checkpoint slot
     /<run>/checkpoint      (2, B, N): two slots of the state after `steps_done` steps
+    /<run>/weights/        optional: W as CSR (W_data, W_indices, W_indptr, attr W_shape), W_in, bias
 
 Crash safety comes from the order of writes, not from luck: every dataset is
 created at full size with its chunks allocated up front, so after creation the
@@ -220,6 +221,30 @@ class Run:
         file.flush()
         progress[...] = (steps_done, slot)
         file.flush()
+
+    def save_weights(self, W, W_in, bias) -> None:
+        """Store the reservoir's matrices (W as CSR arrays) so the run can be rebuilt without its seed."""
+        import scipy.sparse as sp
+
+        if "weights" in self._group:
+            return
+        weights = self._group.create_group("weights")
+        W = sp.csr_array(W)
+        for key, array in (("W_data", W.data), ("W_indices", W.indices), ("W_indptr", W.indptr),
+                           ("W_in", np.asarray(W_in)), ("bias", np.asarray(bias))):
+            weights.create_dataset(key, data=array)
+        weights.attrs["W_shape"] = W.shape
+        self._group.file.flush()
+
+    def weights(self):
+        """(W, W_in, bias) stored by ``save_weights``, or None."""
+        import scipy.sparse as sp
+
+        if "weights" not in self._group:
+            return None
+        w = self._group["weights"]
+        W = sp.csr_array((w["W_data"][...], w["W_indices"][...], w["W_indptr"][...]), shape=tuple(w.attrs["W_shape"]))
+        return W, w["W_in"][...], w["bias"][...]
 
     def time_range(self, start: int = 0, stop: int | None = None) -> TimeRange:
         """The states of steps [start, stop) as a lazy view (no copy); readouts accept it."""

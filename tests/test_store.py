@@ -39,6 +39,18 @@ def test_streamed_run_equals_in_memory_run(tmp_path, rng, backend, batch):
         np.testing.assert_array_equal(store["train"].states[...], expected)
 
 
+def test_stored_weights_rebuild_the_reservoir(tmp_path, rng):
+    u = rng.uniform(-1, 1, (80, 2))
+    esn = _esn()
+    with rs.StateStore(tmp_path / "s.h5", "w") as store:
+        run = esn.run(u, store=store, name="train", store_weights=True)
+        W, W_in, bias = run.weights()
+        assert (W != esn.W).nnz == 0
+        rebuilt = rs.ESN.from_weights(W, W_in, bias, leak_rate=run.config["leak_rate"], dtype=run.config["dtype"])
+        np.testing.assert_array_equal(rebuilt.run(u), run.states[...])
+        assert _esn().run(u, store=store, name="plain").weights() is None
+
+
 def test_float16_storage_and_compression(tmp_path, rng):
     u = rng.uniform(-1, 1, (200, 1)).astype(np.float32)
     expected = _esn(dtype="float32").run(u)
