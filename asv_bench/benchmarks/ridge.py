@@ -14,7 +14,7 @@ class Fit:
 
     ``time_fit``: one alpha (Gram accumulation + Cholesky). ``time_fit_alphas``: three
     alphas chosen on a validation span in one pass (Gram accumulation of both spans +
-    an eigendecomposition).
+    one Cholesky per alpha).
     """
 
     params = (list(PROFILE.ridge_units),)
