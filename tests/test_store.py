@@ -156,18 +156,19 @@ def test_ridge_from_store_equals_in_memory_fit(tmp_path, rng):
 
 _WRITER = textwrap.dedent("""
     import sys, numpy as np, reservoir as rs
-    path, steps = sys.argv[1], int(sys.argv[2])
+    path, steps, compression = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     u = np.random.default_rng(3).uniform(-1, 1, (steps, 1))
     esn = rs.ESN(400, density=0.05, leak_rate=0.5, seed=11, dtype="float64")
     with rs.StateStore(path, "a") as store:
         print("started", flush=True)
-        esn.run(u, store=store, name="train", checkpoint_every=40, resume=True)
+        esn.run(u, store=store, name="train", checkpoint_every=40, resume=True,
+                compression=None if compression == "none" else compression)
 """)
 
 
-def _kill_at_random(path, steps, delay, script):
-    process = subprocess.Popen([sys.executable, "-c", script, str(path), str(steps)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+def _kill_at_random(path, steps, delay, script, compression):
+    process = subprocess.Popen([sys.executable, "-c", script, str(path), str(steps), compression],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.stdout.readline()  # the store is open and the run starts
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
@@ -175,14 +176,14 @@ def _kill_at_random(path, steps, delay, script):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed):
+def test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed, compression="none"):
     steps = 20000  # about 1 s of writing: the kills land mid-run
     u = np.random.default_rng(3).uniform(-1, 1, (steps, 1))
     expected = rs.ESN(400, density=0.05, leak_rate=0.5, seed=11, dtype="float64").run(u)
     path = tmp_path / "killed.h5"
     delays = np.random.default_rng(seed).uniform(0.05, 0.8, 3)
     for delay in delays:
-        _kill_at_random(path, steps, delay, _WRITER)
+        _kill_at_random(path, steps, delay, _WRITER, compression)
         with rs.StateStore(path, "r") as store:  # openable after every kill
             if "train" not in store:
                 continue
@@ -191,13 +192,16 @@ def test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed):
             np.testing.assert_array_equal(run.states[:done], expected[:done])
             if done:
                 np.testing.assert_array_equal(run.saved_state()[0], expected[done - 1])
-    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps), compression], check=True,
+                   capture_output=True)
     with rs.StateStore(path, "r") as store:
         assert store["train"].complete
         np.testing.assert_array_equal(store["train"].states[...], expected)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("compression", ["none", "lzf"])
 @pytest.mark.parametrize("seed", range(2, 12))
-def test_sigkill_many(tmp_path, seed):
-    test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed)
+def test_sigkill_many(tmp_path, seed, compression):
+    # Uncompressed runs are safe by construction; compressed ones are checked here too.
+    test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed, compression)
