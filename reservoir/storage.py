@@ -179,6 +179,11 @@ class Run:
         return json.loads(self._group.attrs["config"])
 
     @property
+    def library_version(self) -> str:
+        """reservoir-engine version that created the run."""
+        return str(self._group.attrs["library_version"])
+
+    @property
     def batched(self) -> bool:
         return self.states.ndim == 3
 

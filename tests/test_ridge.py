@@ -286,3 +286,20 @@ def test_wrong_feature_count_on_predict(rng):
 def test_four_dimensional_states(rng):
     with pytest.raises(ValueError, match="2-D"):
         rs.Ridge().fit(np.zeros((2, 2, 3, 4)), np.zeros((2, 2, 3, 1)))
+
+
+def test_partial_fit_equals_one_fit(rng):
+    X, Y = linear_data(rng, 500, 12, 2)
+    whole = rs.Ridge(alpha=0.5).fit(X, Y)
+    streamed = rs.Ridge(alpha=0.5)
+    for start in range(0, 500, 137):
+        streamed.partial_fit(X[start:start + 137], Y[start:start + 137])
+    assert_rel(streamed.coef_, whole.coef_)
+    assert_rel(streamed.intercept_, whole.intercept_)
+    # fit, then more data: the same as one fit on everything
+    more = rs.Ridge(alpha=0.5).fit(X[:300], Y[:300]).partial_fit(X[300:], Y[300:])
+    assert_rel(more.coef_, whole.coef_)
+    with pytest.raises(ValueError, match="single alpha"):
+        rs.Ridge(alpha=[0.1, 1.0]).partial_fit(X, Y)
+    with pytest.raises(ValueError, match="features"):
+        streamed.partial_fit(X[:, :5], Y)

@@ -35,6 +35,8 @@ def test_streamed_run_equals_in_memory_run(tmp_path, rng, backend, batch):
         np.testing.assert_array_equal(run.states[...], expected)
         np.testing.assert_array_equal(run.inputs[...], u)
         assert run.config["units"] == 150 and run.config["seed"] == 7
+        assert run.config["backend"] == backend and run.config["dtype"] == "float64"
+        assert run.library_version == rs.__version__
     with rs.StateStore(tmp_path / "s.h5", "r") as store:
         np.testing.assert_array_equal(store["train"].states[...], expected)
 

@@ -164,10 +164,29 @@ class Ridge:
         if len(alphas) > 1 and validation is None:
             raise ValueError("several alphas need validation=(X_val, Y_val) to choose between them")
         self._single_target = _is_single_target(Y)
-        train = self._accumulate(X, Y)
-        held_out = self._accumulate(validation[0], validation[1]) if validation is not None else None
+        train = self._accumulate(GramAccumulator(), X, Y)
+        held_out = self._accumulate(GramAccumulator(), *validation) if validation is not None else None
         if held_out is not None and held_out.xx.shape != train.xx.shape:
             raise ValueError("validation data have a different number of features than the training data")
+        self._solve_from(train, alphas, held_out)
+        return self
+
+    def partial_fit(self, X, Y) -> Ridge:
+        """Add samples to the statistics gathered so far (by fit or earlier calls) and refit.
+
+        Out of core: stream batches of any size; the result equals one fit on all of them.
+        """
+        alphas = self._alphas()
+        if len(alphas) > 1:
+            raise ValueError("partial_fit takes a single alpha")
+        if getattr(self, "_train", None) is None:
+            self._single_target = _is_single_target(Y)
+            self._train = GramAccumulator()
+        self._solve_from(self._accumulate(self._train, X, Y), alphas, None)
+        return self
+
+    def _solve_from(self, train: GramAccumulator, alphas, held_out) -> None:
+        self._train = train
         gram, cross, x_mean, y_mean = self._normal_equations(train)
         solutions = self._solutions(gram, cross, alphas)
         if held_out is None:
@@ -182,10 +201,9 @@ class Ridge:
                     best = (error, alpha, coef)
             _, self.alpha_, coef = best
         self._set_coefficients(coef, y_mean - x_mean @ coef)
-        return self
 
-    def _accumulate(self, X, Y) -> GramAccumulator:
-        accumulator = GramAccumulator()
+    @staticmethod
+    def _accumulate(accumulator: GramAccumulator, X, Y) -> GramAccumulator:
         for x, y in _chunks(*_paired_blocks(X, Y), settings.gram_chunk_rows):
             accumulator.update(x, y)
         if accumulator.count == 0:
