@@ -287,6 +287,37 @@ def _sell_generate_loop(parallel, slice_ptr, columns, values, row_of, W_in, bias
 
 
 @njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _elm_dense(column_ptr, rows, values, bias, X, activation, H):
+    """H[s] = f(W @ X[s] + b), pushing each nonzero input feature into the hidden units it feeds
+    (W in CSC: column j lists the hidden units of feature j)."""
+    for sample in prange(X.shape[0]):
+        h = H[sample]
+        h[:] = bias
+        for feature in range(X.shape[1]):
+            value = X[sample, feature]
+            if value != 0:
+                for k in range(column_ptr[feature], column_ptr[feature + 1]):
+                    h[rows[k]] += values[k] * value
+        for i in range(h.shape[0]):
+            h[i] = _activate(h[i], activation)
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _elm_sparse(column_ptr, rows, values, bias, X_ptr, X_features, X_values, activation, H):
+    """Same for X in CSR: only the stored nonzeros of each sample are read."""
+    for sample in prange(H.shape[0]):
+        h = H[sample]
+        h[:] = bias
+        for entry in range(X_ptr[sample], X_ptr[sample + 1]):
+            feature = X_features[entry]
+            value = X_values[entry]
+            for k in range(column_ptr[feature], column_ptr[feature + 1]):
+                h[rows[k]] += values[k] * value
+        for i in range(h.shape[0]):
+            h[i] = _activate(h[i], activation)
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
 def _csr_matvec(indptr, indices, data, x, y):
     for row in prange(y.shape[0]):
         total = 0.0  # float64 accumulator: y starts uninitialised, and this sum feeds a norm
@@ -424,6 +455,34 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
                             keep, leak, act, outputs)
     state[...] = x
     return outputs
+
+
+@dataclass
+class ElmWeights:
+    """Hidden weights in CSC (one column per input feature) for the push kernel."""
+
+    csc: sp.csc_array
+    bias: np.ndarray
+
+
+def prepare_elm(W_hidden, bias) -> ElmWeights:
+    csc = sp.csc_array(W_hidden)
+    csc.sort_indices()
+    return ElmWeights(csc, np.ascontiguousarray(bias, dtype=csc.dtype))
+
+
+def elm_hidden(weights: ElmWeights, X, activation: str) -> np.ndarray:
+    """Same contract as ``reference.elm_hidden``; a sparse X is read as CSR, never densified."""
+    W = weights.csc
+    H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
+    column = (W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data)
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        _elm_sparse(*column, weights.bias, X.indptr.astype(np.int64), X.indices.astype(np.int64),
+                    X.data.astype(W.dtype, copy=False), code(activation), H)
+    else:
+        _elm_dense(*column, weights.bias, np.ascontiguousarray(X, dtype=W.dtype), code(activation), H)
+    return H
 
 
 def spmv(W: sp.csr_array, x: np.ndarray) -> np.ndarray:

@@ -7,10 +7,15 @@ import inspect
 import numpy as np
 
 from . import _validation as check
+from .elm import HiddenLayer, check_features
 from .esn import ESN
 from .readouts import Ridge
 
-__all__ = ["ESNRegressor"]
+__all__ = ["ESNRegressor", "ELMRegressor", "ELMClassifier", "NotFittedError"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A model used before fit (scikit-learn's convention: both a ValueError and an AttributeError)."""
 
 
 class _Params:
@@ -124,8 +129,7 @@ class ESNRegressor(_Params):
         return self
 
     def _check_fitted(self):
-        if not hasattr(self, "readout_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+        _check_fitted(self)
 
     def _shape_output(self, prediction):
         return prediction[..., 0] if self._y_was_1d else prediction
@@ -186,3 +190,168 @@ class ESNRegressor(_Params):
         residual = np.sum((y - prediction) ** 2)
         total = np.sum((y - y.mean(axis=tuple(range(y.ndim - 1)) if y.ndim > 1 else 0)) ** 2)
         return float(1.0 - residual / total)
+
+
+def _check_fitted(model):
+    if not hasattr(model, "readout_"):
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit() first")
+
+
+def _r2(y, prediction) -> float:
+    """Coefficient of determination averaged over outputs (scikit-learn's regressor score)."""
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    prediction = np.asarray(prediction, dtype=np.float64).reshape(y.shape)
+    residual = np.sum((y - prediction) ** 2, axis=0)
+    total = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+    return float(np.mean(1.0 - residual / np.where(total == 0, 1.0, total)))
+
+
+class _ELM(_Params):
+    """Shared parts of the ELM estimators: a sparse random hidden layer, then a ridge readout."""
+
+    def __init__(self, n_hidden=1000, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
+                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+        self.n_hidden = n_hidden
+        self.density = density
+        self.fan_in = fan_in
+        self.activation = activation
+        self.input_scaling = input_scaling
+        self.bias_scaling = bias_scaling
+        self.alpha = alpha
+        self.seed = seed
+        self.dtype = dtype
+        self.backend = backend
+
+    def _hidden(self, X, *, new: bool):
+        """Hidden activations of X; `new` draws the hidden layer for X's width first."""
+        dtype = check.float_dtype(self.dtype)
+        if new:
+            X = check_features(X, dtype)
+            self.hidden_ = HiddenLayer(self.n_hidden, X.shape[1], density=self.density, fan_in=self.fan_in,
+                                       activation=self.activation, input_scaling=self.input_scaling,
+                                       bias_scaling=self.bias_scaling, seed=self.seed, dtype=dtype,
+                                       backend=self.backend)
+            self.n_features_in_ = X.shape[1]
+        return self.hidden_.transform(X)
+
+    def _fit_readout(self, H, targets):
+        """Ridge on the hidden activations; an alpha list is chosen on the last 20 % of the samples."""
+        readout = Ridge(alpha=self.alpha)
+        if np.size(self.alpha) > 1:
+            split = int(0.8 * H.shape[0])
+            if not 0 < split < H.shape[0]:
+                raise ValueError("choosing among several alphas needs at least 2 samples")
+            readout.fit(H[:split], targets[:split], validation=(H[split:], targets[split:]))
+            readout = Ridge(alpha=readout.alpha_)
+        self.readout_ = readout.fit(H, targets)
+        self.alpha_ = readout.alpha_
+
+    def _partial(self, X, targets):
+        new = not hasattr(self, "hidden_")
+        H = self._hidden(X, new=new)
+        if new:
+            if np.size(self.alpha) > 1:
+                raise ValueError("partial_fit takes a single alpha")
+            self.readout_ = Ridge(alpha=self.alpha)
+        self.readout_.partial_fit(H, targets)
+        self.alpha_ = self.readout_.alpha_
+
+    def _decision(self, X):
+        _check_fitted(self)
+        return self.readout_.predict(self._hidden(X, new=False))
+
+    def transform(self, X):
+        """The hidden activations (samples, n_hidden)."""
+        if not hasattr(self, "hidden_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+        return self._hidden(X, new=False)
+
+
+def _targets(y, n_samples: int, *, numeric: bool) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+    if numeric:
+        try:
+            y = y.astype(np.float64)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"y must hold numbers: {error}") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity")
+    return y
+
+
+class ELMRegressor(_ELM):
+    """Extreme learning machine regressor: sparse random hidden layer ``h = f(W x + b)``, ridge readout.
+
+    ``X`` may be a dense array or a scipy.sparse matrix (never densified). ``alpha``
+    may be a list, chosen on the last 20 % of the samples. ``partial_fit`` streams
+    batches into the readout's Gram statistics (out of core).
+    """
+
+    def fit(self, X, y):
+        H = self._hidden(X, new=True)
+        self._fit_readout(H, _targets(y, H.shape[0], numeric=True))
+        return self
+
+    def partial_fit(self, X, y):
+        n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+        self._partial(X, _targets(y, n_samples, numeric=True))
+        return self
+
+    def predict(self, X):
+        return self._decision(X)
+
+    def score(self, X, y):
+        return _r2(y, self.predict(X))
+
+
+class ELMClassifier(_ELM):
+    """Extreme learning machine classifier: ridge regression on one-hot targets.
+
+    ``predict`` takes the class of the largest output; ``predict_proba`` is the
+    softmax of the outputs. ``classes_`` holds the labels in sorted order.
+    """
+
+    def _one_hot(self, y):
+        return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
+
+    def fit(self, X, y):
+        H = self._hidden(X, new=True)
+        y = _targets(y, H.shape[0], numeric=False)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"classifier needs samples of at least 2 classes; y has only {self.classes_.tolist()}")
+        self._fit_readout(H, self._one_hot(y))
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("the first partial_fit call needs classes= (every label that will appear)")
+            self.classes_ = np.unique(classes)
+            if len(self.classes_) < 2:
+                raise ValueError("classifier needs at least 2 classes")
+        y = np.asarray(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if len(unknown):
+            raise ValueError(f"y has labels not in classes_: {unknown.tolist()}")
+        self._partial(X, self._one_hot(_targets(y, y.shape[0], numeric=False)))
+        return self
+
+    def decision_function(self, X):
+        return self._decision(X)
+
+    def predict(self, X):
+        scores = self.decision_function(X)  # raises NotFittedError before classes_ is needed
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X):
+        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def score(self, X, y):
+        return float(np.mean(self.predict(X) == np.asarray(y)))

@@ -259,9 +259,9 @@ def test_alpha_list_selects_on_the_last_validation_fraction(series):
 # --------------------------------------------------------------------------- bad input
 def test_predict_and_forecast_before_fit():
     model = rs.ESNRegressor(units=10)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(rs.NotFittedError, match="not fitted"):
         model.predict(np.zeros((5, 1)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(rs.NotFittedError, match="not fitted"):
         model.forecast(3)
 
 

@@ -1,0 +1,87 @@
+"""Extreme learning machine hidden layer: h = f(W_hidden @ x + b), W_hidden sparse and random.
+
+The layer is the same connectivity code as the reservoirs (``random_sparse``) without
+the recurrence; the arithmetic lives in the backend's ``elm_hidden`` kernel, which
+reads a scipy.sparse input without densifying it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation as check
+from . import backends
+from .connectivity import _seed_sequence, random_sparse
+from .kernels.activations import code as activation_code
+
+__all__ = ["HiddenLayer", "check_features"]
+
+
+def check_features(X, dtype, name: str = "X", n_features: int | None = None):
+    """X as a 2-D float array (or CSR matrix) of `dtype`; ValueError for NaN/Inf, strings or a wrong width."""
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
+        X = X.astype(dtype, copy=False)
+        values = X.data
+    else:
+        try:
+            X = np.asarray(X, dtype=dtype)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{name} must hold numbers: {error}") from None
+        values = X
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} has shape {X.shape}: it needs at least one sample and one feature")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, but the model was fitted on {n_features}")
+    return X
+
+
+class HiddenLayer:
+    """A sparse random hidden layer of `n_hidden` units over `n_features` inputs.
+
+    Weights are uniform in [-input_scaling, input_scaling) on a random sparse pattern
+    (``density`` of all connections, or exactly ``fan_in`` inputs per unit), biases
+    uniform in [-bias_scaling, bias_scaling).
+    """
+
+    def __init__(self, n_hidden, n_features, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
+                 bias_scaling=1.0, seed=None, dtype="float32", backend="auto"):
+        self.dtype = check.float_dtype(dtype)
+        activation_code(activation)
+        self.activation = activation
+        self._backend = backends.resolve(backends.validate(backend))
+        if fan_in is not None:
+            density = None
+            fan_in = min(check.positive_int(fan_in, "fan_in"), n_features)  # a narrow input has fewer features
+        weight_seed, bias_seed = _seed_sequence(seed).spawn(2)
+        self.W = random_sparse(check.positive_int(n_hidden, "n_hidden"), check.positive_int(n_features, "n_features"),
+                               density=density, fan_in=fan_in, distribution="uniform", seed=weight_seed,
+                               dtype=self.dtype)
+        self.W.data *= self.dtype.type(check.real(input_scaling, "input_scaling"))
+        scale = check.non_negative_float(bias_scaling, "bias_scaling")
+        self.bias = (np.random.default_rng(bias_seed).uniform(-1.0, 1.0, n_hidden) * scale).astype(self.dtype)
+        self._prepared = None
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    def transform(self, X) -> np.ndarray:
+        """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse."""
+        X = check_features(X, self.dtype, "X", self.W.shape[1])
+        kernels = self._backend.kernels()
+        if self._prepared is None:
+            self._prepared = kernels.prepare_elm(self.W, self.bias)
+        return kernels.elm_hidden(self._prepared, X, self.activation)
+
+    def __getstate__(self):  # compiled layouts are rebuilt after unpickling
+        state = self.__dict__.copy()
+        state["_prepared"] = None
+        return state
