@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _validation as check
-from .elm import HiddenLayer, check_features
+from .elm import HiddenLayer
 from .esn import ESN
 from .readouts import Ridge
 
 __all__ = ["ESNRegressor", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A model used before fit (scikit-learn's convention: both a ValueError and an AttributeError)."""
-
-
-class _Params:
-    """get_params / set_params from the constructor signature (the scikit-learn contract)."""
-
-    @classmethod
-    def _param_names(cls):
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults[k].default is not v
-                   and not (np.isscalar(v) and defaults[k].default == v)]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-
-class ESNRegressor(_Params):
+class ESNRegressor(BaseEstimator):
     """Echo-state network with a ridge readout, for sequence-to-sequence regression and forecasting.
 
     ``fit(u, y)`` runs the reservoir over ``u`` from a zero state, drops the first
@@ -129,7 +102,8 @@ class ESNRegressor(_Params):
         return self
 
     def _check_fitted(self):
-        _check_fitted(self)
+        if not hasattr(self, "readout_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
 
     def _shape_output(self, prediction):
         return prediction[..., 0] if self._y_was_1d else prediction
@@ -192,22 +166,12 @@ class ESNRegressor(_Params):
         return float(1.0 - residual / total)
 
 
-def _check_fitted(model):
-    if not hasattr(model, "readout_"):
-        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit() first")
+class _ELM(BaseEstimator):
+    """Shared parts of the ELM estimators: a sparse random hidden layer, then a ridge readout.
 
-
-def _r2(y, prediction) -> float:
-    """Coefficient of determination averaged over outputs (scikit-learn's regressor score)."""
-    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    prediction = np.asarray(prediction, dtype=np.float64).reshape(y.shape)
-    residual = np.sum((y - prediction) ** 2, axis=0)
-    total = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
-    return float(np.mean(1.0 - residual / np.where(total == 0, 1.0, total)))
-
-
-class _ELM(_Params):
-    """Shared parts of the ELM estimators: a sparse random hidden layer, then a ridge readout."""
+    Inputs are validated the scikit-learn way (``validate_data``: dense or CSR, float,
+    finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
+    """
 
     def __init__(self, n_hidden=1000, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
                  bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
@@ -222,17 +186,16 @@ class _ELM(_Params):
         self.dtype = dtype
         self.backend = backend
 
-    def _hidden(self, X, *, new: bool):
-        """Hidden activations of X; `new` draws the hidden layer for X's width first."""
-        dtype = check.float_dtype(self.dtype)
-        if new:
-            X = check_features(X, dtype)
-            self.hidden_ = HiddenLayer(self.n_hidden, X.shape[1], density=self.density, fan_in=self.fan_in,
-                                       activation=self.activation, input_scaling=self.input_scaling,
-                                       bias_scaling=self.bias_scaling, seed=self.seed, dtype=dtype,
-                                       backend=self.backend)
-            self.n_features_in_ = X.shape[1]
-        return self.hidden_.transform(X)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _new_hidden_layer(self, n_features: int) -> None:
+        self.hidden_ = HiddenLayer(self.n_hidden, n_features, density=self.density, fan_in=self.fan_in,
+                                   activation=self.activation, input_scaling=self.input_scaling,
+                                   bias_scaling=self.bias_scaling, seed=self.seed, dtype=self.dtype,
+                                   backend=self.backend)
 
     def _fit_readout(self, H, targets):
         """Ridge on the hidden activations; an alpha list is chosen on the last 20 % of the samples."""
@@ -246,42 +209,31 @@ class _ELM(_Params):
         self.readout_ = readout.fit(H, targets)
         self.alpha_ = readout.alpha_
 
-    def _partial(self, X, targets):
-        new = not hasattr(self, "hidden_")
-        H = self._hidden(X, new=new)
-        if new:
+    def _partial(self, H_of_X, targets):
+        if not hasattr(self, "readout_"):
             if np.size(self.alpha) > 1:
                 raise ValueError("partial_fit takes a single alpha")
             self.readout_ = Ridge(alpha=self.alpha)
-        self.readout_.partial_fit(H, targets)
+        self.readout_.partial_fit(H_of_X, targets)
         self.alpha_ = self.readout_.alpha_
 
+    def _validated(self, X, y, *, reset: bool, **options):
+        """(X, y) checked for fitting; y=None gets scikit-learn's "requires y" error."""
+        return validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset,
+                             **options)
+
+    def hidden_activations(self, X):
+        """The hidden activations (samples, n_hidden). (Not named `transform`: these are predictors.)"""
+        check_is_fitted(self, "hidden_")
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        return self.hidden_.transform(X)
+
     def _decision(self, X):
-        _check_fitted(self)
-        return self.readout_.predict(self._hidden(X, new=False))
-
-    def transform(self, X):
-        """The hidden activations (samples, n_hidden)."""
-        if not hasattr(self, "hidden_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
-        return self._hidden(X, new=False)
+        check_is_fitted(self, "readout_")
+        return self.readout_.predict(self.hidden_activations(X))
 
 
-def _targets(y, n_samples: int, *, numeric: bool) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
-    if numeric:
-        try:
-            y = y.astype(np.float64)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"y must hold numbers: {error}") from None
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity")
-    return y
-
-
-class ELMRegressor(_ELM):
+class ELMRegressor(RegressorMixin, _ELM):
     """Extreme learning machine regressor: sparse random hidden layer ``h = f(W x + b)``, ridge readout.
 
     ``X`` may be a dense array or a scipy.sparse matrix (never densified). ``alpha``
@@ -289,24 +241,30 @@ class ELMRegressor(_ELM):
     batches into the readout's Gram statistics (out of core).
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # several outputs in one ridge solve
+        return tags
+
     def fit(self, X, y):
-        H = self._hidden(X, new=True)
-        self._fit_readout(H, _targets(y, H.shape[0], numeric=True))
+        X, y = self._validated(X, y, reset=True, y_numeric=True, multi_output=True)
+        self._new_hidden_layer(X.shape[1])
+        self._fit_readout(self.hidden_.transform(X), np.asarray(y, dtype=np.float64))
         return self
 
     def partial_fit(self, X, y):
-        n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
-        self._partial(X, _targets(y, n_samples, numeric=True))
+        first = not hasattr(self, "hidden_")
+        X, y = self._validated(X, y, reset=first, y_numeric=True, multi_output=True)
+        if first:
+            self._new_hidden_layer(X.shape[1])
+        self._partial(self.hidden_.transform(X), np.asarray(y, dtype=np.float64))
         return self
 
     def predict(self, X):
-        return self._decision(X)
-
-    def score(self, X, y):
-        return _r2(y, self.predict(X))
+        return np.asarray(self._decision(X), dtype=np.float64)
 
 
-class ELMClassifier(_ELM):
+class ELMClassifier(ClassifierMixin, _ELM):
     """Extreme learning machine classifier: ridge regression on one-hot targets.
 
     ``predict`` takes the class of the largest output; ``predict_proba`` is the
@@ -316,42 +274,53 @@ class ELMClassifier(_ELM):
     def _one_hot(self, y):
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
 
-    def fit(self, X, y):
-        H = self._hidden(X, new=True)
-        y = _targets(y, H.shape[0], numeric=False)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
-        self.classes_ = np.unique(y)
+    def _set_classes(self, labels):
+        self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
-            raise ValueError(f"classifier needs samples of at least 2 classes; y has only {self.classes_.tolist()}")
-        self._fit_readout(H, self._one_hot(y))
+            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
+                             f"{self.classes_.tolist()}")
+
+    def _labels(self, X, y, *, reset: bool):
+        X, y = self._validated(X, y, reset=reset)
+        y = column_or_1d(y, warn=True)  # a (n, 1) column is accepted with a warning, as in scikit-learn
+        check_classification_targets(y)
+        return X, y
+
+    def fit(self, X, y):
+        X, y = self._labels(X, y, reset=True)
+        self._set_classes(y)
+        self._new_hidden_layer(X.shape[1])
+        self._fit_readout(self.hidden_.transform(X), self._one_hot(y))
         return self
 
     def partial_fit(self, X, y, classes=None):
-        if not hasattr(self, "classes_"):
+        first = not hasattr(self, "hidden_")
+        X, y = self._labels(X, y, reset=first)
+        if first:
             if classes is None:
                 raise ValueError("the first partial_fit call needs classes= (every label that will appear)")
-            self.classes_ = np.unique(classes)
-            if len(self.classes_) < 2:
-                raise ValueError("classifier needs at least 2 classes")
-        y = np.asarray(y)
+            self._set_classes(classes)
+            self._new_hidden_layer(X.shape[1])
         unknown = np.setdiff1d(y, self.classes_)
         if len(unknown):
             raise ValueError(f"y has labels not in classes_: {unknown.tolist()}")
-        self._partial(X, self._one_hot(_targets(y, y.shape[0], numeric=False)))
+        self._partial(self.hidden_.transform(X), self._one_hot(y))
         return self
 
+    def _scores(self, X):
+        """One output per class, (samples, classes)."""
+        return np.asarray(self._decision(X), dtype=np.float64)
+
     def decision_function(self, X):
-        return self._decision(X)
+        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict(self, X):
-        scores = self.decision_function(X)  # raises NotFittedError before classes_ is needed
+        scores = self._scores(X)  # raises NotFittedError before classes_ is looked up
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
-        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        scores = self._scores(X)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
-
-    def score(self, X, y):
-        return float(np.mean(self.predict(X) == np.asarray(y)))

@@ -119,7 +119,7 @@ def test_params_and_pickle(rng):
     assert model.hidden_.W.shape == (60, 4) and model.alpha_ in (1e-6, 1e-2)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
-    with pytest.raises(ValueError, match="invalid parameter"):
+    with pytest.raises(ValueError, match="(?i)invalid parameter"):
         model.set_params(hidden=3)
 
 
@@ -133,14 +133,14 @@ def test_bad_input(rng):
     bad[4, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         rs.ELMRegressor(10).fit(bad, y)
-    with pytest.raises(ValueError, match="numbers"):
+    with pytest.raises(ValueError, match="convert string to float"):
         rs.ELMRegressor(10).fit(np.array([["a", "b"], ["c", "d"]]), [1, 2])
     with pytest.raises(ValueError, match="at least 2 classes"):
         rs.ELMClassifier(10).fit(X, np.zeros(30))
-    with pytest.raises(ValueError, match="30 samples but y has 29"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[30, 29\]"):
         rs.ELMRegressor(10).fit(X, y[:29])
     model = rs.ELMRegressor(10, density=0.5).fit(X, y)
-    with pytest.raises(ValueError, match="fitted on 3"):
+    with pytest.raises(ValueError, match="3 features"):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match="density"):
         rs.ELMRegressor(10, density=0).fit(X, y)
