@@ -92,7 +92,8 @@ def finite_sequences(u: np.ndarray, name: str = "u") -> None:
     if bad.any():
         sequence, step, feature = (int(i) for i in np.argwhere(bad)[0])
         where = f"time step {step}" if u.shape[0] == 1 else f"sequence {sequence}, time step {step}"
-        raise ValueError(f"{name} contains {u[sequence, step, feature]} at {where} (feature {feature})")
+        value = "NaN" if np.isnan(u[sequence, step, feature]) else f"{u[sequence, step, feature]}"
+        raise ValueError(f"{name} contains {value} at {where} (feature {feature})")
 
 
 def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None):
@@ -103,6 +104,10 @@ def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None
     if sp.issparse(u):
         raise TypeError(f"{name} must be a dense array, got a sparse matrix")
     array = np.asarray(u)
+    if array.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}")
+    if array.dtype.kind == "O":  # numbers held as objects convert; anything else raises TypeError
+        array = array.astype(np.float64)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if array.ndim == 1:
@@ -117,6 +122,8 @@ def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None
         raise ValueError(f"{name} must have shape (T,), (T, features) or (B, T, features); got {array.shape}")
     if array.shape[1] == 0:
         raise ValueError(f"{name} has no time steps")
+    if array.shape[2] == 0:  # scikit-learn's wording for an empty feature axis
+        raise ValueError(f"{name} has 0 feature(s) (shape={np.shape(u)}) while a minimum of 1 is required.")
     if n_features is not None and array.shape[2] != n_features:
         raise ValueError(f"{name} has {array.shape[2]} features per step, expected {n_features}")
     array = np.ascontiguousarray(array, dtype=dtype)

@@ -112,6 +112,9 @@ class ESNRegressor(BaseEstimator):
         """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True)."""
         self._check_fitted()
         reservoir = self.reservoir_
+        if np.ndim(u) >= 2 and np.shape(u)[-1] != self.n_features_in_:  # scikit-learn's wording
+            raise ValueError(f"X has {np.shape(u)[-1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
         inputs, batched = check.sequences(u, reservoir.dtype, "u", self.n_features_in_)
         if reset:
             reservoir.reset()
