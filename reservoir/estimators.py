@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,7 +14,7 @@ from .elm import HiddenLayer
 from .esn import ESN
 from .readouts import Ridge
 
-__all__ = ["ESNRegressor", "ELMRegressor", "ELMClassifier", "NotFittedError"]
+__all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
 
 class ESNRegressor(BaseEstimator):
@@ -327,3 +328,126 @@ class ELMClassifier(ClassifierMixin, _ELM):
         scores = self._scores(X)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
+
+
+POOLINGS = ("mean", "last", "max", "mean+last")
+
+
+class ESNClassifier(ClassifierMixin, BaseEstimator):
+    """Sequence classification: one label per sequence, reservoir states pooled over time, ridge readout.
+
+    ``X`` is (n_sequences, T) for univariate sequences, (n_sequences, T, n_in), or a
+    list of (T_i, n_in) arrays of different lengths. Every sequence starts from a zero
+    state; the first ``washout`` steps are dropped, then the states are pooled:
+    ``"mean"`` (the time average), ``"last"`` (the final state), ``"max"`` (per unit)
+    or ``"mean+last"`` (both, concatenated). The readout is ridge regression on one-hot
+    labels, as in :class:`ELMClassifier`.
+    """
+
+    def __init__(self, units=300, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", pooling="mean",
+                 washout=0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+        self.units = units
+        self.density = density
+        self.fan_in = fan_in
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.input_density = input_density
+        self.bias_scaling = bias_scaling
+        self.activation = activation
+        self.pooling = pooling
+        self.washout = washout
+        self.alpha = alpha
+        self.seed = seed
+        self.dtype = dtype
+        self.backend = backend
+
+    def _sequences(self, X, *, reset: bool) -> list:
+        """X as a list of (T, n_in) float arrays (equal lengths keep one (B, T, n_in) array)."""
+        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) >= 1 and _ragged(X):
+            sequences = [check.sequences(x, np.float64, f"X[{i}]")[0][0] for i, x in enumerate(X)]
+        else:
+            array = X if sp.issparse(X) or isinstance(X, np.ndarray) else np.asarray(X)
+            if sp.issparse(array) or array.ndim <= 2:  # scikit-learn's checks and messages (sparse, 1-D, NaN)
+                array = validate_data(self, array, reset=reset, dtype=[np.float64, np.float32])[..., None]
+            elif array.ndim != 3:
+                raise ValueError(f"X must be (n_sequences, T), (n_sequences, T, n_in) or a list of sequences; "
+                                 f"got shape {array.shape}")
+            sequences = check.sequences(array, np.float64, "X")[0]
+        widths = {s.shape[-1] for s in sequences}
+        if len(widths) != 1:
+            raise ValueError(f"all sequences must have the same number of input features, got {sorted(widths)}")
+        if reset:
+            self.n_inputs_ = widths.pop()
+        elif widths.pop() != self.n_inputs_:
+            raise ValueError(f"X has sequences of another input width than the fitted {self.n_inputs_}")
+        return sequences
+
+    def _pooled(self, sequences) -> np.ndarray:
+        washout = check.non_negative_int(self.washout, "washout")
+        if isinstance(sequences, np.ndarray):  # equal lengths: one batched run
+            runs = self.reservoir_.reset().run(sequences)
+        else:
+            runs = [self.reservoir_.reset().run(s) for s in sequences]
+        features = []
+        for states in runs:
+            if washout >= len(states):
+                raise ValueError(f"washout={washout} leaves no steps of a sequence of length {len(states)}")
+            kept = states[washout:]
+            parts = {"mean": [kept.mean(axis=0)], "last": [kept[-1]], "max": [kept.max(axis=0)],
+                     "mean+last": [kept.mean(axis=0), kept[-1]]}[self.pooling]
+            features.append(np.concatenate(parts))
+        self.reservoir_.reset()
+        return np.asarray(features, dtype=np.float64)
+
+    def fit(self, X, y):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
+        check.non_negative_int(self.washout, "washout")
+        sequences = self._sequences(X, reset=True)
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != len(sequences):
+            raise ValueError(f"X has {len(sequences)} sequences but y has {len(y)} labels")
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
+                             f"{self.classes_.tolist()}")
+        self.reservoir_ = ESN(self.units, density=self.density, fan_in=self.fan_in,
+                              spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
+                              input_scaling=self.input_scaling, input_density=self.input_density,
+                              bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
+                              dtype=self.dtype, backend=self.backend)
+        features = self._pooled(sequences)
+        one_hot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
+        readout = Ridge(alpha=self.alpha)
+        if np.size(self.alpha) > 1:
+            split = int(0.8 * len(features))
+            readout.fit(features[:split], one_hot[:split], validation=(features[split:], one_hot[split:]))
+            readout = Ridge(alpha=readout.alpha_)
+        self.readout_ = readout.fit(features, one_hot)
+        self.alpha_ = readout.alpha_
+        return self
+
+    def _scores(self, X):
+        check_is_fitted(self, "readout_")
+        return np.asarray(self.readout_.predict(self._pooled(self._sequences(X, reset=False))), dtype=np.float64)
+
+    def decision_function(self, X):
+        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X):
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X):
+        scores = self._scores(X)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+def _ragged(sequences) -> bool:
+    return len({np.shape(s)[0] for s in sequences}) > 1
