@@ -236,6 +236,31 @@ class _ELM(BaseEstimator):
         check_is_fitted(self, "readout_")
         return self.readout_.predict(self.hidden_activations(X))
 
+    def store_hidden(self, X, store, name: str, *, chunk_rows: int = 10_000):
+        """Write the hidden activations of X as run `name` of a StateStore, chunk by chunk.
+
+        Draws the hidden layer on first use. Train on the stored run with
+        ``fit_hidden(run.time_range(), y)``: out of core, as large as the disk.
+        """
+        first = not hasattr(self, "hidden_")
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=first)
+        if first:
+            self._new_hidden_layer(X.shape[1])
+        run = store.create_run(name, steps=X.shape[0], units=self.n_hidden, dtype=self.hidden_.dtype,
+                               config={"model": type(self).__name__, **self.get_params()})
+        no_state = np.zeros((1, self.n_hidden))  # an ELM has no state to checkpoint
+        for start in range(0, X.shape[0], chunk_rows):
+            hidden = self.hidden_.transform(X[start:start + chunk_rows])
+            run.write(start, hidden)
+            run.commit(start + hidden.shape[0], no_state)
+        return run
+
+    def fit_hidden(self, H, y):
+        """Fit the readout on hidden activations computed by this model (e.g. a stored run's time range)."""
+        check_is_fitted(self, "hidden_")
+        self._fit_readout(H, self._encode_targets(np.asarray(y)))
+        return self
+
 
 class ELMRegressor(RegressorMixin, _ELM):
     """Extreme learning machine regressor: sparse random hidden layer ``h = f(W x + b)``, ridge readout.
@@ -250,10 +275,13 @@ class ELMRegressor(RegressorMixin, _ELM):
         tags.target_tags.multi_output = True  # several outputs in one ridge solve
         return tags
 
+    def _encode_targets(self, y):
+        return np.asarray(y, dtype=np.float64)
+
     def fit(self, X, y):
         X, y = self._validated(X, y, reset=True, y_numeric=True, multi_output=True)
         self._new_hidden_layer(X.shape[1])
-        self._fit_readout(self.hidden_.transform(X), np.asarray(y, dtype=np.float64))
+        self._fit_readout(self.hidden_.transform(X), self._encode_targets(y))
         return self
 
     def partial_fit(self, X, y):
@@ -277,6 +305,12 @@ class ELMClassifier(ClassifierMixin, _ELM):
 
     def _one_hot(self, y):
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
+
+    def _encode_targets(self, y):
+        y = column_or_1d(y)
+        if not hasattr(self, "classes_"):
+            self._set_classes(y)
+        return self._one_hot(y)
 
     def _set_classes(self, labels):
         self.classes_ = np.unique(labels)

@@ -144,3 +144,21 @@ def test_bad_input(rng):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match="density"):
         rs.ELMRegressor(10, density=0).fit(X, y)
+
+
+def test_fit_from_stored_hidden_activations(tmp_path, rng):
+    X = rng.standard_normal((1000, 7))
+    y = np.sin(X[:, 0]) + X[:, 1]
+    in_memory = rs.ELMRegressor(90, density=0.5, alpha=1e-4, seed=4, dtype="float64").fit(X, y)
+    model = rs.ELMRegressor(90, density=0.5, alpha=1e-4, seed=4, dtype="float64")
+    with rs.StateStore(tmp_path / "hidden.h5", "w") as store:
+        run = model.store_hidden(X, store, "train", chunk_rows=300)
+        assert run.complete and run.states.shape == (1000, 90)
+        model.fit_hidden(run.time_range(), y)
+    np.testing.assert_allclose(model.predict(X), in_memory.predict(X), rtol=1e-8, atol=1e-10)
+    labels = (y > 0).astype(int)
+    clf = rs.ELMClassifier(90, density=0.5, seed=4, dtype="float64")
+    with rs.StateStore(tmp_path / "hidden.h5", "a") as store:
+        clf.fit_hidden(clf.store_hidden(X, store, "clf").time_range(), labels)
+    full = rs.ELMClassifier(90, density=0.5, seed=4, dtype="float64").fit(X, labels)
+    np.testing.assert_allclose(clf.decision_function(X), full.decision_function(X), rtol=1e-8, atol=1e-10)
