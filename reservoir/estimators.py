@@ -17,6 +17,64 @@ from .readouts import Ridge
 __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
 
+def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=True) -> Ridge:
+    """Ridge readout; a list of alphas is chosen on the last `validation_fraction` of the samples
+    (in order: for time series that is the most recent part), then refitted on all of them."""
+    readout = Ridge(alpha=alpha, fit_intercept=fit_intercept)
+    if np.size(alpha) > 1:
+        fraction = check.real(validation_fraction, "validation_fraction")
+        count = features.shape[-2]
+        split = int(round(count * (1.0 - fraction)))
+        if not 0 < split < count:
+            raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples")
+        readout.fit(_samples(features, slice(None, split)), _samples(targets, slice(None, split)),
+                    validation=(_samples(features, slice(split, None)), _samples(targets, slice(split, None))))
+        readout = Ridge(alpha=readout.alpha_, fit_intercept=fit_intercept)
+    return readout.fit(features, targets)
+
+
+def _samples(array, steps: slice):
+    """The samples (time steps) `steps` of a (samples, k), (B, samples, k) or 1-D (samples,) array."""
+    return array[..., steps, :] if np.ndim(array) >= 2 else array[steps]
+
+
+def _reservoir(estimator) -> ESN:
+    """The ESN described by an estimator's reservoir parameters."""
+    return ESN(estimator.units, density=estimator.density, fan_in=estimator.fan_in,
+               spectral_radius=estimator.spectral_radius, leak_rate=estimator.leak_rate,
+               input_scaling=estimator.input_scaling, input_density=estimator.input_density,
+               bias_scaling=estimator.bias_scaling, activation=estimator.activation, seed=estimator.seed,
+               dtype=estimator.dtype, backend=estimator.backend)
+
+
+class _OneHotClassifier(ClassifierMixin):
+    """Classifier outputs from per-class ridge scores (`_scores(X)`, one column per class)."""
+
+    def _set_classes(self, labels):
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
+                             f"{self.classes_.tolist()}")
+
+    def _one_hot(self, y):
+        return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
+
+    def decision_function(self, X):
+        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X):
+        scores = self._scores(X)  # raises NotFittedError before classes_ is looked up
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X):
+        """Softmax of the per-class outputs."""
+        scores = self._scores(X)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
 class ESNRegressor(BaseEstimator):
     """Echo-state network with a ridge readout, for sequence-to-sequence regression and forecasting.
 
@@ -73,25 +131,12 @@ class ESNRegressor(BaseEstimator):
         steps = inputs.shape[1]
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
-        reservoir = ESN(self.units, density=self.density, fan_in=self.fan_in,
-                        spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
-                        input_scaling=self.input_scaling, input_density=self.input_density,
-                        bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
-                        dtype=dtype, backend=self.backend)
+        reservoir = _reservoir(self)
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress).reshape(
             inputs.shape[:2] + (-1,))
         features = self._features(states, inputs)[:, washout:]
         targets = targets[:, washout:]
-        readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
-        if np.size(self.alpha) > 1:
-            fraction = check.real(self.validation_fraction, "validation_fraction")
-            split = int(round(features.shape[1] * (1.0 - fraction)))
-            if not 0 < split < features.shape[1]:
-                raise ValueError(f"validation_fraction={fraction} leaves no training or no validation steps")
-            readout.fit(features[:, :split], targets[:, :split],
-                        validation=(features[:, split:], targets[:, split:]))
-            readout = Ridge(alpha=readout.alpha_, fit_intercept=self.fit_intercept)
-        readout.fit(features, targets)
+        readout = _fit_ridge(features, targets, self.alpha, self.validation_fraction, self.fit_intercept)
         self.reservoir_ = reservoir
         self.readout_ = readout
         self.alpha_ = readout.alpha_
@@ -202,16 +247,8 @@ class _ELM(BaseEstimator):
                                    backend=self.backend)
 
     def _fit_readout(self, H, targets):
-        """Ridge on the hidden activations; an alpha list is chosen on the last 20 % of the samples."""
-        readout = Ridge(alpha=self.alpha)
-        if np.size(self.alpha) > 1:
-            split = int(0.8 * H.shape[0])
-            if not 0 < split < H.shape[0]:
-                raise ValueError("choosing among several alphas needs at least 2 samples")
-            readout.fit(H[:split], targets[:split], validation=(H[split:], targets[split:]))
-            readout = Ridge(alpha=readout.alpha_)
-        self.readout_ = readout.fit(H, targets)
-        self.alpha_ = readout.alpha_
+        self.readout_ = _fit_ridge(H, targets, self.alpha)
+        self.alpha_ = self.readout_.alpha_
 
     def _partial(self, H_of_X, targets):
         if not hasattr(self, "readout_"):
@@ -296,27 +333,18 @@ class ELMRegressor(RegressorMixin, _ELM):
         return np.asarray(self._decision(X), dtype=np.float64)
 
 
-class ELMClassifier(ClassifierMixin, _ELM):
+class ELMClassifier(_OneHotClassifier, _ELM):
     """Extreme learning machine classifier: ridge regression on one-hot targets.
 
     ``predict`` takes the class of the largest output; ``predict_proba`` is the
     softmax of the outputs. ``classes_`` holds the labels in sorted order.
     """
 
-    def _one_hot(self, y):
-        return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
-
     def _encode_targets(self, y):
         y = column_or_1d(y)
         if not hasattr(self, "classes_"):
             self._set_classes(y)
         return self._one_hot(y)
-
-    def _set_classes(self, labels):
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
-                             f"{self.classes_.tolist()}")
 
     def _labels(self, X, y, *, reset: bool):
         X, y = self._validated(X, y, reset=reset)
@@ -349,25 +377,11 @@ class ELMClassifier(ClassifierMixin, _ELM):
         """One output per class, (samples, classes)."""
         return np.asarray(self._decision(X), dtype=np.float64)
 
-    def decision_function(self, X):
-        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
-        scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict(self, X):
-        scores = self._scores(X)  # raises NotFittedError before classes_ is looked up
-        return self.classes_[np.argmax(scores, axis=1)]
-
-    def predict_proba(self, X):
-        scores = self._scores(X)
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
-
 
 POOLINGS = ("mean", "last", "max", "mean+last")
 
 
-class ESNClassifier(ClassifierMixin, BaseEstimator):
+class ESNClassifier(_OneHotClassifier, BaseEstimator):
     """Sequence classification: one label per sequence, reservoir states pooled over time, ridge readout.
 
     ``X`` is (n_sequences, T) for univariate sequences, (n_sequences, T, n_in), or a
@@ -444,43 +458,15 @@ class ESNClassifier(ClassifierMixin, BaseEstimator):
         if len(y) != len(sequences):
             raise ValueError(f"X has {len(sequences)} sequences but y has {len(y)} labels")
         check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
-                             f"{self.classes_.tolist()}")
-        self.reservoir_ = ESN(self.units, density=self.density, fan_in=self.fan_in,
-                              spectral_radius=self.spectral_radius, leak_rate=self.leak_rate,
-                              input_scaling=self.input_scaling, input_density=self.input_density,
-                              bias_scaling=self.bias_scaling, activation=self.activation, seed=self.seed,
-                              dtype=self.dtype, backend=self.backend)
-        features = self._pooled(sequences)
-        one_hot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
-        readout = Ridge(alpha=self.alpha)
-        if np.size(self.alpha) > 1:
-            split = int(0.8 * len(features))
-            readout.fit(features[:split], one_hot[:split], validation=(features[split:], one_hot[split:]))
-            readout = Ridge(alpha=readout.alpha_)
-        self.readout_ = readout.fit(features, one_hot)
-        self.alpha_ = readout.alpha_
+        self._set_classes(y)
+        self.reservoir_ = _reservoir(self)
+        self.readout_ = _fit_ridge(self._pooled(sequences), self._one_hot(y), self.alpha)
+        self.alpha_ = self.readout_.alpha_
         return self
 
     def _scores(self, X):
         check_is_fitted(self, "readout_")
         return np.asarray(self.readout_.predict(self._pooled(self._sequences(X, reset=False))), dtype=np.float64)
-
-    def decision_function(self, X):
-        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
-        scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
-
-    def predict(self, X):
-        scores = self._scores(X)
-        return self.classes_[np.argmax(scores, axis=1)]
-
-    def predict_proba(self, X):
-        scores = self._scores(X)
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
 
 
 def _ragged(sequences) -> bool:
