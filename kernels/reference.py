@@ -19,8 +19,8 @@ from .activations import NUMPY
 
 @dataclass(frozen=True)
 class EsnWeights:
-    W: sp.csr_array  # (n, n); for an ELM the hidden weights (n_hidden, n_features)
-    W_in: np.ndarray | None  # (n, n_in), dense; None for an ELM
+    W: sp.csr_array  # (n, n)
+    W_in: np.ndarray  # (n, n_in), dense
     bias: np.ndarray  # (n,)
 
 
@@ -72,11 +72,17 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
     return outputs
 
 
-def prepare_elm(W_hidden, bias):
-    return EsnWeights(sp.csr_array(W_hidden), None, np.asarray(bias))
+@dataclass(frozen=True)
+class ElmWeights:
+    W: sp.csr_array  # (n_hidden, n_features)
+    bias: np.ndarray  # (n_hidden,)
 
 
-def elm_hidden(weights: EsnWeights, X, activation: str):
+def prepare_elm(W_hidden, bias) -> ElmWeights:
+    return ElmWeights(sp.csr_array(W_hidden), np.asarray(bias))
+
+
+def elm_hidden(weights: ElmWeights, X, activation: str):
     """Hidden activations f(X @ W_hiddenᵀ + b) for X (samples, features), dense or scipy.sparse."""
     pre = weights.W @ X.T  # sparse @ dense, or sparse @ sparse without densifying X
     pre = pre.toarray() if sp.issparse(pre) else np.asarray(pre)

@@ -295,8 +295,8 @@ def _create_allocated(group, name, shape, dtype, chunk_steps, compression):
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     chunks = None
     if chunk_steps is not None and len(shape) >= 2:
-        chunks = tuple(shape[:-2]) + (max(1, min(chunk_steps, shape[-2])), shape[-1])
-        chunks = (1,) * (len(shape) - 2) + chunks[-2:]
+        # one sequence, `chunk_steps` steps, every unit
+        chunks = (1,) * (len(shape) - 2) + (max(1, min(chunk_steps, shape[-2])), shape[-1])
     if compression is None:
         dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, compression=compression,
