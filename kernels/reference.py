@@ -91,3 +91,79 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
 
 def spmv(W, x):
     return W @ x
+
+
+# --------------------------------------------------------------------------- LIF (spiking) networks
+@dataclass(frozen=True)
+class LifWeights:
+    push: sp.csr_array  # (n, n): row j lists the targets of neuron j (the transpose of the pull matrix)
+    delays: np.ndarray  # (nnz,) int: steps each synapse of `push` takes (0 = this step)
+    n_exc: int  # neurons [0, n_exc) are excitatory: their spikes go into i_exc, the others' into i_inh
+    W_in: sp.csr_array  # (n, n_in): input current (or input spikes) onto neurons
+
+
+def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+    return LifWeights(sp.csr_array(push), np.asarray(delays), int(n_exc), sp.csr_array(W_in))
+
+
+def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+            record_spikes: bool):
+    """Advance B trials over every step of `inputs` (B, T, n_in), one step at a time.
+
+    `params` is ``kernels.lif.LifParams.as_tuple``; `state` (``kernels.lif.LifState``)
+    advances in place. `input_spikes`: the inputs are spikes that jump ``i_exc``
+    (Poisson encoding) rather than a current. `out` (B, T or ceil(T / window), n)
+    receives the traces (``window == 0``) or, added to it, spike counts per window;
+    None records no states. Returns, per trial, the spikes as (step, neuron) rows
+    (int64, steps counted from the start of `inputs`), or None without `record_spikes`.
+    """
+    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
+     decay_trace, refractory_steps) = params
+    n = state.v.shape[1]
+    slots = state.ring_exc.shape[1]
+    push, delays = weights.push, weights.delays
+    records = [[] for _ in range(state.v.shape[0])]
+    for t in range(inputs.shape[1]):
+        slot = state.step % slots
+        for b in range(state.v.shape[0]):
+            v, i_exc, i_inh, hold = state.v[b], state.i_exc[b], state.i_inh[b], state.refractory[b]
+            drive = weights.W_in @ inputs[b, t] if inputs.shape[2] else np.zeros(n, dtype=v.dtype)
+            i_ext = np.zeros_like(v) if input_spikes else drive
+            # 1. update (exact), refractory neurons hold
+            integrated = v_rest + (v - v_rest) * decay_m + i_exc * gain_exc + i_inh * gain_inh + i_ext * gain_ext
+            free = hold == 0
+            v[...] = np.where(free, integrated, v)
+            hold[...] = np.where(free, hold, hold - 1)
+            i_exc *= decay_exc
+            i_inh *= decay_inh
+            # 2. threshold
+            spiked = np.flatnonzero(v > v_thresh)
+            # 3. synapses: push into the ring, then deliver this step's slot
+            for j in spiked:
+                start, stop = push.indptr[j], push.indptr[j + 1]
+                ring = state.ring_exc[b] if j < weights.n_exc else state.ring_inh[b]
+                np.add.at(ring, ((state.step + delays[start:stop]) % slots, push.indices[start:stop]),
+                          push.data[start:stop])
+            if input_spikes:  # input spikes arrive with the recurrent ones of this step
+                state.ring_exc[b, slot] += drive
+            i_exc += state.ring_exc[b, slot]
+            i_inh += state.ring_inh[b, slot]
+            state.ring_exc[b, slot] = 0
+            state.ring_inh[b, slot] = 0
+            # 4. reset
+            v[spiked] = v_reset
+            hold[spiked] = max(refractory_steps - 1, 0)
+            # 5. traces and records
+            fired = np.zeros(n, dtype=v.dtype)
+            fired[spiked] = 1
+            state.trace[b] = state.trace[b] * decay_trace + fired
+            records[b].extend((t, j) for j in spiked)
+            if out is not None:
+                if window:
+                    out[b, t // window, spiked] += 1
+                else:
+                    out[b, t] = state.trace[b]
+        state.step += 1
+    if not record_spikes:
+        return None
+    return [np.array(trial, dtype=np.int64).reshape(-1, 2) for trial in records]

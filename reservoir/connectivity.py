@@ -7,7 +7,11 @@ Two variations of random sparse connectivity, both first-class:
 * ``fan_in=k``: fixed in-degree, every target (row) gets exactly ``k`` distinct
   sources (columns) drawn uniformly.
 
-Rows are targets and columns are sources, so ``W @ x`` pulls from the sources.
+Rows are targets and columns are sources, so ``W @ x`` pulls from the sources
+(the *pull* layout the ESN reads). Spiking networks also need the *push* layout,
+rows = sources, so that a spike visits only its own targets: ``push_layout(W)``.
+Dale's law (a neuron's outgoing weights all share one sign) and synaptic delays
+are added on top of the same random structure.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from . import _validation as check
 from .config import settings
 from .kernels.random_csr import DISTRIBUTIONS, fill_random_rows
 
-__all__ = ["random_sparse", "spectral_radius", "row_counts"]
+__all__ = ["random_sparse", "spectral_radius", "row_counts", "dale_weights", "push_layout", "random_delays"]
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +236,34 @@ def rescale_to_spectral_radius(W, target: float):
     target = check.positive_float(target, "spectral_radius")
     W.data *= W.dtype.type(target / _nonzero_radius(W))
     return W
+
+
+def dale_weights(W: sp.csr_array, n_exc: int, w_exc: float, w_inh: float) -> sp.csr_array:
+    """Give every connection its source population's weight, in place (pull layout).
+
+    Sources (columns) ``[0, n_exc)`` are excitatory and get ``w_exc > 0``; the
+    others are inhibitory and get ``w_inh < 0`` (Dale's law).
+    """
+    if not w_exc > 0:
+        raise ValueError(f"w_exc must be > 0 (excitatory weights), got {w_exc}")
+    if not w_inh < 0:
+        raise ValueError(f"w_inh must be < 0 (inhibitory weights), got {w_inh}")
+    W.data[...] = np.where(W.indices < n_exc, W.dtype.type(w_exc), W.dtype.type(w_inh))
+    return W
+
+
+def push_layout(W) -> sp.csr_array:
+    """The transpose as sorted CSR: row j lists the targets of source j and their weights."""
+    push = sp.csr_array(sp.csr_array(W).T)
+    push.sort_indices()
+    return push
+
+
+def random_delays(nnz: int, low: int, high: int, seed=None) -> np.ndarray:
+    """Integer delays (steps) for `nnz` synapses, uniform in [low, high], in storage order."""
+    if not 0 <= low <= high:
+        raise ValueError(f"delay range must satisfy 0 <= low <= high, got ({low}, {high})")
+    dtype = np.int16 if high < np.iinfo(np.int16).max else np.int32
+    if low == high:
+        return np.full(nnz, low, dtype=dtype)
+    return np.random.default_rng(seed).integers(low, high + 1, size=nnz).astype(dtype)

@@ -1,0 +1,403 @@
+"""Liquid-state machine: a spiking reservoir of leaky integrate-and-fire neurons.
+
+Current-based exponential synapses, excitatory and inhibitory populations (Dale's
+law), exact integration of the sub-threshold dynamics over each step, refractory
+period and synaptic delays held in a ring buffer; the step is written out in
+``reservoir.kernels.lif``. Units are SI without unit objects: seconds, volts;
+synaptic and input currents are in volts (the depolarisation they drive), as in
+Brian2's CUBA example.
+
+The class holds parameters, weights and state; the arithmetic lives in the
+backend's kernels, on the same connectivity code as the ESN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation as check
+from . import backends
+from .config import settings
+from .connectivity import _seed_sequence, dale_weights, push_layout, random_delays, random_sparse
+from .esn import _progress_bar
+from .kernels.lif import LifState, lif_params
+from .metrics import firing_rate, isi_cv
+
+__all__ = ["LSM", "LSMResult", "cuba"]
+
+ENCODINGS = ("current", "poisson")
+
+
+@dataclass
+class LSMResult:
+    """What one ``LSM.run`` produced.
+
+    spike_times : int64 (S,)
+        Step of each spike, counted from the start of this run (``* dt`` for seconds).
+    spike_neurons : int64 (S,)
+        Neuron of each spike. Spikes are ordered by trial, then step, then neuron.
+    spike_trials : int64 (S,) or None
+        Trial of each spike, for a batched run.
+    states : array (T, N), (B, T, N), windowed (ceil(T / window), N), or None
+        Exponentially filtered spike traces (or spike counts per window): what
+        readouts train on.
+    """
+
+    spike_times: np.ndarray | None
+    spike_neurons: np.ndarray | None
+    spike_trials: np.ndarray | None
+    states: np.ndarray | None
+    dt: float
+    n_steps: int
+    n_neurons: int
+    n_trials: int
+
+    @property
+    def duration(self) -> float:
+        """Simulated time of the run, seconds (per trial)."""
+        return self.n_steps * self.dt
+
+    def firing_rate(self) -> float:
+        """Mean firing rate over neurons and trials, Hz."""
+        return firing_rate(self.spike_times, self.n_neurons * self.n_trials, self.duration)
+
+    def isi_cv(self, min_spikes: int = 3) -> float:
+        """Mean over neurons (and trials) of the coefficient of variation of inter-spike intervals."""
+        neurons = self.spike_neurons if self.spike_trials is None else \
+            self.spike_trials * self.n_neurons + self.spike_neurons
+        return isi_cv(self.spike_times, neurons, min_spikes=min_spikes)
+
+
+class LSM:
+    """Liquid-state machine: LIF neurons, excitatory and inhibitory populations.
+
+    Parameters
+    ----------
+    n_exc, n_inh : int
+        Sizes of the excitatory (neurons ``[0, n_exc)``) and inhibitory populations
+        (``n_inh`` may be 0).
+    density : float in (0, 1], default 0.02
+        Probability of each possible connection (any source to any target).
+    fan_in : int, optional
+        Exact number of sources per neuron; replaces ``density``.
+    dt : float, default 1e-4
+        Step, seconds; at most the smallest time constant.
+    tau_m, tau_exc, tau_inh : float, seconds
+        Membrane and synaptic time constants.
+    v_rest, v_reset, v_thresh : float, volts
+        Resting, reset and threshold potentials (``v_thresh > v_reset``).
+    refractory : float, seconds
+        No two spikes of a neuron are closer than this (rounded to whole steps).
+    w_exc, w_inh : float, volts
+        Jump of the target's synaptic current per excitatory (> 0) / inhibitory (< 0) spike.
+    delay : None, float or (float, float), seconds
+        Synaptic delay: None delivers a spike in the step it is emitted (Brian2's
+        default); one value for every synapse; or a range from which each synapse
+        draws a whole number of steps. At least one step.
+    input_encoding : {"current", "poisson"}
+        ``"current"``: ``u[t]`` (any real values) is injected through the sparse
+        ``W_in`` as a current held over the step. ``"poisson"``: ``u[t]`` in [0, 1]
+        sets each input channel's rate (``u * input_rate``); its spikes jump ``i_exc``
+        of their targets by their ``W_in`` weight.
+    input_scaling : float, volts, optional
+        ``W_in`` weights are uniform in [-s, s) (current) or [0, s) (poisson).
+        Default 20 mV (current), 5 mV (poisson).
+    input_density : float in (0, 1], default 0.1
+        Fraction of (neuron, input channel) pairs connected.
+    input_rate : float, Hz, default 100
+        Rate of a Poisson input channel at ``u = 1``.
+    v_init : "uniform", float or array (N,)
+        Membrane potentials after construction and after ``reset()``: uniform in
+        [v_reset, v_thresh) drawn from the seed (the same draw at every reset), or given.
+    seed : int, optional
+        Seeds connectivity, delays, input weights, initial potentials and the Poisson stream.
+    dtype : {"float32", "float64"}
+    backend : str, default "auto"
+    """
+
+    def __init__(self, n_exc, n_inh, *, density=0.02, fan_in=None, dt=1e-4, tau_m=20e-3, tau_exc=5e-3,
+                 tau_inh=10e-3, v_rest=-60e-3, v_reset=-60e-3, v_thresh=-50e-3, refractory=5e-3,
+                 w_exc=1.62e-3, w_inh=-9e-3, delay=None, input_encoding="current", input_scaling=None,
+                 input_density=0.1, input_rate=100.0, v_init="uniform", seed=None, dtype="float32",
+                 backend="auto"):
+        self.n_exc = check.positive_int(n_exc, "n_exc")
+        self.n_inh = check.non_negative_int(n_inh, "n_inh")
+        self.n_neurons = self.n_exc + self.n_inh
+        self.dtype = check.float_dtype(dtype)
+        self.dt = check.positive_float(dt, "dt")
+        self.tau_m = check.positive_float(tau_m, "tau_m")
+        self.tau_exc = check.positive_float(tau_exc, "tau_exc")
+        self.tau_inh = check.positive_float(tau_inh, "tau_inh")
+        smallest = min(self.tau_m, self.tau_exc, self.tau_inh)
+        if self.dt > smallest:
+            raise ValueError(f"dt={self.dt:g} s is larger than the smallest time constant ({smallest:g} s)")
+        self.v_rest = check.real(v_rest, "v_rest")
+        self.v_reset = check.real(v_reset, "v_reset")
+        self.v_thresh = check.real(v_thresh, "v_thresh")
+        if not self.v_thresh > self.v_reset:
+            raise ValueError(f"v_thresh ({self.v_thresh:g} V) must be above v_reset ({self.v_reset:g} V)")
+        self.refractory = check.non_negative_float(refractory, "refractory")
+        self.w_exc = check.real(w_exc, "w_exc")
+        self.w_inh = check.real(w_inh, "w_inh")
+        self.delay = delay
+        self._delay_steps = self._delay_range(delay)
+        if input_encoding not in ENCODINGS:
+            raise ValueError(f"input_encoding must be one of {ENCODINGS}, got {input_encoding!r}")
+        self.input_encoding = input_encoding
+        default_scaling = 20e-3 if input_encoding == "current" else 5e-3
+        self.input_scaling = default_scaling if input_scaling is None else \
+            check.positive_float(input_scaling, "input_scaling")
+        self.input_density = check.density(input_density, "input_density")
+        self.input_rate = check.positive_float(input_rate, "input_rate")
+        self.density = None if fan_in is not None else density
+        self.fan_in = fan_in
+        self.seed = seed
+        self.backend = backends.validate(backend)
+        self._backend = backends.resolve(self.backend)
+
+        streams = _seed_sequence(seed).spawn(5)
+        recurrent_seed, delay_seed, self._input_seed, v_seed, poisson_seed = streams
+        W = random_sparse(self.n_neurons, density=self.density, fan_in=fan_in, distribution="bernoulli",
+                          seed=recurrent_seed, dtype=self.dtype)
+        self.W = dale_weights(W, self.n_exc, self.w_exc, self.w_inh)  # pull layout: rows = targets
+        self.W_push = push_layout(self.W)  # rows = sources: what a spike visits
+        self.delays = random_delays(self.W_push.nnz, *self._delay_steps, seed=delay_seed)
+        self.v_init = v_init
+        self._v0 = self._initial_potentials(v_init, v_seed)
+        self._poisson_key = poisson_seed.generate_state(2, np.uint64)
+        self.W_in = None  # drawn on the first run with input, when its width is known
+        self._prepared = None
+        self._state = None
+        self._state_single = True
+
+    # ------------------------------------------------------------------ construction helpers
+    def _delay_range(self, delay) -> tuple[int, int]:
+        """(low, high) delay in whole steps; (0, 0) for None (same-step delivery)."""
+        if delay is None:
+            return 0, 0
+        bounds = delay if isinstance(delay, (tuple, list)) else (delay, delay)
+        if len(bounds) != 2:
+            raise ValueError(f"delay must be None, a number or a (low, high) pair of seconds, got {delay!r}")
+        steps = []
+        for bound in bounds:
+            seconds = check.real(bound, "delay")
+            count = int(round(seconds / self.dt))
+            if count < 1:
+                raise ValueError(f"delay {seconds:g} s is shorter than one step (dt={self.dt:g} s); "
+                                 "use delay=None for delivery within the step")
+            steps.append(count)
+        if steps[0] > steps[1]:
+            raise ValueError(f"delay range ({bounds[0]}, {bounds[1]}) has low > high")
+        return steps[0], steps[1]
+
+    def _initial_potentials(self, v_init, seed) -> np.ndarray:
+        n = self.n_neurons
+        if isinstance(v_init, str):
+            if v_init != "uniform":
+                raise ValueError(f"v_init must be 'uniform', a number or an array of {n}, got {v_init!r}")
+            rng = np.random.default_rng(seed)
+            return (self.v_reset + rng.random(n) * (self.v_thresh - self.v_reset)).astype(self.dtype)
+        v0 = np.broadcast_to(np.asarray(v_init, dtype=np.float64), (n,)).astype(self.dtype)
+        if not np.all(np.isfinite(v0)):
+            raise ValueError("v_init contains NaN or Inf")
+        return v0
+
+    def _ensure_input_weights(self, n_in: int) -> None:
+        if self.W_in is not None:
+            if n_in != self.W_in.shape[1]:
+                raise ValueError(f"u has {n_in} features per step, but this network's W_in expects "
+                                 f"{self.W_in.shape[1]}")
+            return
+        W_in = random_sparse(self.n_neurons, n_in, density=self.input_density, distribution="uniform",
+                             seed=self._input_seed, dtype=self.dtype)
+        if self.input_encoding == "poisson":
+            W_in.data = np.abs(W_in.data)  # input spikes are excitatory
+        W_in.data *= self.dtype.type(self.input_scaling)
+        self.W_in = W_in
+        self._prepared = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    @property
+    def n_inputs(self) -> int | None:
+        return None if self.W_in is None else self.W_in.shape[1]
+
+    @property
+    def ring_slots(self) -> int:
+        return self._delay_steps[1] + 1
+
+    @property
+    def state(self) -> LifState:
+        """A copy of the network state (potentials, currents, refractory counters, spikes in flight)."""
+        return (self._state or LifState.initial(self._v0, 1, self.ring_slots)).copy()
+
+    def reset(self) -> LSM:
+        """Back to the initial potentials, no current, nothing in flight, Poisson stream from its start."""
+        self._state = None
+        return self
+
+    def _start_state(self, batch: int) -> LifState:
+        if self._state is None:
+            return LifState.initial(self._v0, batch, self.ring_slots)
+        if self._state.v.shape[0] != batch:
+            raise ValueError(f"the network holds the state of {self._state.v.shape[0]} trial(s) but u has "
+                             f"{batch}; call reset() to start new trials")
+        return self._state.copy()
+
+    def _kernels(self):
+        kernels = self._backend.kernels()
+        if self._prepared is None:
+            W_in = self.W_in if self.W_in is not None else sp.csr_array((self.n_neurons, 0), dtype=self.dtype)
+            self._prepared = kernels.prepare_lsm(self.W_push, self.delays, self.n_exc, W_in)
+        return kernels, self._prepared
+
+    def params(self, trace_tau: float | None = None):
+        """The per-step constants (``kernels.lif.LifParams``) for a trace time constant."""
+        trace_tau = self.tau_m if trace_tau is None else check.positive_float(trace_tau, "trace_tau")
+        return lif_params(dt=self.dt, tau_m=self.tau_m, tau_exc=self.tau_exc, tau_inh=self.tau_inh,
+                          v_rest=self.v_rest, v_reset=self.v_reset, v_thresh=self.v_thresh,
+                          refractory=self.refractory, trace_tau=trace_tau)
+
+    # ------------------------------------------------------------------ inputs
+    def _inputs(self, u, n_steps):
+        """Validated inputs as (B, T, n_in) in the dtype, and whether the run is batched."""
+        if u is None:
+            if n_steps is None:
+                raise ValueError("give u (inputs) or n_steps (a run without input)")
+            n_steps = check.positive_int(n_steps, "n_steps")
+            batch = 1 if self._state is None else self._state.v.shape[0]
+            return np.zeros((batch, n_steps, 0), dtype=self.dtype), batch > 1  # no input, no drive
+        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        if n_steps is not None and n_steps != inputs.shape[1]:
+            raise ValueError(f"n_steps={n_steps} but u has {inputs.shape[1]} steps")
+        if self.input_encoding == "poisson" and (inputs.min() < 0 or inputs.max() > 1):
+            raise ValueError(f"Poisson encoding needs u in [0, 1] (rate = u * input_rate); got values in "
+                             f"[{inputs.min():g}, {inputs.max():g}]: rescale u first")
+        self._ensure_input_weights(inputs.shape[2])
+        return inputs, batched
+
+    def _encode(self, inputs: np.ndarray, first_step: int) -> np.ndarray:
+        """Poisson spikes (0/1 in the dtype) for global steps [first_step, first_step + T).
+
+        The stream is counter-based (Philox keyed by the seed, advanced to the step), so
+        the spikes of a step do not depend on how the run is cut into calls or chunks.
+        """
+        batch, steps, width = inputs.shape
+        draws_per_step = batch * width
+        blocks_per_step = -(-draws_per_step // 4)  # Philox yields 4 numbers per counter step
+        generator = np.random.Generator(np.random.Philox(key=self._poisson_key).advance(first_step * blocks_per_step))
+        uniform = generator.random((steps, 4 * blocks_per_step))[:, :draws_per_step].reshape(steps, batch, width)
+        probability = inputs.transpose(1, 0, 2) * (self.input_rate * self.dt)
+        return np.ascontiguousarray((uniform < probability).transpose(1, 0, 2), dtype=self.dtype)
+
+    # ------------------------------------------------------------------ running
+    def run(self, u=None, *, n_steps=None, record_spikes=True, record_states=True, trace_tau=None,
+            window=None, progress=False):
+        """Simulate the network over inputs (or without input for `n_steps`).
+
+        Parameters
+        ----------
+        u : array (T,), (T, n_in) or (B, T, n_in), optional
+            Inputs per step (see ``input_encoding``); (B, T, n_in) runs B independent
+            trials at once. NaN/Inf raise ValueError naming the step.
+        n_steps : int, optional
+            Steps to run without input (or a check of u's length).
+        record_spikes : bool
+            Return every spike as (step, neuron[, trial]).
+        record_states : bool
+            Return the states (traces or windowed counts).
+        trace_tau : float, seconds, optional
+            Time constant of the spike traces (default ``tau_m``).
+        window : int, optional
+            States are spike counts per window of this many steps instead of traces.
+        progress : bool
+            Show a progress bar over time.
+
+        Returns
+        -------
+        LSMResult
+        """
+        inputs, batched = self._inputs(u, n_steps)
+        params = self.params(trace_tau).as_tuple(self.dtype)
+        window = 0 if window is None else check.positive_int(window, "window")
+        batch, steps = inputs.shape[:2]
+        state = self._start_state(batch)
+        kernels, prepared = self._kernels()
+        chunk = max(settings.time_chunk, 1)
+        if window:
+            chunk = -(-chunk // window) * window  # windows never straddle two kernel calls
+        out = None
+        if record_states:
+            rows = -(-steps // window) if window else steps
+            out = np.zeros((batch, rows, self.n_neurons), dtype=self.dtype)
+        spikes = [[] for _ in range(batch)]
+        bar = _progress_bar(steps, progress)
+        for first in range(0, steps, chunk):
+            last = min(first + chunk, steps)
+            block = inputs[:, first:last]
+            if self.input_encoding == "poisson" and block.shape[2]:
+                block = self._encode(block, state.step)
+            out_block = None if out is None else out[:, first // window:] if window else out[:, first:last]
+            records = kernels.lsm_run(prepared, params, block, self.input_encoding == "poisson", state,
+                                      out_block, window, record_spikes)
+            if record_spikes:
+                for b, trial in enumerate(records):
+                    trial = trial.copy()
+                    trial[:, 0] += first
+                    spikes[b].append(trial)
+            if bar is not None:
+                bar.update(last - first)
+        if bar is not None:
+            bar.close()
+        self._state = state
+        self._state_single = not batched
+        return self._result(spikes if record_spikes else None, out, steps, batch, batched)
+
+    def _result(self, spikes, out, steps, batch, batched) -> LSMResult:
+        times = neurons = trials = None
+        if spikes is not None:
+            per_trial = [np.concatenate(trial) if trial else np.empty((0, 2), np.int64) for trial in spikes]
+            joined = np.concatenate(per_trial)
+            times, neurons = joined[:, 0].copy(), joined[:, 1].copy()
+            if batched:
+                trials = np.repeat(np.arange(batch, dtype=np.int64), [len(trial) for trial in per_trial])
+        states = None if out is None else (out if batched else out[0])
+        return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch)
+
+    def config(self) -> dict:
+        """Everything needed to rebuild this network (with its seed), as plain values."""
+        return {"model": "LSM", "n_exc": self.n_exc, "n_inh": self.n_inh, "density": self.density,
+                "fan_in": self.fan_in, "dt": self.dt, "tau_m": self.tau_m, "tau_exc": self.tau_exc,
+                "tau_inh": self.tau_inh, "v_rest": self.v_rest, "v_reset": self.v_reset,
+                "v_thresh": self.v_thresh, "refractory": self.refractory, "w_exc": self.w_exc,
+                "w_inh": self.w_inh, "delay": self.delay, "input_encoding": self.input_encoding,
+                "input_scaling": self.input_scaling, "input_density": self.input_density,
+                "input_rate": self.input_rate,
+                "v_init": self.v_init if isinstance(self.v_init, (str, int, float)) else "array",
+                "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
+                "dtype": self.dtype.name, "backend": self.backend_name}
+
+    def __repr__(self) -> str:
+        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        return (f"LSM(n_exc={self.n_exc}, n_inh={self.n_inh}, {connectivity}, dt={self.dt:g}, "
+                f"input_encoding={self.input_encoding!r}, dtype={self.dtype.name}, backend={self.backend_name!r})")
+
+
+def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
+    """The CUBA benchmark network of Brette et al. (2007), as in Brian2's CUBA example.
+
+    4000 neurons (3200 excitatory, 800 inhibitory), connection probability 0.02,
+    tau_m 20 ms, tau_exc 5 ms, tau_inh 10 ms, V_t -50 mV, V_r -60 mV, E_l -49 mV
+    (above threshold: the network is self-sustained without input), refractory 5 ms,
+    w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t].
+    """
+    return LSM(3200, 800, density=0.02, dt=dt, tau_m=20e-3, tau_exc=5e-3, tau_inh=10e-3, v_rest=-49e-3,
+               v_reset=-60e-3, v_thresh=-50e-3, refractory=5e-3, w_exc=60 * 0.27 / 10 * 1e-3,
+               w_inh=-20 * 4.5 / 10 * 1e-3, seed=seed, dtype=dtype, backend=backend)
+
