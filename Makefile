@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench peers clean
+.PHONY: demo test bench peers peers-lsm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,14 @@ peers: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[peers]"
 	$(BIN)/python asv_bench/peers/esn_vs_reservoirpy.py
 
+# Brian2 2.9 needs numpy < 2.3: it gets an environment of its own, driven from the script.
+BRIAN_VENV ?= .venv-brian2
+$(BRIAN_VENV)/bin/python:
+	$(PYTHON) -m venv $(BRIAN_VENV)
+	$(BRIAN_VENV)/bin/python -m pip install --quiet "brian2==2.9.*" "numpy<2.3" cython
+
+peers-lsm: $(STAMP) $(BRIAN_VENV)/bin/python
+	$(BIN)/python asv_bench/peers/lsm_vs_brian2.py --brian-python $(BRIAN_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) forecast_out build *.egg-info
+	rm -rf $(VENV) $(BRIAN_VENV) forecast_out build *.egg-info

@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""reservoir-engine's CUBA network against Brian2's, side by side on one machine.
+
+The Brette et al. (2007) CUBA benchmark (4000 LIF neurons, 80/20 E/I, p = 0.02), the
+network of Brian2's CUBA example, run for ``--duration`` seconds of biological time
+by both, for ``--seeds`` seeds each. Printed: mean firing rate and the coefficient of
+variation of inter-spike intervals (both computed by ``reservoir.metrics`` from each
+simulator's spike times, so the statistics are computed the same way), and the wall
+time per biological second, with the ratio.
+
+Brian2 2.9 needs numpy < 2.3, so it runs in its own virtual environment, in a
+subprocess started from here (``--brian-python``; ``make peers-lsm`` creates
+``.venv-brian2``). Brian2's code generation and compilation (its Cython target
+compiles the network's code once, about 40 s here, cached on disk afterwards) are
+kept out of its timing: the network is built and run for one step before the clock
+starts, as our Numba kernels are compiled (and cached) before ours starts. Our
+timings are for spikes only (what Brian2's SpikeMonitor records) and with the
+(T, N) trace states a readout would train on. Ratios are medians over
+``--repeats`` alternating rounds.
+
+Usage::
+
+    make peers-lsm                                        # creates .venv-brian2 and runs this
+    python asv_bench/peers/lsm_vs_brian2.py --brian-python .venv-brian2/bin/python --out results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+# The Brian2 side, written from the CUBA equations; it prints one JSON line.
+BRIAN2_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Network, defaultclock, prefs, seed,
+                        ms, mV, second)
+
+    duration, seed_value, target, repeats = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    prefs.codegen.target = target
+    defaultclock.dt = 0.1 * ms
+    seed(seed_value)
+    taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
+    Vt, Vr, El = -50 * mV, -60 * mV, -49 * mV
+    eqs = '''
+    dv/dt  = (ge + gi - (v - El)) / taum : volt (unless refractory)
+    dge/dt = -ge / taue : volt
+    dgi/dt = -gi / taui : volt
+    '''
+    P = NeuronGroup(4000, eqs, threshold='v > Vt', reset='v = Vr', refractory=5 * ms, method='exact')
+    P.v = 'Vr + rand() * (Vt - Vr)'
+    P.ge = 0 * mV
+    P.gi = 0 * mV
+    we = (60 * 0.27 / 10) * mV
+    wi = (-20 * 4.5 / 10) * mV
+    Ce = Synapses(P, P, on_pre='ge += we')
+    Ci = Synapses(P, P, on_pre='gi += wi')
+    Ce.connect('i < 3200', p=0.02)
+    Ci.connect('i >= 3200', p=0.02)
+    monitor = SpikeMonitor(P)
+    net = Network(P, Ce, Ci, monitor)
+    start = time.perf_counter()
+    net.run(defaultclock.dt)  # code generation and compilation happen here, not in the timing
+    build = time.perf_counter() - start
+    times = []
+    first_spike = monitor.num_spikes
+    start_t = float(defaultclock.t / second)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        net.run(duration * second)
+        times.append(time.perf_counter() - start)
+    step = np.asarray(monitor.t / defaultclock.dt).round().astype(np.int64)
+    mine = step >= int(round(start_t / float(defaultclock.dt)))
+    mine &= step < int(round((start_t + duration) / float(defaultclock.dt)))  # the first timed run
+    print(json.dumps({"build_s": build, "run_s": times, "steps": step[mine].tolist(),
+                      "neurons": np.asarray(monitor.i)[mine].tolist(),
+                      "synapses": int(len(Ce) + len(Ci))}))
+""")
+
+
+def run_brian2(python: str, duration: float, seed: int, target: str, repeats: int) -> dict:
+    completed = subprocess.run([python, "-c", BRIAN2_SCRIPT, str(duration), str(seed), target, str(repeats)],
+                               capture_output=True, text=True, timeout=3600)
+    if completed.returncode != 0:
+        raise RuntimeError(f"Brian2 failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run_ours(duration: float, seed: int, repeats: int, backend: str) -> dict:
+    from reservoir.lsm import cuba
+
+    steps = int(round(duration / 1e-4))
+    cuba(seed=seed, backend=backend).run(n_steps=10, record_states=True)  # compile (or load the cache)
+    spikes_only, with_states, result = [], [], None
+    for _ in range(repeats):
+        net = cuba(seed=seed, backend=backend)
+        start = time.perf_counter()
+        result = net.run(n_steps=steps, record_states=False)
+        spikes_only.append(time.perf_counter() - start)
+        net.reset()
+        start = time.perf_counter()
+        net.run(n_steps=steps, record_states=True)
+        with_states.append(time.perf_counter() - start)
+    return {"run_s": spikes_only, "run_states_s": with_states, "steps": result.spike_times,
+            "neurons": result.spike_neurons, "synapses": int(net.W.nnz)}
+
+
+def statistics_of(record: dict, duration: float) -> tuple[float, float]:
+    from reservoir.metrics import firing_rate, isi_cv
+
+    steps = np.asarray(record["steps"])
+    return firing_rate(steps, 4000, duration), isi_cv(steps, np.asarray(record["neurons"]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--brian-python", default=os.environ.get("BRIAN2_PYTHON", ".venv-brian2/bin/python"),
+                        help="interpreter of an environment with brian2 (numpy < 2.3)")
+    parser.add_argument("--duration", type=float, default=1.0, help="biological seconds per run")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--targets", default="cython,numpy", help="Brian2 code generation targets to time")
+    parser.add_argument("--backend", default="numba")
+    parser.add_argument("--out", help="also write the report (markdown) here")
+    args = parser.parse_args(argv)
+
+    lines = [f"# CUBA (Brette et al. 2007): reservoir-engine vs Brian2, {datetime.date.today()}", "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}; {args.duration:g} s of biological time per run, "
+             f"dt = 0.1 ms, seeds {list(range(1, args.seeds + 1))}, {args.repeats} timed runs each "
+             "(medians).", "",
+             "| simulator | rate (Hz) | ISI CV | synapses | wall s per bio s | ours faster by |",
+             "|---|---|---|---|---|---|"]
+    ours = {seed: run_ours(args.duration, seed, args.repeats, args.backend) for seed in range(1, args.seeds + 1)}
+    our_rates, our_cvs = zip(*(statistics_of(ours[seed], args.duration) for seed in ours))
+    our_time = statistics.median(t for seed in ours for t in ours[seed]["run_s"]) / args.duration
+    our_states_time = statistics.median(t for seed in ours for t in ours[seed]["run_states_s"]) / args.duration
+    synapses = statistics.mean(ours[seed]["synapses"] for seed in ours)
+    rows = []
+    for target in args.targets.split(","):
+        try:
+            theirs = {seed: run_brian2(args.brian_python, args.duration, seed, target, args.repeats)
+                      for seed in range(1, args.seeds + 1)}
+        except Exception as error:  # one failing target must not lose the others
+            rows.append(f"| Brian2 {target} | failed: {str(error).splitlines()[-1][:80]} | | | | |")
+            continue
+        rates, cvs = zip(*(statistics_of(theirs[seed], args.duration) for seed in theirs))
+        wall = statistics.median(t for seed in theirs for t in theirs[seed]["run_s"]) / args.duration
+        build = statistics.median(theirs[seed]["build_s"] for seed in theirs)
+        brian_synapses = statistics.mean(theirs[seed]["synapses"] for seed in theirs)
+        rows.append(f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) | {np.mean(rates):.2f} ± {np.std(rates):.2f} "
+                    f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {wall:.3f} "
+                    f"| {wall / our_time:.1f}x (spikes), {wall / our_states_time:.1f}x (with states) |")
+        rows.append(f"| rate / CV: ours vs Brian2 {target} | {np.mean(our_rates) / np.mean(rates) - 1:+.1%} "
+                    f"| {np.mean(our_cvs) / np.mean(cvs) - 1:+.1%} | | | |")
+    lines.append(f"| reservoir-engine {args.backend}, spikes only | {np.mean(our_rates):.2f} ± {np.std(our_rates):.2f} "
+                 f"| {np.mean(our_cvs):.3f} ± {np.std(our_cvs):.3f} | {synapses:,.0f} | {our_time:.4f} | |")
+    lines.append(f"| reservoir-engine {args.backend}, with (T, N) trace states | | | | {our_states_time:.4f} | |")
+    lines.extend(rows)
+    lines += ["", "Real time: reservoir-engine runs CUBA "
+              f"{1 / our_time:.0f}x faster than biological time (spikes only) on this machine."]
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(report + "\n\nCommand: `python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]) + "`\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
