@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["mse", "rmse", "nrmse", "firing_rate", "isi_cv"]
+__all__ = ["mse", "rmse", "nrmse", "firing_rate", "isi_cv", "memory_capacity"]
 
 
 def _pair(y_true, y_pred):
@@ -71,3 +71,59 @@ def isi_cv(spike_times, spike_neurons, *, min_spikes: int = 3) -> float:
     if not keep.any():
         return float("nan")
     return float(np.mean(spread[keep] / mean[keep]))
+
+
+def memory_capacity(states, inputs, *, max_delay: int = 100, washout: int | None = None, alpha: float = 1e-8,
+                    test_fraction: float = 0.5, return_curve: bool = False):
+    """Jaeger's (2001) short-term memory capacity of a reservoir.
+
+    ``MC = sum_k r2(u[t - k], y_k[t])`` over delays ``k = 1 .. max_delay``, where
+    ``y_k`` is a ridge readout of the states ``x[t]`` trained to recall the input ``k``
+    steps back and ``r2`` is its squared correlation with that input on held-out
+    samples. A reservoir of N linear units has MC <= N; a delay line reaches it.
+
+    Parameters
+    ----------
+    states : (T, N)
+        States, one row per input sample (for a spiking reservoir: one row per
+        held input value, e.g. the traces at the end of its window).
+    inputs : (T,)
+        The driving signal (i.i.d., e.g. uniform, for the textbook measure).
+    max_delay : int
+        Largest delay k.
+    washout : int, optional
+        Samples dropped at the start (default ``max_delay``; at least ``max_delay``).
+    alpha : float
+        Ridge penalty of the readouts (all delays are fitted in one pass).
+    test_fraction : float in (0, 1)
+        The last part of the samples scores the readouts.
+    return_curve : bool
+        Also return ``r2`` per delay (the forgetting curve), shape (max_delay,).
+    """
+    from .readouts import Ridge
+
+    states = np.asarray(states, dtype=np.float64)
+    inputs = np.asarray(inputs, dtype=np.float64).ravel()
+    if states.ndim != 2 or states.shape[0] != inputs.shape[0]:
+        raise ValueError(f"states must be (T, N) with T = len(inputs) = {inputs.shape[0]}, got {states.shape}")
+    max_delay = int(max_delay)
+    washout = max_delay if washout is None else max(int(washout), max_delay)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    steps = states.shape[0]
+    if steps - washout < 20:
+        raise ValueError(f"{steps} samples leave too few after a washout of {washout}")
+    rows = np.arange(washout, steps)
+    targets = inputs[rows[:, None] - np.arange(1, max_delay + 1)[None, :]]  # column k-1: u[t - k]
+    split = washout + int(round((steps - washout) * (1.0 - test_fraction)))
+    train, test = rows < split, rows >= split
+    readout = Ridge(alpha=alpha).fit(states[rows[train]], targets[train])
+    predicted = readout.predict(states[rows[test]]).reshape(-1, max_delay)
+    truth = targets[test]
+    predicted_c = predicted - predicted.mean(axis=0)
+    truth_c = truth - truth.mean(axis=0)
+    denominator = (predicted_c**2).sum(axis=0) * (truth_c**2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = np.where(denominator > 0, (predicted_c * truth_c).sum(axis=0) ** 2 / denominator, 0.0)
+    capacity = float(curve.sum())
+    return (capacity, curve) if return_curve else capacity

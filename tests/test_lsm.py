@@ -298,3 +298,23 @@ def test_isi_cv_and_rate_closed_forms():
     rng = np.random.default_rng(0)  # a Poisson process has CV 1
     poisson = np.cumsum(rng.exponential(1.0, 20000))
     assert rs.metrics.isi_cv(poisson, np.zeros_like(poisson)) == pytest.approx(1.0, abs=0.03)
+
+
+# ----------------------------------------------------------------------------- memory capacity
+def test_memory_capacity_of_a_delay_line_is_its_length():
+    """A shift register of N linear units holds u[t], ..., u[t - N + 1]: r2 = 1 for k < N, 0 after."""
+    units = 12
+    W = np.eye(units, k=-1)  # unit i copies unit i - 1
+    W_in = np.zeros((units, 1))
+    W_in[0] = 1.0
+    esn = rs.ESN.from_weights(W, W_in, activation="identity", dtype="float64")
+    u = np.random.default_rng(0).uniform(-1, 1, 3000)
+    capacity, curve = rs.metrics.memory_capacity(esn.run(u), u, max_delay=20, return_curve=True)
+    np.testing.assert_allclose(curve[:units - 1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(curve[units - 1:], 0.0, atol=0.01)  # chance correlation on held-out samples
+    assert capacity == pytest.approx(units - 1, abs=0.1)
+
+
+def test_memory_capacity_rejects_misaligned_inputs():
+    with pytest.raises(ValueError, match="len\\(inputs\\)"):
+        rs.metrics.memory_capacity(np.zeros((100, 3)), np.zeros(99))
