@@ -38,7 +38,7 @@ class LSMResult:
     spike_times : int64 (S,)
         Step of each spike, counted from the start of this run (``* dt`` for seconds).
     spike_neurons : int64 (S,)
-        Neuron of each spike. Spikes are ordered by trial, then step, then neuron.
+        Neuron of each spike. Spikes are in time order: by step, then trial, then neuron.
     spike_trials : int64 (S,) or None
         Trial of each spike, for a batched run.
     states : array (T, N), (B, T, N), windowed (ceil(T / window), N), or None
@@ -298,7 +298,8 @@ class LSM:
 
     # ------------------------------------------------------------------ running
     def run(self, u=None, *, n_steps=None, record_spikes=True, record_states=True, trace_tau=None,
-            window=None, progress=False):
+            window=None, progress=False, store=None, name=None, checkpoint_every=None, resume=False,
+            targets=None, storage_dtype=None, compression=None, store_weights=False):
         """Simulate the network over inputs (or without input for `n_steps`).
 
         Parameters
@@ -318,55 +319,135 @@ class LSM:
             States are spike counts per window of this many steps instead of traces.
         progress : bool
             Show a progress bar over time.
+        store : reservoir.StateStore, optional
+            Stream traces and spikes into run `name` of this store, checkpointed every
+            `checkpoint_every` steps (see ``reservoir.storage``); returns the stored ``Run``.
+            ``resume=True`` continues run `name` from its last checkpoint, bit-identical
+            to an uninterrupted run. `targets` are stored beside the states,
+            `storage_dtype`/`compression` as for the ESN; `store_weights` also stores
+            W, W_in and the delays.
 
         Returns
         -------
-        LSMResult
+        LSMResult, or the stored ``Run`` with `store`.
         """
         inputs, batched = self._inputs(u, n_steps)
         params = self.params(trace_tau).as_tuple(self.dtype)
         window = 0 if window is None else check.positive_int(window, "window")
         batch, steps = inputs.shape[:2]
-        state = self._start_state(batch)
-        kernels, prepared = self._kernels()
-        chunk = max(settings.time_chunk, 1)
+        chunk = max(1, settings.time_chunk if checkpoint_every is None
+                    else check.positive_int(checkpoint_every, "checkpoint_every"))
         if window:
             chunk = -(-chunk // window) * window  # windows never straddle two kernel calls
+        if store is not None:
+            if window:
+                raise ValueError("a stored run keeps traces (and spikes); window= counts are for in-memory runs")
+            return self._run_stored(u, inputs, batched, params, chunk, record_states, record_spikes, progress,
+                                    store, name, resume, targets, storage_dtype, compression, store_weights)
+        state = self._start_state(batch)
         out = None
         if record_states:
             rows = -(-steps // window) if window else steps
             out = np.zeros((batch, rows, self.n_neurons), dtype=self.dtype)
-        spikes = [[] for _ in range(batch)]
-        bar = _progress_bar(steps, progress)
-        for first in range(0, steps, chunk):
-            last = min(first + chunk, steps)
-            block = inputs[:, first:last]
-            if self.input_encoding == "poisson" and block.shape[2]:
-                block = self._encode(block, state.step)
-            out_block = None if out is None else out[:, first // window:] if window else out[:, first:last]
-            records = kernels.lsm_run(prepared, params, block, self.input_encoding == "poisson", state,
-                                      out_block, window, record_spikes)
-            if record_spikes:
-                for b, trial in enumerate(records):
-                    trial = trial.copy()
-                    trial[:, 0] += first
-                    spikes[b].append(trial)
-            if bar is not None:
-                bar.update(last - first)
-        if bar is not None:
-            bar.close()
+
+        def block_for(first, last):
+            if out is None:
+                return None
+            return out[:, first // window:] if window else out[:, first:last]
+
+        spikes = []
+        for _, _, _, records in self._advance(inputs, state, 0, chunk, params, window, block_for, record_spikes,
+                                              progress):
+            spikes.append(records)
         self._state = state
         self._state_single = not batched
         return self._result(spikes if record_spikes else None, out, steps, batch, batched)
 
+    def _advance(self, inputs, state, start, chunk, params, window, block_for, record_spikes, progress):
+        """Run time chunks from `start`; yield (first, last, states block, spikes).
+
+        `block_for(first, last)` gives the array the chunk's states go to (or None);
+        spikes are (S, 3) rows of (step from the start of `inputs`, neuron, trial) in time order.
+        `state` advances in place.
+        """
+        kernels, prepared = self._kernels()
+        poisson = self.input_encoding == "poisson"
+        steps = inputs.shape[1]
+        bar = _progress_bar(steps - start, progress)
+        for first in range(start, steps, chunk):
+            last = min(first + chunk, steps)
+            block = inputs[:, first:last]
+            if poisson and block.shape[2]:
+                block = self._encode(block, state.step)
+            out = block_for(first, last)
+            per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, window, record_spikes)
+            records = None
+            if record_spikes:
+                records = np.concatenate([np.column_stack([trial[:, 0] + first, trial[:, 1],
+                                                           np.full(len(trial), b, dtype=np.int64)])
+                                          for b, trial in enumerate(per_trial)])
+                if len(per_trial) > 1:  # time order across trials: by step, then trial, then neuron
+                    records = records[np.lexsort((records[:, 1], records[:, 2], records[:, 0]))]
+            if bar is not None:
+                bar.update(last - first)
+            yield first, last, out, records
+        if bar is not None:
+            bar.close()
+
+    def _run_stored(self, u, inputs, batched, params, chunk, record_states, record_spikes, progress, store, name,
+                    resume, targets, storage_dtype, compression, store_weights):
+        if not isinstance(name, str) or not name:
+            raise ValueError("storing a run needs name= (the run's group in the store)")
+        batch, steps = inputs.shape[:2]
+        if resume and name in store:
+            run = store[name]
+            saved = run.saved_state()
+            if not isinstance(saved, dict) or "v" not in saved:
+                raise ValueError(f"{run.path}: run {name!r} is not an LSM run")
+            if run.steps != steps or saved["v"].shape != (batch, self.n_neurons):
+                raise ValueError(f"{run.path}: run {name!r} holds {run.steps} steps of {saved['v'].shape[0]} "
+                                 f"trial(s) of {saved['v'].shape[1]} neurons; these inputs give {steps} steps of "
+                                 f"{batch} trial(s) of {self.n_neurons}")
+            state = LifState.from_arrays(saved)
+            spike_count = int(saved["spike_count"])
+            start = run.steps_done
+        else:
+            state = self._start_state(batch)
+            spike_count = start = 0
+            stored_inputs = None if u is None else (u if np.ndim(u) > 1 else np.asarray(u)[:, None])
+            run = store.create_run(name, steps=steps, units=self.n_neurons, batch=batch if batched else None,
+                                   dtype=self.dtype, storage_dtype=storage_dtype, compression=compression,
+                                   inputs=stored_inputs, targets=targets, config=self.config(),
+                                   chunk_steps=min(chunk, steps), states=record_states,
+                                   state_arrays={**state.arrays(), "spike_count": np.int64(0)},
+                                   spikes=record_spikes)
+        if store_weights:
+            W_in = self.W_in if self.W_in is not None else sp.csr_array((self.n_neurons, 0), dtype=self.dtype)
+            run.save_weights(W=self.W, W_in=W_in, delays=self.delays)
+        buffer = np.empty((batch, min(chunk, steps), self.n_neurons), dtype=self.dtype) if record_states else None
+
+        def block_for(first, last):
+            return None if buffer is None else buffer[:, :last - first]
+
+        for first, last, block, records in self._advance(inputs, state, start, chunk, params, 0, block_for,
+                                                         record_spikes, progress):
+            if block is not None:
+                run.write(first, block if batched else block[0])
+            if records is not None and len(records):
+                run.write_spikes(spike_count, records[:, 0], records[:, 1], records[:, 2] if batched else None)
+                spike_count += len(records)
+            run.commit(last, {**state.arrays(), "spike_count": np.int64(spike_count)})
+        self._state = state
+        self._state_single = not batched
+        return run
+
     def _result(self, spikes, out, steps, batch, batched) -> LSMResult:
         times = neurons = trials = None
         if spikes is not None:
-            per_trial = [np.concatenate(trial) if trial else np.empty((0, 2), np.int64) for trial in spikes]
-            joined = np.concatenate(per_trial)
+            joined = np.concatenate(spikes)
             times, neurons = joined[:, 0].copy(), joined[:, 1].copy()
             if batched:
-                trials = np.repeat(np.arange(batch, dtype=np.int64), [len(trial) for trial in per_trial])
+                trials = joined[:, 2].copy()
         states = None if out is None else (out if batched else out[0])
         return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch)
 

@@ -8,8 +8,13 @@ File layout (``format_version`` 1)::
     /<run>/inputs          beside the states when given (same leading axes)
     /<run>/targets         idem
     /<run>/progress        int64 (2,): steps_done, checkpoint slot
-    /<run>/checkpoint      (2, B, N): two slots of the state after `steps_done` steps
-    /<run>/weights/        optional: W as CSR (W_data, W_indices, W_indptr, attr W_shape), W_in, bias
+    /<run>/checkpoint      (2, B, N): two slots of the state after `steps_done` steps (ESN, ELM)
+    /<run>/checkpoint/     or a group of named state arrays, each (2, ...) (LSM: v, i_exc, i_inh,
+                           refractory, ring_exc, ring_inh, trace, step, spike_count)
+    /<run>/spikes/         LSM: steps int64 (S,), neurons int32 (S,), trials int32 (S,) when
+                           batched; only the first `spike_count` (saved with the state) are committed
+    /<run>/weights/        optional: each matrix by name (W, W_in, bias, delays); a sparse one as a
+                           group with data, indices, indptr and attr shape
 
 Crash safety comes from the order of writes, not from luck: every dataset is
 created at full size with its chunks allocated up front, so after creation the
@@ -20,7 +25,11 @@ bytes, the commit point) and flushes again. A run killed at any moment therefore
 reopens with every step up to ``steps_done`` intact and a matching saved state,
 and ``resume`` continues from there. (Compression needs chunks of unknown size,
 which cannot be allocated up front: compressed runs are written the same way but
-their chunk index grows as they go, and only a completed run is guaranteed.)
+their chunk index grows as they go, and only a completed run is guaranteed. The
+spike lists of an LSM run grow the same way, their length unknown in advance; the
+committed count lives in the checkpoint slot, so entries past it, written before a
+crash, are ignored and overwritten on resume. Both are checked by tests that kill
+writers at random moments, not guaranteed by construction.)
 """
 
 from __future__ import annotations
@@ -31,9 +40,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: named weights, LSM checkpoints and spike lists
 LIBRARY = "reservoir-engine"
 DEFAULT_CHUNK_STEPS = 256
+SPIKE_CHUNK = 65536  # entries per chunk of a spike list
 
 __all__ = ["StateStore", "Run", "save_run", "load_run", "FORMAT_VERSION"]
 
@@ -117,11 +127,15 @@ class StateStore:
 
     def create_run(self, name: str, *, steps: int, units: int, batch: int | None = None, dtype="float32",
                    storage_dtype=None, inputs=None, targets=None, config: dict | None = None,
-                   compression: str | None = None, chunk_steps: int = DEFAULT_CHUNK_STEPS) -> Run:
+                   compression: str | None = None, chunk_steps: int = DEFAULT_CHUNK_STEPS,
+                   states: bool = True, state_arrays: dict | None = None, spikes: bool = False) -> Run:
         """Create run `name` with room for `steps` states of `units` units (per sequence of `batch`).
 
         `inputs`/`targets` (arrays with the same leading axes) are written now.
-        `storage_dtype` float16 halves the file of a float32 run.
+        `storage_dtype` float16 halves the file of a float32 run. `states=False` stores
+        no states (a spiking run that keeps only its spikes). `state_arrays` (name ->
+        example array) makes the checkpoint a group of named arrays instead of one
+        (B, units) array; `spikes` adds the growing spike lists.
         """
         if self.mode == "r":
             raise StoreError(f"{self.path} is open read-only")
@@ -140,7 +154,9 @@ class StateStore:
         group.attrs["library_version"] = _library_version()
         group.attrs["dtype"] = dtype.name
         group.attrs["storage_dtype"] = storage_dtype.name
-        _create_allocated(group, "states", lead + (units,), storage_dtype, chunk_steps, compression)
+        group.attrs["steps"] = steps
+        if states:
+            _create_allocated(group, "states", lead + (units,), storage_dtype, chunk_steps, compression)
         for key, array in (("inputs", inputs), ("targets", targets)):
             if array is not None:
                 array = np.asarray(array)
@@ -148,7 +164,18 @@ class StateStore:
                     raise ValueError(f"{key} has shape {array.shape}; its time axis (and batch) must match "
                                      f"the states': {lead} + (features,)")
                 _create_allocated(group, key, array.shape, array.dtype, chunk_steps, compression)[...] = array
-        _create_allocated(group, "checkpoint", (2, batch or 1, units), dtype, None, None)
+        if state_arrays is None:
+            _create_allocated(group, "checkpoint", (2, batch or 1, units), dtype, None, None)
+        else:
+            slots = group.create_group("checkpoint")
+            for key, example in state_arrays.items():
+                example = np.asarray(example)
+                _create_allocated(slots, key, (2,) + example.shape, example.dtype, None, None)
+        if spikes:
+            events = group.create_group("spikes")
+            for key, kind in (("steps", np.int64), ("neurons", np.int32)) + ((("trials", np.int32),) if batch else ()):
+                events.create_dataset(key, shape=(0,), maxshape=(None,), dtype=kind, chunks=(SPIKE_CHUNK,),
+                                      compression=compression)
         _create_allocated(group, "progress", (2,), np.int64, None, None)[...] = (0, 0)
         self._file.flush()
         return Run(group, self.path)
@@ -164,6 +191,8 @@ class Run:
 
     @property
     def states(self) -> h5py.Dataset:
+        if "states" not in self._group:
+            raise KeyError(f"{self.path}:{self.name} stores no states (spikes only)")
         return self._group["states"]
 
     @property
@@ -185,12 +214,14 @@ class Run:
 
     @property
     def batched(self) -> bool:
-        return self.states.ndim == 3
+        if "states" in self._group:
+            return self.states.ndim == 3
+        return "checkpoint" in self._group and "trials" in self._group.get("spikes", {})
 
     @property
     def steps(self) -> int:
         """Room for this many steps."""
-        return self.states.shape[-2]
+        return int(self._group.attrs["steps"]) if "steps" in self._group.attrs else self.states.shape[-2]
 
     @property
     def steps_done(self) -> int:
@@ -201,10 +232,37 @@ class Run:
     def complete(self) -> bool:
         return self.steps_done == self.steps
 
-    def saved_state(self) -> np.ndarray:
-        """The reservoir state after `steps_done` steps, (B, N)."""
+    def saved_state(self):
+        """The reservoir state after `steps_done` steps: (B, N), or a dict of named arrays."""
         slot = int(self._group["progress"][1])
-        return self._group["checkpoint"][slot]
+        checkpoint = self._group["checkpoint"]
+        if isinstance(checkpoint, h5py.Group):
+            return {key: checkpoint[key][slot] for key in checkpoint}
+        return checkpoint[slot]
+
+    @property
+    def spike_count(self) -> int:
+        """Spikes committed (those of the first `steps_done` steps)."""
+        if "spikes" not in self._group:
+            raise KeyError(f"{self.path}:{self.name} stores no spikes")
+        return int(self.saved_state()["spike_count"])
+
+    def spikes(self, start: int = 0, stop: int | None = None) -> dict:
+        """Committed spikes [start, stop) as arrays: steps, neurons (and trials when batched)."""
+        count = self.spike_count
+        stop = count if stop is None else min(stop, count)
+        events = self._group["spikes"]
+        return {key: events[key][start:stop] for key in events}
+
+    def write_spikes(self, first: int, steps, neurons, trials=None) -> None:
+        """Write spikes as entries [first, first + S) of the spike lists (not yet committed)."""
+        events = self._group["spikes"]
+        stop = first + len(steps)
+        for key, values in (("steps", steps), ("neurons", neurons), ("trials", trials)):
+            if key in events:
+                if events[key].shape[0] < stop:
+                    events[key].resize((stop,))
+                events[key][first:stop] = values
 
     def write(self, start: int, states: np.ndarray) -> None:
         """Write states of steps [start, start + T) (not yet committed)."""
@@ -222,34 +280,49 @@ class Run:
         file.flush()
         progress = self._group["progress"]
         slot = 1 - int(progress[1])
-        self._group["checkpoint"][slot] = np.asarray(state).reshape(self._group["checkpoint"].shape[1:])
+        checkpoint = self._group["checkpoint"]
+        if isinstance(checkpoint, h5py.Group):
+            for key in checkpoint:
+                checkpoint[key][slot] = state[key]
+        else:
+            checkpoint[slot] = np.asarray(state).reshape(checkpoint.shape[1:])
         file.flush()
         progress[...] = (steps_done, slot)
         file.flush()
 
-    def save_weights(self, W, W_in, bias) -> None:
-        """Store the reservoir's matrices (W as CSR arrays) so the run can be rebuilt without its seed."""
+    def save_weights(self, **matrices) -> None:
+        """Store the reservoir's matrices by name (sparse ones as CSR arrays), so the run can
+        be rebuilt without its seed, e.g. ``save_weights(W=W, W_in=W_in, bias=bias)``."""
         import scipy.sparse as sp
 
         if "weights" in self._group:
             return
         weights = self._group.create_group("weights")
-        W = sp.csr_array(W)
-        for key, array in (("W_data", W.data), ("W_indices", W.indices), ("W_indptr", W.indptr),
-                           ("W_in", np.asarray(W_in)), ("bias", np.asarray(bias))):
-            weights.create_dataset(key, data=array)
-        weights.attrs["W_shape"] = W.shape
+        for key, matrix in matrices.items():
+            if sp.issparse(matrix):
+                matrix = sp.csr_array(matrix)
+                group = weights.create_group(key)
+                for part in ("data", "indices", "indptr"):
+                    group.create_dataset(part, data=getattr(matrix, part))
+                group.attrs["shape"] = matrix.shape
+            else:
+                weights.create_dataset(key, data=np.asarray(matrix))
         self._group.file.flush()
 
-    def weights(self):
-        """(W, W_in, bias) stored by ``save_weights``, or None."""
+    def weights(self) -> dict | None:
+        """The matrices stored by ``save_weights`` (name -> array or CSR array), or None."""
         import scipy.sparse as sp
 
         if "weights" not in self._group:
             return None
-        w = self._group["weights"]
-        W = sp.csr_array((w["W_data"][...], w["W_indices"][...], w["W_indptr"][...]), shape=tuple(w.attrs["W_shape"]))
-        return W, w["W_in"][...], w["bias"][...]
+        stored = {}
+        for key, item in self._group["weights"].items():
+            if isinstance(item, h5py.Group):
+                stored[key] = sp.csr_array((item["data"][...], item["indices"][...], item["indptr"][...]),
+                                           shape=tuple(item.attrs["shape"]))
+            else:
+                stored[key] = item[...]
+        return stored
 
     def time_range(self, start: int = 0, stop: int | None = None) -> TimeRange:
         """The states of steps [start, stop) as a lazy view (no copy); readouts accept it."""

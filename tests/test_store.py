@@ -46,7 +46,8 @@ def test_stored_weights_rebuild_the_reservoir(tmp_path, rng):
     esn = _esn()
     with rs.StateStore(tmp_path / "s.h5", "w") as store:
         run = esn.run(u, store=store, name="train", store_weights=True)
-        W, W_in, bias = run.weights()
+        stored = run.weights()
+        W, W_in, bias = stored["W"], stored["W_in"], stored["bias"]
         assert (W != esn.W).nnz == 0
         rebuilt = rs.ESN.from_weights(W, W_in, bias, leak_rate=run.config["leak_rate"], dtype=run.config["dtype"])
         np.testing.assert_array_equal(rebuilt.run(u), run.states[...])
