@@ -1,5 +1,6 @@
 """Trained readouts on reservoir states."""
 
+from .gated import GRUReadout, LSTMReadout
 from .ridge import GramAccumulator, Ridge
 
-__all__ = ["Ridge", "GramAccumulator"]
+__all__ = ["Ridge", "GramAccumulator", "GRUReadout", "LSTMReadout"]

@@ -55,6 +55,11 @@ __all__ = ["GRUReadout", "LSTMReadout"]
 
 #: Run the CPU step loops in Numba (tests switch it off to compare with the NumPy loops).
 USE_NUMBA = True
+#: Below this many multiply-adds per window batch (lanes x steps x features x gate rows) the
+#: CPU path runs BLAS on one thread: for small products OpenBLAS's threads cost more than they
+#: save, and on a busy machine they spin (measured under load: 640x48 by 640x50 took 2.5 ms
+#: on two threads, 0.17 ms on one).
+SINGLE_THREAD_BELOW = 50_000_000
 
 MANY_TO_MANY = "many-to-many"
 MANY_TO_ONE = "many-to-one"
@@ -270,6 +275,17 @@ def _compiled_loops():
 
 def _use_numba(xp) -> bool:
     return USE_NUMBA and xp is np
+
+
+def _blas_threads(xp, multiply_adds: int):
+    """A context that keeps BLAS on one thread for small products on the CPU (see SINGLE_THREAD_BELOW)."""
+    import contextlib
+
+    if xp is not np or multiply_adds >= SINGLE_THREAD_BELOW:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 # ============================================================================ cells
@@ -900,7 +916,7 @@ class _GatedReadout(BaseEstimator):
         collection = structure != "single"
         if collection and _labels_like(y, len(items)):
             return _build_data(items, input_parts, None, dtype), items, structure, MANY_TO_ONE, y, False
-        if collection and y is not None and len(np.shape(y)) == 1:
+        if collection and y is not None and not isinstance(y, (list, tuple)) and len(np.shape(y)) == 1:
             raise ValueError(f"y has {np.shape(y)[0]} entries but X has {len(items)} sequences: give one label per "
                              "sequence (classification) or per-step targets of shape (B, T[, k]) or a list")
         target_parts, scalars = _aligned_parts(y, items, structure, "targets", "y", dtype)
@@ -910,9 +926,15 @@ class _GatedReadout(BaseEstimator):
     def _run_lanes(self, data, chains, n_lanes: int, visit) -> None:
         """Run `chains` in `n_lanes` parallel lanes; `visit(requests, items, state)` handles one
         window batch and returns the state after it (carried to the lane's next window)."""
-        xp, params, cell = data.xp, self.parameters_, self._cell
+        xp, cell = data.xp, self._cell
         lanes = lane_plan(chains, n_lanes)
         state = zero_state(cell, xp, self._n_layers, len(lanes), self._hidden, self._dtype)
+        steps = max((b - a for chain in chains for a, b in chain.windows), default=0)
+        work = len(lanes) * steps * (data.n_features + self._hidden) * cell.n_gates * self._hidden
+        with _blas_threads(xp, work):
+            self._run_lane_steps(data, lanes, state, visit)
+
+    def _run_lane_steps(self, data, lanes, state, visit) -> None:
         for items in lane_steps(lanes):
             batch = len(items)
             starting = [(i, chain) for i, (chain, k) in enumerate(items) if k == 0]
@@ -923,7 +945,6 @@ class _GatedReadout(BaseEstimator):
             for layer, layer_final in zip(state, final):
                 for S, value in zip(layer, layer_final):
                     S[:batch] = value
-        del params
 
     def _start_states(self, data, state, starting) -> None:
         """Zero state, or the state warmed up over the chain's burn-in span, for lanes starting a chain."""
@@ -1240,7 +1261,7 @@ class _GatedReadout(BaseEstimator):
         """Class probabilities (n_sequences, n_classes), columns in the order of ``classes_`` (many-to-one)."""
         data, _ = self._predict_data(X, inputs)
         if self.mode_ != MANY_TO_ONE:
-            raise AttributeError("predict_proba is for sequence classification: this readout was fitted "
+            raise AttributeError("predict_proba is for sequence classification (many-to-one): this readout was fitted "
                                  "many-to-many (per-step targets)")
         return self._probabilities(data)
 
