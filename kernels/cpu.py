@@ -546,12 +546,14 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
             break
         slot = (step0 + t) % slots
         previous = slot - 1 if slot > 0 else slots - 1
-        if has_input:
+        if has_input:  # the input matrix in push layout: silent channels (no input spike) cost nothing
             for i in range(n):
-                total = zero
-                for k in range(in_indptr[i], in_indptr[i + 1]):
-                    total += in_data[k] * inputs[t, in_indices[k]]
-                drive[i] = total
+                drive[i] = zero
+            for c in range(inputs.shape[1]):
+                x = inputs[t, c]
+                if x != zero:
+                    for k in range(in_indptr[c], in_indptr[c + 1]):
+                        drive[in_indices[k]] += in_data[k] * x
         # (3. of the previous step) delivery; 1. update; 5. trace decay -- branch-free, so it vectorises.
         # At a call's first step the previous slot was delivered already and holds zeros.
         if sweep_ring:
@@ -660,11 +662,13 @@ class LifWeights:
 
 
 def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+    """Recurrent and input matrices both in push layout (rows = sources), sorted."""
     push = sp.csr_array(push)
-    W_in = sp.csr_array(W_in)
+    input_push = sp.csr_array(sp.csr_array(W_in).T)  # rows = input channels
+    input_push.sort_indices()  # each neuron sums its channels in ascending order, as the reference's matvec
     return LifWeights(push.indptr.astype(np.int64), push.indices.astype(np.int64), push.data,
-                      np.asarray(delays, dtype=np.int64), int(n_exc), W_in.indptr.astype(np.int64),
-                      W_in.indices.astype(np.int64), W_in.data.astype(push.data.dtype))
+                      np.asarray(delays, dtype=np.int64), int(n_exc), input_push.indptr.astype(np.int64),
+                      input_push.indices.astype(np.int64), input_push.data.astype(push.data.dtype))
 
 
 def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
