@@ -1,10 +1,12 @@
 """Backend registry: which hardware path runs the kernels.
 
 A backend is a name, the modules it needs, and the kernel module that implements
-the path (``prepare_esn``, ``esn_run``, ``esn_generate``). Kernel modules are
-imported only when a backend is asked for, so a GPU package is never needed to
-import ``reservoir``. ``"auto"`` takes the fastest available backend and logs its
-choice once.
+the path (``prepare_esn``, ``esn_run``, ``esn_generate``, ``prepare_elm``,
+``elm_hidden``). Kernel modules are imported only when a backend is asked for, so a
+GPU package is never needed to import ``reservoir``. A GPU backend is available
+when its package imports *and* it sees a CUDA GPU; asking for one that is not says
+which of the two is missing. ``"auto"`` takes the fastest available backend and
+logs its choice once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -25,21 +29,63 @@ class Backend:
     requires: tuple[str, ...]
     description: str
     priority: int  # higher is faster; "auto" takes the highest available
+    #: For hardware backends: returns why the hardware cannot be used, or None when it can
+    #: (called only once the required modules are there).
+    device_problem: Callable[[], str | None] | None = None
+    #: How to get the required modules, named in the error.
+    install_hint: str = ""
 
     def missing(self) -> list[str]:
-        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+        return [module for module in self.requires if _find_spec(module) is None]
 
-    def is_available(self) -> bool:
-        return not self.missing()
-
-    def kernels(self) -> ModuleType:
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run here (a missing package, no GPU), or None when it can."""
         missing = self.missing()
         if missing:
-            raise RuntimeError(
-                f"backend {self.name!r} ({self.description}) is not available: "
-                f"missing {', '.join(missing)}"
-            )
+            hint = f" ({self.install_hint})" if self.install_hint else ""
+            return f"missing {', '.join(missing)}{hint}"
+        if self.device_problem is not None:
+            return self.device_problem()
+        return None
+
+    def is_available(self) -> bool:
+        return self.unavailable_reason() is None
+
+    def kernels(self) -> ModuleType:
+        reason = self.unavailable_reason()
+        if reason:
+            raise RuntimeError(f"backend {self.name!r} ({self.description}) is not available: {reason}")
         return importlib.import_module(f"reservoir.kernels.{self.kernel_module}")
+
+
+def _find_spec(module: str):
+    try:
+        return importlib.util.find_spec(module)
+    except ImportError:  # a dotted name whose parent package is missing
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_cuda_device_problem() -> str | None:
+    from numba import cuda
+
+    try:
+        if cuda.is_available():  # True under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) as well
+            return None
+    except Exception as error:  # a broken driver install: say so rather than fail at import
+        return f"no usable CUDA GPU: {error}"
+    return "no CUDA GPU found (numba.cuda.is_available() is False: no driver or no device)"
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy_device_problem() -> str | None:
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CUDARuntimeError without a driver; ImportError for a wheel of another CUDA
+        return f"no usable CUDA GPU: cupy reports {type(error).__name__}: {error}"
+    return None if count > 0 else "no CUDA GPU found (cupy sees 0 devices)"
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -51,6 +97,13 @@ def register(backend: Backend) -> None:
 
 register(Backend("numpy", "reference", ("numpy", "scipy"), "NumPy/SciPy reference, one step at a time", 0))
 register(Backend("numba", "cpu", ("numba",), "Numba CPU kernels, time loop compiled, parallel over rows", 10))
+# GPU priorities: "auto" prefers the faster GPU path; cupy > numba-cuda is the order the
+# benchmark (asv_bench/gpu_bench.py) is to confirm on a GPU.
+_GPU_HINT = "install the GPU extra: pip install 'reservoir-engine[cuda]'"
+register(Backend("numba-cuda", "cuda", ("numba.cuda",), "Numba-CUDA kernels, persistent time loop on the GPU", 20,
+                 device_problem=_numba_cuda_device_problem, install_hint=_GPU_HINT))
+register(Backend("cupy", "cupy_raw", ("cupy",), "CUDA C kernels loaded with CuPy, persistent time loop on the GPU",
+                 30, device_problem=_cupy_device_problem, install_hint=_GPU_HINT))
 
 
 def names() -> list[str]:
@@ -59,7 +112,13 @@ def names() -> list[str]:
 
 
 def available() -> list[str]:
+    """Names of the backends that can run here (GPU ones only with a GPU)."""
     return [name for name in names() if _REGISTRY[name].is_available()]
+
+
+def gpu_names() -> list[str]:
+    """Registered GPU backends, available or not."""
+    return [name for name, backend in sorted(_REGISTRY.items()) if backend.device_problem is not None]
 
 
 _auto_logged = False

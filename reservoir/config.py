@@ -22,6 +22,18 @@ class Settings:
     gram_chunk_rows: int = 4096
     #: Above this many nonzeros, spectral_radius() uses the power method rather than ARPACK.
     arpack_max_nnz: int = 2_000_000
+    # GPU backends ("numba-cuda", "cupy"): persistent kernels, see kernels/_gpu_layout.py.
+    #: Threads per block (a power of two, at least 32: a warp per SELL slice).
+    gpu_threads_per_block: int = 256
+    #: Matrices of at most this many entries (SELL padding included) whose entries and
+    #: state fit in shared memory run in one block, steps separated by __syncthreads.
+    gpu_single_block_max_entries: int = 32_768
+    #: Otherwise about this many entries per block, up to the co-resident limit: fewer
+    #: blocks make the per-step grid barrier cheaper for small reservoirs.
+    gpu_min_entries_per_block: int = 4096
+    #: Cap on dynamic shared memory per block in bytes (None: the device's limit; the
+    #: Numba-CUDA path stays within 40 KiB). 0 disables staging the matrix on chip.
+    gpu_shared_bytes: int | None = None
 
 
 settings = Settings()

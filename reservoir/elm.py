@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _arrays
 from . import _validation as check
 from . import backends
 from .connectivity import _seed_sequence, random_sparse
@@ -74,8 +75,13 @@ class HiddenLayer:
         return self._backend.name
 
     def transform(self, X) -> np.ndarray:
-        """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse."""
-        X = check_features(X, self.dtype, "X", self.W.shape[1])
+        """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse.
+
+        On a GPU backend a CuPy X gives CuPy activations (nothing crosses to the host)."""
+        if _arrays.is_device(X) and self._backend.device_problem is not None:
+            X = _arrays.device_features(X, self.dtype, "X", self.W.shape[1])
+        else:
+            X = check_features(_arrays.to_host(X), self.dtype, "X", self.W.shape[1])
         kernels = self._backend.kernels()
         if self._prepared is None:
             self._prepared = kernels.prepare_elm(self.W, self.bias)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _arrays
 from . import _validation as check
 from . import backends
 from .config import settings
@@ -48,10 +49,14 @@ class ESN:
     dtype : {"float32", "float64"}
         Weights, state and outputs all use it.
     backend : str, default "auto"
-        ``"numpy"`` (reference), ``"numba"`` (compiled CPU) or ``"auto"``.
+        ``"numpy"`` (reference), ``"numba"`` (compiled CPU), ``"numba-cuda"`` or
+        ``"cupy"`` (GPU, ``pip install 'reservoir-engine[cuda]'``) or ``"auto"``.
 
     The input weights are drawn on the first ``run`` (that is when the input width
     is known). The state carries over between ``run`` calls until ``reset()``.
+
+    On a GPU backend, CuPy inputs give CuPy states and the state stays on the GPU
+    between calls; NumPy inputs are copied over and the states copied back.
     """
 
     def __init__(self, units, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
@@ -131,19 +136,22 @@ class ESN:
 
     @property
     def state(self) -> np.ndarray:
-        """Current state: (units,) after a single sequence, (B, units) after a batch."""
+        """Current state: (units,) after a single sequence, (B, units) after a batch.
+
+        A copy, on the GPU (CuPy) after a run on CuPy inputs."""
         if self._state is None:
             return np.zeros(self.units, dtype=self.dtype)
         return self._state[0].copy() if self._state_single else self._state.copy()
 
     @state.setter
     def state(self, value):
-        value = np.asarray(value, dtype=self.dtype)
+        xp = _arrays.namespace(value)
+        value = xp.asarray(value, dtype=self.dtype)
         if value.shape[-1] != self.units or value.ndim not in (1, 2):
             raise ValueError(f"state must have shape (units={self.units},) or (B, {self.units}), got {value.shape}")
-        check.finite_sequences(value.reshape(1, -1, self.units), "state")
+        check.finite_sequences(_arrays.to_host(value).reshape(1, -1, self.units), "state")
         self._state_single = value.ndim == 1
-        self._state = np.array(value.reshape(-1, self.units), dtype=self.dtype)
+        self._state = xp.array(value.reshape(-1, self.units), dtype=self.dtype)
 
     def reset(self) -> ESN:
         """Forget the state: the next run starts from zeros."""
@@ -170,15 +178,17 @@ class ESN:
             self._prepared = kernels.prepare_esn(self.W, self.W_in, self.bias)
         return kernels, self._prepared
 
-    def _start_state(self, batch: int) -> np.ndarray:
+    def _start_state(self, batch: int, device: bool = False):
+        """A copy of the state for `batch` sequences, on the GPU when `device` (zeros after reset)."""
         if self._state is None:
-            return np.zeros((batch, self.units), dtype=self.dtype)
+            xp = _arrays.device_namespace() if device else np
+            return xp.zeros((batch, self.units), dtype=self.dtype)
         if self._state.shape[0] != batch:
             raise ValueError(
                 f"the reservoir holds the state of {self._state.shape[0]} sequence(s) but u has {batch}; "
                 "call reset() to start new sequences"
             )
-        return self._state.copy()
+        return _arrays.like(self._state, device).copy()
 
     # ------------------------------------------------------------------ running
     def run(self, u, *, progress: bool = False, store=None, name: str | None = None,
@@ -210,14 +220,20 @@ class ESN:
         states : (T, units) or (B, T, units) in the reservoir's dtype; with `store`,
         the stored ``Run`` instead.
         """
-        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        # GPU inputs stay on the GPU with a GPU backend; a CPU backend reads them from the host.
+        device = _arrays.is_device(u) and self._backend.device_problem is not None
+        if device:
+            inputs, batched = _arrays.device_sequences(u, self.dtype, "u", self.n_inputs)
+        else:
+            u = _arrays.to_host(u)
+            inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
         batch, steps = inputs.shape[:2]
         chunk = max(1, settings.time_chunk if checkpoint_every is None
                     else check.positive_int(checkpoint_every, "checkpoint_every"))
         if store is None:
-            state = self._start_state(batch)
-            out = np.empty((batch, steps, self.units), dtype=self.dtype)
+            state = self._start_state(batch, device)
+            out = _arrays.namespace(inputs).empty((batch, steps, self.units), dtype=self.dtype)
             for _ in self._advance(inputs, state, 0, chunk, lambda start, stop: out[:, start:stop], progress):
                 pass
             self._finish(state, batched)
@@ -231,22 +247,23 @@ class ESN:
             if run.states.shape != expected:
                 raise ValueError(f"{run.path}: run {name!r} holds states of shape {run.states.shape}; "
                                  f"resuming it with these inputs would give {expected}")
-            state = np.array(run.saved_state(), dtype=self.dtype)
+            state = _arrays.like(np.array(run.saved_state(), dtype=self.dtype), device)
             start = run.steps_done
         else:
-            state = self._start_state(batch)
+            state = self._start_state(batch, device)
+            host_u = _arrays.to_host(u)
             run = store.create_run(name, steps=steps, units=self.units, batch=batch if batched else None,
                                    dtype=self.dtype, storage_dtype=storage_dtype, compression=compression,
-                                   inputs=u if np.ndim(u) > 1 else np.asarray(u)[:, None],
+                                   inputs=host_u if np.ndim(host_u) > 1 else np.asarray(host_u)[:, None],
                                    targets=targets, config=self.config(), chunk_steps=min(chunk, steps))
             start = 0
         if store_weights:
-            run.save_weights(self.W, self.W_in, self.bias)
+            run.save_weights(W=self.W, W_in=self.W_in, bias=self.bias)
         buffer = np.empty((batch, min(chunk, steps), self.units), dtype=self.dtype)
         for first, last, block in self._advance(inputs, state, start, chunk,
                                                 lambda first, last: buffer[:, :last - first], progress):
             run.write(first, block if batched else block[0])
-            run.commit(last, state)
+            run.commit(last, _arrays.to_host(state))
         self._finish(state, batched)
         return run
 
@@ -290,7 +307,7 @@ class ESN:
         Returns outputs (n_steps, n_out); the state advances.
         """
         n_steps = check.positive_int(n_steps, "n_steps")
-        first_input = np.asarray(first_input, dtype=self.dtype).ravel()
+        first_input = np.asarray(_arrays.to_host(first_input), dtype=self.dtype).ravel()
         self._ensure_input_weights(first_input.shape[0])
         coef = np.atleast_2d(np.asarray(readout_coef, dtype=self.dtype))
         intercept = np.broadcast_to(np.asarray(readout_intercept, dtype=self.dtype), (coef.shape[0],)).copy()
@@ -300,7 +317,7 @@ class ESN:
         if coef.shape[0] != self.n_inputs:
             raise ValueError(f"closed loop needs as many outputs as inputs: {coef.shape[0]} != {self.n_inputs}")
         kernels, prepared = self._kernels()
-        state = self._start_state(1)[0]
+        state = self._start_state(1, _arrays.is_device(self._state))[0]  # outputs live where the state does
         outputs = kernels.esn_generate(prepared, coef, intercept, include_input, state, first_input,
                                        n_steps, self.leak_rate, self.activation)
         self._state = state[None]

@@ -1,0 +1,315 @@
+#!/usr/bin/env python
+"""Every GPU figure of issue 7 in one call: copy bandwidth, floors, ESN and ELM timings, a table.
+
+Run on a machine with a CUDA GPU, CuPy and/or numba-cuda (``pip install -e ".[cuda]"``)::
+
+    python asv_bench/gpu_bench.py --commit "$(git rev-parse HEAD)" --out gpu-results.md
+
+What it measures (float32 throughout; each figure is the median of ``--repeats``
+timed calls after an untimed warm-up call that compiles the kernels):
+
+1. copy bandwidth: a 1 GiB device-to-device copy, bytes read + written / time;
+2. ESN, n = 100,000, density 0.01, one sequence: time per step against the floor,
+   bytes that must move per step (values + column indices of every nonzero, the
+   state read and written, the output row written) / copy bandwidth; target 1.3x;
+3. batched, n = 100,000, B = 64: time per sequence-step (target < 10 us) and its floor;
+4. small reservoirs (n = 1,024 / 2,048 / 4,096, density 0.01): time per step (target < 2 us);
+5. ELM hidden layer: 20,000 samples x 784 features -> 10,000 hidden units at density 0.01;
+6. ReservoirPy's JAX backend (``reservoirpy.jax``, if importable) at n = 10,000 and
+   100,000, one sequence, same matrices: its time per step over ours;
+7. the Numba CPU path at n = 100,000 for context.
+
+Timings are wall-clock around calls on CuPy arrays (inputs, states and outputs stay
+on the GPU), synchronised after each call: what a user of ``ESN.run`` gets, Python
+overhead included. Before timing, each backend's states are checked against the
+Numba CPU path on the same weights; a backend that disagrees is reported, not timed.
+Figures that cannot be measured here are printed as "not measured" with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import reservoir as rs  # noqa: E402
+from reservoir import backends  # noqa: E402
+from reservoir.config import settings  # noqa: E402
+
+SEED = 7
+ROWS: list[dict] = []
+
+
+def row(figure, backend, size, measured, floor="", target="", note=""):
+    ROWS.append(dict(figure=figure, backend=backend, size=size, measured=measured, floor=floor, target=target,
+                     note=note))
+    print(f"  {figure:<28} {backend:<11} {size:<26} {measured:<22} {floor:<18} {target:<18} {note}", flush=True)
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.2f} us"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.3f} ms"
+
+
+def median_time(call, repeats: int, sync) -> float:
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        call()
+        sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def matrix(n: int, density: float):
+    W = rs.random_sparse(n, density=density, seed=SEED, dtype="float32")
+    W.data *= np.float32(0.9 / np.sqrt(n * density))  # circular law: spectral radius about 0.9
+    rng = np.random.default_rng(SEED)
+    return W, rng.uniform(-0.5, 0.5, (n, 1)).astype(np.float32), rng.uniform(-0.1, 0.1, n).astype(np.float32)
+
+
+def esn_floor_bytes(W, batch: int = 1) -> int:
+    """Bytes a step must move: every nonzero's value and 32-bit column once, the state read
+    and written, the output written (per sequence), W_in and the bias once."""
+    n = W.shape[0]
+    return W.nnz * (4 + 4) + 3 * n * batch * 4 + 2 * n * 4
+
+
+def device_info(cp):
+    device = cp.cuda.Device()
+    props = cp.cuda.runtime.getDeviceProperties(device.id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    return (f"{name}, {props['multiProcessorCount']} SMs, {props['l2CacheSize'] / 2**20:.0f} MiB L2, "
+            f"{props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}, "
+            f"driver {cp.cuda.runtime.driverGetVersion()}")
+
+
+def copy_bandwidth(cp, repeats: int) -> float:
+    nbytes = 1 << 30
+    source = cp.random.random(nbytes // 4, dtype=cp.float32)
+    target = cp.empty_like(source)
+    sync = cp.cuda.Device().synchronize
+    target[...] = source  # warm-up
+    seconds = median_time(lambda: cp.copyto(target, source), repeats, sync)
+    return 2 * nbytes / seconds
+
+
+def check_against_cpu(esn_gpu, W, W_in, bias, u, cp) -> str | None:
+    """None when the GPU states match the Numba CPU path on the first steps, else the mismatch."""
+    cpu = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, dtype="float32", backend="numba")
+    expected = cpu.run(u[..., :5, :])
+    esn_gpu.reset()
+    got = cp.asnumpy(esn_gpu.run(cp.asarray(u[..., :5, :])))
+    esn_gpu.reset()
+    error = float(np.max(np.abs(got - expected)))
+    return None if error < 1e-4 else f"max |difference| to the CPU path {error:.2e}"
+
+
+def time_esn(name, W, W_in, bias, u, repeats, cp):
+    esn = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, dtype="float32", backend=name)
+    problem = check_against_cpu(esn, W, W_in, bias, u, cp)
+    if problem:
+        return None, problem
+    u_device = cp.asarray(u)
+    esn.run(u_device)  # warm-up: compilation, layouts, allocations
+    sync = cp.cuda.Device().synchronize
+
+    def call():
+        esn.reset()
+        esn.run(u_device)
+    return median_time(call, repeats, sync), None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default=",".join(backends.gpu_names()))
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer steps (a smoke test)")
+    parser.add_argument("--commit", default=None, help="commit measured (default: git rev-parse HEAD)")
+    parser.add_argument("--out", default=None, help="write the markdown table here")
+    args = parser.parse_args(argv)
+
+    try:
+        import cupy as cp
+    except ImportError:
+        print("not measured: this script needs CuPy (pip install -e '.[cuda]') and a CUDA GPU")
+        return 1
+    names = [name for name in args.backends.split(",") if name]
+    usable = []
+    for name in names:
+        reason = backends._REGISTRY[name].unavailable_reason()
+        if reason:
+            row("backend", name, "", "not measured", note=reason)
+        else:
+            usable.append(name)
+    commit = args.commit or _git_commit()
+    device = device_info(cp)
+    print(f"device: {device}\ndate: {datetime.date.today()}\ncommit: {commit}\n"
+          f"settings: {settings}\n", flush=True)
+
+    big = 20_000 if args.quick else 100_000
+    steps_big, steps_batch, steps_small = (20, 5, 200) if args.quick else (200, 20, 2000)
+    batch = 64
+    rng = np.random.default_rng(SEED)
+
+    bandwidth = copy_bandwidth(cp, args.repeats)
+    row("copy bandwidth", "cupy", "1 GiB device to device", f"{bandwidth / 1e12:.3f} TB/s", note="read + write")
+
+    guarded(lambda: esn_single(usable, big, steps_big, bandwidth, rng, args.repeats, cp), "ESN one sequence")
+    guarded(lambda: esn_batched(usable, big, batch, steps_batch, bandwidth, rng, args.repeats, cp), "ESN batched")
+    guarded(lambda: esn_small(usable, steps_small, bandwidth, rng, args.repeats, cp), "ESN small")
+    guarded(lambda: elm(usable, args.quick, bandwidth, rng, args.repeats, cp), "ELM")
+    guarded(lambda: reservoirpy_jax(usable, args.quick, rng, args.repeats, cp), "ReservoirPy JAX")
+    guarded(lambda: cpu_context(big, rng), "Numba CPU")
+    row("CUBA LSM (4,000 neurons)", "-", "", "not measured", target=">= 50x real time",
+        note="LSM GPU kernels not built yet")
+
+    table = _markdown(device, commit)
+    print("\n" + table)
+    if args.out:
+        Path(args.out).write_text(table)
+    return 0
+
+
+def guarded(part, title):
+    try:
+        part()
+    except Exception as error:  # one failing part must not lose the others
+        traceback.print_exc()
+        row(title, "-", "", "not measured", note=f"failed: {type(error).__name__}: {error}")
+
+
+def esn_single(usable, n, steps, bandwidth, rng, repeats, cp):
+    W, W_in, bias = matrix(n, 0.01)
+    u = rng.uniform(-1, 1, (steps, 1)).astype(np.float32)
+    floor = esn_floor_bytes(W) / bandwidth
+    for name in usable:
+        seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+        if problem:
+            row("ESN one sequence", name, f"n={n:,} p=0.01 f32", "not measured", note=problem)
+            continue
+        per_step = seconds / steps
+        row("ESN one sequence", name, f"n={n:,} p=0.01 f32", f"{ms(per_step)}/step", f"{ms(floor)}/step",
+            "<= 1.3x floor", f"{per_step / floor:.2f}x floor")
+
+
+def esn_batched(usable, n, batch, steps, bandwidth, rng, repeats, cp):
+    W, W_in, bias = matrix(n, 0.01)
+    u = rng.uniform(-1, 1, (batch, steps, 1)).astype(np.float32)
+    floor = esn_floor_bytes(W, batch) / bandwidth / batch
+    for name in usable:
+        seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+        if problem:
+            row("ESN batched", name, f"n={n:,} B={batch}", "not measured", note=problem)
+            continue
+        per_sequence_step = seconds / steps / batch
+        row("ESN batched", name, f"n={n:,} B={batch}", f"{us(per_sequence_step)}/seq-step",
+            f"{us(floor)}/seq-step", "< 10 us/seq-step", f"{per_sequence_step / floor:.2f}x floor")
+
+
+def esn_small(usable, steps, bandwidth, rng, repeats, cp):
+    for n in (1024, 2048, 4096):
+        W, W_in, bias = matrix(n, 0.01)
+        u = rng.uniform(-1, 1, (steps, 1)).astype(np.float32)
+        for name in usable:
+            seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+            if problem:
+                row("ESN small", name, f"n={n:,} p=0.01", "not measured", note=problem)
+                continue
+            per_step = seconds / steps
+            row("ESN small", name, f"n={n:,} p=0.01 ({W.nnz:,} nnz)", f"{us(per_step)}/step",
+                f"{us(esn_floor_bytes(W) / bandwidth)}/step", "< 2 us/step", "on chip" if n <= 4096 else "")
+
+
+def elm(usable, quick, bandwidth, rng, repeats, cp):
+    samples, features, hidden = (5_000, 784, 2_000) if quick else (20_000, 784, 10_000)
+    X = rng.standard_normal((samples, features)).astype(np.float32)
+    X_device = cp.asarray(X)
+    floor = (X.nbytes + samples * hidden * 4 + int(hidden * features * 0.01) * 8) / bandwidth
+    for name in usable:
+        layer = rs.elm.HiddenLayer(hidden, features, density=0.01, seed=SEED, dtype="float32", backend=name)
+        reference = rs.elm.HiddenLayer(hidden, features, density=0.01, seed=SEED, dtype="float32", backend="numba")
+        error = float(np.max(np.abs(cp.asnumpy(layer.transform(X_device[:64])) - reference.transform(X[:64]))))
+        if error > 1e-4:
+            row("ELM hidden layer", name, "", "not measured", note=f"max |difference| to the CPU path {error:.2e}")
+            continue
+        layer.transform(X_device)  # warm-up
+        seconds = median_time(lambda: layer.transform(X_device), repeats, cp.cuda.Device().synchronize)
+        row("ELM hidden layer", name, f"{samples:,}x{features} -> {hidden:,}", ms(seconds), ms(floor), "",
+            f"{seconds / floor:.2f}x floor; {samples / seconds:,.0f} samples/s")
+
+
+def reservoirpy_jax(usable, quick, rng, repeats, cp):
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.experimental import sparse as jsparse
+        from reservoirpy.jax.nodes import Reservoir
+    except Exception as error:
+        row("vs ReservoirPy JAX", "-", "", "not measured", note=f"reservoirpy.jax unavailable: {error}")
+        return
+    for n in ((2_000, 10_000) if quick else (10_000, 100_000)):
+        W, W_in, bias = matrix(n, 0.01)
+        steps = 100
+        u = rng.uniform(-1, 1, (steps, 1)).astype(np.float32)
+        node = Reservoir(W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W)), Win=jnp.asarray(W_in),
+                         bias=jnp.asarray(bias), lr=0.5, dtype=jnp.float32)
+        u_jax = jnp.asarray(u)
+        node.run(u_jax)  # warm-up: tracing and compilation
+        theirs = median_time(lambda: jax.block_until_ready(node.run(u_jax)), repeats, lambda: None) / steps
+        row("ReservoirPy JAX", "jax", f"n={n:,} p=0.01", f"{us(theirs)}/step", note=f"JAX {jax.__version__}")
+        for name in usable:
+            seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+            if problem:
+                row("vs ReservoirPy JAX", name, f"n={n:,}", "not measured", note=problem)
+                continue
+            ours = seconds / steps
+            row("vs ReservoirPy JAX", name, f"n={n:,} p=0.01", f"{us(ours)}/step", "", "",
+                f"{theirs / ours:.1f}x faster than ReservoirPy JAX")
+
+
+def cpu_context(n, rng):
+    W, W_in, bias = matrix(n, 0.01)
+    steps = 10
+    u = rng.uniform(-1, 1, (steps, 1)).astype(np.float32)
+    esn = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, dtype="float32", backend="numba")
+    esn.run(u[:2])
+    seconds = median_time(lambda: (esn.reset(), esn.run(u)), 3, lambda: None)
+    row("ESN one sequence (context)", "numba CPU", f"n={n:,} p=0.01 f32", f"{ms(seconds / steps)}/step")
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except Exception:
+        return "unknown (pass --commit)"
+
+
+def _markdown(device, commit) -> str:
+    lines = [f"# GPU figures ({datetime.date.today()})", "",
+             f"- device: {device}", f"- commit: {commit}", f"- host: {platform.node()} ({platform.machine()})",
+             "- script: `python asv_bench/gpu_bench.py` (medians of timed calls on CuPy arrays, after a warm-up)",
+             "", "| figure | backend | size | measured | floor | target | note |", "|---|---|---|---|---|---|---|"]
+    for item in ROWS:
+        lines.append("| " + " | ".join(str(item[key]) for key in
+                                         ("figure", "backend", "size", "measured", "floor", "target", "note")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

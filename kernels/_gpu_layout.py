@@ -1,0 +1,154 @@
+"""Host-side pieces shared by the two GPU paths (``cuda.py``: Numba-CUDA, ``cupy_raw.py``: CUDA C).
+
+Both paths run the same algorithms on the same layouts, so their timings compare
+kernels, not data structures:
+
+* :func:`sell32` -- SELL-32-sigma for one sequence: rows sorted by length (longest
+  first, sigma = n), slices of 32 rows, each slice stored column-major so that a
+  warp reads entry j of its 32 rows with one coalesced load and each lane owns a row;
+* :func:`csr32` -- CSR with 32-bit offsets and indices, for B sequences over an
+  (n, B) state and for the ELM's dense inputs; :func:`csc32` for the ELM's sparse ones;
+* :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
+  whether each block's part of the matrix is staged in shared memory.
+
+Nothing here imports a GPU package: it is plain NumPy/Numba on the host, and the
+``.cu`` compile test reads :data:`CUDA_KERNELS` without CuPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+#: Rows per SELL slice: one warp, one lane per row.
+SELL_ROWS = 32
+
+#: Kernel templates of each CUDA C source, instantiated for float and double
+#: (``cupy.RawModule(name_expressions=...)``; the nvcc compile test uses the same list).
+CUDA_KERNELS = {
+    "esn.cu": ("esn_run_sell", "esn_generate_sell", "esn_run_csr_batch"),
+    "elm.cu": ("elm_dense", "elm_fill_bias", "elm_sparse_push", "elm_activate_inplace"),
+}
+CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def name_expressions(source: str) -> list[str]:
+    """``kernel<type>`` for every kernel of `source` and both float types."""
+    return [f"{kernel}<{ctype}>" for kernel in CUDA_KERNELS[source] for ctype in CUDA_TYPES.values()]
+
+
+def _int32_offsets(count: int, what: str) -> None:
+    if count >= 2**31:
+        raise ValueError(f"{what} has {count} entries; the GPU kernels use 32-bit offsets (at most 2**31 - 1)")
+
+
+@dataclass(frozen=True)
+class Sell:
+    slice_ptr: np.ndarray  # int32 (n_slices + 1,): first entry of each slice
+    columns: np.ndarray  # int32; padding entries point at column 0
+    values: np.ndarray  # padding entries are 0
+    row_of: np.ndarray  # int32 (n,): the row at each sorted position
+    n_slices: int
+
+
+def sell32(W: sp.csr_array) -> Sell:
+    """SELL-32-sigma copy of a CSR matrix (duplicates kept: the kernels add them up)."""
+    n = W.shape[0]
+    lengths = np.diff(W.indptr).astype(np.int64)
+    row_of = np.argsort(-lengths, kind="stable")
+    n_slices = -(-n // SELL_ROWS)
+    padded = np.zeros(n_slices * SELL_ROWS, dtype=np.int64)
+    padded[:n] = lengths[row_of]
+    widths = padded.reshape(n_slices, SELL_ROWS).max(axis=1)
+    slice_ptr = np.zeros(n_slices + 1, dtype=np.int64)
+    np.cumsum(widths * SELL_ROWS, out=slice_ptr[1:])
+    _int32_offsets(int(slice_ptr[-1]), "the SELL-32 layout")
+    columns = np.zeros(slice_ptr[-1], dtype=np.int32)
+    values = np.zeros(slice_ptr[-1], dtype=W.dtype)
+    _fill_sell32(W.indptr.astype(np.int64), W.indices, W.data, row_of, slice_ptr, columns, values)
+    return Sell(slice_ptr.astype(np.int32), columns, values, row_of.astype(np.int32), n_slices)
+
+
+@njit(parallel=True, cache=True)
+def _fill_sell32(indptr, indices, data, row_of, slice_ptr, columns, values):
+    for position in prange(row_of.shape[0]):
+        row = row_of[position]
+        base = slice_ptr[position // 32] + position % 32
+        for j in range(indptr[row + 1] - indptr[row]):
+            columns[base + 32 * j] = indices[indptr[row] + j]
+            values[base + 32 * j] = data[indptr[row] + j]
+
+
+def csr32(W: sp.csr_array):
+    """(indptr, indices, data) with int32 offsets and indices."""
+    _int32_offsets(W.nnz, "the matrix")
+    return W.indptr.astype(np.int32), W.indices.astype(np.int32), np.ascontiguousarray(W.data)
+
+
+def csc32(W) -> tuple:
+    """(column_ptr, rows, data) of W in CSC with int32 offsets: the columns a sparse input pushes into."""
+    csc = sp.csc_array(W)
+    csc.sort_indices()
+    _int32_offsets(csc.nnz, "the matrix")
+    return csc.indptr.astype(np.int32), csc.indices.astype(np.int32), np.ascontiguousarray(csc.data)
+
+
+def next_power_of_two_log2(value: int, cap: int = 32) -> int:
+    """log2 of the smallest power of two >= value, at most log2(cap)."""
+    return min(int(np.ceil(np.log2(max(1, value)))), int(np.log2(cap)))
+
+
+def _align16(nbytes: int) -> int:
+    return (nbytes + 15) // 16 * 16
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """Launch shape of a persistent kernel (see the ``.cu`` sources for the shared-memory layout)."""
+
+    blocks: int
+    #: 0: the matrix streams from device memory; 1: each block's part of it is copied to
+    #: shared memory at the start; 2: as 1, and the state lives in shared memory (one block)
+    stage: int
+    capacity: int  # entries of the largest block part (0 when not staged)
+    shared_bytes: int  # dynamic shared memory per block
+
+
+def _staged_bytes(ptr: np.ndarray, units: int, blocks: int, itemsize: int) -> tuple[int, int]:
+    """(largest part in entries, shared bytes for it) when `units` are cut into `blocks` equal ranges."""
+    per_block = -(-units // blocks)
+    starts = np.arange(0, units, per_block)
+    stops = np.minimum(starts + per_block, units)
+    capacity = int((ptr[stops] - ptr[starts]).max()) if units else 0
+    return capacity, _align16(capacity * itemsize) + _align16(capacity * 4) + _align16((per_block + 1) * 4)
+
+
+def plan_grid(ptr: np.ndarray, itemsize: int, *, max_blocks, shared_limit: int, min_entries_per_block: int,
+              single_block_max_entries: int, state_bytes: int = 0) -> GridPlan:
+    """Blocks and staging for a persistent kernel over `ptr` (per-unit offsets: slices or rows).
+
+    * Small matrices (at most `single_block_max_entries` entries) whose entries and
+      `state_bytes` (the on-chip state, two buffers) fit in `shared_limit` run in one
+      block: a step ends with ``__syncthreads`` rather than a grid barrier.
+    * Otherwise about `min_entries_per_block` entries per block (fewer blocks wait at
+      the barrier faster), at most ``max_blocks(shared_bytes)`` co-resident blocks, and
+      staged when each block's part fits in shared memory.
+    """
+    units = len(ptr) - 1
+    entries = int(ptr[-1])
+    if entries <= single_block_max_entries:
+        capacity, nbytes = _staged_bytes(ptr, units, 1, itemsize)
+        if nbytes + state_bytes <= shared_limit:
+            return GridPlan(1, 2 if state_bytes else 1, capacity, nbytes + state_bytes)
+    blocks = max(1, min(units, -(-entries // max(1, min_entries_per_block)), max_blocks(0)))
+    while True:
+        capacity, nbytes = _staged_bytes(ptr, units, blocks, itemsize)
+        stage = nbytes <= shared_limit
+        shared = nbytes if stage else 0
+        fits = max_blocks(shared)
+        if blocks <= fits:
+            return GridPlan(blocks, int(stage), capacity if stage else 0, shared)
+        blocks = max(1, fits)

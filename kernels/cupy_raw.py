@@ -1,0 +1,287 @@
+"""CuPy path: hand-written CUDA C kernels (``cuda_src/*.cu``) loaded with ``cupy.RawModule``.
+
+Same algorithms, layouts and launch plans as the Numba-CUDA path (``cuda.py``); see
+``_gpu_layout.py`` for the layouts and the ``.cu`` files for the kernels.
+
+Time loop
+---------
+Every ESN call is **one persistent kernel launch for all its time steps**. Each block
+owns a fixed range of rows for the whole launch; steps are separated by a grid-wide
+barrier (an arrival counter in global memory; the grid never has more blocks than
+can be co-resident, from the occupancy calculator). For small reservoirs each block
+copies its part of the matrix to shared memory once and reads it on chip at every
+step (one block: the state lives in shared memory too, and the barrier is
+``__syncthreads``); for large ones the matrix streams from device memory and the
+barrier costs microseconds against a step of hundreds. This was chosen over a CUDA
+graph of one launch per step because it gives one mechanism for every size, keeps
+the matrix on chip between steps where it fits, and needs no graph re-capture when
+the number of steps changes.
+
+Arrays
+------
+Inputs may be NumPy or CuPy arrays. Device arrays are used in place; host arrays
+are copied to the device, and results are written back into the caller's arrays
+(host or device), so a run on CuPy arrays never leaves the GPU. Scalars go to the
+kernels as ``np.int32`` / the weights' float type (a Python int would be passed as
+``long long``).
+
+Three layers, as in every kernel file: device code (``cuda_src/*.cu``), host driver
+(``_launch_*``: layouts, grid, transfers), public functions (``prepare_esn``, ``esn_run``, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cupy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from ..config import settings
+from . import _gpu_layout as layout
+from .activations import code
+
+_SOURCES = Path(__file__).parent / "cuda_src"
+
+
+# --------------------------------------------------------------------------- device code
+@functools.lru_cache(maxsize=None)
+def _module(source: str, device_id: int) -> cp.RawModule:
+    # Compiled with NVRTC on first use (and cached on disk by CuPy); no fast-math: the
+    # float32 results are checked against the float64 reference to 1e-5.
+    return cp.RawModule(code=(_SOURCES / source).read_text(), options=("--std=c++17",),
+                        name_expressions=layout.name_expressions(source))
+
+
+def _kernel(source: str, name: str, dtype) -> cp.RawKernel:
+    return _module(source, cp.cuda.Device().id).get_function(f"{name}<{layout.CUDA_TYPES[np.dtype(dtype)]}>")
+
+
+# --------------------------------------------------------------------------- host driver
+def _device_properties():
+    attributes = cp.cuda.Device().attributes
+    return attributes["MultiProcessorCount"], attributes.get("MaxSharedMemoryPerBlockOptin", 48 * 1024)
+
+
+def _max_blocks(kernel: cp.RawKernel, threads: int):
+    """Co-resident blocks of `kernel` for a given dynamic shared memory size."""
+    multiprocessors, _ = _device_properties()
+
+    def blocks(shared_bytes: int) -> int:
+        _allow_shared(kernel, shared_bytes)
+        try:
+            per_sm = cp.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, threads,
+                                                                              shared_bytes)
+        except (AttributeError, cp.cuda.driver.CUDADriverError):  # older CuPy: one block per SM always fits
+            per_sm = 1
+        return per_sm * multiprocessors
+    return blocks
+
+
+def _allow_shared(kernel: cp.RawKernel, shared_bytes: int) -> None:
+    if shared_bytes > 48 * 1024 and kernel.max_dynamic_shared_size_bytes < shared_bytes:
+        kernel.max_dynamic_shared_size_bytes = shared_bytes
+
+
+def _shared_limit() -> int:
+    return settings.gpu_shared_bytes if settings.gpu_shared_bytes is not None else _device_properties()[1]
+
+
+def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
+    threads = settings.gpu_threads_per_block
+    return layout.plan_grid(ptr_host, itemsize, max_blocks=_max_blocks(kernel, threads),
+                            shared_limit=_shared_limit(), min_entries_per_block=settings.gpu_min_entries_per_block,
+                            single_block_max_entries=settings.gpu_single_block_max_entries,
+                            state_bytes=state_bytes)
+
+
+def _launch_persistent(kernel, plan: layout.GridPlan, args) -> None:
+    arrived = cp.zeros(1, dtype=cp.uint32)
+    _allow_shared(kernel, plan.shared_bytes)
+    kernel((plan.blocks,), (settings.gpu_threads_per_block,),
+           (*args, np.int32(plan.stage), np.int32(plan.capacity), arrived), shared_mem=plan.shared_bytes)
+
+
+def _device(array, dtype=None):
+    """`array` on the device, C-contiguous (no copy when it already is)."""
+    return cp.ascontiguousarray(cp.asarray(array, dtype=dtype))
+
+
+def _write_back(target, result) -> None:
+    """Copy a device result into the caller's array, host or device."""
+    if isinstance(target, cp.ndarray):
+        if target is not result:
+            target[...] = result
+    else:
+        target[...] = cp.asnumpy(result)
+
+
+# --------------------------------------------------------------------------- public functions
+@dataclass
+class EsnWeights:
+    """The matrix on the host (layouts are built from it on first use) and everything else on the device."""
+
+    W: sp.csr_array
+    W_in: cp.ndarray
+    bias: cp.ndarray
+    _sell: tuple | None = field(default=None, repr=False)
+    _csr: tuple | None = field(default=None, repr=False)
+
+    @property
+    def dtype(self):
+        return self.W.dtype
+
+    def sell(self):
+        """(device arrays, host slice_ptr) of the SELL-32 layout."""
+        if self._sell is None:
+            sell = layout.sell32(self.W)
+            arrays = tuple(cp.asarray(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of))
+            self._sell = (arrays, sell.slice_ptr, sell.n_slices)
+        return self._sell
+
+    def csr(self):
+        if self._csr is None:
+            indptr, indices, data = layout.csr32(self.W)
+            self._csr = (tuple(cp.asarray(a) for a in (indptr, indices, data)), indptr)
+        return self._csr
+
+
+def prepare_esn(W, W_in, bias) -> EsnWeights:
+    W = sp.csr_array(W)
+    W.sort_indices()
+    dtype = W.dtype
+    return EsnWeights(W, _device(W_in, dtype), _device(bias, dtype))
+
+
+def _scalars(weights: EsnWeights, leak_rate: float, activation: str):
+    dtype = weights.dtype.type
+    return dtype(1.0 - leak_rate), dtype(leak_rate), np.int32(code(activation))
+
+
+def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
+    """Same contract as ``reference.esn_run``; any argument may be a NumPy or a CuPy array."""
+    dtype = weights.dtype
+    keep, leak, act = _scalars(weights, leak_rate, activation)
+    batch, steps, n_in = inputs.shape
+    n = weights.W.shape[0]
+    if batch == 1:
+        (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
+        kernel = _kernel("esn.cu", "esn_run_sell", dtype)
+        plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize)
+        direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
+        states = out[0] if direct else cp.empty((steps, n), dtype)
+        start = _device(state[0], dtype)
+        _launch_persistent(kernel, plan, (slice_ptr, columns, values, row_of, weights.W_in, weights.bias,
+                                          _device(inputs[0], dtype), start, states, np.int32(n), np.int32(n_in),
+                                          np.int32(n_slices), np.int32(steps), keep, leak, act))
+        if not direct:
+            _write_back(out[0], states)
+        _write_back(state[0], states[-1])
+        return out
+    (indptr, indices, data), ptr_host = weights.csr()
+    kernel = _kernel("esn.cu", "esn_run_csr_batch", dtype)
+    plan = _plan(kernel, ptr_host, dtype.itemsize)
+    x_buffers = cp.empty((2, n, batch), dtype)
+    x_buffers[0] = _device(state, dtype).T
+    inputs_by_step = cp.ascontiguousarray(cp.asarray(inputs, dtype=dtype).transpose(1, 2, 0))  # (T, n_in, B)
+    # The kernel writes states[b * stride + t * n + row]: straight into the caller's device
+    # array (a view with contiguous rows is fine), else into a fresh one.
+    direct = isinstance(out, cp.ndarray) and out.strides[1:] == (n * dtype.itemsize, dtype.itemsize)
+    states = out if direct else cp.empty((batch, steps, n), dtype)
+    _launch_persistent(kernel, plan, (indptr, indices, data, weights.W_in, weights.bias, inputs_by_step, x_buffers,
+                                      states, np.int64(states.strides[0] // dtype.itemsize), np.int32(n),
+                                      np.int32(n_in), np.int32(batch), np.int32(steps), keep, leak, act,
+                                      np.int32(layout.next_power_of_two_log2(batch))))
+    if not direct:
+        _write_back(out, states)
+    _write_back(state, x_buffers[steps % 2].T)
+    return out
+
+
+def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_input: bool,
+                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+    """Same contract as ``reference.esn_generate``; returns outputs where `state` lives (NumPy or CuPy)."""
+    dtype = weights.dtype
+    keep, leak, act = _scalars(weights, leak_rate, activation)
+    n = weights.W.shape[0]
+    n_in = weights.W_in.shape[1]
+    (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
+    kernel = _kernel("esn.cu", "esn_generate_sell", dtype)
+    plan = _plan(kernel, ptr_host, dtype.itemsize)
+    coef = _device(readout_coef, dtype)
+    n_out = coef.shape[0]
+    x_buffers = cp.empty((2, n), dtype)
+    x_buffers[0] = _device(state, dtype)
+    u_buffers = cp.empty((plan.blocks, 2, n_in), dtype)
+    u_buffers[:, 0] = _device(first_input, dtype)
+    partial = cp.empty((2, n_out, plan.blocks), dtype)
+    outputs = cp.empty((n_steps, n_out), dtype)
+    _launch_persistent(kernel, plan, (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, coef,
+                                      _device(readout_intercept, dtype), np.int32(n_out), np.int32(bool(include_input)),
+                                      x_buffers, u_buffers, partial, outputs, np.int32(n), np.int32(n_in),
+                                      np.int32(n_slices), np.int32(n_steps), keep, leak, act))
+    _write_back(state, x_buffers[n_steps % 2])
+    return outputs if isinstance(state, cp.ndarray) else cp.asnumpy(outputs)
+
+
+@dataclass
+class ElmWeights:
+    """Hidden weights on the device: CSR rows for dense inputs; the CSC copy is built on first sparse input."""
+
+    W: sp.csr_array
+    csr: tuple
+    bias: cp.ndarray
+    _csc: tuple | None = field(default=None, repr=False)
+
+    def csc(self):
+        if self._csc is None:
+            self._csc = tuple(cp.asarray(a) for a in layout.csc32(self.W))
+        return self._csc
+
+
+def prepare_elm(W_hidden, bias) -> ElmWeights:
+    W = sp.csr_array(W_hidden)
+    W.sort_indices()
+    return ElmWeights(W, tuple(cp.asarray(a) for a in layout.csr32(W)), _device(bias, W.dtype))
+
+
+def _grid_1d(total: int) -> int:
+    threads = settings.gpu_threads_per_block
+    return max(1, min(-(-total // threads), 65535))
+
+
+def elm_hidden(weights: ElmWeights, X, activation: str):
+    """Same contract as ``reference.elm_hidden``. X: NumPy, CuPy, scipy.sparse or cupyx.scipy.sparse
+    (sparse X is read as CSR, never densified). Returns a CuPy array for device X, else NumPy."""
+    import cupyx.scipy.sparse as cpx_sparse
+
+    dtype = weights.W.dtype
+    n_hidden = weights.W.shape[0]
+    act = np.int32(code(activation))
+    threads = settings.gpu_threads_per_block
+    on_device = isinstance(X, cp.ndarray) or cpx_sparse.issparse(X)
+    n_samples = X.shape[0]
+    H = cp.empty((n_samples, n_hidden), dtype)
+    if sp.issparse(X) or cpx_sparse.issparse(X):
+        X = cpx_sparse.csr_matrix(X if cpx_sparse.issparse(X) else sp.csr_matrix(X), dtype=dtype)
+        column_ptr, rows, values = weights.csc()
+        total = np.int64(H.size)
+        _kernel("elm.cu", "elm_fill_bias", dtype)((_grid_1d(H.size),), (threads,),
+                                                   (weights.bias, H, total, np.int32(n_hidden)))
+        warps_per_block = threads // 32
+        _kernel("elm.cu", "elm_sparse_push", dtype)(
+            (max(1, min(-(-n_samples // warps_per_block), 65535)),), (threads,),
+            (column_ptr, rows, values, X.indptr.astype(cp.int32), X.indices.astype(cp.int32), X.data, H,
+             np.int32(n_samples), np.int32(n_hidden)))
+        _kernel("elm.cu", "elm_activate_inplace", dtype)((_grid_1d(H.size),), (threads,), (H, total, act))
+    else:
+        X = _device(X, dtype)
+        indptr, indices, values = weights.csr
+        grid = (-(-n_hidden // threads), min(n_samples, 65535))
+        _kernel("elm.cu", "elm_dense", dtype)(grid, (threads,), (indptr, indices, values, weights.bias, X, H,
+                                                                 np.int32(n_samples), np.int32(X.shape[1]),
+                                                                 np.int32(n_hidden), act))
+    return H if on_device else cp.asnumpy(H)
+

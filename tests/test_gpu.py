@@ -1,0 +1,205 @@
+"""GPU backends on a real GPU against ``reservoir.kernels.reference`` (skipped without one).
+
+Each GPU kernel on fresh random inputs, float32 and float64, one sequence and
+batches, odd sizes, every launch shape of the persistent kernels (one block with
+matrix and state on chip; many blocks with the matrix staged; many blocks streaming
+it from device memory), state carry-over, CuPy arrays in and out. The rest of the
+suite also runs on these backends on a GPU machine, because its tests are
+parametrized over ``reservoir.backends.available()``.
+
+    pytest -m gpu            # just these
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import reservoir as rs
+from reservoir import backends
+from reservoir.config import settings
+from reservoir.kernels import reference
+
+GPU_BACKENDS = backends.gpu_names()
+pytestmark = pytest.mark.gpu
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+# Launch shapes: settings that force each path of the persistent kernels.
+PLACEMENTS = {
+    "one-block-on-chip": {},
+    "many-blocks-staged": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 64},
+    "many-blocks-streaming": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 64,
+                              "gpu_shared_bytes": 0},
+    "co-resident-limit": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 1},
+}
+
+
+@pytest.fixture(params=GPU_BACKENDS)
+def gpu(request):
+    """The kernel module of one GPU backend; skipped (with the reason) where it cannot run."""
+    backend = backends._REGISTRY[request.param]
+    reason = backend.unavailable_reason()
+    if reason:
+        pytest.skip(f"{request.param}: {reason}")
+    return backend.kernels()
+
+
+@pytest.fixture
+def cupy():
+    return pytest.importorskip("cupy", reason="CuPy arrays need cupy")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng()  # fresh inputs every run: the kernels must hold for any valid input
+
+
+def _placement(monkeypatch, placement):
+    for key, value in PLACEMENTS[placement].items():
+        monkeypatch.setattr(settings, key, value)
+
+
+def _weights(rng, n, n_in, dtype, density):
+    W = sp.random_array((n, n), density=density, rng=rng, format="csr", data_sampler=rng.standard_normal)
+    if W.nnz:
+        W = W * (0.9 / np.sqrt(W.nnz / n))
+    return sp.csr_array(W, dtype=dtype), rng.uniform(-1, 1, (n, n_in)).astype(dtype), \
+        rng.uniform(-0.3, 0.3, n).astype(dtype)
+
+
+def _reference(W, W_in, bias, u, x0, leak_rate, activation):
+    weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
+    x = x0.astype(np.float64).copy()
+    out = np.empty(u.shape[:2] + (W.shape[0],))
+    reference.esn_run(weights, u.astype(np.float64), x, leak_rate, activation, out)
+    return out, x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 3, 64])
+@pytest.mark.parametrize("n", [37, 1031, 5003])
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_esn_run_matches_reference(gpu, monkeypatch, rng, dtype, batch, n, placement):
+    _placement(monkeypatch, placement)
+    W, W_in, bias = _weights(rng, n, 3, dtype, density=min(1.0, 12 / n))
+    u = rng.uniform(-1, 1, (batch, 9, 3)).astype(dtype)
+    x0 = rng.uniform(-0.5, 0.5, (batch, n)).astype(dtype)
+    expected, expected_last = _reference(W, W_in, bias, u, x0, 0.7, "tanh")
+    state = x0.copy()
+    out = np.full((batch, 9, n), np.nan, dtype=dtype)  # every element must be written
+    gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, state, 0.7, "tanh", out)
+    np.testing.assert_allclose(out, expected, **TOL[dtype])
+    np.testing.assert_allclose(state, expected_last, **TOL[dtype])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "identity", "sigmoid", "relu"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_activations(gpu, rng, activation, batch):
+    W, W_in, bias = _weights(rng, 301, 2, np.float64, density=0.05)
+    u = rng.uniform(-1, 1, (batch, 12, 2))
+    x0 = np.zeros((batch, 301))
+    expected, _ = _reference(W, W_in, bias, u, x0, 0.5, activation)
+    out = np.empty((batch, 12, 301))
+    gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.5, activation, out)
+    np.testing.assert_allclose(out, expected, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_large_reservoir_streams_the_matrix(gpu, rng, batch):
+    """n = 20,000 at 1 %: four million entries, many blocks, the matrix read from device memory."""
+    W, W_in, bias = _weights(rng, 20_000, 2, np.float32, density=0.01)
+    u = rng.uniform(-1, 1, (batch, 15, 2)).astype(np.float32)
+    x0 = np.zeros((batch, 20_000), np.float32)
+    expected, _ = _reference(W, W_in, bias, u, x0, 0.5, "tanh")
+    out = np.empty((batch, 15, 20_000), np.float32)
+    gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.5, "tanh", out)
+    np.testing.assert_allclose(out, expected, **TOL[np.float32])
+
+
+def test_fan_in_rows_and_empty_rows(gpu, rng):
+    """Fixed fan-in (no SELL padding) and rows without entries (whole padded slices)."""
+    W = rs.random_sparse(300, fan_in=7, seed=1, dtype="float64")
+    W = sp.csr_array(W.multiply(np.arange(300)[:, None] % 40 != 0) * 0.3)  # every 40th row empty
+    W_in, bias = rng.uniform(-1, 1, (300, 1)), rng.uniform(-0.1, 0.1, 300)
+    u = rng.uniform(-1, 1, (1, 10, 1))
+    expected, _ = _reference(W, W_in, bias, u, np.zeros((1, 300)), 1.0, "tanh")
+    out = np.empty((1, 10, 300))
+    gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, np.zeros((1, 300)), 1.0, "tanh", out)
+    np.testing.assert_allclose(out, expected, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("include_input", [True, False])
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_generate_matches_reference(gpu, monkeypatch, rng, dtype, include_input, placement):
+    _placement(monkeypatch, placement)
+    n, n_in = 1031, 3
+    W, W_in, bias = _weights(rng, n, n_in, dtype, density=0.01)
+    width = n + (n_in if include_input else 0)
+    coef = (rng.standard_normal((n_in, width)) * 0.5 / np.sqrt(width)).astype(dtype)
+    intercept = rng.uniform(-0.1, 0.1, n_in).astype(dtype)
+    first = rng.uniform(-1, 1, n_in).astype(dtype)
+    x0 = rng.uniform(-0.5, 0.5, n).astype(dtype)
+    ref_state = x0.astype(np.float64)
+    expected = reference.esn_generate(
+        reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64)),
+        coef.astype(np.float64), intercept.astype(np.float64), include_input, ref_state, first.astype(np.float64),
+        25, 0.6, "tanh")
+    state = x0.copy()
+    outputs = gpu.esn_generate(gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first, 25,
+                               0.6, "tanh")
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else TOL[np.float64]
+    np.testing.assert_allclose(outputs, expected, **tol)
+    np.testing.assert_allclose(state, ref_state, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse_input", [False, True])
+@pytest.mark.parametrize("n_hidden, n_samples", [(1, 1), (257, 43), (2049, 300)])
+def test_elm_hidden_matches_reference(gpu, rng, dtype, sparse_input, n_hidden, n_samples):
+    W = sp.csr_array(sp.random_array((n_hidden, 31), density=0.2, rng=rng, format="csr",
+                                     data_sampler=rng.standard_normal), dtype=dtype)
+    bias = rng.uniform(-1, 1, n_hidden).astype(dtype)
+    X = (rng.standard_normal((n_samples, 31)) * (rng.random((n_samples, 31)) < 0.4)).astype(dtype)
+    expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
+                                    X.astype(np.float64), "tanh")
+    H = gpu.elm_hidden(gpu.prepare_elm(W, bias), sp.csr_array(X) if sparse_input else X, "tanh")
+    assert H.shape == (n_samples, n_hidden) and H.dtype == dtype
+    np.testing.assert_allclose(H, expected, **TOL[dtype])
+
+
+# --------------------------------------------------------------------------- through the models
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+@pytest.mark.parametrize("batch", [None, 3])
+def test_cupy_in_cupy_out_and_the_state_stays_on_the_gpu(cupy, monkeypatch, rng, name, batch):
+    if name not in backends.available():
+        pytest.skip(f"{name}: {backends._REGISTRY[name].unavailable_reason()}")
+    monkeypatch.setattr(settings, "time_chunk", 7)  # several kernel calls on views of one output
+    u = rng.uniform(-1, 1, (40, 2) if batch is None else (batch, 40, 2)).astype(np.float32)
+    kwargs = dict(density=0.05, leak_rate=0.5, bias_scaling=0.2, seed=3, dtype="float32")
+    expected = rs.ESN(500, backend="numpy", **kwargs).run(u)
+    esn = rs.ESN(500, backend=name, **kwargs)
+    first = esn.run(cupy.asarray(u[..., :25, :]))
+    assert isinstance(first, cupy.ndarray) and isinstance(esn.state, cupy.ndarray)
+    second = esn.run(cupy.asarray(u[..., 25:, :]))
+    states = cupy.asnumpy(cupy.concatenate([first, second], axis=-2))
+    np.testing.assert_allclose(states, expected, **TOL[np.float32])
+    # NumPy in, NumPy out, continuing from the GPU state.
+    esn.reset()
+    host = esn.run(u)
+    assert isinstance(host, np.ndarray)
+    np.testing.assert_allclose(host, expected, **TOL[np.float32])
+
+
+@pytest.mark.parametrize("name", GPU_BACKENDS)
+def test_hidden_layer_on_cupy_arrays(cupy, rng, name):
+    if name not in backends.available():
+        pytest.skip(f"{name}: {backends._REGISTRY[name].unavailable_reason()}")
+    layer = rs.elm.HiddenLayer(700, 50, density=0.05, seed=1, dtype="float32", backend=name)
+    X = rng.standard_normal((200, 50)).astype(np.float32)
+    H = layer.transform(cupy.asarray(X))
+    assert isinstance(H, cupy.ndarray)
+    expected = np.tanh(X.astype(np.float64) @ layer.W.toarray().T + layer.bias)
+    np.testing.assert_allclose(cupy.asnumpy(H), expected, **TOL[np.float32])

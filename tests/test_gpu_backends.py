@@ -1,0 +1,197 @@
+"""GPU backends without a GPU: the registry's answers, the host-side layouts and launch plans,
+and every CUDA C source compiled with nvcc (where nvcc exists)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import reservoir as rs
+from reservoir import backends
+from reservoir.kernels import _gpu_layout as layout
+
+CUDA_SOURCES = Path(layout.__file__).parent / "cuda_src"
+
+
+# --------------------------------------------------------------------------- registry
+def test_gpu_backends_are_registered_and_auto_takes_an_available_one():
+    assert {"numba-cuda", "cupy"} <= set(backends.names())
+    assert set(backends.gpu_names()) == {"numba-cuda", "cupy"}
+    assert backends.resolve("auto").name in backends.available()
+
+
+@pytest.mark.parametrize("name", ["numba-cuda", "cupy"])
+def test_asking_for_a_gpu_backend_without_a_gpu_says_what_is_missing(name):
+    backend = backends._REGISTRY[name]
+    if backend.is_available():
+        pytest.skip(f"{name} is available here (a GPU and its package are present)")
+    reason = backend.unavailable_reason()
+    assert reason.startswith("missing ") or "no CUDA GPU" in reason or "no usable CUDA GPU" in reason
+    with pytest.raises(RuntimeError, match=f"backend '{name}' .* is not available: ") as error:
+        rs.ESN(10, density=0.5, backend=name)
+    assert reason in str(error.value)
+    with pytest.raises(RuntimeError, match="is not available"):
+        rs.ELMRegressor(10, backend=name).fit(np.ones((4, 2)), np.arange(4.0))
+    assert name not in backends.available()
+    assert backends.resolve("auto").name != name
+
+
+def test_missing_package_and_missing_gpu_are_told_apart(monkeypatch):
+    no_package = backends.Backend("gpu-a", "reference", ("numpy", "surely_not_a_gpu_package_xyz"), "test", 99,
+                                  device_problem=lambda: None, install_hint="pip install it")
+    no_gpu = backends.Backend("gpu-b", "reference", ("numpy",), "test", 99,
+                              device_problem=lambda: "no CUDA GPU found (test)")
+    monkeypatch.setitem(backends._REGISTRY, "gpu-a", no_package)
+    monkeypatch.setitem(backends._REGISTRY, "gpu-b", no_gpu)
+    with pytest.raises(RuntimeError, match=r"missing surely_not_a_gpu_package_xyz \(pip install it\)"):
+        backends.resolve("gpu-a")
+    with pytest.raises(RuntimeError, match=r"is not available: no CUDA GPU found \(test\)"):
+        backends.resolve("gpu-b")
+    assert backends.resolve("auto").name not in {"gpu-a", "gpu-b"}
+
+
+def test_importing_reservoir_imports_no_gpu_package():
+    code = ("import sys, reservoir, reservoir.estimators; "
+            "print(sorted(m for m in ('cupy', 'numba.cuda', 'numba_cuda') if m in sys.modules))")
+    result = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- layouts
+@pytest.mark.parametrize("n, density", [(1, 1.0), (31, 0.2), (33, 0.1), (100, 0.05), (257, 0.03)])
+def test_sell32_holds_the_matrix(rng, n, density):
+    W = sp.random_array((n, n), density=density, rng=rng, format="csr")
+    sell = layout.sell32(W)
+    assert sell.n_slices == -(-n // 32) and sell.slice_ptr[-1] == len(sell.values)
+    assert sorted(sell.row_of) == list(range(n))
+    x = rng.standard_normal(n)
+    y = np.zeros(n)
+    for position, row in enumerate(sell.row_of):  # walk the layout as a lane does
+        s, lane = divmod(position, 32)
+        for k in range(sell.slice_ptr[s] + lane, sell.slice_ptr[s + 1], 32):
+            y[row] += sell.values[k] * x[sell.columns[k]]
+    np.testing.assert_allclose(y, W @ x, rtol=1e-12, atol=1e-12)
+    lengths = np.diff(W.indptr)[sell.row_of]
+    assert np.all(np.diff(lengths) <= 0)  # longest rows first: a slice's lanes have similar work
+
+
+def test_plan_grid_single_block_staged_and_streaming():
+    ptr = np.arange(0, 1001 * 10, 10)  # 1000 units of 10 entries
+    unlimited = dict(max_blocks=lambda shared: 10_000, min_entries_per_block=100)
+    one = layout.plan_grid(ptr, 4, shared_limit=10**6, single_block_max_entries=10**6, state_bytes=800, **unlimited)
+    assert (one.blocks, one.stage) == (1, 2) and one.capacity == 10_000 and one.shared_bytes >= 10_000 * 8 + 800
+    many = layout.plan_grid(ptr, 4, shared_limit=10**6, single_block_max_entries=0, **unlimited)
+    assert many.blocks == 100 and many.stage == 1 and many.capacity == 100
+    streaming = layout.plan_grid(ptr, 4, shared_limit=0, single_block_max_entries=0, **unlimited)
+    assert streaming.blocks == 100 and streaming.stage == 0 and streaming.shared_bytes == 0
+    # The co-resident limit wins, and depends on the shared memory asked for.
+    capped = layout.plan_grid(ptr, 4, shared_limit=10**6, single_block_max_entries=0, min_entries_per_block=1,
+                              max_blocks=lambda shared: 8 if shared else 16)
+    assert capped.blocks == 8 and capped.stage == 1 and capped.capacity == 1250
+
+
+def test_int32_offsets_are_checked():
+    with pytest.raises(ValueError, match="32-bit"):
+        layout._int32_offsets(2**31, "the matrix")
+
+
+# --------------------------------------------------------------------------- CUDA C sources
+def test_every_cuda_source_is_registered():
+    assert sorted(path.name for path in CUDA_SOURCES.glob("*.cu")) == sorted(layout.CUDA_KERNELS)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
+@pytest.mark.parametrize("source", sorted(layout.CUDA_KERNELS))
+def test_cuda_source_compiles_for_sm90(tmp_path, source):
+    """nvcc --ptx -arch=sm_90 on the source with every float/double instantiation that cupy_raw loads."""
+    expressions = layout.name_expressions(source)
+    wrapper = tmp_path / f"all_{source}"
+    wrapper.write_text(f'#include "{CUDA_SOURCES / source}"\n'
+                       "void* reservoir_kernel_address(int i) {\n"
+                       f"    void* kernels[] = {{{', '.join(f'(void*)&{e}' for e in expressions)}}};\n"
+                       "    return kernels[i];\n}\n")
+    ptx = tmp_path / "out.ptx"
+    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", "--Werror=all-warnings", "-o", str(ptx),
+                             str(wrapper)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    entries = re.findall(r"^\.visible \.entry (\w+)\(", ptx.read_text(), flags=re.MULTILINE)
+    assert len(entries) == len(expressions), entries
+
+
+# --------------------------------------------------------------------------- Numba-CUDA kernels
+_PTX_SCRIPT = r'''
+import sys, types as pytypes
+import numpy as np
+from numba import cuda, types
+import numba.cuda.dispatcher as dispatcher
+
+if not hasattr(dispatcher, "get_current_device"):
+    print("SKIP: this numba.cuda compiles device functions differently"); sys.exit(0)
+# Device functions ask the current device for its compute capability; there is none here.
+dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
+from reservoir.kernels import cuda as gpu
+
+def A(dtype, ndim, layout="C"):
+    return types.Array(dtype, ndim, layout)
+
+i32, u32, boolean = types.int32, types.uint32, types.boolean
+failed = []
+for dtype in (np.float32, np.float64):
+    f = types.float32 if dtype == np.float32 else types.float64
+    run_sell, generate_sell, run_csr_batch, _ = gpu._esn_kernels(np.dtype(dtype))
+    dense, push, fill, activate = gpu._elm_kernels(np.dtype(dtype))
+    signatures = [
+        (run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),
+                    A(f, 2, "A"), f, f, i32, i32, i32, A(u32, 1))),
+        (generate_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2), A(f, 1), boolean,
+                         A(f, 2), A(f, 3), A(f, 3), A(f, 2), f, f, i32, i32, i32, A(u32, 1))),
+        (run_csr_batch, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), A(f, 1), A(f, 3, "A"), A(f, 3), A(f, 3, "A"), i32,
+                         f, f, i32, i32, i32, A(u32, 1))),
+        (dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32)),
+        (push, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2))),
+        (fill, (A(f, 1), A(f, 2))),
+        (activate, (A(f, 2), i32)),
+        (gpu._copy_2d, (A(f, 2, "A"), A(f, 2, "A"))),
+        (gpu._copy_1d, (A(f, 1, "A"), A(f, 1, "A"))),
+    ]
+    for kernel, signature in signatures:
+        try:
+            ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
+            assert ".entry" in ptx
+        except Exception as error:
+            if "libNVVM" in str(error) or "NVVM" in type(error).__name__:
+                print(f"SKIP: no NVVM: {error}"); sys.exit(0)
+            failed.append(f"{kernel.py_func.__name__}[{dtype.__name__}]: {type(error).__name__}: {error}")
+print("\n".join(failed) or "OK")
+sys.exit(1 if failed else 0)
+'''
+
+
+def _cuda_home():
+    import glob
+    import os
+
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH")] + sorted(glob.glob("/usr/local/cuda*"))
+    return next((c for c in candidates if c and Path(c, "nvvm").is_dir()), None)
+
+
+@pytest.mark.skipif(_cuda_home() is None, reason="no CUDA toolkit with NVVM here")
+def test_numba_cuda_kernels_compile_for_sm90():
+    """Every Numba-CUDA kernel typed and compiled to sm_90 PTX without a GPU (the simulator
+    runs them as Python, so it cannot catch what only the compiler rejects)."""
+    import os
+    import sys
+
+    env = {**os.environ, "CUDA_HOME": _cuda_home()}
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    result = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True,
+                            timeout=900)
+    if result.stdout.startswith("SKIP"):
+        pytest.skip(result.stdout.strip())
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

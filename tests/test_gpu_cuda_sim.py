@@ -1,0 +1,179 @@
+"""The Numba-CUDA kernels (``reservoir.kernels.cuda``) under the CUDA simulator, against the reference.
+
+``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is imported, and the main pytest
+process imported it long ago; so in the main run this file holds one test that runs
+this same file again in a subprocess with the variable set, where the tests below
+are defined. The simulator runs every CUDA thread as a Python thread: sizes are
+small (n = 37, B = 3, T = 5) and blocks have 64 threads. It runs one block per
+launch, which is the one-block path of the persistent kernels (the multi-block
+barrier is exercised on a real GPU by tests/test_gpu.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+if not SIMULATED:
+
+    def test_numba_cuda_kernels_under_the_cuda_simulator():
+        import importlib.util
+
+        if importlib.util.find_spec("numba.cuda") is None:
+            pytest.skip("numba.cuda is not installed (pip install numba-cuda)")
+        env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
+                                env=env, capture_output=True, text=True, timeout=1200)
+        summary = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+        assert " passed" in summary[0] and " failed" not in summary[0], summary
+
+else:
+    import reservoir as rs
+    from reservoir.config import settings
+    from reservoir.kernels import cuda as gpu
+    from reservoir.kernels import reference
+
+    ACTIVATIONS = ["tanh", "identity", "sigmoid", "relu"]
+    TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+    N, N_IN, B, T = 37, 2, 3, 5
+
+    @pytest.fixture(autouse=True)
+    def small_blocks(monkeypatch):
+        monkeypatch.setattr(settings, "gpu_threads_per_block", 64)
+
+    @pytest.fixture
+    def rng():
+        return np.random.default_rng(20261121)
+
+    def _weights(rng, n, n_in, dtype, density=0.2):
+        W = sp.random_array((n, n), density=density, rng=rng, format="csr", data_sampler=rng.standard_normal)
+        W = sp.csr_array(W * (0.9 / np.sqrt(max(W.nnz, 1) / n)), dtype=dtype)
+        return W, rng.uniform(-1, 1, (n, n_in)).astype(dtype), rng.uniform(-0.3, 0.3, n).astype(dtype)
+
+    def _reference(W, W_in, bias, u, x0, leak_rate, activation):
+        weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
+        x = x0.astype(np.float64).copy()
+        out = np.empty(u.shape[:2] + (W.shape[0],))
+        reference.esn_run(weights, u.astype(np.float64), x, leak_rate, activation, out)
+        return out, x
+
+    # The three launch shapes of the simulator's single block: matrix and state on chip;
+    # matrix on chip, state in global memory (not the one-block shortcut); nothing staged.
+    PLACEMENTS = {
+        "on-chip": {},
+        "matrix-on-chip": {"gpu_single_block_max_entries": 0},
+        "global": {"gpu_shared_bytes": 0},
+    }
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("batch", [1, B])
+    @pytest.mark.parametrize("placement", PLACEMENTS)
+    def test_esn_run_matches_reference(rng, monkeypatch, dtype, batch, placement):
+        for key, value in PLACEMENTS[placement].items():
+            monkeypatch.setattr(settings, key, value)
+        W, W_in, bias = _weights(rng, N, N_IN, dtype)
+        u = rng.uniform(-1, 1, (batch, T, N_IN)).astype(dtype)
+        x0 = rng.uniform(-0.5, 0.5, (batch, N)).astype(dtype)
+        expected, expected_last = _reference(W, W_in, bias, u, x0, 0.6, "tanh")
+        state = x0.copy()
+        out = np.full((batch, T, N), np.nan, dtype=dtype)  # every element must be written
+        gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, state, 0.6, "tanh", out)
+        np.testing.assert_allclose(out, expected, **TOL[dtype])
+        np.testing.assert_allclose(state, expected_last, **TOL[dtype])
+
+    @pytest.mark.parametrize("activation", ACTIVATIONS)
+    @pytest.mark.parametrize("batch", [1, 2])
+    def test_activations(rng, activation, batch):
+        W, W_in, bias = _weights(rng, 19, 1, np.float64)
+        u = rng.uniform(-1, 1, (batch, 4, 1))
+        x0 = np.zeros((batch, 19))
+        expected, _ = _reference(W, W_in, bias, u, x0, 1.0, activation)
+        out = np.empty((batch, 4, 19))
+        gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 1.0, activation, out)
+        np.testing.assert_allclose(out, expected, **TOL[np.float64])
+
+    @pytest.mark.parametrize("units, batch", [(1, 1), (33, 1), (7, 5), (65, 2)])
+    def test_odd_sizes(rng, units, batch):
+        # 1 row; 33 rows = a full SELL slice and one lane of the next; batches that are no power of two.
+        W, W_in, bias = _weights(rng, units, 3, np.float32, density=min(1.0, 6 / units))
+        u = rng.uniform(-1, 1, (batch, 3, 3)).astype(np.float32)
+        x0 = rng.uniform(-0.5, 0.5, (batch, units)).astype(np.float32)
+        expected, _ = _reference(W, W_in, bias, u, x0, 0.3, "tanh")
+        out = np.full((batch, 3, units), np.nan, dtype=np.float32)
+        gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.3, "tanh", out)
+        np.testing.assert_allclose(out, expected, **TOL[np.float32])
+
+    @pytest.mark.parametrize("batch", [None, B])
+    def test_state_carries_over_through_the_model(rng, batch):
+        """ESN on backend "numba-cuda": two runs equal one, and both equal the reference backend."""
+        u = rng.uniform(-1, 1, (T + 3, N_IN) if batch is None else (batch, T + 3, N_IN))
+        kwargs = dict(density=0.2, leak_rate=0.5, bias_scaling=0.2, seed=4, dtype="float64")
+        expected = rs.ESN(N, backend="numpy", **kwargs).run(u)
+        esn = rs.ESN(N, backend="numba-cuda", **kwargs)
+        first, second = esn.run(u[..., :3, :]), esn.run(u[..., 3:, :])
+        np.testing.assert_allclose(np.concatenate([first, second], axis=-2), expected, **TOL[np.float64])
+        assert esn.backend_name == "numba-cuda"
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("include_input", [True, False])
+    @pytest.mark.parametrize("placement", ["on-chip", "global"])
+    def test_generate_matches_reference(rng, monkeypatch, dtype, include_input, placement):
+        for key, value in PLACEMENTS[placement].items():
+            monkeypatch.setattr(settings, key, value)
+        W, W_in, bias = _weights(rng, N, N_IN, dtype)
+        width = N + (N_IN if include_input else 0)
+        coef = (rng.standard_normal((N_IN, width)) * 0.3 / np.sqrt(width)).astype(dtype)
+        intercept = rng.uniform(-0.1, 0.1, N_IN).astype(dtype)
+        first = rng.uniform(-1, 1, N_IN).astype(dtype)
+        x0 = rng.uniform(-0.5, 0.5, N).astype(dtype)
+        ref_weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
+        ref_state = x0.astype(np.float64)
+        expected = reference.esn_generate(ref_weights, coef.astype(np.float64), intercept.astype(np.float64),
+                                          include_input, ref_state, first.astype(np.float64), T, 0.7, "tanh")
+        state = x0.copy()
+        outputs = gpu.esn_generate(gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first,
+                                   T, 0.7, "tanh")
+        tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else TOL[np.float64]
+        np.testing.assert_allclose(outputs, expected, **tol)
+        np.testing.assert_allclose(state, ref_state, **tol)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("sparse_input", [False, True])
+    @pytest.mark.parametrize("activation", ["tanh", "relu"])
+    def test_elm_hidden_matches_reference(rng, dtype, sparse_input, activation):
+        W = sp.random_array((29, 11), density=0.3, rng=rng, format="csr", data_sampler=rng.standard_normal)
+        W = sp.csr_array(W, dtype=dtype)
+        bias = rng.uniform(-1, 1, 29).astype(dtype)
+        X = (rng.standard_normal((7, 11)) * (rng.random((7, 11)) < 0.5)).astype(dtype)
+        expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
+                                        X.astype(np.float64), activation)
+        H = gpu.elm_hidden(gpu.prepare_elm(W, bias), sp.csr_array(X) if sparse_input else X, activation)
+        assert H.shape == (7, 29) and H.dtype == dtype
+        np.testing.assert_allclose(H, expected, **TOL[dtype])
+
+    def test_device_arrays_in_and_out(rng):
+        """Simulated device arrays stay device arrays: inputs, state and states all on the 'GPU'."""
+        from numba import cuda
+
+        W, W_in, bias = _weights(rng, N, N_IN, np.float32)
+        u = rng.uniform(-1, 1, (B, T, N_IN)).astype(np.float32)
+        x0 = rng.uniform(-0.5, 0.5, (B, N)).astype(np.float32)
+        expected, expected_last = _reference(W, W_in, bias, u, x0, 0.4, "tanh")
+        state, out = cuda.to_device(x0), cuda.device_array((B, T, N), np.float32)
+        gpu.esn_run(gpu.prepare_esn(W, W_in, bias), cuda.to_device(u), state, 0.4, "tanh", out)
+        np.testing.assert_allclose(out.copy_to_host(), expected, **TOL[np.float32])
+        np.testing.assert_allclose(state.copy_to_host(), expected_last, **TOL[np.float32])
+
+    def test_hidden_layer_on_the_backend(rng):
+        layer = rs.elm.HiddenLayer(40, 9, density=0.3, seed=2, dtype="float64", backend="numba-cuda")
+        X = rng.standard_normal((6, 9))
+        expected = np.tanh(X @ layer.W.toarray().T + layer.bias)
+        np.testing.assert_allclose(layer.transform(X), expected, **TOL[np.float64])
