@@ -656,6 +656,21 @@ def _aligned_parts(values, items, structure: str, key: str, name: str, dtype):
     return [_Row(values, b) for b in range(values.shape[0])], ndim == 2
 
 
+def _rows_of_one_array(arrays):
+    """The (B, T, n) C-contiguous array whose rows 0..B-1 `arrays` are, in order (then the flat
+    view needs no copy), or None."""
+    base = arrays[0].base
+    if base is None or getattr(base, "ndim", 0) != 3 or base.shape[0] != len(arrays):
+        return None
+    if not base.flags.c_contiguous or any(a.base is not base or a.shape != base.shape[1:] for a in arrays):
+        return None
+    pointer = (lambda a: a.data.ptr) if hasattr(base.data, "ptr") else (lambda a: a.__array_interface__["data"][0])
+    row_bytes = base.strides[0]
+    if all(pointer(a) == pointer(base) + i * row_bytes for i, a in enumerate(arrays)):
+        return base
+    return None
+
+
 class _Resident:
     """Sequences held in memory (NumPy or CuPy): one flat (total steps, n) array, windows gathered."""
 
@@ -670,7 +685,10 @@ class _Resident:
     def _flat(self, arrays, dtype):
         xp = self.xp
         arrays = [xp.asarray(a, dtype=dtype).reshape(a.shape[0], -1) for a in arrays]
-        return arrays[0] if len(arrays) == 1 else xp.concatenate(arrays)
+        if len(arrays) == 1:
+            return arrays[0]
+        batch = _rows_of_one_array(arrays)
+        return batch.reshape(-1, batch.shape[-1]) if batch is not None else xp.concatenate(arrays)
 
     def read(self, requests, targets: bool):
         """Window batch (B, W, n) for requests [(sequence, start, stop)], padded after each
@@ -813,14 +831,14 @@ def training_chains(lengths, window: int | None, n_lanes: int, rng) -> list:
     return [chains[i] for i in rng.permutation(len(chains))]
 
 
-def consecutive_chains(spans, window: int | None) -> list:
-    """Chains that run each (sequence, start, stop) span in windows, warmed up over the
-    `window` steps before `start` (or all of them when window is None)."""
+def consecutive_chains(spans, window: int | None, chunk: int) -> list:
+    """Chains that run each (sequence, start, stop) span in windows of `chunk` steps, warmed
+    up over the `window` steps before `start` (or all of them when window is None)."""
     chains = []
     for sequence, start, stop in spans:
         if stop <= start:
             continue
-        step = stop - start if window is None else window
+        step = chunk
         burn_in = None if start == 0 else (0 if window is None else max(0, start - window), start)
         chains.append(Chain(sequence, [(a, min(a + step, stop)) for a in range(start, stop, step)], burn_in))
     return chains
@@ -842,13 +860,13 @@ def lane_steps(lanes):
 
 
 # ============================================================================ estimators
-def _labels_like(y, n_sequences: int) -> bool:
-    """True when y holds one scalar per sequence (many-to-one) rather than per-step targets."""
+def _one_value_per_entry(y) -> bool:
+    """True when y is a flat list or 1-D array of scalars (labels), not per-step targets."""
     if y is None:
         return False
     if isinstance(y, (list, tuple)):
         return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
-    return len(np.shape(y)) == 1 and np.shape(y)[0] == n_sequences
+    return len(np.shape(y)) == 1
 
 
 class _GatedReadout(BaseEstimator):
@@ -877,6 +895,12 @@ class _GatedReadout(BaseEstimator):
     @property
     def _cell(self):
         return CELLS[self._cell_name]
+
+    @property
+    def _inference_chunk(self) -> int:
+        """Steps per window when running without gradients: the result does not depend on it
+        (the state is carried), only the memory does."""
+        return self._window or 1024
 
     def _checked_parameters(self) -> dict:
         fraction = check.real(self.validation_fraction, "validation_fraction")
@@ -913,12 +937,11 @@ class _GatedReadout(BaseEstimator):
             input_parts, _ = _aligned_parts(inputs, items, structure, "inputs", "inputs", dtype)
         if not fitting:
             return _build_data(items, input_parts, None, dtype), items, structure
-        collection = structure != "single"
-        if collection and _labels_like(y, len(items)):
+        if structure != "single" and _one_value_per_entry(y):
+            if len(y) != len(items):
+                raise ValueError(f"y has {len(y)} labels but X has {len(items)} sequences: give one label per "
+                                 "sequence (classification), or per-step targets (B, T[, k]) or a list of them")
             return _build_data(items, input_parts, None, dtype), items, structure, MANY_TO_ONE, y, False
-        if collection and y is not None and not isinstance(y, (list, tuple)) and len(np.shape(y)) == 1:
-            raise ValueError(f"y has {np.shape(y)[0]} entries but X has {len(items)} sequences: give one label per "
-                             "sequence (classification) or per-step targets of shape (B, T[, k]) or a list")
         target_parts, scalars = _aligned_parts(y, items, structure, "targets", "y", dtype)
         return _build_data(items, input_parts, target_parts, dtype), items, structure, MANY_TO_MANY, None, scalars
 
@@ -967,7 +990,7 @@ class _GatedReadout(BaseEstimator):
         """States after running each (sequence, start, stop) span forward from zeros (no gradient)."""
         xp, cell = data.xp, self._cell
         state = zero_state(cell, xp, self._n_layers, len(spans), self._hidden, self._dtype)
-        chunk = self._window or 1024
+        chunk = self._inference_chunk
         position = [start for _, start, _ in spans]
         while True:
             active = [r for r, (_, _, stop) in enumerate(spans) if position[r] < stop]
@@ -1006,77 +1029,94 @@ class _GatedReadout(BaseEstimator):
         """
         config = self._checked_parameters()
         dtype = config["dtype"]
-        self._dtype, self._hidden, self._n_layers, self._window = (dtype, config["hidden"], config["n_layers"],
-                                                                   config["window"])
         data, items, structure, mode, labels, scalars = self._data(X, y, inputs, dtype, fitting=True)
+        # what predict() uses, fixed at fit (set_params after fit changes nothing until the next fit)
+        self._dtype, self._hidden, self._n_layers = dtype, config["hidden"], config["n_layers"]
+        self._window, self._lanes = config["window"], config["batch_size"]
         xp = data.xp
         init_seed, order_seed = _seed_sequence(self.seed).spawn(2)
         order_rng = np.random.default_rng(order_seed)
-        n_sequences = len(data.lengths)
+        for stale in ("parameters_", "classes_"):  # a failed fit leaves the readout unfitted
+            self.__dict__.pop(stale, None)
+        codes = train_lengths = None
         if mode == MANY_TO_ONE:
             codes = self._encode_labels(labels)
             n_outputs = len(self.classes_)
             train, validation = self._split_sequences(codes, config["validation_fraction"], order_rng)
         else:
             n_outputs = data.targets.shape[1] if isinstance(data, _Resident) else _width(data.targets[0])
-            held_out = np.rint(data.lengths * config["validation_fraction"]).astype(np.int64)
-            if config["validation_fraction"] > 0 and held_out.sum() == 0:
-                raise ValueError(f"validation_fraction={config['validation_fraction']} leaves no validation steps "
-                                 f"in sequences of {data.lengths.max()} steps; use 0 to train without validation")
-            train_lengths = data.lengths - held_out
-            if np.any(train_lengths <= 0):
-                raise ValueError(f"validation_fraction={config['validation_fraction']} leaves no training steps")
+            train_lengths = self._training_lengths(data.lengths, config["validation_fraction"])
         self.mode_ = mode
         self.n_features_in_ = int(items[0][0].shape[1]) if len(items[0][0].shape) > 1 else 1
         self.n_outputs_ = n_outputs
         self._per_step_scalars = scalars
-        self._structure = structure
         params = initial_parameters(self._cell, data.n_features, config["hidden"], config["n_layers"], n_outputs,
                                     np.random.default_rng(init_seed))
-        self.parameters_ = [xp.asarray(p, dtype=dtype) for p in params]
+        params = [xp.asarray(p, dtype=dtype) for p in params]
         if mode == MANY_TO_MANY:  # start the output at the targets' mean: no epochs spent learning the offset
             total = sum(data.target_sum(s, 0, int(length)) for s, length in enumerate(train_lengths))
-            self.parameters_[-1][...] = xp.asarray(total / train_lengths.sum(), dtype=dtype)
-        optimizer = Adam(xp, self.parameters_, config["learning_rate"], config["weight_decay"])
+            params[-1][...] = xp.asarray(total / train_lengths.sum(), dtype=dtype)
+        started = time.perf_counter()
+        if mode == MANY_TO_MANY:
+            def epoch_chains():
+                return training_chains(train_lengths, config["window"], config["batch_size"], order_rng)
 
+            spans = [(s, int(train_lengths[s]), int(length)) for s, length in enumerate(data.lengths)]
+
+            def validation_loss():
+                return self._regression_loss(data, spans)
+        else:
+            def epoch_chains():
+                return [self._classification_chain(int(s), int(data.lengths[s])) for s in order_rng.permutation(train)]
+
+            def validation_loss():
+                return self._classification_loss(data, validation, codes)
+
+        self._train(data, params, codes, config, epoch_chains, validation_loss)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _train(self, data, params, codes, config, epoch_chains, validation_loss) -> None:
+        """The epochs: train on every window once, then early stopping on the validation loss."""
+        self.parameters_ = params
+        optimizer = Adam(data.xp, params, config["learning_rate"], config["weight_decay"])
         self.loss_curve_, self.validation_loss_curve_ = [], []
         best, best_params, waited = math.inf, None, 0
         self.best_epoch_ = None
-        started = time.perf_counter()
         for epoch in range(config["epochs"]):
-            if mode == MANY_TO_MANY:
-                chains = training_chains(train_lengths, config["window"], config["batch_size"], order_rng)
-            else:
-                chains = [self._classification_chain(int(s), int(data.lengths[s]))
-                          for s in order_rng.permutation(train)]
-            loss = self._train_epoch(data, chains, codes if mode == MANY_TO_ONE else None, optimizer, config)
+            loss = self._train_epoch(data, epoch_chains(), codes, optimizer, config)
             self.loss_curve_.append(loss)
             if not math.isfinite(loss):
                 if best_params is None:
+                    del self.parameters_
                     raise ValueError(f"training diverged (loss {loss}) in epoch {epoch + 1}: lower learning_rate "
-                                     "or set clip")
+                                     "or clip")
                 break
             if config["validation_fraction"] == 0:
                 continue
-            if mode == MANY_TO_MANY:
-                spans = [(s, int(train_lengths[s]), int(data.lengths[s])) for s in range(n_sequences)]
-                validation_loss = self._regression_loss(data, spans)
-            else:
-                validation_loss = self._classification_loss(data, validation, codes)
-            self.validation_loss_curve_.append(validation_loss)
-            if validation_loss < best:
-                best, waited, self.best_epoch_ = validation_loss, 0, epoch
+            self.validation_loss_curve_.append(validation_loss())
+            if self.validation_loss_curve_[-1] < best:
+                best, waited, self.best_epoch_ = self.validation_loss_curve_[-1], 0, epoch
                 best_params = [p.copy() for p in self.parameters_]
             else:
                 waited += 1
                 if waited >= config["patience"]:
                     break
-        if best_params is not None:  # early stopping keeps the best epoch's parameters (restore_best_weights)
+        if best_params is not None:  # the best epoch's parameters are kept (Keras' restore_best_weights)
             self.parameters_ = best_params
         self.best_validation_loss_ = best if best_params is not None else None
         self.n_iter_ = len(self.loss_curve_)
-        self.fit_seconds_ = time.perf_counter() - started
-        return self
+
+    @staticmethod
+    def _training_lengths(lengths, fraction: float) -> np.ndarray:
+        """Steps of each sequence trained on; the last `fraction` of each is held out for validation."""
+        held_out = np.rint(lengths * fraction).astype(np.int64)
+        if fraction > 0 and held_out.sum() == 0:
+            raise ValueError(f"validation_fraction={fraction} leaves no validation steps in sequences of "
+                             f"{lengths.max()} steps; use 0 to train without validation")
+        if np.any(held_out >= lengths):
+            raise ValueError(f"validation_fraction={fraction} leaves no training steps")
+        return lengths - held_out
 
     def _encode_labels(self, labels) -> np.ndarray:
         from sklearn.utils.multiclass import check_classification_targets
@@ -1147,13 +1187,14 @@ class _GatedReadout(BaseEstimator):
             count += samples
             return final
 
-        self._run_lanes(data, consecutive_chains(spans, self._window), max(self.batch_size, 1), visit)
+        self._run_lanes(data, consecutive_chains(spans, self._window, self._inference_chunk), self._lanes, visit)
         return total / count
 
     def _sequence_outputs(self, data, sequences):
         """Last-step outputs (n, n_outputs) of whole sequences run from a zero state."""
         xp, cell, params = data.xp, self._cell, self.parameters_
-        chains = consecutive_chains([(int(s), 0, int(data.lengths[s])) for s in sequences], self._window)
+        chains = consecutive_chains([(int(s), 0, int(data.lengths[s])) for s in sequences], self._window,
+                                    self._inference_chunk)
         outputs = xp.empty((len(data.lengths), params[-1].shape[0]), dtype=self._dtype)
 
         def visit(requests, items, state):
@@ -1167,7 +1208,7 @@ class _GatedReadout(BaseEstimator):
                 outputs[xp.asarray(np.array([items[i][0].sequence for i in ending]))] = h_last @ params[-2].T + params[-1]
             return final
 
-        self._run_lanes(data, chains, self.batch_size, visit)
+        self._run_lanes(data, chains, self._lanes, visit)
         return outputs[xp.asarray(np.asarray(sequences, dtype=np.int64))]
 
     def _classification_loss(self, data, sequences, codes) -> float:
@@ -1241,8 +1282,9 @@ class _GatedReadout(BaseEstimator):
                 outputs[sequence][start:stop] = P[i, :stop - start]
             return final
 
-        chains = consecutive_chains([(s, 0, int(length)) for s, length in enumerate(data.lengths)], self._window)
-        self._run_lanes(data, chains, self.batch_size, visit)
+        chains = consecutive_chains([(s, 0, int(length)) for s, length in enumerate(data.lengths)], self._window,
+                                    self._inference_chunk)
+        self._run_lanes(data, chains, self._lanes, visit)
         if self._per_step_scalars:
             outputs = [o[:, 0] for o in outputs]
         if structure == "single":
