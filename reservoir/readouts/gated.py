@@ -28,13 +28,41 @@ PyTorch and Keras convention)::
 
 A linear layer ``y_t = W_out h_t + b_out`` on the last layer's state gives the output.
 
+Training (the choices where the issue was silent)
+-------------------------------------------------
+* Windows. An epoch cuts every training sequence into consecutive windows of
+  ``window`` steps, starting at a random offset (boundaries move between epochs;
+  every step is trained on once per epoch). A long series is split into about
+  ``batch_size`` chains of consecutive windows, one per lane of the minibatch: a lane
+  carries its state from one window to the next (the gradient stops at the window
+  boundary: truncated BPTT), and a chain that starts mid-series first runs forward
+  over the ``window`` steps before it (no gradient) to warm its state up. Many short
+  sequences make many short chains. Windows are padded to the longest in the batch;
+  padded steps are masked out of the loss and never feed a carried state.
+* Sequence classification takes the output at each sequence's last step. The
+  gradient flows through its last ``window`` steps; the steps before them only warm
+  the state up (``window=None``: full BPTT).
+* Loss: mean squared error over valid steps and outputs (``torch.nn.MSELoss``); mean
+  softmax cross-entropy per sequence. Adam as ``torch.optim.Adam`` (L2 ``weight_decay``
+  on the weight matrices only), clipping of the global gradient norm
+  (``clip_grad_norm_``). Initialisation as Keras: Glorot-uniform input weights,
+  orthogonal recurrent weights, zero biases, forget bias 1; the output bias starts at
+  the mean of the training targets.
+* Early stopping on a validation split (the last ``validation_fraction`` of every
+  sequence's steps, or of each class's sequences), keeping the best epoch's
+  parameters (Keras' ``restore_best_weights=True``, scikit-learn's MLP).
+* ``predict`` runs every sequence from a zero state (stateless, like ``Ridge``).
+
 Computation
 -----------
 The input half of every gate, ``W[:, :n] x_t + b``, is one matrix product over a
 whole window (B sequences x T steps); only the recurrent half runs step by step.
 The math is written once against an array module ``xp``: NumPy on the CPU, CuPy when
-the data are CuPy arrays (cupy is never imported unless the caller already has).
-On the CPU the two step loops (forward and backward through time) run in Numba.
+the data are CuPy arrays (cupy is never imported unless the caller already has);
+the parameters live on the device of the training data. States read from storage
+(StateStore runs, h5py datasets) are read one minibatch of windows at a time, as
+contiguous time slices in file order, and trained on with NumPy. On the CPU the two
+step loops (forward and backward through time) run in Numba.
 """
 
 from __future__ import annotations
@@ -55,11 +83,13 @@ __all__ = ["GRUReadout", "LSTMReadout"]
 
 #: Run the CPU step loops in Numba (tests switch it off to compare with the NumPy loops).
 USE_NUMBA = True
-#: Below this many multiply-adds per window batch (lanes x steps x features x gate rows) the
-#: CPU path runs BLAS on one thread: for small products OpenBLAS's threads cost more than they
-#: save, and on a busy machine they spin (measured under load: 640x48 by 640x50 took 2.5 ms
-#: on two threads, 0.17 ms on one).
-SINGLE_THREAD_BELOW = 50_000_000
+#: Below this many multiply-adds per window batch (lanes x steps x (features + hidden) x gate
+#: rows) the CPU path runs BLAS on one thread, for the duration of the call. Measured on a
+#: 2-core machine shared with other work: a (640 x 48)ᵀ(640 x 50) product took 2.5 ms on two
+#: OpenBLAS threads and 0.17 ms on one; a whole LSTM step on 200-unit states 124 ms and 12 ms;
+#: on 2,000-unit states (530 million multiply-adds) 52 ms and 49 ms. Two idle cores gain at
+#: most 2x on the largest products, a busy one loses up to 10x, so the bar is high.
+SINGLE_THREAD_BELOW = 1_000_000_000
 
 MANY_TO_MANY = "many-to-many"
 MANY_TO_ONE = "many-to-one"
