@@ -93,8 +93,11 @@ def memory_capacity(states, inputs, *, max_delay: int = 100, washout: int | None
         Largest delay k.
     washout : int, optional
         Samples dropped at the start (default ``max_delay``; at least ``max_delay``).
-    alpha : float
-        Ridge penalty of the readouts (all delays are fitted in one pass).
+    alpha : float or list of floats
+        Ridge penalty of the readouts (all delays are fitted in one pass). A list is
+        searched on the last fifth of the training samples, then the readouts are
+        refitted on all of them with the penalty chosen (noisy states, spiking ones
+        especially, need more than the default).
     test_fraction : float in (0, 1)
         The last part of the samples scores the readouts.
     return_curve : bool
@@ -117,7 +120,12 @@ def memory_capacity(states, inputs, *, max_delay: int = 100, washout: int | None
     targets = inputs[rows[:, None] - np.arange(1, max_delay + 1)[None, :]]  # column k-1: u[t - k]
     split = washout + int(round((steps - washout) * (1.0 - test_fraction)))
     train, test = rows < split, rows >= split
-    readout = Ridge(alpha=alpha).fit(states[rows[train]], targets[train])
+    X_train, Y_train = states[rows[train]], targets[train]
+    if np.ndim(alpha) > 0:
+        cut = int(len(X_train) * 0.8)
+        alpha = Ridge(alpha=list(alpha)).fit(X_train[:cut], Y_train[:cut],
+                                            validation=(X_train[cut:], Y_train[cut:])).alpha_
+    readout = Ridge(alpha=alpha).fit(X_train, Y_train)
     predicted = readout.predict(states[rows[test]]).reshape(-1, max_delay)
     truth = targets[test]
     predicted_c = predicted - predicted.mean(axis=0)
