@@ -113,7 +113,7 @@ def print_accuracy(results, seeds: int):
             spread = f" ± {np.std(scores):.3f}" if len(scores) > 1 else ""
             print(f"| NARMA-{order} | {units:,} | {name} | {np.mean(scores):.3f}{spread} | "
                   f"{np.mean(scores) / ridge_score:.2f} | {np.mean(seconds):.2f} | "
-                  f"{np.mean(seconds) / ridge_time:.0f}x | {', '.join(epochs)} |")
+                  f"{np.mean(seconds) / ridge_time:.2g}x | {', '.join(epochs)} |")
 
 
 def step_throughput(readout, units: int, xp, repeats: int) -> float:
@@ -161,14 +161,16 @@ def print_throughput(sizes, repeats: int):
     cupy, device = gpu_module()
     print("\n### b. Training throughput: windows of 64 steps per second (minibatch 32, hidden 32, float32)\n")
     gpu_label = f"GPU ({device})" if cupy is not None else "GPU"
-    print(f"| readout | state units | CPU windows/s | {gpu_label} windows/s |")
+    print(f"| readout | state units | CPU windows/s (BLAS threads) | {gpu_label} windows/s |")
     print("|---|---|---|---|")
     for readout in (GRUReadout, LSTMReadout):
         for units in sizes:
             cpu = step_throughput(readout, units, np, repeats)
+            work = 32 * 64 * (units + 32) * readout()._cell.n_gates * 32
+            threads = "1" if work < gated.SINGLE_THREAD_BELOW else "default"
             gpu = f"{step_throughput(readout, units, cupy, repeats):,.0f}" if cupy is not None else \
                 "not measured (no GPU)"
-            print(f"| {readout.__name__} | {units:,} | {cpu:,.0f} | {gpu} |")
+            print(f"| {readout.__name__} | {units:,} | {cpu:,.0f} ({threads}) | {gpu} |")
 
 
 def cpu_name() -> str:
