@@ -47,18 +47,22 @@ class Profile:
     narma_washout: int
     narma_train: int
     timeout: float  # seconds per benchmark (asv's default is 60)
+    cuba_steps: int  # CUBA (4000 LIF neurons) steps per timed run; 10,000 steps = 1 biological second
+    large_lsm_neurons: int  # the large spiking network (fixed fan-in LSM_FAN_IN)
+    large_lsm_steps: int
 
 
 QUICK = Profile(
     name="quick", backends=None, units=(1_000, 10_000), densities=(0.01,), construct_units=(1_000, 10_000),
     steps=200, batch=32, batch_steps=20, reference_max_units=10_000, ridge_units=(200, 1_000),
     ridge_samples=2_000, narma_units=300, narma_steps=2_000, narma_washout=100, narma_train=1_200, timeout=120,
+    cuba_steps=2_000, large_lsm_neurons=100_000, large_lsm_steps=100,
 )
 FULL = Profile(
     name="full", backends=None, units=(1_000, 10_000, 50_000), densities=(0.01, 0.02),
     construct_units=(1_000, 10_000, 100_000), steps=1_000, batch=32, batch_steps=50, reference_max_units=10_000,
     ridge_units=(500, 2_000, 5_000), ridge_samples=10_000, narma_units=1_000, narma_steps=6_000, narma_washout=200,
-    narma_train=4_000, timeout=900,
+    narma_train=4_000, timeout=900, cuba_steps=10_000, large_lsm_neurons=100_000, large_lsm_steps=1_000,
 )
 PROFILES = {"quick": QUICK, "full": FULL}
 

@@ -1,0 +1,75 @@
+"""LSM benchmarks: the CUBA network (time per biological second, firing statistics)
+and a 100,000-neuron spiking network."""
+
+import reservoir as rs
+from reservoir.lsm import cuba
+
+from .common import BACKENDS, PROFILE, SEED, require_backend
+
+LSM_FAN_IN = 100  # the large network: 10 million synapses (p = 0.02 would be 200 million)
+
+
+class Cuba:
+    """Brette et al. 2007 CUBA, PROFILE.cuba_steps steps of 0.1 ms (spikes recorded, no states).
+
+    Wall time per biological second = reported time * 10,000 / PROFILE.cuba_steps.
+    The NumPy reference runs only in the quick profile's short window (seconds per
+    100 ms of biological time).
+    """
+
+    params = (list(BACKENDS),)
+    param_names = ("backend",)
+    timeout = PROFILE.timeout
+
+    def setup(self, backend):
+        require_backend(backend)
+        self.net = cuba(seed=SEED, backend=backend)
+        self.net.run(n_steps=5, record_states=False)  # compile (or load the cache)
+        self.net.reset()
+
+    def time_cuba(self, backend):
+        self.net.reset()
+        self.net.run(n_steps=PROFILE.cuba_steps, record_states=False)
+
+    def time_cuba_with_states(self, backend):
+        self.net.reset()
+        self.net.run(n_steps=PROFILE.cuba_steps)
+
+    def track_cuba_rate_hz(self, backend):
+        self.net.reset()
+        return self.net.run(n_steps=PROFILE.cuba_steps, record_states=False).firing_rate()
+
+    def track_cuba_isi_cv(self, backend):
+        self.net.reset()
+        return self.net.run(n_steps=PROFILE.cuba_steps, record_states=False).isi_cv()
+
+    track_cuba_rate_hz.unit = "Hz"
+    track_cuba_isi_cv.unit = "CV"
+
+
+class LargeNetwork:
+    """A 100,000-neuron LIF network (80/20 E/I, fan-in 100, delays 1-20 steps) driven by Poisson input."""
+
+    params = ([b for b in BACKENDS if b != "numpy"],)
+    param_names = ("backend",)
+    timeout = PROFILE.timeout
+    repeat = (1, 5, 60.0)
+
+    def setup(self, backend):
+        require_backend(backend)
+        n = PROFILE.large_lsm_neurons
+        self.net = rs.LSM(int(0.8 * n), n - int(0.8 * n), fan_in=LSM_FAN_IN, v_rest=-52e-3, w_exc=0.5e-3,
+                          w_inh=-2e-3, delay=(1e-4, 2e-3), input_encoding="poisson", input_density=0.01,
+                          seed=SEED, backend=backend)
+        self.u = rs.datasets.mackey_glass(PROFILE.large_lsm_steps, seed=SEED)
+        self.u = (self.u - self.u.min()) / (self.u.max() - self.u.min())
+        self.net.run(self.u[:2], record_states=False)
+        self.net.reset()
+
+    def time_run(self, backend):
+        self.net.reset()
+        self.net.run(self.u, record_states=False)
+
+    def peakmem_run_with_states(self, backend):
+        self.net.reset()
+        self.net.run(self.u)
