@@ -7,7 +7,7 @@ kernels, not data structures:
   first, sigma = n), slices of 32 rows, each slice stored column-major so that a
   warp reads entry j of its 32 rows with one coalesced load and each lane owns a row;
 * :func:`csr32` -- CSR with 32-bit offsets and indices, for B sequences over an
-  (n, B) state and for the ELM's dense inputs; :func:`csc32` for the ELM's sparse ones;
+  (n, B) state and for the ELM;
 * :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
   whether each block's part of the matrix is staged in shared memory.
 
@@ -30,7 +30,7 @@ SELL_ROWS = 32
 #: (``cupy.RawModule(name_expressions=...)``; the nvcc compile test uses the same list).
 CUDA_KERNELS = {
     "esn.cu": ("esn_run_sell", "esn_generate_sell", "esn_run_csr_batch"),
-    "elm.cu": ("elm_dense", "elm_fill_bias", "elm_sparse_push", "elm_activate_inplace"),
+    "elm.cu": ("elm_dense", "elm_sparse"),
 }
 CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -86,14 +86,6 @@ def csr32(W: sp.csr_array):
     """(indptr, indices, data) with int32 offsets and indices."""
     _int32_offsets(W.nnz, "the matrix")
     return W.indptr.astype(np.int32), W.indices.astype(np.int32), np.ascontiguousarray(W.data)
-
-
-def csc32(W) -> tuple:
-    """(column_ptr, rows, data) of W in CSC with int32 offsets: the columns a sparse input pushes into."""
-    csc = sp.csc_array(W)
-    csc.sort_indices()
-    _int32_offsets(csc.nnz, "the matrix")
-    return csc.indptr.astype(np.int32), csc.indices.astype(np.int32), np.ascontiguousarray(csc.data)
 
 
 def next_power_of_two_log2(value: int, cap: int = 32) -> int:

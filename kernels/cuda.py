@@ -314,30 +314,28 @@ def _elm_kernels(dtype: np.dtype):
                 H[sample, unit] = activate(acc, activation)
 
     @cuda.jit
-    def sparse_push(column_ptr, rows, values, x_ptr, x_features, x_values, H):
-        """A warp per sample pushes each stored feature's column of W into H[sample] (atomics)."""
-        lane = cuda.threadIdx.x % 32
-        warps = cuda.gridDim.x * cuda.blockDim.x // 32
-        for sample in range((cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x) // 32, H.shape[0], warps):
-            for e in range(x_ptr[sample], x_ptr[sample + 1]):
-                feature = x_features[e]
-                value = x_values[e]
-                for k in range(column_ptr[feature] + lane, column_ptr[feature + 1], 32):
-                    cuda.atomic.add(H, (sample, np.int64(rows[k])), value * values[k])
+    def sparse(indptr, indices, values, bias, x_ptr, x_features, x_values, H, activation):
+        """CSR X, never densified: each entry of a unit's row binary-searches its feature among the
+        sample's sorted features (a fixed order of additions: reproducible, unlike atomics)."""
+        unit = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        if unit < H.shape[1]:
+            for sample in range(cuda.blockIdx.y, H.shape[0], cuda.gridDim.y):
+                first, last = x_ptr[sample], x_ptr[sample + 1]
+                acc = bias[unit]
+                for k in range(indptr[unit], indptr[unit + 1]):
+                    feature = indices[k]
+                    low, high = first, last
+                    while low < high:
+                        middle = (low + high) // 2
+                        if x_features[middle] < feature:
+                            low = middle + 1
+                        else:
+                            high = middle
+                    if low < last and x_features[low] == feature:
+                        acc += values[k] * x_values[low]
+                H[sample, unit] = activate(acc, activation)
 
-    @cuda.jit
-    def fill_bias(bias, H):
-        i, j = cuda.grid(2)
-        if i < H.shape[0] and j < H.shape[1]:
-            H[i, j] = bias[j]
-
-    @cuda.jit
-    def activate_inplace(H, activation):
-        i, j = cuda.grid(2)
-        if i < H.shape[0] and j < H.shape[1]:
-            H[i, j] = activate(H[i, j], activation)
-
-    return dense, sparse_push, fill_bias, activate_inplace
+    return dense, sparse
 
 
 @cuda.jit
@@ -532,14 +530,8 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
 @dataclass
 class ElmWeights:
     W: sp.csr_array
-    csr: tuple
+    csr: tuple  # device (indptr, indices, data), for dense and sparse inputs alike
     bias: object
-    _csc: tuple | None = field(default=None, repr=False)
-
-    def csc(self):
-        if self._csc is None:
-            self._csc = tuple(cuda.to_device(a) for a in layout.csc32(self.W))
-        return self._csc
 
 
 def prepare_elm(W_hidden, bias) -> ElmWeights:
@@ -553,24 +545,22 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
     """Same contract as ``reference.elm_hidden``: X dense (host or device) or scipy.sparse (read as CSR,
     never densified). Returns a device array for device X, else NumPy."""
     dtype = weights.W.dtype
-    dense, sparse_push, fill_bias, activate_inplace = _elm_kernels(dtype)
+    dense, sparse = _elm_kernels(dtype)
     act = np.int32(code(activation))
     n_samples, n_hidden = X.shape[0], weights.W.shape[0]
     on_device = _is_device(X)
     H = cuda.device_array((n_samples, n_hidden), dtype)
     threads = settings.gpu_threads_per_block
+    grid = (-(-n_hidden // threads), max(1, min(n_samples, 65535)))
     if sp.issparse(X):
-        X = sp.csr_array(X)
-        grid, block = _grid_2d(n_samples, n_hidden)
-        fill_bias[grid, block](weights.bias, H)
-        warps_per_block = threads // 32
-        sparse_push[max(1, min(-(-n_samples // warps_per_block), 65535)), threads](
-            *weights.csc(), cuda.to_device(X.indptr.astype(np.int32)), cuda.to_device(X.indices.astype(np.int32)),
-            cuda.to_device(X.data.astype(dtype)), H)
-        activate_inplace[grid, block](H, act)
+        X = sp.csr_array(X, dtype=dtype)
+        if not X.has_canonical_format:  # the kernel binary-searches sorted, unique features per sample
+            X = X.copy()
+            X.sum_duplicates()
+        sparse[grid, threads](*weights.csr, weights.bias, cuda.to_device(X.indptr.astype(np.int32)),
+                              cuda.to_device(X.indices.astype(np.int32)), cuda.to_device(X.data), H, act)
     else:
-        dense[(-(-n_hidden // threads), min(n_samples, 65535)), threads](*weights.csr, weights.bias,
-                                                                        _device(X, dtype), H, act)
+        dense[grid, threads](*weights.csr, weights.bias, _device(X, dtype), H, act)
     return _as_caller_array(X, H) if on_device else H.copy_to_host()
 
 

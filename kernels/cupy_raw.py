@@ -228,28 +228,17 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
 
 @dataclass
 class ElmWeights:
-    """Hidden weights on the device: CSR rows for dense inputs; the CSC copy is built on first sparse input."""
+    """Hidden weights on the device, CSR rows (dense and sparse inputs alike)."""
 
     W: sp.csr_array
     csr: tuple
     bias: cp.ndarray
-    _csc: tuple | None = field(default=None, repr=False)
-
-    def csc(self):
-        if self._csc is None:
-            self._csc = tuple(cp.asarray(a) for a in layout.csc32(self.W))
-        return self._csc
 
 
 def prepare_elm(W_hidden, bias) -> ElmWeights:
     W = sp.csr_array(W_hidden)
     W.sort_indices()
     return ElmWeights(W, tuple(cp.asarray(a) for a in layout.csr32(W)), _device(bias, W.dtype))
-
-
-def _grid_1d(total: int) -> int:
-    threads = settings.gpu_threads_per_block
-    return max(1, min(-(-total // threads), 65535))
 
 
 def elm_hidden(weights: ElmWeights, X, activation: str):
@@ -264,24 +253,19 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
     on_device = isinstance(X, cp.ndarray) or cpx_sparse.issparse(X)
     n_samples = X.shape[0]
     H = cp.empty((n_samples, n_hidden), dtype)
+    grid = (-(-n_hidden // threads), max(1, min(n_samples, 65535)))
+    indptr, indices, values = weights.csr
     if sp.issparse(X) or cpx_sparse.issparse(X):
-        X = cpx_sparse.csr_matrix(X if cpx_sparse.issparse(X) else sp.csr_matrix(X), dtype=dtype)
-        column_ptr, rows, values = weights.csc()
-        total = np.int64(H.size)
-        _kernel("elm.cu", "elm_fill_bias", dtype)((_grid_1d(H.size),), (threads,),
-                                                   (weights.bias, H, total, np.int32(n_hidden)))
-        warps_per_block = threads // 32
-        _kernel("elm.cu", "elm_sparse_push", dtype)(
-            (max(1, min(-(-n_samples // warps_per_block), 65535)),), (threads,),
-            (column_ptr, rows, values, X.indptr.astype(cp.int32), X.indices.astype(cp.int32), X.data, H,
-             np.int32(n_samples), np.int32(n_hidden)))
-        _kernel("elm.cu", "elm_activate_inplace", dtype)((_grid_1d(H.size),), (threads,), (H, total, act))
+        # The kernel binary-searches sorted, unique features per sample (copies: the caller's
+        # matrix is left as it was).
+        X = cpx_sparse.csr_matrix(X if cpx_sparse.issparse(X) else sp.csr_matrix(X), dtype=dtype).copy()
+        X.sum_duplicates()
+        _kernel("elm.cu", "elm_sparse", dtype)(grid, (threads,), (
+            indptr, indices, values, weights.bias, X.indptr.astype(cp.int32), X.indices.astype(cp.int32),
+            cp.ascontiguousarray(X.data), H, np.int32(n_samples), np.int32(n_hidden), act))
     else:
         X = _device(X, dtype)
-        indptr, indices, values = weights.csr
-        grid = (-(-n_hidden // threads), min(n_samples, 65535))
         _kernel("elm.cu", "elm_dense", dtype)(grid, (threads,), (indptr, indices, values, weights.bias, X, H,
                                                                  np.int32(n_samples), np.int32(X.shape[1]),
                                                                  np.int32(n_hidden), act))
     return H if on_device else cp.asnumpy(H)
-

@@ -324,6 +324,11 @@ class ESN:
         self._state_single = True
         return outputs
 
+    def __getstate__(self):  # kernel layouts (GPU arrays on a GPU backend) are rebuilt after unpickling
+        state = self.__dict__.copy()
+        state["_prepared"] = None
+        return state
+
     def __repr__(self) -> str:
         connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
         return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "

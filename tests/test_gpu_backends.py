@@ -145,7 +145,7 @@ failed = []
 for dtype in (np.float32, np.float64):
     f = types.float32 if dtype == np.float32 else types.float64
     run_sell, generate_sell, run_csr_batch, _ = gpu._esn_kernels(np.dtype(dtype))
-    dense, push, fill, activate = gpu._elm_kernels(np.dtype(dtype))
+    dense, sparse = gpu._elm_kernels(np.dtype(dtype))
     signatures = [
         (run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),
                     A(f, 2, "A"), f, f, i32, i32, i32, A(u32, 1))),
@@ -154,9 +154,7 @@ for dtype in (np.float32, np.float64):
         (run_csr_batch, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), A(f, 1), A(f, 3, "A"), A(f, 3), A(f, 3, "A"), i32,
                          f, f, i32, i32, i32, A(u32, 1))),
         (dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32)),
-        (push, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2))),
-        (fill, (A(f, 1), A(f, 2))),
-        (activate, (A(f, 2), i32)),
+        (sparse, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), i32)),
         (gpu._copy_2d, (A(f, 2, "A"), A(f, 2, "A"))),
         (gpu._copy_1d, (A(f, 1, "A"), A(f, 1, "A"))),
     ]

@@ -25,15 +25,21 @@
 #define ESN_SIGMOID 2
 #define ESN_RELU 3
 
+// Sources are compiled by NVRTC with no headers: no size_t, and the float/double math
+// functions picked by overloads written out here.
+typedef unsigned long long index_t;
+__device__ __forceinline__ float tanh_of(float z) { return tanhf(z); }
+__device__ __forceinline__ double tanh_of(double z) { return tanh(z); }
+
 template <typename T>
 __device__ __forceinline__ T activate(T z, int activation) {
-    if (activation == ESN_TANH) return tanh(z);
-    if (activation == ESN_SIGMOID) return T(0.5) * (T(1) + tanh(T(0.5) * z));
+    if (activation == ESN_TANH) return tanh_of(z);
+    if (activation == ESN_SIGMOID) return T(0.5) * (T(1) + tanh_of(T(0.5) * z));
     if (activation == ESN_RELU) return z > T(0) ? z : z - z;  // z - z keeps NaN a NaN
     return z;
 }
 
-__device__ __forceinline__ size_t align16(size_t bytes) { return (bytes + 15) & ~size_t(15); }
+__device__ __forceinline__ index_t align16(index_t bytes) { return (bytes + 15) & ~index_t(15); }
 
 // Grid-wide barrier for co-resident blocks: the arrival counter only grows (zeroed by
 // the host before the launch), so barrier k waits for k * gridDim.x arrivals and
@@ -70,7 +76,7 @@ struct Part {
 // returns the first free byte after it.
 template <typename T>
 __device__ Part<T> block_part(const int* ptr, const int* columns, const T* values, int units, int stage,
-                              int capacity, unsigned char* smem, size_t* used) {
+                              int capacity, unsigned char* smem, index_t* used) {
     const int per_block = (units + gridDim.x - 1) / gridDim.x;
     Part<T> part;
     part.unit_begin = min(units, blockIdx.x * per_block);
@@ -83,11 +89,11 @@ __device__ Part<T> block_part(const int* ptr, const int* columns, const T* value
         return part;
     }
     T* s_values = reinterpret_cast<T*>(smem);
-    size_t offset = align16(size_t(capacity) * sizeof(T));
+    index_t offset = align16(index_t(capacity) * sizeof(T));
     int* s_columns = reinterpret_cast<int*>(smem + offset);
-    offset += align16(size_t(capacity) * sizeof(int));
+    offset += align16(index_t(capacity) * sizeof(int));
     int* s_ptr = reinterpret_cast<int*>(smem + offset);
-    offset += align16(size_t(per_block + 1) * sizeof(int));
+    offset += align16(index_t(per_block + 1) * sizeof(int));
     const int first = ptr[part.unit_begin];
     const int count = ptr[part.unit_end] - first;
     for (int k = threadIdx.x; k < count; k += blockDim.x) {
@@ -130,7 +136,7 @@ __device__ __forceinline__ void sell_step(const Part<T>& part, const int* row_of
         if (position < n) {
             const int row = row_of[position];
             T pre = acc0 + acc1 + bias[row];
-            for (int m = 0; m < n_in; ++m) pre += w_in[size_t(row) * n_in + m] * u[m];
+            for (int m = 0; m < n_in; ++m) pre += w_in[index_t(row) * n_in + m] * u[m];
             const T x = keep * src[row] + leak * activate(pre, activation);
             dst[row] = x;
             if (dst_copy) dst_copy[row] = x;
@@ -148,7 +154,7 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
                              int n_slices, int steps, T keep, T leak, int activation, int stage, int capacity,
                              unsigned int* arrived) {
     extern __shared__ __align__(16) unsigned char smem[];
-    size_t used;
+    index_t used;
     const Part<T> part = block_part(slice_ptr, columns, values, n_slices, stage, capacity, smem, &used);
     // stage 2 (one block, planned with room for it): the state stays on chip too.
     const bool state_on_chip = stage == 2;
@@ -158,13 +164,13 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
         __syncthreads();
     }
     for (int t = 0; t < steps; ++t) {
-        T* out = states + size_t(t) * n;
-        const T* u = inputs + size_t(t) * n_in;
+        T* out = states + index_t(t) * n;
+        const T* u = inputs + index_t(t) * n_in;
         if (state_on_chip) {
             sell_step(part, row_of, n, w_in, bias, u, n_in, x_chip + (t & 1) * n, x_chip + ((t + 1) & 1) * n, out,
                       keep, leak, activation);
         } else {
-            const T* src = t == 0 ? start : states + size_t(t - 1) * n;
+            const T* src = t == 0 ? start : states + index_t(t - 1) * n;
             sell_step(part, row_of, n, w_in, bias, u, n_in, src, out, (T*)nullptr, keep, leak, activation);
         }
         grid_barrier(arrived, t + 1);
@@ -201,13 +207,13 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
                                   int capacity, unsigned int* arrived) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ T scratch[32];
-    size_t used;
+    index_t used;
     const Part<T> part = block_part(slice_ptr, columns, values, n_slices, stage, capacity, smem, &used);
     const int width = n + (include_input ? n_in : 0);
-    T* u_own = u_buffers + size_t(blockIdx.x) * 2 * n_in;
+    T* u_own = u_buffers + index_t(blockIdx.x) * 2 * n_in;
     for (int t = 0; t < steps; ++t) {
-        const T* src = x_buffers + size_t(t & 1) * n;
-        T* dst = x_buffers + size_t((t + 1) & 1) * n;
+        const T* src = x_buffers + index_t(t & 1) * n;
+        T* dst = x_buffers + index_t((t + 1) & 1) * n;
         const T* u = u_own + (t & 1) * n_in;
         T* u_next = u_own + ((t + 1) & 1) * n_in;
         sell_step(part, row_of, n, w_in, bias, u, n_in, src, dst, (T*)nullptr, keep, leak, activation);
@@ -217,21 +223,21 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
             T sum = T(0);
             for (int position = first + threadIdx.x; position < last; position += blockDim.x) {
                 const int row = row_of[position];
-                sum += coef[size_t(o) * width + row] * dst[row];
+                sum += coef[index_t(o) * width + row] * dst[row];
             }
             sum = block_sum(sum, scratch);
-            if (threadIdx.x == 0) partial[(size_t(t & 1) * n_out + o) * gridDim.x + blockIdx.x] = sum;
+            if (threadIdx.x == 0) partial[(index_t(t & 1) * n_out + o) * gridDim.x + blockIdx.x] = sum;
         }
         grid_barrier(arrived, t + 1);
         for (int o = threadIdx.x; o < n_out; o += blockDim.x) {
             T y = intercept[o];
-            const T* parts = partial + (size_t(t & 1) * n_out + o) * gridDim.x;
+            const T* parts = partial + (index_t(t & 1) * n_out + o) * gridDim.x;
             for (int b = 0; b < gridDim.x; ++b) y += parts[b];
             if (include_input) {
-                for (int m = 0; m < n_in; ++m) y += coef[size_t(o) * width + n + m] * u[m];
+                for (int m = 0; m < n_in; ++m) y += coef[index_t(o) * width + n + m] * u[m];
             }
             u_next[o] = y;
-            if (blockIdx.x == 0) outputs[size_t(t) * n_out + o] = y;
+            if (blockIdx.x == 0) outputs[index_t(t) * n_out + o] = y;
         }
         __syncthreads();
     }
@@ -248,16 +254,16 @@ __global__ void esn_run_csr_batch(const int* __restrict__ indptr, const int* __r
                                   T keep, T leak, int activation, int group_log2, int stage, int capacity,
                                   unsigned int* arrived) {
     extern __shared__ __align__(16) unsigned char smem[];
-    size_t used;
+    index_t used;
     const Part<T> part = block_part(indptr, indices, values, n, stage, capacity, smem, &used);
     const int group = 1 << group_log2;
     const int sub = threadIdx.x & (group - 1);
     const int groups = blockDim.x >> group_log2;
-    const size_t plane = size_t(n) * batch;
+    const index_t plane = index_t(n) * batch;
     for (int t = 0; t < steps; ++t) {
         const T* src = x_buffers + (t & 1) * plane;
         T* dst = x_buffers + ((t + 1) & 1) * plane;
-        const T* u = inputs + size_t(t) * n_in * batch;
+        const T* u = inputs + index_t(t) * n_in * batch;
         for (int row = part.unit_begin + (threadIdx.x >> group_log2); row < part.unit_end; row += groups) {
             const int local = row - part.unit_begin;
             const int begin = part.ptr[local], end = part.ptr[local + 1];
@@ -268,7 +274,7 @@ __global__ void esn_run_csr_batch(const int* __restrict__ indptr, const int* __r
                 T acc0 = T(0), acc1 = T(0);
                 for (int k = begin; k < end; ++k) {
                     const T weight = part.values[k];
-                    const T* column = src + size_t(part.columns[k]) * batch;
+                    const T* column = src + index_t(part.columns[k]) * batch;
                     acc0 += weight * column[b];
                     if (second) acc1 += weight * column[b2];
                 }
@@ -276,11 +282,13 @@ __global__ void esn_run_csr_batch(const int* __restrict__ indptr, const int* __r
                     if (lane_b == 1 && !second) break;
                     const int bb = lane_b ? b2 : b;
                     T pre = (lane_b ? acc1 : acc0) + bias[row];
-                    for (int m = 0; m < n_in; ++m) pre += w_in[size_t(row) * n_in + m] * u[size_t(m) * batch + bb];
-                    const size_t at = size_t(row) * batch + bb;
+                    for (int m = 0; m < n_in; ++m) {
+                        pre += w_in[index_t(row) * n_in + m] * u[index_t(m) * batch + bb];
+                    }
+                    const index_t at = index_t(row) * batch + bb;
                     const T x = keep * src[at] + leak * activate(pre, activation);
                     dst[at] = x;
-                    states[bb * batch_stride + size_t(t) * n + row] = x;
+                    states[bb * batch_stride + index_t(t) * n + row] = x;
                 }
             }
         }
