@@ -93,6 +93,7 @@ class StateStore:
             if self.mode != "r":
                 attrs["format_version"] = FORMAT_VERSION
                 attrs["library"] = LIBRARY
+                self._file.flush()  # a new file is complete on disk before any run starts in it
             return
         version = int(attrs["format_version"])
         if attrs.get("library", LIBRARY) != LIBRARY:
