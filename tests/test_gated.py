@@ -280,7 +280,7 @@ def _hold_task(steps, rate, seed):
 @pytest.mark.parametrize("readout", READOUTS)
 def test_gated_readout_holds_what_the_reservoir_forgets(readout):
     """Hold the value of the last event, on average 25 steps back, far beyond the memory of a
-    reservoir at spectral radius 0.5. Measured: ridge NRMSE 1.00; GRU 0.12, LSTM 0.13."""
+    reservoir at spectral radius 0.5. Measured: ridge on [state, input] NRMSE 1.03; GRU 0.12, LSTM 0.10."""
     u, y = _hold_task(3000, 0.04, seed=0)
     states = rs.ESN(50, density=0.2, spectral_radius=0.5, seed=0, dtype="float64").run(u)
     train, test = slice(100, 2000), slice(2000, None)
@@ -308,18 +308,23 @@ def _count_task(n, steps, seed):
 
 @pytest.mark.parametrize("readout", READOUTS)
 def test_gated_readout_counts_events_a_linear_readout_cannot(readout):
-    """Measured: ridge on the last state 0.32, ridge on the time-averaged state 0.62; GRU 0.995, LSTM 1.0."""
+    """Four classes (0-3 events). Measured accuracy: ridge on the last state 0.26, ridge on the
+    time-averaged state 0.62; GRU 0.995, LSTM 0.985."""
     u, counts = _count_task(600, 40, seed=0)
     states = rs.ESN(50, density=0.2, spectral_radius=0.5, seed=0, dtype="float64").run(u)
     train, test = slice(0, 400), slice(400, None)
     one_hot = np.eye(4)[counts]
     last = rs.Ridge(alpha=1e-6).fit(states[train, -1], one_hot[train]).predict(states[test, -1])
     ridge_accuracy = np.mean(last.argmax(axis=1) == counts[test])
+    pooled = states.mean(axis=1)
+    mean = rs.Ridge(alpha=1e-6).fit(pooled[train], one_hot[train]).predict(pooled[test])
+    pooled_accuracy = np.mean(mean.argmax(axis=1) == counts[test])
     model = readout(16, epochs=40, window=None, batch_size=16, learning_rate=1e-2, patience=10, seed=0)
     model.fit(list(states[train]), counts[train])
     accuracy = model.score(list(states[test]), counts[test])
-    print(f"\nevent counting accuracy: ridge (last state) {ridge_accuracy:.3f}, {readout.__name__} {accuracy:.3f}")
-    assert ridge_accuracy < 0.5
+    print(f"\nevent counting accuracy: ridge (last state) {ridge_accuracy:.3f}, ridge (mean state) "
+          f"{pooled_accuracy:.3f}, {readout.__name__} {accuracy:.3f}")
+    assert ridge_accuracy < 0.5 and pooled_accuracy < 0.8
     assert accuracy > 0.9
     probabilities = model.predict_proba(states[test])
     assert probabilities.shape == (200, 4)
