@@ -500,7 +500,7 @@ def test_predict_before_fit_raises_not_fitted():
     ("epochs", -1, ValueError), ("learning_rate", 0.0, ValueError), ("learning_rate", np.nan, ValueError),
     ("window", 0, ValueError), ("batch_size", 0, ValueError), ("weight_decay", -1e-3, ValueError),
     ("clip", 0.0, ValueError), ("validation_fraction", 1.0, ValueError), ("validation_fraction", -0.1, ValueError),
-    ("patience", 0, ValueError), ("seed", -3, ValueError), ("dtype", "int32", TypeError),
+    ("patience", 0, ValueError), ("seed", -3, ValueError), ("seed", "x", TypeError), ("dtype", "int32", TypeError),
     ("input_to_readout", "yes", TypeError),
 ])
 def test_bad_hyper_parameters_raise_naming_them(name, value, error):

@@ -940,7 +940,9 @@ class _GatedReadout(BaseEstimator):
             raise TypeError(f"input_to_readout must be True or False, got {self.input_to_readout!r}")
         seed = self.seed
         if seed is not None and not isinstance(seed, np.random.SeedSequence):
-            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+                raise TypeError(f"seed must be None or a non-negative integer, got {seed!r}")
+            if seed < 0:
                 raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
         return {
             "hidden": check.positive_int(self.hidden, "hidden"),
@@ -957,13 +959,13 @@ class _GatedReadout(BaseEstimator):
         }
 
     # ------------------------------------------------------------------ data
-    def _data(self, X, y, inputs, dtype, *, fitting: bool):
+    def _data(self, X, y, inputs, dtype, input_to_readout: bool, *, fitting: bool):
         """(data, items, structure, mode, labels, per_step_scalars) from what fit/predict were given."""
         items, structure = _sequence_parts(X, "X", dtype)
-        if inputs is not None and not self.input_to_readout:
+        if inputs is not None and not input_to_readout:
             raise ValueError("inputs= is only used with input_to_readout=True")
         input_parts = None
-        if self.input_to_readout:
+        if input_to_readout:
             input_parts, _ = _aligned_parts(inputs, items, structure, "inputs", "inputs", dtype)
         if not fitting:
             return _build_data(items, input_parts, None, dtype), items, structure
@@ -1059,10 +1061,12 @@ class _GatedReadout(BaseEstimator):
         """
         config = self._checked_parameters()
         dtype = config["dtype"]
-        data, items, structure, mode, labels, scalars = self._data(X, y, inputs, dtype, fitting=True)
+        data, items, structure, mode, labels, scalars = self._data(X, y, inputs, dtype, bool(self.input_to_readout),
+                                                                   fitting=True)
         # what predict() uses, fixed at fit (set_params after fit changes nothing until the next fit)
         self._dtype, self._hidden, self._n_layers = dtype, config["hidden"], config["n_layers"]
         self._window, self._lanes = config["window"], config["batch_size"]
+        self._input_to_readout = bool(self.input_to_readout)
         xp = data.xp
         init_seed, order_seed = _seed_sequence(self.seed).spawn(2)
         order_rng = np.random.default_rng(order_seed)
@@ -1256,7 +1260,7 @@ class _GatedReadout(BaseEstimator):
 
     def _predict_data(self, X, inputs):
         self._check_fitted()
-        data, items, structure = self._data(X, None, inputs, self._dtype, fitting=False)
+        data, items, structure = self._data(X, None, inputs, self._dtype, self._input_to_readout, fitting=False)
         width = int(items[0][0].shape[1]) if len(items[0][0].shape) > 1 else 1
         if width != self.n_features_in_:
             raise ValueError(f"X has {width} features per step, but this readout was fitted on {self.n_features_in_}")
