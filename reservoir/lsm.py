@@ -235,7 +235,9 @@ class LSM:
     @property
     def state(self) -> LifState:
         """A copy of the network state (potentials, currents, refractory counters, spikes in flight)."""
-        return (self._state or LifState.initial(self._v0, 1, self.ring_slots)).copy()
+        if self._state is None:
+            return LifState.initial(self._v0, 1, self.ring_slots)
+        return self._state.copy()
 
     def reset(self) -> LSM:
         """Back to the initial potentials, no current, nothing in flight, Poisson stream from its start."""
