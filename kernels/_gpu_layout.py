@@ -8,6 +8,9 @@ kernels, not data structures:
   warp reads entry j of its 32 rows with one coalesced load and each lane owns a row;
 * :func:`csr32` -- CSR with 32-bit offsets and indices, for B sequences over an
   (n, B) state and for the ELM;
+* :func:`lif_layout` -- the LIF network's push rows sorted by target (the pull
+  variant binary-searches them) and its input matrix in pull layout;
+* :func:`plan_lif_blocks` -- blocks per trial of the LIF kernels;
 * :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
   whether each block's part of the matrix is staged in shared memory.
 
@@ -31,6 +34,7 @@ SELL_ROWS = 32
 CUDA_KERNELS = {
     "esn.cu": ("esn_run_sell", "esn_generate_sell", "esn_run_csr_batch"),
     "elm.cu": ("elm_dense", "elm_sparse"),
+    "lif.cu": ("lif_run",),
 }
 CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -144,3 +148,60 @@ def plan_grid(ptr: np.ndarray, itemsize: int, *, max_blocks, shared_limit: int, 
         if blocks <= fits:
             return GridPlan(blocks, int(stage), capacity if stage else 0, shared)
         blocks = max(1, fits)
+
+
+# --------------------------------------------------------------------------- LIF (spiking) networks
+@dataclass(frozen=True)
+class LifLayout:
+    """Host arrays of a LIF network as the GPU kernels read them (int32 offsets and indices)."""
+
+    push_indptr: np.ndarray  # (n + 1,) row j: the targets of neuron j, ascending
+    push_indices: np.ndarray
+    push_data: np.ndarray
+    delays: np.ndarray  # int32, aligned with push_indices
+    in_indptr: np.ndarray  # W_in in pull layout: row i lists neuron i's input channels, ascending
+    in_indices: np.ndarray
+    in_data: np.ndarray
+    n: int
+    n_exc: int
+
+
+def lif_layout(push, delays, n_exc: int, W_in) -> LifLayout:
+    """Sort each push row by target, stably (duplicate synapses keep their order and delays).
+
+    Sorted rows let a target find itself in a spiking neuron's row by binary search; a
+    stable sort keeps the order in which the reference adds duplicates of one synapse.
+    Input rows are sorted by channel: each neuron sums its channels in ascending
+    order, as the CPU kernel and the reference's matvec on a canonical W_in do.
+    """
+    push = sp.csr_array(push)
+    n = push.shape[0]
+    delays = np.asarray(delays).astype(np.int64)
+    if delays.shape != (push.nnz,):
+        raise ValueError(f"delays has shape {delays.shape}; the push matrix has {push.nnz} synapses")
+    rows = np.repeat(np.arange(n), np.diff(push.indptr))
+    order = np.lexsort((push.indices, rows))  # stable: ties keep their storage order
+    _int32_offsets(push.nnz, "the recurrent matrix")
+    W_in = sp.csr_array(W_in, dtype=push.dtype).copy()
+    W_in.sort_indices()
+    _int32_offsets(W_in.nnz, "the input matrix")
+    return LifLayout(push.indptr.astype(np.int32), push.indices[order].astype(np.int32),
+                     np.ascontiguousarray(push.data[order]), delays[order].astype(np.int32),
+                     W_in.indptr.astype(np.int32), W_in.indices.astype(np.int32), np.ascontiguousarray(W_in.data),
+                     n, int(n_exc))
+
+
+def plan_lif_blocks(n: int, batch: int, max_blocks: int, *, single_block_max_neurons: int,
+                    neurons_per_block: int) -> int:
+    """Blocks per trial: one (``__syncthreads`` between phases) up to `single_block_max_neurons`,
+    else about `neurons_per_block` each, as long as all blocks of all trials are co-resident
+    (`max_blocks`), which a grid barrier needs; never fewer than one."""
+    if n <= single_block_max_neurons:
+        return 1
+    wanted = -(-n // max(1, neurons_per_block))
+    return max(1, min(wanted, max_blocks // max(1, batch)))
+
+
+def lif_record_capacity(n: int, steps: int) -> int:
+    """Initial spike records per trial (the CPU kernel's guess); the run stops and grows them when full."""
+    return n + max(1024, steps * n // 50)

@@ -338,6 +338,200 @@ def _elm_kernels(dtype: np.dtype):
     return dense, sparse
 
 
+@functools.lru_cache(maxsize=None)
+def _lif_kernels(dtype: np.dtype):
+    """The LIF kernel for one float type (see cuda_src/lif.cu for the same kernel in CUDA C).
+
+    One launch runs every step of every trial: grid (blocks per trial, trials). A step is
+    A) update and threshold of the block's neurons, spikes appended to the step's list
+    with an atomic counter; barrier; B) propagation -- "pull": every block sorts the
+    list into shared memory and each target binary-searches itself in the spikes' rows,
+    adding in the reference's order; "push": warps scatter the spikes' rows with atomics,
+    then a second barrier -- and C) input spikes, delivery of the step's ring slot,
+    reset, traces, states. Lists and counters rotate over three buffers, so that
+    one barrier per step (pull) separates a step's readers from the next step's writers.
+    """
+    nb_type = numba.from_dtype(dtype)
+    ZERO, ONE = dtype.type(0), dtype.type(1)
+    if SIMULATOR:  # the simulator has no libdevice; NumPy scalars round every operation already
+        @cuda.jit(device=True)
+        def mul(a, b):
+            return a * b
+
+        @cuda.jit(device=True)
+        def add(a, b):
+            return a + b
+    else:
+        # Explicitly rounded operations: NVVM would otherwise contract a * b + c into one
+        # fused multiply-add, which rounds differently from the reference.
+        from numba.cuda import libdevice
+
+        mul_rn, add_rn = ((libdevice.dmul_rn, libdevice.dadd_rn) if dtype == np.float64
+                          else (libdevice.fmul_rn, libdevice.fadd_rn))
+
+        @cuda.jit(device=True)
+        def mul(a, b):
+            return mul_rn(a, b)
+
+        @cuda.jit(device=True)
+        def add(a, b):
+            return add_rn(a, b)
+
+    @cuda.jit(device=True)
+    def trial_barrier(arrived, trial, generation):
+        """The blocks of one trial meet (the counter only grows; zeroed by the host)."""
+        cuda.syncthreads()
+        if cuda.gridDim.x > 1:
+            if cuda.threadIdx.x == 0:
+                target = generation * cuda.gridDim.x
+                cuda.threadfence()
+                cuda.atomic.add(arrived, trial, 1)
+                while cuda.atomic.add(arrived, trial, 0) < target:
+                    pass
+                cuda.threadfence()
+            cuda.syncthreads()
+
+    @cuda.jit(device=True)
+    def input_drive(in_indptr, in_indices, in_data, inputs, b, t, i):
+        drive = ZERO
+        for k in range(in_indptr[i], in_indptr[i + 1]):
+            drive = add(drive, mul(in_data[k], inputs[b, t, in_indices[k]]))
+        return drive
+
+    @cuda.jit
+    def lif_run(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, inputs,
+                steps, has_input, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0, out,
+                record_states, window, record_spikes, records, counts, positions, spike_lists, spike_counters,
+                arrived, v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
+                decay_trace, hold_after_spike, push_variant, chunk):
+        """Trial blockIdx.y from step positions[b]; stops early when its records could overflow
+        (positions/counts tell where it stopped: the host grows the records and launches again)."""
+        b = cuda.blockIdx.y
+        tid = cuda.threadIdx.x
+        threads = cuda.blockDim.x
+        n = v.shape[1]
+        slots = ring_exc.shape[1]
+        per_block = (n + cuda.gridDim.x - 1) // cuda.gridDim.x
+        begin = cuda.blockIdx.x * per_block
+        begin = n if begin > n else begin
+        end = begin + per_block
+        end = n if end > n else end
+        lead = cuda.blockIdx.x == 0 and tid == 0
+        sorted_spikes = cuda.shared.array(0, int32)
+        current_input = has_input and not input_spikes
+        t = positions[b]
+        count = counts[b]
+        generation = 0
+        while t < steps:
+            if record_spikes and records.shape[1] - count < n:
+                break
+            slot = (step0 + t) % slots
+            which = t % 3
+            # A) update (exact integration; refractory neurons hold), decays, threshold
+            for i in range(begin + tid, end, threads):
+                i_ext = ZERO
+                if current_input:
+                    i_ext = input_drive(in_indptr, in_indices, in_data, inputs, b, t, i)
+                integrated = add(add(add(add(v_rest, mul(v[b, i] - v_rest, decay_m)), mul(i_exc[b, i], gain_exc)),
+                                     mul(i_inh[b, i], gain_inh)), mul(i_ext, gain_ext))
+                if hold[b, i] == 0:
+                    v[b, i] = integrated
+                else:
+                    hold[b, i] -= 1
+                i_exc[b, i] = mul(i_exc[b, i], decay_exc)
+                i_inh[b, i] = mul(i_inh[b, i], decay_inh)
+                trace[b, i] = mul(trace[b, i], decay_trace)
+                if v[b, i] > v_thresh:
+                    spike_lists[b, which, cuda.atomic.add(spike_counters, (b, which), 1)] = i
+            generation += 1
+            trial_barrier(arrived, b, generation)
+            spiked = spike_counters[b, which]
+            if lead:  # the buffer of step t + 2, last read in step t - 1 (before this barrier)
+                spike_counters[b, (t + 2) % 3] = 0
+            if record_spikes and cuda.blockIdx.x == 0:  # any order: the host sorts each step's records
+                for s in range(tid, spiked, threads):
+                    records[b, count + s, 0] = t
+                    records[b, count + s, 1] = spike_lists[b, which, s]
+            # B) propagation into the ring buffers
+            if push_variant:
+                lane = tid % 32
+                warp = (cuda.blockIdx.x * threads + tid) // 32
+                warps = cuda.gridDim.x * threads // 32
+                for s in range(warp, spiked, warps):
+                    j = spike_lists[b, which, s]
+                    for k in range(push_indptr[j] + lane, push_indptr[j + 1], 32):
+                        arrival = slot + delays[k]  # delays < slots: a subtraction, not a modulo
+                        if arrival >= slots:
+                            arrival -= slots
+                        if j < n_exc:
+                            cuda.atomic.add(ring_exc, (b, arrival, push_indices[k]), push_data[k])
+                        else:
+                            cuda.atomic.add(ring_inh, (b, arrival, push_indices[k]), push_data[k])
+                generation += 1
+                trial_barrier(arrived, b, generation)
+            else:
+                for first in range(0, spiked, chunk):
+                    # Rank sort (neurons are unique within a step): positions [first, first + chunk).
+                    for s in range(tid, spiked, threads):
+                        j = spike_lists[b, which, s]
+                        rank = 0
+                        for m in range(spiked):
+                            if spike_lists[b, which, m] < j:
+                                rank += 1
+                        if rank >= first and rank < first + chunk:
+                            sorted_spikes[rank - first] = j
+                    cuda.syncthreads()
+                    last = spiked - first
+                    last = chunk if last > chunk else last
+                    for i in range(begin + tid, end, threads):
+                        for r in range(last):
+                            j = sorted_spikes[r]
+                            low = push_indptr[j]
+                            high = push_indptr[j + 1]
+                            row_end = high
+                            while low < high:
+                                middle = (low + high) // 2
+                                if push_indices[middle] < i:
+                                    low = middle + 1
+                                else:
+                                    high = middle
+                            while low < row_end and push_indices[low] == i:
+                                arrival = slot + delays[low]
+                                if arrival >= slots:
+                                    arrival -= slots
+                                if j < n_exc:
+                                    ring_exc[b, arrival, i] = add(ring_exc[b, arrival, i], push_data[low])
+                                else:
+                                    ring_inh[b, arrival, i] = add(ring_inh[b, arrival, i], push_data[low])
+                                low += 1
+                    cuda.syncthreads()
+            # C) input spikes, delivery of this step's slot, reset, traces, states
+            for i in range(begin + tid, end, threads):
+                if has_input and input_spikes:
+                    ring_exc[b, slot, i] = add(ring_exc[b, slot, i],
+                                               input_drive(in_indptr, in_indices, in_data, inputs, b, t, i))
+                i_exc[b, i] = add(i_exc[b, i], ring_exc[b, slot, i])
+                i_inh[b, i] = add(i_inh[b, i], ring_inh[b, slot, i])
+                ring_exc[b, slot, i] = ZERO
+                ring_inh[b, slot, i] = ZERO
+                if v[b, i] > v_thresh:
+                    v[b, i] = v_reset
+                    hold[b, i] = hold_after_spike
+                    trace[b, i] = add(trace[b, i], ONE)
+                    if record_states and window > 0:
+                        out[b, t // window, i] += ONE
+                if record_states and window == 0:
+                    out[b, t, i] = trace[b, i]
+            if record_spikes:
+                count += spiked
+            t += 1
+        if lead:
+            positions[b] = t
+            counts[b] = count
+
+    return lif_run
+
+
 @cuda.jit
 def _copy_2d(source, target):
     """target[i, j] = source[i, j] for any strides (transposes are views)."""
@@ -573,3 +767,123 @@ def _as_caller_array(X, H):
     except ImportError:  # a device input without CuPy is a Numba array
         return H
     return cp.asarray(H) if isinstance(X, cp.ndarray) else H
+
+
+# --------------------------------------------------------------------------- LIF (spiking) networks
+@dataclass
+class LifWeights:
+    """A LIF network's matrices on the device (see ``_gpu_layout.lif_layout``)."""
+
+    layout: layout.LifLayout
+    push: tuple  # device (indptr, indices, data, delays)
+    inputs: tuple  # device (indptr, indices, data) of W_in, rows = neurons
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.layout.push_data.dtype
+
+    @property
+    def has_input(self) -> bool:
+        return self.layout.in_data.shape[0] > 0
+
+
+def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+    """Push rows sorted by target and W_in in pull layout, on the device."""
+    lif = layout.lif_layout(push, delays, n_exc, W_in)
+
+    def on_device(array):  # a zero-length array still needs a device buffer
+        return cuda.to_device(array if array.shape[0] else np.zeros(1, dtype=array.dtype))
+    return LifWeights(lif, tuple(on_device(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
+                                                         lif.delays)),
+                      tuple(on_device(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
+
+
+def _lif_plan(kernel, args, batch: int, n: int):
+    """(blocks per trial, threads, shared bytes) of the LIF kernel."""
+    threads = settings.gpu_lif_threads_per_block
+    chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
+    shared_bytes = 4 * chunk
+    if SIMULATOR:  # one block per trial: the simulator runs blocks one after another
+        return 1, threads, chunk, shared_bytes
+    compiled = kernel.compile(tuple(numba.typeof(a) for a in args))
+    threads = max(32, min(threads, compiled.max_threads_per_block) // 32 * 32)
+    max_blocks = compiled.max_cooperative_grid_blocks(threads, shared_bytes)
+    blocks = layout.plan_lif_blocks(n, batch, max_blocks,
+                                    single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
+                                    neurons_per_block=settings.gpu_lif_neurons_per_block)
+    return blocks, threads, chunk, shared_bytes
+
+
+def _propagation() -> bool:
+    """True for the push (atomics) variant, False for pull; checks the setting."""
+    if settings.gpu_lif_propagation not in ("pull", "push"):
+        raise ValueError(f"settings.gpu_lif_propagation must be 'pull' or 'push', "
+                         f"got {settings.gpu_lif_propagation!r}")
+    return settings.gpu_lif_propagation == "push"
+
+
+def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+            record_spikes: bool):
+    """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
+
+    `state` (``kernels.lif.LifState``) may hold NumPy arrays (copied to the device and
+    back) or device arrays (advanced in place); `inputs` and `out` likewise. The whole
+    call is one kernel launch, again only when a trial's spike records fill up.
+    """
+    dtype = weights.dtype
+    push_variant = _propagation()
+    lif_run = _lif_kernels(dtype)
+    batch, steps = inputs.shape[0], inputs.shape[1]
+    n = weights.layout.n
+    has_input = weights.has_input and inputs.shape[2] > 0
+    u = _device(inputs, dtype) if has_input else cuda.to_device(np.zeros((1, 1, 1), dtype))
+    names = ("v", "i_exc", "i_inh", "refractory", "ring_exc", "ring_inh", "trace")
+    arrays = {name: _device(getattr(state, name), np.int32 if name == "refractory" else dtype) for name in names}
+    record_states = out is not None
+    states = _device(out, dtype) if record_states else cuda.to_device(np.zeros((1, 1, 1), dtype))
+    capacity = layout.lif_record_capacity(n, steps) if record_spikes else 1
+    records = cuda.device_array((batch, capacity, 2), np.int32)
+    counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
+    positions = cuda.to_device(np.zeros(batch, dtype=np.int64))
+    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace,
+     refractory_steps) = params
+    scalars = tuple(dtype.type(x) for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
+                                            decay_exc, decay_inh, decay_trace))
+    hold_after_spike = np.int32(max(int(refractory_steps) - 1, 0))
+
+    def arguments(records, chunk):
+        return (*weights.push, np.int32(weights.layout.n_exc), *weights.inputs, u, np.int64(steps),
+                np.bool_(has_input), np.bool_(input_spikes), arrays["v"], arrays["i_exc"], arrays["i_inh"],
+                arrays["refractory"], arrays["ring_exc"], arrays["ring_inh"], arrays["trace"],
+                np.int64(state.step), states, np.bool_(record_states), np.int64(window), np.bool_(record_spikes),
+                records, counts, positions, cuda.to_device(np.zeros((batch, 3, n), np.int32)),
+                cuda.to_device(np.zeros((batch, 3), np.int32)), cuda.to_device(np.zeros(batch, np.uint32)),
+                *scalars, hold_after_spike, np.bool_(push_variant), np.int32(chunk))
+
+    blocks, threads, chunk, shared_bytes = _lif_plan(lif_run, arguments(records, 1), batch, n)
+    while True:
+        lif_run[(blocks, batch), threads, 0, shared_bytes](*arguments(records, chunk))
+        reached = positions.copy_to_host()
+        if np.all(reached == steps):
+            break
+        # A trial stopped with its records nearly full: double them and go on from where it stopped.
+        grown = np.empty((batch, 2 * records.shape[1], 2), dtype=np.int32)
+        grown[:, :records.shape[1]] = records.copy_to_host()
+        records = cuda.to_device(grown)
+    for name in names:
+        if not _is_device(getattr(state, name)):
+            _write_back(getattr(state, name), arrays[name])
+    if record_states and not _is_device(out):
+        _write_back(out, states)
+    state.step += steps
+    if not record_spikes:
+        return None
+    spike_counts = counts.copy_to_host()
+    host = records.copy_to_host()
+    return [_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
+
+
+def _step_order(records: np.ndarray) -> np.ndarray:
+    """(step, neuron) int64 rows by step, then neuron (the kernel writes a step's spikes in any order)."""
+    records = records.astype(np.int64)
+    return records[np.lexsort((records[:, 1], records[:, 0]))]

@@ -140,7 +140,7 @@ from reservoir.kernels import cuda as gpu
 def A(dtype, ndim, layout="C"):
     return types.Array(dtype, ndim, layout)
 
-i32, u32, boolean = types.int32, types.uint32, types.boolean
+i32, i64, u32, boolean = types.int32, types.int64, types.uint32, types.boolean
 failed = []
 for dtype in (np.float32, np.float64):
     f = types.float32 if dtype == np.float32 else types.float64
@@ -155,6 +155,11 @@ for dtype in (np.float32, np.float64):
                          f, f, i32, i32, i32, A(u32, 1))),
         (dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32)),
         (sparse, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), i32)),
+        (gpu._lif_kernels(np.dtype(dtype)),
+         (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), i32, A(i32, 1), A(i32, 1), A(f, 1), A(f, 3), i64, boolean,
+          boolean, A(f, 2), A(f, 2), A(f, 2), A(i32, 2), A(f, 3), A(f, 3), A(f, 2), i64, A(f, 3), boolean, i64,
+          boolean, A(i32, 3), A(i64, 1), A(i64, 1), A(i32, 3), A(i32, 2), A(u32, 1), f, f, f, f, f, f, f, f, f, f,
+          i32, boolean, i32)),
         (gpu._copy_2d, (A(f, 2, "A"), A(f, 2, "A"))),
         (gpu._copy_1d, (A(f, 1, "A"), A(f, 1, "A"))),
     ]
@@ -162,6 +167,8 @@ for dtype in (np.float32, np.float64):
         try:
             ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
             assert ".entry" in ptx
+            if kernel.py_func.__name__ == "lif_run":  # explicitly rounded: bit-identical to the reference
+                assert "fma." not in ptx, "the LIF kernel must not contract multiply-adds"
         except Exception as error:
             if "libNVVM" in str(error) or "NVVM" in type(error).__name__:
                 print(f"SKIP: no NVVM: {error}"); sys.exit(0)

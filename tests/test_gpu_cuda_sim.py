@@ -4,9 +4,10 @@
 process imported it long ago; so in the main run this file holds one test that runs
 this same file again in a subprocess with the variable set, where the tests below
 are defined. The simulator runs every CUDA thread as a Python thread: sizes are
-small (n = 37, B = 3, T = 5) and blocks have 64 threads. It runs one block per
-launch, which is the one-block path of the persistent kernels (the multi-block
-barrier is exercised on a real GPU by tests/test_gpu.py).
+small (n = 37, B = 3, T = 5; LIF: n = 50, T = 2 x 12) and blocks have 64 threads (LIF:
+32). It runs one block per launch (per trial for LIF), which is the one-block path of
+the persistent kernels (the multi-block barrier is exercised on a real GPU by
+tests/test_gpu.py).
 """
 
 from __future__ import annotations
@@ -177,3 +178,124 @@ else:
         X = rng.standard_normal((6, 9))
         expected = np.tanh(X @ layer.W.toarray().T + layer.bias)
         np.testing.assert_allclose(layer.transform(X), expected, **TOL[np.float64])
+
+
+    # ----------------------------------------------------------------------- LIF (spiking) kernels
+    from reservoir.kernels import lif as lif_module
+
+    LIF_STEPS = 12  # per call; two calls, so the second starts from carried-over state
+    LIF_CASES = {
+        # name: (trials, input encoding or None, delay in steps: None, int or (low, high))
+        "current+delays": (1, "current", (1, 4)),
+        "poisson+delay": (3, "poisson", 2),
+        "autonomous": (2, None, None),
+    }
+
+    def _lif_network(case, dtype):
+        """A small LIF network that fires on its own (rest above threshold) and its inputs."""
+        trials, encoding, delay = LIF_CASES[case]
+        dt = 1e-4
+        delay_seconds = None if delay is None else (tuple(d * dt for d in delay) if isinstance(delay, tuple)
+                                                    else delay * dt)
+        net = rs.LSM(40, 10, density=0.2, dt=dt, v_rest=-30e-3, tau_m=5e-3, refractory=3e-4, w_exc=3e-3,
+                     w_inh=-5e-3, delay=delay_seconds, input_encoding=encoding or "current", input_density=0.5,
+                     input_rate=2000.0, seed=11, dtype=dtype, backend="numpy")
+        rng = np.random.default_rng(5)
+        inputs = np.zeros((trials, 2 * LIF_STEPS, 0), dtype=dtype)
+        if encoding is not None:
+            inputs = rng.random((trials, 2 * LIF_STEPS, 3)).astype(dtype)
+            net._ensure_input_weights(3)
+            if encoding == "poisson":
+                inputs = net._encode(inputs, 0)
+        W_in = net.W_in if net.W_in is not None else sp.csr_array((net.n_neurons, 0), dtype=net.dtype)
+        return net, W_in, inputs, encoding == "poisson"
+
+    def _lif_both(case, dtype, window=0, device=False):
+        """Two calls of reference.lsm_run and of the Numba-CUDA kernel from the same state."""
+        net, W_in, inputs, spikes_in = _lif_network(case, dtype)
+        params = net.params(trace_tau=2e-3).as_tuple(net.dtype)
+        start = lif_module.LifState.initial(net._v0, inputs.shape[0], net.ring_slots)
+        rows = -(-LIF_STEPS // window) if window else LIF_STEPS
+        results = {}
+        for name, module in (("reference", reference), ("gpu", gpu)):
+            weights = module.prepare_lsm(net.W_push, net.delays, net.n_exc, W_in)
+            state = start.copy()
+            if device and name == "gpu":
+                from numba import cuda
+
+                for array in lif_module.LifState.ARRAYS:
+                    setattr(state, array, cuda.to_device(getattr(state, array)))
+            calls = []
+            for half in (inputs[:, :LIF_STEPS], inputs[:, LIF_STEPS:]):
+                out = np.zeros((inputs.shape[0], rows, net.n_neurons), dtype=net.dtype)
+                spikes = module.lsm_run(weights, params, np.ascontiguousarray(half), spikes_in, state, out, window,
+                                        True)
+                calls.append((spikes, out))
+            if device and name == "gpu":
+                for array in lif_module.LifState.ARRAYS:
+                    setattr(state, array, getattr(state, array).copy_to_host())
+            results[name] = (calls, state)
+        return results
+
+    def _assert_same_lif(results, exact, dtype):
+        (expected_calls, expected_state), (calls, state) = results["reference"], results["gpu"]
+        tol = dict(rtol=0, atol=0) if exact else (
+            dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-14))
+        total = 0
+        for (expected_spikes, expected_out), (spikes, out) in zip(expected_calls, calls):
+            assert len(spikes) == len(expected_spikes)
+            for expected_trial, trial in zip(expected_spikes, spikes):
+                assert trial.dtype == np.int64 and trial.shape[1] == 2
+                np.testing.assert_array_equal(trial, expected_trial)  # spike for spike, both variants
+                total += len(trial)
+            np.testing.assert_allclose(out, expected_out, **tol)
+        assert total >= 20, "the test network should fire"
+        for name in lif_module.LifState.ARRAYS:
+            np.testing.assert_allclose(getattr(state, name), getattr(expected_state, name), **tol, err_msg=name)
+        assert state.step == expected_state.step == 2 * LIF_STEPS
+
+    @pytest.fixture
+    def lif_threads(monkeypatch):
+        monkeypatch.setattr(settings, "gpu_lif_threads_per_block", 32)  # fewer Python threads: faster simulation
+
+    @pytest.mark.parametrize("propagation", ["pull", "push"])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("case", LIF_CASES)
+    def test_lsm_run_matches_reference(monkeypatch, lif_threads, propagation, dtype, case):
+        """Pull: spikes, states, traces and ring buffers bit for bit (same additions in the same
+        order, no fused multiply-adds). Push: the same spikes on these small runs; states equal
+        up to rounding, since atomics add a step's arrivals at one synapse in any order."""
+        monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
+        _assert_same_lif(_lif_both(case, dtype), exact=propagation == "pull", dtype=dtype)
+
+    @pytest.mark.parametrize("propagation", ["pull", "push"])
+    def test_lsm_windowed_counts_small_chunks_and_growing_records(monkeypatch, lif_threads, propagation):
+        """Spike counts per window; the sorted spike list in passes of 2 (pull); spike records
+        that start nearly full, so each trial stops, the host grows them and the kernel resumes."""
+        monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
+        monkeypatch.setattr(settings, "gpu_lif_spike_chunk", 2)
+        monkeypatch.setattr(gpu.layout, "lif_record_capacity", lambda n, steps: n + 3)
+        _assert_same_lif(_lif_both("poisson+delay", np.float64, window=5), exact=propagation == "pull",
+                         dtype=np.float64)
+
+    def test_lsm_state_on_the_device(lif_threads):
+        """A LifState of device arrays advances in place (nothing copied back to the host)."""
+        _assert_same_lif(_lif_both("current+delays", np.float64, device=True), exact=True, dtype=np.float64)
+
+    def test_lsm_model_on_the_backend(monkeypatch, lif_threads):
+        """LSM on "numba-cuda": two runs (carry-over) equal the reference backend spike for spike."""
+        monkeypatch.setattr(settings, "gpu_lif_propagation", "pull")
+        kwargs = dict(density=0.2, v_rest=-30e-3, tau_m=5e-3, refractory=3e-4, w_exc=3e-3, w_inh=-5e-3,
+                      delay=(1e-4, 3e-4), input_encoding="current", input_density=0.5, seed=3, dtype="float64")
+        u = np.random.default_rng(2).random((20, 2))
+        results = []
+        for backend in ("numpy", "numba-cuda"):
+            net = rs.LSM(40, 10, backend=backend, **kwargs)
+            results.append((net.run(u[:8]), net.run(u[8:]), net.state))
+            assert net.backend_name == backend
+        for expected, got in zip(results[0][:2], results[1][:2]):
+            np.testing.assert_array_equal(got.spike_times, expected.spike_times)
+            np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
+            np.testing.assert_array_equal(got.states, expected.states)
+        for name in lif_module.LifState.ARRAYS:
+            np.testing.assert_array_equal(getattr(results[1][2], name), getattr(results[0][2], name))
