@@ -1004,13 +1004,16 @@ class _GatedReadout(BaseEstimator):
     def _start_states(self, data, state, starting) -> None:
         """Zero state, or the state warmed up over the chain's burn-in span, for lanes starting a chain."""
         xp = data.xp
-        zero_rows = [i for i, chain in starting if chain.burn_in is None or chain.burn_in[0] == chain.burn_in[1]]
+        def warmed(chain):
+            return chain.burn_in is not None and chain.burn_in[0] < chain.burn_in[1]
+
+        zero_rows = [i for i, chain in starting if not warmed(chain)]
         if zero_rows:
             rows = xp.asarray(np.array(zero_rows))
             for layer in state:
                 for S in layer:
                     S[rows] = 0
-        warm = [(i, chain) for i, chain in starting if chain.burn_in is not None and chain.burn_in[0] < chain.burn_in[1]]
+        warm = [(i, chain) for i, chain in starting if warmed(chain)]
         if warm:
             warmed = self._burn_in(data, [(chain.sequence,) + tuple(chain.burn_in) for _, chain in warm])
             rows = xp.asarray(np.array([i for i, _ in warm]))
@@ -1239,7 +1242,8 @@ class _GatedReadout(BaseEstimator):
             if ending:
                 rows = xp.asarray(np.array(ending))
                 h_last = final[-1][0][rows]
-                outputs[xp.asarray(np.array([items[i][0].sequence for i in ending]))] = h_last @ params[-2].T + params[-1]
+                sequences_ending = xp.asarray(np.array([items[i][0].sequence for i in ending]))
+                outputs[sequences_ending] = h_last @ params[-2].T + params[-1]
             return final
 
         self._run_lanes(data, chains, self._lanes, visit)
