@@ -17,7 +17,13 @@ timed calls after an untimed warm-up call that compiles the kernels):
 5. ELM hidden layer: 20,000 samples x 784 features -> 10,000 hidden units at density 0.01;
 6. ReservoirPy's JAX backend (``reservoirpy.jax``, if importable) at n = 10,000 and
    100,000, one sequence, same matrices: its time per step over ours;
-7. the Numba CPU path at n = 100,000 for context.
+7. the Numba CPU path at n = 100,000 for context;
+8. CUBA LSM (4,000 LIF neurons, Brette et al. 2007), 1 s of biological time (10,000
+   steps of 0.1 ms), spikes only, float32, for both spike propagations of the GPU LIF
+   kernels (``settings.gpu_lif_propagation``: "pull", "push"): wall time per biological
+   second and the factor faster than real time (target >= 50x), with the Numba CPU
+   path for context. Each variant is checked first: the firing rate within 1 % of the
+   CPU run (and, pull, the first 2,000 steps spike for spike).
 
 Timings are wall-clock around calls on CuPy arrays (inputs, states and outputs stay
 on the GPU), synchronised after each call: what a user of ``ESN.run`` gets, Python
@@ -175,8 +181,7 @@ def main(argv=None) -> int:
     guarded(lambda: elm(usable, args.quick, bandwidth, rng, args.repeats, cp), "ELM")
     guarded(lambda: reservoirpy_jax(usable, args.quick, rng, args.repeats, cp), "ReservoirPy JAX")
     guarded(lambda: cpu_context(big, rng), "Numba CPU")
-    row("CUBA LSM (4,000 neurons)", "-", "", "not measured", target=">= 50x real time",
-        note="LSM GPU kernels not built yet")
+    guarded(lambda: cuba_lsm(usable, args.quick, args.repeats), "CUBA LSM")
 
     table = _markdown(device, commit)
     print("\n" + table)
@@ -290,6 +295,50 @@ def cpu_context(n, rng):
     esn.run(u[:2])
     seconds = median_time(lambda: (esn.reset(), esn.run(u)), 3, lambda: None)
     row("ESN one sequence (context)", "numba CPU", f"n={n:,} p=0.01 f32", f"{ms(seconds / steps)}/step")
+
+
+def cuba_lsm(usable, quick, repeats):
+    from reservoir.lsm import cuba
+
+    steps = 2_000 if quick else 10_000
+    cpu = cuba(seed=SEED, backend="numba", dtype="float32")
+    cpu_result = cpu.run(n_steps=steps, record_states=False)
+    biological = steps * cpu.dt
+    cpu_seconds = median_time(lambda: (cpu.reset(), cpu.run(n_steps=steps, record_states=False)),
+                              min(repeats, 3), lambda: None)
+    row("CUBA LSM (context)", "numba CPU", f"4,000 neurons, {biological:g} s",
+        f"{cpu_seconds / biological:.3f} s/bio-s",
+        note=f"{biological / cpu_seconds:.1f}x real time; {cpu_result.firing_rate():.2f} Hz")
+    import cupy as cp
+
+    sync = cp.cuda.Device().synchronize
+    saved = settings.gpu_lif_propagation
+    try:
+        for name in usable:
+            for propagation in ("pull", "push"):
+                settings.gpu_lif_propagation = propagation
+                net = cuba(seed=SEED, backend=name, dtype="float32")
+                result = net.run(n_steps=steps, record_states=False)  # warm-up (compilation) and the check
+                rate, expected = result.firing_rate(), cpu_result.firing_rate()
+                problem = None
+                if abs(rate / expected - 1) > 0.01:
+                    problem = f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU"
+                elif propagation == "pull":
+                    early, cpu_early = result.spike_times < 2_000, cpu_result.spike_times < 2_000
+                    if not (np.array_equal(result.spike_times[early], cpu_result.spike_times[cpu_early]) and
+                            np.array_equal(result.spike_neurons[early], cpu_result.spike_neurons[cpu_early])):
+                        problem = "pull: spikes differ from the CPU run in the first 2,000 steps"
+                label = f"CUBA LSM {propagation}"
+                if problem:
+                    row(label, name, "4,000 neurons", "not measured", note=problem)
+                    continue
+                seconds = median_time(lambda: (net.reset(), net.run(n_steps=steps, record_states=False)),
+                                      repeats, sync)
+                row(label, name, f"4,000 neurons, {biological:g} s f32", f"{seconds / biological * 1e3:.2f} ms/bio-s",
+                    "", ">= 50x real time",
+                    f"{biological / seconds:.1f}x real time; {cpu_seconds / seconds:.1f}x the CPU; {rate:.2f} Hz")
+    finally:
+        settings.gpu_lif_propagation = saved
 
 
 def _git_commit() -> str:

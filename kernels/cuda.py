@@ -840,7 +840,12 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
     names = ("v", "i_exc", "i_inh", "refractory", "ring_exc", "ring_inh", "trace")
     arrays = {name: _device(getattr(state, name), np.int32 if name == "refractory" else dtype) for name in names}
     record_states = out is not None
-    states = _device(out, dtype) if record_states else cuda.to_device(np.zeros((1, 1, 1), dtype))
+    if not record_states:
+        states = cuda.to_device(np.zeros((1, 1, 1), dtype))
+    elif window == 0 and not _is_device(out):  # traces overwrite every element: nothing to copy in
+        states = cuda.device_array(out.shape, dtype)
+    else:  # counts are added to what `out` holds
+        states = _device(out, dtype)
     capacity = layout.lif_record_capacity(n, steps) if record_spikes else 1
     records = cuda.device_array((batch, capacity, 2), np.int32)
     counts = cuda.to_device(np.zeros(batch, dtype=np.int64))

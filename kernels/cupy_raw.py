@@ -269,3 +269,110 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
                                                                  np.int32(n_samples), np.int32(X.shape[1]),
                                                                  np.int32(n_hidden), act))
     return H if on_device else cp.asnumpy(H)
+
+
+# --------------------------------------------------------------------------- LIF (spiking) networks
+@dataclass
+class LifWeights:
+    """A LIF network's matrices on the device (see ``_gpu_layout.lif_layout``)."""
+
+    layout: layout.LifLayout
+    push: tuple  # (indptr, indices, data, delays)
+    inputs: tuple  # (indptr, indices, data) of W_in, rows = neurons
+
+    @property
+    def dtype(self):
+        return self.layout.push_data.dtype
+
+    @property
+    def has_input(self) -> bool:
+        return self.layout.in_data.shape[0] > 0
+
+
+def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+    """Push rows sorted by target and W_in in pull layout, on the device."""
+    lif = layout.lif_layout(push, delays, n_exc, W_in)
+    return LifWeights(lif, tuple(cp.asarray(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
+                                                          lif.delays)),
+                      tuple(cp.asarray(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
+
+
+def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> int:
+    return layout.plan_lif_blocks(n, batch, _max_blocks(kernel, threads)(shared_bytes),
+                                  single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
+                                  neurons_per_block=settings.gpu_lif_neurons_per_block)
+
+
+def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+            record_spikes: bool):
+    """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
+
+    `state` (``kernels.lif.LifState``) may hold NumPy arrays (copied to the device and
+    back) or CuPy arrays (advanced in place when C-contiguous); `inputs` and `out`
+    likewise. The whole call is one kernel launch, again only when a trial's spike
+    records fill up.
+    """
+    if settings.gpu_lif_propagation not in ("pull", "push"):
+        raise ValueError(f"settings.gpu_lif_propagation must be 'pull' or 'push', "
+                         f"got {settings.gpu_lif_propagation!r}")
+    dtype = weights.dtype
+    kernel = _kernel("lif.cu", "lif_run", dtype)
+    batch, steps, n_in = inputs.shape
+    n = weights.layout.n
+    slots = state.ring_exc.shape[1]
+    has_input = weights.has_input and n_in > 0
+    u = _device(inputs, dtype) if has_input else cp.zeros(1, dtype)
+    names = ("v", "i_exc", "i_inh", "refractory", "ring_exc", "ring_inh", "trace")
+    arrays = {name: _device(getattr(state, name), np.int32 if name == "refractory" else dtype) for name in names}
+    record_states = out is not None
+    if not record_states:
+        states = cp.zeros(1, dtype)
+    elif window == 0 and not isinstance(out, cp.ndarray):  # traces overwrite every element: nothing to copy in
+        states = cp.empty(out.shape, dtype)
+    else:  # counts are added to what `out` holds
+        states = _device(out, dtype)
+    capacity = layout.lif_record_capacity(n, steps) if record_spikes else 1
+    records = cp.empty((batch, capacity, 2), cp.int32)
+    counts = cp.zeros(batch, cp.int64)
+    positions = cp.zeros(batch, cp.int64)
+    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace,
+     refractory_steps) = params
+    scalars = tuple(dtype.type(x) for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
+                                            decay_exc, decay_inh, decay_trace))
+    threads = max(32, min(settings.gpu_lif_threads_per_block, kernel.max_threads_per_block) // 32 * 32)
+    chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
+    shared_bytes = 4 * chunk
+    blocks = _lif_blocks(kernel, batch, n, threads, shared_bytes)
+    while True:
+        kernel((blocks, batch), (threads,), (
+            *weights.push, np.int32(weights.layout.n_exc), *weights.inputs, u, np.int32(n_in), np.int32(steps),
+            np.int32(has_input), np.int32(bool(input_spikes)), arrays["v"], arrays["i_exc"], arrays["i_inh"],
+            arrays["refractory"], arrays["ring_exc"], arrays["ring_inh"], arrays["trace"], np.int32(n),
+            np.int32(slots), np.int64(state.step), states, np.int32(states.shape[1] if record_states else 0),
+            np.int32(record_states), np.int32(window), np.int32(bool(record_spikes)), records,
+            np.int64(records.shape[1]), counts, positions, cp.zeros((batch, 3, n), cp.int32),
+            cp.zeros((batch, 3), cp.int32), cp.zeros(batch, cp.uint32), *scalars,
+            np.int32(max(int(refractory_steps) - 1, 0)), np.int32(settings.gpu_lif_propagation == "push"),
+            np.int32(chunk)), shared_mem=shared_bytes)
+        if bool((positions == steps).all()):
+            break
+        # A trial stopped with its records nearly full: double them and go on from where it stopped.
+        grown = cp.empty((batch, 2 * records.shape[1], 2), cp.int32)
+        grown[:, :records.shape[1]] = records
+        records = grown
+    for name in names:
+        _write_back(getattr(state, name), arrays[name])
+    if record_states:
+        _write_back(out, states)
+    state.step += steps
+    if not record_spikes:
+        return None
+    spike_counts = cp.asnumpy(counts)
+    host = cp.asnumpy(records)
+    return [_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
+
+
+def _step_order(records: np.ndarray) -> np.ndarray:
+    """(step, neuron) int64 rows by step, then neuron (the kernel writes a step's spikes in any order)."""
+    records = records.astype(np.int64)
+    return records[np.lexsort((records[:, 1], records[:, 0]))]

@@ -179,7 +179,9 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
         T* slot_exc = ring_exc + index_t(slot) * n;
         T* slot_inh = ring_inh + index_t(slot) * n;
         for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
-            if (has_input && input_spikes) slot_exc[i] = add_rn(slot_exc[i], input_drive(in_indptr, in_indices, in_data, u, i));
+            if (has_input && input_spikes) {
+                slot_exc[i] = add_rn(slot_exc[i], input_drive(in_indptr, in_indices, in_data, u, i));
+            }
             i_exc[i] = add_rn(i_exc[i], slot_exc[i]);
             i_inh[i] = add_rn(i_inh[i], slot_inh[i]);
             slot_exc[i] = T(0);
