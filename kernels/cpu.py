@@ -542,8 +542,7 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
     steps = inputs.shape[0]
     has_input = in_indices.shape[0] > 0 and inputs.shape[1] > 0
     current_input = has_input and not input_spikes
-    # Without delays or input spikes a step's ring slot holds only this step's spikes:
-    # deliver it target by target right after the pushes instead of sweeping all n.
+    # Without delays or input spikes, spikes go straight into the currents (no ring sweep).
     sweep_ring = slots > 1 or (has_input and input_spikes)
     t = begin
     while t < steps:
@@ -584,26 +583,25 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
                     if v[i] > v_thresh:
                         spiked[n_spiked] = i
                         n_spiked += 1
-        # 3. synapses: each spike goes into its targets' arrival slots, input spikes into this step's
-        for s in range(n_spiked):
-            j = spiked[s]
-            ring = ring_exc if j < n_exc else ring_inh
-            for k in range(push_indptr[j], push_indptr[j + 1]):
-                arrival = slot + delays[k]  # delays < slots: a subtraction instead of a modulo
-                if arrival >= slots:
-                    arrival -= slots
-                ring[arrival, push_indices[k]] += push_data[k]
-        if has_input and input_spikes:
-            for i in range(n):
-                ring_exc[slot, i] += drive[i]
-        if not sweep_ring:  # a target hit twice adds its (already emptied) slot again: + 0
+        # 3. synapses
+        if sweep_ring:  # each spike into its targets' arrival slots, input spikes into this step's
             for s in range(n_spiked):
-                for k in range(push_indptr[spiked[s]], push_indptr[spiked[s] + 1]):
-                    target = push_indices[k]
-                    i_exc[target] += ring_exc[0, target]
-                    i_inh[target] += ring_inh[0, target]
-                    ring_exc[0, target] = zero
-                    ring_inh[0, target] = zero
+                j = spiked[s]
+                ring = ring_exc if j < n_exc else ring_inh
+                for k in range(push_indptr[j], push_indptr[j + 1]):
+                    arrival = slot + delays[k]  # delays < slots: a subtraction instead of a modulo
+                    if arrival >= slots:
+                        arrival -= slots
+                    ring[arrival, push_indices[k]] += push_data[k]
+            if has_input and input_spikes:
+                for i in range(n):
+                    ring_exc[slot, i] += drive[i]
+        else:  # no delays: straight into the currents, in push order
+            for s in range(n_spiked):
+                j = spiked[s]
+                current = i_exc if j < n_exc else i_inh
+                for k in range(push_indptr[j], push_indptr[j + 1]):
+                    current[push_indices[k]] += push_data[k]
         # 4. reset; 5. traces and records
         for s in range(n_spiked):
             j = spiked[s]

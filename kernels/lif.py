@@ -20,10 +20,12 @@ One step, in the order of Brian2's default schedule (so the two agree step for s
 1. update: neurons not refractory integrate v; refractory ones hold v_reset and
    count down; both synaptic currents decay;
 2. threshold: ``v > v_thresh`` spikes;
-3. synapses: every spike is pushed to its targets' ring-buffer slot ``t + delay``;
-   the slot of step ``t`` (which holds zero-delay spikes of this very step) is then
-   added to the currents and cleared; input spikes (Poisson encoding) are added to
-   ``i_exc`` after it;
+3. synapses: without delays (and without input spikes) each spike adds its weights
+   straight to its targets' currents, senders in ascending order, synapses in
+   storage order. Otherwise every spike is pushed into its targets' ring-buffer
+   slot ``t + delay``, input spikes (Poisson encoding) into slot ``t``, and the slot
+   of step ``t`` (which holds zero-delay arrivals of this very step) is then added
+   to the currents and cleared;
 4. reset: spiking neurons go to v_reset and stay refractory for the next
    ``refractory_steps - 1`` updates, so two spikes of a neuron are at least
    ``refractory_steps`` apart (Brian2: ``timestep(t - lastspike) >= timestep(refractory)``);

@@ -138,18 +138,23 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
             i_inh *= decay_inh
             # 2. threshold
             spiked = np.flatnonzero(v > v_thresh)
-            # 3. synapses: push into the ring, then deliver this step's slot
-            for j in spiked:
-                start, stop = push.indptr[j], push.indptr[j + 1]
-                ring = state.ring_exc[b] if j < weights.n_exc else state.ring_inh[b]
-                np.add.at(ring, ((state.step + delays[start:stop]) % slots, push.indices[start:stop]),
-                          push.data[start:stop])
-            if input_spikes:  # input spikes arrive with the recurrent ones of this step
-                state.ring_exc[b, slot] += drive
-            i_exc += state.ring_exc[b, slot]
-            i_inh += state.ring_inh[b, slot]
-            state.ring_exc[b, slot] = 0
-            state.ring_inh[b, slot] = 0
+            # 3. synapses
+            if slots == 1 and not input_spikes:  # no delays: straight into the currents, in push order
+                for j in spiked:
+                    start, stop = push.indptr[j], push.indptr[j + 1]
+                    np.add.at(i_exc if j < weights.n_exc else i_inh, push.indices[start:stop], push.data[start:stop])
+            else:  # push into the ring, then deliver this step's slot
+                for j in spiked:
+                    start, stop = push.indptr[j], push.indptr[j + 1]
+                    ring = state.ring_exc[b] if j < weights.n_exc else state.ring_inh[b]
+                    np.add.at(ring, ((state.step + delays[start:stop]) % slots, push.indices[start:stop]),
+                              push.data[start:stop])
+                if input_spikes:  # input spikes arrive with the recurrent ones of this step
+                    state.ring_exc[b, slot] += drive
+                i_exc += state.ring_exc[b, slot]
+                i_inh += state.ring_inh[b, slot]
+                state.ring_exc[b, slot] = 0
+                state.ring_inh[b, slot] = 0
             # 4. reset
             v[spiked] = v_reset
             hold[spiked] = max(refractory_steps - 1, 0)
