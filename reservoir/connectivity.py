@@ -26,7 +26,8 @@ from . import _validation as check
 from .config import settings
 from .kernels.random_csr import DISTRIBUTIONS, fill_random_rows
 
-__all__ = ["random_sparse", "spectral_radius", "row_counts", "dale_weights", "push_layout", "random_delays"]
+__all__ = ["random_sparse", "spectral_radius", "row_counts", "input_matrix", "dale_weights", "push_layout",
+           "random_delays"]
 
 log = logging.getLogger(__name__)
 
@@ -267,3 +268,14 @@ def random_delays(nnz: int, low: int, high: int, seed=None) -> np.ndarray:
     if low == high:
         return np.full(nnz, low, dtype=dtype)
     return np.random.default_rng(seed).integers(low, high + 1, size=nnz).astype(dtype)
+
+
+def input_matrix(units: int, n_in: int, *, density: float, scaling: float, seed=None, dtype="float32",
+                 nonnegative: bool = False) -> sp.csr_array:
+    """Input weights (units, n_in): a fraction `density` nonzero, uniform in [-scaling, scaling)
+    (in [0, scaling) with `nonnegative`, e.g. for excitatory input spikes)."""
+    W_in = random_sparse(units, n_in, density=density, distribution="uniform", seed=seed, dtype=dtype)
+    if nonnegative:
+        W_in.data = np.abs(W_in.data)
+    W_in.data *= W_in.dtype.type(scaling)
+    return W_in

@@ -16,7 +16,7 @@ from . import _arrays
 from . import _validation as check
 from . import backends
 from .config import settings
-from .connectivity import _seed_sequence, random_sparse
+from .connectivity import _seed_sequence, input_matrix, random_sparse
 from .kernels.activations import code as activation_code
 
 __all__ = ["ESN"]
@@ -165,9 +165,9 @@ class ESN:
                 raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects "
                                  f"{self.W_in.shape[1]}")
             return
-        W_in = random_sparse(self.units, n_in, density=self.input_density, distribution="uniform",
-                             seed=self._input_seed, dtype=self.dtype)
-        self.W_in = np.ascontiguousarray(W_in.toarray() * self.dtype.type(self.input_scaling))
+        W_in = input_matrix(self.units, n_in, density=self.input_density, scaling=self.input_scaling,
+                            seed=self._input_seed, dtype=self.dtype)
+        self.W_in = np.ascontiguousarray(W_in.toarray())
         bias_rng = np.random.default_rng(self._bias_seed)
         self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
         self._prepared = None

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from . import _validation as check
 from . import backends
 from .config import settings
-from .connectivity import _seed_sequence, dale_weights, push_layout, random_delays, random_sparse
+from .connectivity import _seed_sequence, dale_weights, input_matrix, push_layout, random_delays, random_sparse
 from .esn import _progress_bar
 from .kernels.lif import LifState, lif_params
 from .metrics import firing_rate, isi_cv
@@ -211,12 +211,9 @@ class LSM:
                 raise ValueError(f"u has {n_in} features per step, but this network's W_in expects "
                                  f"{self.W_in.shape[1]}")
             return
-        W_in = random_sparse(self.n_neurons, n_in, density=self.input_density, distribution="uniform",
-                             seed=self._input_seed, dtype=self.dtype)
-        if self.input_encoding == "poisson":
-            W_in.data = np.abs(W_in.data)  # input spikes are excitatory
-        W_in.data *= self.dtype.type(self.input_scaling)
-        self.W_in = W_in
+        self.W_in = input_matrix(self.n_neurons, n_in, density=self.input_density, scaling=self.input_scaling,
+                                 seed=self._input_seed, dtype=self.dtype,
+                                 nonnegative=self.input_encoding == "poisson")  # input spikes excite
         self._prepared = None
 
     # ------------------------------------------------------------------ state
