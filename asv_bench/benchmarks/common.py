@@ -4,8 +4,11 @@ Profile
 -------
 ``RESERVOIR_BENCH_PROFILE=quick`` (default) keeps a whole ``asv run`` to minutes on a
 shared 2-core machine; ``RESERVOIR_BENCH_PROFILE=full`` adds the large sizes
-(construction up to n = 100,000). Every size of the suite is set here and nowhere
-else. Results of the two profiles are different benchmarks (different parameters),
+(construction up to n = 100,000). ``RESERVOIR_BENCH_PROFILE=smoke`` shrinks every
+size so that each benchmark runs once in seconds: it is what CI runs
+(``asv_bench/smoke.py``, ``tests/test_benchmarks.py``) to catch a broken benchmark,
+and its timings mean nothing. Every size of the suite is set here and nowhere
+else. Results of different profiles are different benchmarks (different parameters),
 so they never get compared with each other.
 
 Conventions
@@ -50,21 +53,45 @@ class Profile:
     cuba_steps: int  # CUBA (4000 LIF neurons) steps per timed run; 10,000 steps = 1 biological second
     large_lsm_neurons: int  # the large spiking network (fixed fan-in LSM_FAN_IN)
     large_lsm_steps: int
+    store_units: tuple  # ESN runs streamed into a StateStore (write and read back)
+    store_steps: int
+    ridge_store_units: tuple  # Ridge.fit out of core from a stored run
+    gated_units: tuple  # GRU/LSTM training on states of this many units
+    gated_epoch_steps: int  # time steps of the series one timed epoch trains on
+    gated_narma_epochs: int  # track_narma10_nrmse of the gated readouts
+    elm_hidden: tuple  # ELM fit/predict: hidden units
+    elm_samples: int  # ... on a generated problem of this many samples (and as many again to predict)
+    elm_features: int
+    elm_digits_hidden: int  # track_digits_accuracy: ELMClassifier on scikit-learn's digits
 
 
 QUICK = Profile(
     name="quick", backends=None, units=(1_000, 10_000), densities=(0.01,), construct_units=(1_000, 10_000),
     steps=200, batch=32, batch_steps=20, reference_max_units=10_000, ridge_units=(200, 1_000),
     ridge_samples=2_000, narma_units=300, narma_steps=2_000, narma_washout=100, narma_train=1_200, timeout=120,
-    cuba_steps=2_000, large_lsm_neurons=100_000, large_lsm_steps=100,
+    cuba_steps=2_000, large_lsm_neurons=100_000, large_lsm_steps=100, store_units=(1_000, 10_000),
+    store_steps=2_000, ridge_store_units=(200, 1_000), gated_units=(200, 2_000), gated_epoch_steps=4_096,
+    gated_narma_epochs=60, elm_hidden=(1_000, 2_000), elm_samples=5_000, elm_features=100, elm_digits_hidden=2_000,
 )
 FULL = Profile(
     name="full", backends=None, units=(1_000, 10_000, 50_000), densities=(0.01, 0.02),
     construct_units=(1_000, 10_000, 100_000), steps=1_000, batch=32, batch_steps=50, reference_max_units=10_000,
     ridge_units=(500, 2_000, 5_000), ridge_samples=10_000, narma_units=1_000, narma_steps=6_000, narma_washout=200,
     narma_train=4_000, timeout=900, cuba_steps=10_000, large_lsm_neurons=100_000, large_lsm_steps=1_000,
+    store_units=(1_000, 10_000, 50_000), store_steps=2_000, ridge_store_units=(200, 1_000),
+    gated_units=(200, 2_000, 10_000), gated_epoch_steps=4_096, gated_narma_epochs=60, elm_hidden=(1_000, 5_000, 10_000),
+    elm_samples=20_000, elm_features=100, elm_digits_hidden=2_000,
 )
-PROFILES = {"quick": QUICK, "full": FULL}
+# Every benchmark once, in seconds: checks that the suite runs, measures nothing.
+SMOKE = Profile(
+    name="smoke", backends=None, units=(200,), densities=(0.05,), construct_units=(300,), steps=20, batch=4,
+    batch_steps=5, reference_max_units=1_000, ridge_units=(50,), ridge_samples=300, narma_units=50,
+    narma_steps=400, narma_washout=50, narma_train=250, timeout=60, cuba_steps=1_000, large_lsm_neurons=2_000,
+    large_lsm_steps=5, store_units=(200,), store_steps=300, ridge_store_units=(50,), gated_units=(20,),
+    gated_epoch_steps=256, gated_narma_epochs=1, elm_hidden=(100,), elm_samples=300, elm_features=20,
+    elm_digits_hidden=200,
+)
+PROFILES = {"quick": QUICK, "full": FULL, "smoke": SMOKE}
 
 
 def _profile() -> Profile:

@@ -3,8 +3,8 @@
 A training step is one minibatch of ``BATCH`` windows of ``WINDOW`` steps: forward
 through time, backward through time, gradient clipping and an Adam update, on float32
 states of a reservoir of ``units`` units. Windows per second = BATCH / reported time.
-Sizes come from the profile (``RESERVOIR_BENCH_PROFILE``): quick 200 and 2,000 units,
-full up to 10,000.
+Sizes come from the profile (``RESERVOIR_BENCH_PROFILE``, ``common.py``): quick 200
+and 2,000 units, full up to 10,000.
 """
 
 import numpy as np
@@ -15,11 +15,11 @@ from reservoir.readouts import gated
 from .common import PROFILE, SEED, narma_split
 
 CELLS = ["gru", "lstm"]
-UNITS = [200, 2_000] if PROFILE.name == "quick" else [200, 2_000, 10_000]
+UNITS = list(PROFILE.gated_units)
 HIDDEN = 32
 WINDOW = 64
 BATCH = 32
-EPOCH_STEPS = 4_096  # time steps of the series one timed epoch trains on
+EPOCH_STEPS = PROFILE.gated_epoch_steps  # time steps of the series one timed epoch trains on
 READOUTS = {"gru": rs.readouts.GRUReadout, "lstm": rs.readouts.LSTMReadout}
 
 
@@ -97,7 +97,7 @@ class Narma10:
         esn = rs.ESN(PROFILE.narma_units, density=0.01, spectral_radius=0.95, input_scaling=0.2, seed=SEED,
                      dtype="float32")
         states = esn.run(u32)
-        readout = READOUTS[cell](HIDDEN, epochs=60, learning_rate=1e-3, window=32, batch_size=8, patience=10,
+        readout = READOUTS[cell](HIDDEN, epochs=PROFILE.gated_narma_epochs, learning_rate=1e-3, window=32, batch_size=8, patience=10,
                                  input_to_readout=True, seed=SEED)
         readout.fit(states[start:split], y[start:split], inputs=u32[start:split])
         # run through the training span so that the readout's state at the test start is warmed up

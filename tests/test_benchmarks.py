@@ -1,0 +1,84 @@
+"""The asv suite runs: every benchmark once under the tiny ``smoke`` profile, in this process.
+
+The equivalent of ``asv run --python=same --quick --dry-run`` (asv_bench/smoke.py says
+why it is not asv itself); where asv is installed, ``asv check`` runs as well. A
+benchmark that raises (other than a skip: NotImplementedError from setup) fails here,
+so a broken benchmark never lands.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ASV_BENCH = Path(__file__).resolve().parents[1] / "asv_bench"
+
+_spec = importlib.util.spec_from_file_location("reservoir_asv_smoke", ASV_BENCH / "smoke.py")
+smoke = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)  # dataclasses look their module up
+_spec.loader.exec_module(smoke)
+
+BENCHMARKS = smoke.discover(smoke.load("smoke"))
+
+# The capabilities issue 8 lists, each with at least one benchmark (a rename or a lost
+# module fails here rather than leaving a hole in the report).
+REQUIRED = [
+    "esn.Construction.time_random_sparse", "esn.Run.time_run_single", "esn.Run.time_run_batched",
+    "esn.Narma10.track_narma10_nrmse", "lsm.Cuba.time_cuba", "lsm.Cuba.track_cuba_rate_hz",
+    "lsm.LargeNetwork.time_run", "elm.Fit.time_fit", "elm.Fit.peakmem_fit", "elm.Predict.time_predict",
+    "elm.Digits.track_digits_accuracy", "ridge.Fit.time_fit", "store.RidgeFromStore.time_fit_from_store",
+    "gated.TrainStep.time_train_step", "gated.FitEpoch.time_fit_epoch", "store.StoredRun.time_stored",
+    "store.StoredRead.time_read_all", "store.StoredRead.time_read_chunks",
+]
+
+
+def test_every_capability_has_a_benchmark():
+    names = {benchmark.name for benchmark in BENCHMARKS}
+    assert not [name for name in REQUIRED if name not in names]
+
+
+def test_profiles_share_their_fields():
+    common = next(module for module in smoke.load("smoke") if module.__name__.endswith(".common"))
+    assert common.PROFILE.name == "smoke"
+    assert set(common.PROFILES) == {"quick", "full", "smoke"}
+    with pytest.raises(ValueError, match="RESERVOIR_BENCH_PROFILE"):
+        smoke.load("no-such-profile")
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS, ids=[benchmark.name for benchmark in BENCHMARKS])
+def test_benchmark_runs_once(benchmark):
+    outcomes = [smoke.run_one(benchmark, args) for args in benchmark.combinations()]
+    failed = [f"{outcome.params}: {outcome.message}" for outcome in outcomes if outcome.status == "failed"]
+    assert not failed, "\n".join(failed)
+
+
+def test_runner_reports_a_broken_benchmark():
+    class Broken:
+        params = [1, 2]
+
+        def setup(self, value):
+            if value == 2:
+                raise NotImplementedError("skipped like a missing backend")
+
+        def time_it(self, value):
+            raise RuntimeError("broken")
+
+        def track_none(self, value):
+            return None
+
+    for method, message in (("time_it", "RuntimeError: broken"), ("track_none", "not a number")):
+        benchmark = smoke.Benchmark(f"fake.Broken.{method}", Broken, method, smoke._params(Broken), sys)
+        first, second = (smoke.run_one(benchmark, args) for args in benchmark.combinations())
+        assert first.status == "failed" and message in first.message
+        assert second.status == "skipped"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("asv") is None, reason="asv is not installed (pip install -e '.[bench]')")
+def test_asv_check():
+    """asv's own discovery and signature checks against this environment."""
+    env = {**os.environ, "RESERVOIR_BENCH_PROFILE": "smoke"}
+    result = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=ASV_BENCH, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "No problems found" in result.stdout, result.stdout + result.stderr
