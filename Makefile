@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench peers peers-lsm clean
+.PHONY: demo test bench bench-smoke bench-full bench-history peers peers-lsm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,32 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	cd asv_bench && ../$(BIN)/asv machine --yes && ../$(BIN)/asv run --python=same --quick --show-stderr
+
+# Every benchmark once in this process under the tiny smoke profile (what CI runs
+# through tests/test_benchmarks.py; no asv needed, timings mean nothing).
+bench-smoke: $(STAMP)
+	$(BIN)/python asv_bench/smoke.py
+
+# The full profile (n up to 100,000), measured against the installed project; results
+# are kept under asv_bench/results/<machine>/ for `asv publish` / `asv compare`.
+bench-full: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	cd asv_bench && ../$(BIN)/asv machine --yes && \
+	  RESERVOIR_BENCH_PROFILE=full ../$(BIN)/asv run --python=same --show-stderr
+
+# Across commits: asv builds each commit of asv_bench/history-commits.txt (and HEAD)
+# into its own virtualenv and times the ESN step and CUBA benchmarks of the full
+# profile on one Numba thread (a parallel kernel waits for both cores at every step:
+# on a shared machine its timings are noise); then the HTML report and the two
+# figures docs/asv_esn_step.png and docs/asv_cuba.png. About 3 minutes per commit.
+HISTORY_BENCH := -b "esn\.Run\.time_run_single\('numba', (1000|10000), 0\.01\)" -b "lsm\.Cuba\.time_cuba\('numba'\)"
+bench-history: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench,plot]"
+	mkdir -p asv_bench/env && git rev-parse HEAD | cat - asv_bench/history-commits.txt > asv_bench/env/history-hashes
+	cd asv_bench && ../$(BIN)/asv machine --yes && \
+	  RESERVOIR_BENCH_PROFILE=full NUMBA_NUM_THREADS=1 ../$(BIN)/asv run HASHFILE:env/history-hashes \
+	  $(HISTORY_BENCH) -a processes=1 --launch-method spawn --show-stderr && ../$(BIN)/asv publish
+	$(BIN)/python asv_bench/plot_history.py --table
 
 peers: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[peers]"
