@@ -57,14 +57,26 @@ def mackey_glass(n_steps: int, tau: float = 17, seed=None, *, beta: float = 0.2,
     return x[delay : delay + total : substeps].reshape(-1, 1).copy()
 
 
-def narma(n_steps: int, order: int = 10, seed=None):
-    """NARMA task in the canonical form of Atiya & Parlos (2000).
+# (a, b, c, d) of Y(t+1) = a Y(t) + b Y(t) sum Y + c u u + d
+NARMA_COEFFICIENTS = {
+    "atiya-parlos": (0.3, 0.05, 1.5, 0.1),  # Atiya & Parlos (2000): NARMA-10
+    "jaeger": (0.2, 0.004, 1.5, 0.001),  # Jaeger (2003): NARMA-30, where the above diverges
+}
 
-        Y(t+1) = 0.3 Y(t) + 0.05 Y(t) * sum_{i=0}^{order-1} Y(t-i) + 1.5 u(t-order+1) u(t) + 0.1
+
+def narma(n_steps: int, order: int = 10, seed=None, *, coefficients: str | None = None):
+    """NARMA task: a nonlinear autoregressive moving average of the input.
+
+        Y(t+1) = a Y(t) + b Y(t) * sum_{i=0}^{order-1} Y(t-i) + c u(t-order+1) u(t) + d
 
     with u(t) uniform in [0, 0.5] and Y(t) = u(t) = 0 before the start. Inputs and
     targets are aligned: ``y[t]`` is Y(t+1), the target for input ``u[t]``.
     (ReservoirPy's ``narma`` uses other coefficients and an offset index.)
+
+    coefficients : {"atiya-parlos", "jaeger"}, optional
+        (a, b, c, d) = (0.3, 0.05, 1.5, 0.1), the canonical form of Atiya & Parlos
+        (2000), the default up to order 10; or (0.2, 0.004, 1.5, 0.001), Jaeger's (2003)
+        NARMA-30, the default above order 10 (the canonical form diverges there).
 
     Returns
     -------
@@ -72,14 +84,19 @@ def narma(n_steps: int, order: int = 10, seed=None):
     """
     n_steps = _positive_int(n_steps, "n_steps")
     order = _positive_int(order, "order")
+    if coefficients is None:
+        coefficients = "atiya-parlos" if order <= 10 else "jaeger"
+    if coefficients not in NARMA_COEFFICIENTS:
+        raise ValueError(f"coefficients must be one of {sorted(NARMA_COEFFICIENTS)}, got {coefficients!r}")
+    a, b, c, d = NARMA_COEFFICIENTS[coefficients]
     u = np.random.default_rng(seed).uniform(0.0, 0.5, n_steps)
     Y = np.zeros(n_steps + 1)
     for t in range(n_steps):
         window = Y[max(0, t - order + 1) : t + 1].sum()
         lagged_u = u[t - order + 1] if t >= order - 1 else 0.0
-        Y[t + 1] = 0.3 * Y[t] + 0.05 * Y[t] * window + 1.5 * lagged_u * u[t] + 0.1
+        Y[t + 1] = a * Y[t] + b * Y[t] * window + c * lagged_u * u[t] + d
     if not np.all(np.isfinite(Y)):
-        raise ArithmeticError(f"NARMA-{order} diverged for seed {seed!r}; try another seed")
+        raise ArithmeticError(f"NARMA-{order} ({coefficients}) diverged for seed {seed!r}; try another seed")
     return u.reshape(-1, 1), Y[1:].reshape(-1, 1)
 
 

@@ -283,3 +283,16 @@ def test_load_bad_shapes_and_types(tmp_path):
     other.write_text("[1, 2, 3]")
     with pytest.raises(ValueError, match="unsupported file type"):
         load_series(other)
+
+
+def test_narma30_uses_jaegers_coefficients_and_stays_bounded():
+    """Order 30 defaults to Jaeger's (2003) form; the recurrence checked step by step."""
+    u, y = rs.datasets.narma(500, order=30, seed=4)
+    u, y = u.ravel(), y.ravel()
+    Y = np.concatenate([[0.0], y])
+    for t in range(29, 500):
+        expected = 0.2 * Y[t] + 0.004 * Y[t] * Y[t - 29:t + 1].sum() + 1.5 * u[t - 29] * u[t] + 0.001
+        assert Y[t + 1] == pytest.approx(expected, rel=1e-12)
+    assert np.all(np.isfinite(y)) and y.max() < 1.0
+    with pytest.raises(ValueError, match="coefficients"):
+        rs.datasets.narma(10, coefficients="unknown")

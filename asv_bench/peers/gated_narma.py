@@ -20,7 +20,7 @@ stopping, ridge the last 1,000 steps to choose alpha), testing on 7,200-8,199. T
 test predictions of the gated readouts come from one run over steps 200-8,199, so
 that their state at the start of the test span is warmed up (ridge has no state).
 NARMA-10 is ``reservoir.datasets.narma`` (Atiya & Parlos 2000). NARMA-30 uses the
-coefficients of Jaeger (2003), generated here:
+coefficients of Jaeger (2003) (``rs.datasets.narma(order=30)``):
 ``y(t+1) = 0.2 y(t) + 0.004 y(t) Σ_{i<30} y(t-i) + 1.5 u(t-29) u(t) + 0.001``
 (the NARMA-10 coefficients diverge at order 30).
 
@@ -50,18 +50,8 @@ GATED = dict(hidden=32, epochs=300, learning_rate=1e-3, window=32, batch_size=8,
              input_to_readout=True)
 
 
-def narma30(steps: int, seed: int):
-    """NARMA-30 with Jaeger's (2003) coefficients; u uniform in [0, 0.5]; y[t] is the target for u[t]."""
-    u = np.random.default_rng(seed).uniform(0.0, 0.5, steps)
-    Y = np.zeros(steps + 1)
-    for t in range(steps):
-        lagged = u[t - 29] if t >= 29 else 0.0
-        Y[t + 1] = 0.2 * Y[t] + 0.004 * Y[t] * Y[max(0, t - 29):t + 1].sum() + 1.5 * lagged * u[t] + 0.001
-    return u[:, None], Y[1:, None]
-
-
 def task(order: int, steps: int, seed: int = 0):
-    return rs.datasets.narma(steps, order=10, seed=seed) if order == 10 else narma30(steps, seed)
+    return rs.datasets.narma(steps, order=order, seed=seed)  # order 30: Jaeger's (2003) coefficients
 
 
 def esn_states(units: int, u):
