@@ -7,6 +7,7 @@ so a broken benchmark never lands.
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -82,3 +83,35 @@ def test_asv_check():
     result = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=ASV_BENCH, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "No problems found" in result.stdout, result.stdout + result.stderr
+
+
+def test_plot_history_from_stored_results(tmp_path):
+    """plot_history.py reads asv's result files (format version 2) and writes both figures."""
+    machine = tmp_path / "results" / "testbox"
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text(json.dumps({"machine": "testbox", "version": 1}))
+    spec = importlib.util.spec_from_file_location("reservoir_asv_plot_history", ASV_BENCH / "plot_history.py")
+    plot_history = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_history)
+    full = plot_history.profile("full")
+    columns = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b",
+               "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples", "profile"]
+    backends = ["'numba'", "'numpy'"]
+    esn_params = [backends, [str(u) for u in full.units], [str(d) for d in full.densities]]
+    n_esn = len(backends) * len(full.units) * len(full.densities)
+    for i, commit in enumerate(["a" * 40, "b" * 40]):
+        esn = [0.5 + i] * n_esn
+        results = {"esn.Run.time_run_single": [esn, esn_params, "v", 0, 1.0, None, None, esn, esn],
+                   "lsm.Cuba.time_cuba": [[0.04, float("nan")], [backends], "v", 0, 1.0, None, None,
+                                          [0.039, None], [0.041, None]]}
+        (machine / f"{commit[:8]}-env.json").write_text(json.dumps(
+            {"commit_hash": commit, "date": 1000 + i, "result_columns": columns, "results": results, "version": 2}))
+    out = tmp_path / "docs"
+    result = subprocess.run([sys.executable, str(ASV_BENCH / "plot_history.py"), "--results", str(tmp_path / "results"),
+                             "--out", str(out), "--table"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (out / "asv_esn_step.png").stat().st_size > 0 and (out / "asv_cuba.png").stat().st_size > 0
+    per_step = f"{0.5e3 / full.steps:.4g}"  # ms per step from 0.5 s per timed call
+    per_second = f"{0.04e3 * 10_000 / full.cuba_steps:.4g}"  # ms per biological second
+    assert f"| {per_step} ({per_step}-{per_step}) |" in result.stdout
+    assert f"| {per_second} (" in result.stdout
