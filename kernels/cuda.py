@@ -347,7 +347,8 @@ def _lif_kernels(dtype: np.dtype):
     with an atomic counter; barrier; B) propagation -- "pull": every block sorts the
     list into shared memory and each target binary-searches itself in the spikes' rows,
     adding in the reference's order; "push": warps scatter the spikes' rows with atomics,
-    then a second barrier -- and C) input spikes, delivery of the step's ring slot,
+    then a second barrier (without delays or input spikes, into the currents directly, as
+    the reference does) -- and C) input spikes, delivery of the step's ring slot,
     reset, traces, states. Lists and counters rotate over three buffers, so that
     one barrier per step (pull) separates a step's readers from the next step's writers.
     """
@@ -419,6 +420,9 @@ def _lif_kernels(dtype: np.dtype):
         lead = cuda.blockIdx.x == 0 and tid == 0
         sorted_spikes = cuda.shared.array(0, int32)
         current_input = has_input and not input_spikes
+        # The reference's rule: without delays or input spikes, spikes add straight into the
+        # currents (an empty ring slot added afterwards changes nothing: x + 0 == x).
+        direct = slots == 1 and not input_spikes
         t = positions[b]
         count = counts[b]
         generation = 0
@@ -463,7 +467,12 @@ def _lif_kernels(dtype: np.dtype):
                         arrival = slot + delays[k]  # delays < slots: a subtraction, not a modulo
                         if arrival >= slots:
                             arrival -= slots
-                        if j < n_exc:
+                        if direct:
+                            if j < n_exc:
+                                cuda.atomic.add(i_exc, (b, push_indices[k]), push_data[k])
+                            else:
+                                cuda.atomic.add(i_inh, (b, push_indices[k]), push_data[k])
+                        elif j < n_exc:
                             cuda.atomic.add(ring_exc, (b, arrival, push_indices[k]), push_data[k])
                         else:
                             cuda.atomic.add(ring_inh, (b, arrival, push_indices[k]), push_data[k])
@@ -499,7 +508,12 @@ def _lif_kernels(dtype: np.dtype):
                                 arrival = slot + delays[low]
                                 if arrival >= slots:
                                     arrival -= slots
-                                if j < n_exc:
+                                if direct:
+                                    if j < n_exc:
+                                        i_exc[b, i] = add(i_exc[b, i], push_data[low])
+                                    else:
+                                        i_inh[b, i] = add(i_inh[b, i], push_data[low])
+                                elif j < n_exc:
                                     ring_exc[b, arrival, i] = add(ring_exc[b, arrival, i], push_data[low])
                                 else:
                                     ring_inh[b, arrival, i] = add(ring_inh[b, arrival, i], push_data[low])

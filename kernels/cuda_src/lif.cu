@@ -8,7 +8,8 @@
 //   A) update (exact integration, refractory hold), decays, threshold; a spike is
 //      appended to the step's list with an atomic counter;
 //   -- barrier (the trial's blocks: __syncthreads with one block, else a counter) --
-//   B) propagation into the ring buffers (slot (step + delay) % slots):
+//   B) propagation into the ring buffers (slot (step + delay) % slots), or, without
+//      delays or input spikes, straight into the currents as the reference does:
 //      pull: every block rank-sorts the step's list into shared memory and each target
 //            binary-searches itself in the spikes' rows (sorted by target), adding in
 //            the reference's order: spike by spike, ascending, no atomics. Reproducible,
@@ -94,6 +95,9 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
     int* lists = spike_lists + index_t(b) * 3 * n;
     int* counters = spike_counters + b * 3;
     const bool current_input = has_input && !input_spikes;
+    // The reference's rule: without delays or input spikes, spikes add straight into the
+    // currents (the one ring slot stays empty; adding it afterwards changes nothing).
+    const bool direct = slots == 1 && !input_spikes;
     int t = int(positions[b]);
     long long count = counts[b];
     unsigned int generation = 0;
@@ -135,10 +139,10 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
             const int warps = int(gridDim.x * blockDim.x) >> 5;
             for (int s = int(blockIdx.x * blockDim.x + threadIdx.x) >> 5; s < spiked; s += warps) {
                 const int j = list[s];
-                T* ring = j < n_exc ? ring_exc : ring_inh;
+                T* ring = direct ? (j < n_exc ? i_exc : i_inh) : (j < n_exc ? ring_exc : ring_inh);
                 for (int k = push_indptr[j] + lane; k < push_indptr[j + 1]; k += 32) {
                     int arrival = slot + delays[k];  // delays < slots: a subtraction, not a modulo
-                    if (arrival >= slots) arrival -= slots;
+                    if (arrival >= slots) arrival -= slots;  // 0 when direct (one slot)
                     atomicAdd(ring + index_t(arrival) * n + push_indices[k], push_data[k]);
                 }
             }
@@ -163,7 +167,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                             const int middle = (low + high) >> 1;
                             if (push_indices[middle] < i) low = middle + 1; else high = middle;
                         }
-                        T* ring = j < n_exc ? ring_exc : ring_inh;
+                        T* ring = direct ? (j < n_exc ? i_exc : i_inh) : (j < n_exc ? ring_exc : ring_inh);
                         for (; low < row_end && push_indices[low] == i; ++low) {
                             int arrival = slot + delays[low];
                             if (arrival >= slots) arrival -= slots;
