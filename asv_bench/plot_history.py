@@ -142,15 +142,19 @@ def plot(path: Path, title: str, ylabel: str, lines: dict, order: list, note: st
             ys = [v for _, (v, _, _) in points]
             spread = [[v - low for _, (v, low, _) in points], [high - v for _, (v, _, high) in points]]
             ax.errorbar(xs, ys, yerr=spread, fmt="o-", capsize=3, label=label)
-            ax.annotate(f"{ys[-1]:.3g}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(6, 0), va="center",
-                        fontsize=8)
+            labelled = range(len(xs)) if len(xs) <= 8 else [len(xs) - 1]  # every point when few
+            for i in labelled:
+                ax.annotate(f"{ys[i]:.3g}", (xs[i], ys[i]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    values = [v for points in lines.values() for _, (v, _, _) in points]
     ax.set_xticks(range(len(commits)))
     ax.set_xticklabels([c[:7] for c in commits], rotation=45, ha="right", fontsize=8, family="monospace")
     ax.set_xlabel("commit (git log --first-parent main, oldest left)")
     ax.set_ylabel(ylabel)
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+    if values and max(values) > 8 * min(values):  # a log axis where the values span decades
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.set_ylim(bottom=0)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title, fontsize=11)
     fig.text(0.01, 0.01, note, fontsize=7, color="0.35")

@@ -40,6 +40,14 @@ def test_every_capability_has_a_benchmark():
     assert not [name for name in REQUIRED if name not in names]
 
 
+def test_every_registered_backend_is_benchmarked():
+    """The backend parameter is a fixed list (asv maps results by position): a new backend goes in it."""
+    import reservoir as rs
+
+    common = next(module for module in smoke.load("smoke") if module.__name__.endswith(".common"))
+    assert set(rs.backends.names()) <= set(common.ALL_BACKENDS)
+
+
 def test_profiles_share_their_fields():
     common = next(module for module in smoke.load("smoke") if module.__name__.endswith(".common"))
     assert common.PROFILE.name == "smoke"
