@@ -45,9 +45,8 @@ bench-full: $(STAMP)
 HISTORY_BENCH := -b "esn\.Run\.time_run_single\('numba', (1000|10000), 0\.01\)" -b "lsm\.Cuba\.time_cuba\('numba'\)"
 bench-history: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench,plot]"
-	mkdir -p asv_bench/env && git rev-parse HEAD | cat - asv_bench/history-commits.txt > asv_bench/env/history-hashes
-	cd asv_bench && ../$(BIN)/asv machine --yes && \
-	  RESERVOIR_BENCH_PROFILE=full NUMBA_NUM_THREADS=1 ../$(BIN)/asv run HASHFILE:env/history-hashes \
+	cd asv_bench && ../$(BIN)/asv machine --yes && git rev-parse HEAD | cat - history-commits.txt | \
+	  RESERVOIR_BENCH_PROFILE=full NUMBA_NUM_THREADS=1 ../$(BIN)/asv run HASHFILE:- \
 	  $(HISTORY_BENCH) -a processes=1 --launch-method spawn --show-stderr && ../$(BIN)/asv publish
 	$(BIN)/python asv_bench/plot_history.py --table
 
