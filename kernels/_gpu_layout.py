@@ -20,7 +20,9 @@ Nothing here imports a GPU package: it is plain NumPy/Numba on the host, and the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,6 +39,19 @@ CUDA_KERNELS = {
     "lif.cu": ("lif_run",),
 }
 CUDA_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+CUDA_SOURCES = Path(__file__).parent / "cuda_src"
+
+
+def cuda_source_text(source: str) -> str:
+    """A ``cuda_src`` file with its local ``#include "x.cuh"`` lines expanded in place.
+
+    NVRTC gets one string (no include path to set up), and CuPy's disk cache, keyed on
+    that string, sees a change to a header too.
+    """
+    return re.sub(r'^#include "([\w.]+\.cuh)".*$', lambda match: (CUDA_SOURCES / match.group(1)).read_text(),
+                  (CUDA_SOURCES / source).read_text(), flags=re.MULTILINE)
 
 
 def name_expressions(source: str) -> list[str]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cupy as cp
 import numpy as np
@@ -43,7 +42,6 @@ from ..config import settings
 from . import _gpu_layout as layout
 from .activations import code
 
-_SOURCES = Path(__file__).parent / "cuda_src"
 
 
 # --------------------------------------------------------------------------- device code
@@ -51,7 +49,7 @@ _SOURCES = Path(__file__).parent / "cuda_src"
 def _module(source: str, device_id: int) -> cp.RawModule:
     # Compiled with NVRTC on first use (and cached on disk by CuPy); no fast-math: the
     # float32 results are checked against the float64 reference to 1e-5.
-    return cp.RawModule(code=(_SOURCES / source).read_text(), options=("--std=c++17",),
+    return cp.RawModule(code=layout.cuda_source_text(source), options=("--std=c++17",),
                         name_expressions=layout.name_expressions(source))
 
 

@@ -124,6 +124,19 @@ def test_cuda_source_compiles_for_sm90(tmp_path, source):
     assert len(entries) == len(expressions), entries
 
 
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
+@pytest.mark.parametrize("source", sorted(layout.CUDA_KERNELS))
+def test_cuda_source_as_nvrtc_gets_it_compiles(tmp_path, source):
+    """The one string cupy_raw hands to NVRTC (headers expanded) compiles alone, far from cuda_src/."""
+    text = layout.cuda_source_text(source)
+    assert "#include \"" not in text
+    alone = tmp_path / source
+    alone.write_text(text)
+    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", "--Werror=all-warnings", "-o",
+                             str(tmp_path / "out.ptx"), str(alone)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 # --------------------------------------------------------------------------- Numba-CUDA kernels
 _PTX_SCRIPT = r'''
 import sys, types as pytypes

@@ -41,24 +41,7 @@ __device__ __forceinline__ T activate(T z, int activation) {
 
 __device__ __forceinline__ index_t align16(index_t bytes) { return (bytes + 15) & ~index_t(15); }
 
-// Grid-wide barrier for co-resident blocks: the arrival counter only grows (zeroed by
-// the host before the launch), so barrier k waits for k * gridDim.x arrivals and
-// needs no reset. The fences publish this block's writes before arriving and order
-// the reads after leaving (the pattern of cooperative_groups' grid sync).
-__device__ __forceinline__ void grid_barrier(unsigned int* arrived, unsigned int generation) {
-    __syncthreads();
-    if (gridDim.x > 1) {
-        if (threadIdx.x == 0) {
-            const unsigned int target = generation * gridDim.x;
-            __threadfence();
-            atomicAdd(arrived, 1u);
-            while (*((volatile unsigned int*)arrived) < target) {
-            }
-            __threadfence();
-        }
-        __syncthreads();
-    }
-}
+#include "grid_barrier.cuh"
 
 // A block's part of the matrix: `units` are slices (SELL) or rows (CSR), `ptr` the
 // per-unit offsets into `columns`/`values`, local to the block when staged.

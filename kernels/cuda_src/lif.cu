@@ -38,22 +38,7 @@ __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(
 __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 
-// The blocks of one trial meet; `arrived` only grows (zeroed by the host), so barrier
-// k waits for k * gridDim.x arrivals. Fences as in cooperative_groups' grid sync.
-__device__ __forceinline__ void trial_barrier(unsigned int* arrived, unsigned int generation) {
-    __syncthreads();
-    if (gridDim.x > 1) {
-        if (threadIdx.x == 0) {
-            const unsigned int target = generation * gridDim.x;
-            __threadfence();
-            atomicAdd(arrived, 1u);
-            while (*((volatile unsigned int*)arrived) < target) {
-            }
-            __threadfence();
-        }
-        __syncthreads();
-    }
-}
+#include "grid_barrier.cuh"  // grid_barrier: the blocks of one trial meet
 
 // W_in row i (pull layout) times this step's inputs, channels in ascending order.
 template <typename T>
@@ -124,7 +109,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
             trace[i] = mul_rn(trace[i], decay_trace);
             if (v[i] > v_thresh) list[atomicAdd(counters + which, 1)] = i;
         }
-        trial_barrier(arrived + b, ++generation);
+        grid_barrier(arrived + b, ++generation);
         const int spiked = *((volatile int*)(counters + which));
         if (lead) counters[(t + 2) % 3] = 0;  // step t + 2's buffer, last read in step t - 1
         if (record_spikes && blockIdx.x == 0) {
@@ -146,7 +131,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                     atomicAdd(ring + index_t(arrival) * n + push_indices[k], push_data[k]);
                 }
             }
-            trial_barrier(arrived + b, ++generation);
+            grid_barrier(arrived + b, ++generation);
         } else {
             for (int first = 0; first < spiked; first += chunk) {
                 // Rank sort (a neuron spikes at most once per step): sorted positions [first, first + chunk).
