@@ -43,7 +43,6 @@ from . import _gpu_layout as layout
 from .activations import code
 
 
-
 # --------------------------------------------------------------------------- device code
 @functools.lru_cache(maxsize=None)
 def _module(source: str, device_id: int) -> cp.RawModule:
