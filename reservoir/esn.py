@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from . import _arrays
 from . import _validation as check
 from . import backends
+from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, input_matrix, random_sparse
 from .kernels.activations import code as activation_code
@@ -275,7 +276,7 @@ class ESN:
         """
         kernels, prepared = self._kernels()
         steps = inputs.shape[1]
-        bar = _progress_bar(steps - start, progress)
+        bar = progress_bar(steps - start, progress)
         for first in range(start, steps, chunk):
             last = min(first + chunk, steps)
             block = block_for(first, last)
@@ -334,11 +335,3 @@ class ESN:
         return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
                 f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
                 f"backend={self.backend_name!r})")
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="step", desc="reservoir", leave=False)

@@ -20,9 +20,9 @@ import scipy.sparse as sp
 
 from . import _validation as check
 from . import backends
+from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, dale_weights, input_matrix, push_layout, random_delays, random_sparse
-from .esn import _progress_bar
 from .kernels.lif import LifState, lif_params
 from .metrics import firing_rate, isi_cv
 
@@ -372,7 +372,7 @@ class LSM:
         kernels, prepared = self._kernels()
         poisson = self.input_encoding == "poisson"
         steps = inputs.shape[1]
-        bar = _progress_bar(steps - start, progress)
+        bar = progress_bar(steps - start, progress, desc="lsm")
         for first in range(start, steps, chunk):
             last = min(first + chunk, steps)
             block = inputs[:, first:last]
