@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
+from .activations import code
+
 #: Rows per SELL slice: one warp, one lane per row.
 SELL_ROWS = 32
 
@@ -52,6 +54,12 @@ def cuda_source_text(source: str) -> str:
     """
     return re.sub(r'^#include "([\w.]+\.cuh)".*$', lambda match: (CUDA_SOURCES / match.group(1)).read_text(),
                   (CUDA_SOURCES / source).read_text(), flags=re.MULTILINE)
+
+
+def esn_scalars(dtype, leak_rate: float, activation: str):
+    """The ESN kernels' scalar arguments, (1 - a, a, activation code), typed as both GPU paths pass them."""
+    cast = np.dtype(dtype).type
+    return cast(1.0 - leak_rate), cast(leak_rate), np.int32(code(activation))
 
 
 def name_expressions(source: str) -> list[str]:

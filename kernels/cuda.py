@@ -259,7 +259,6 @@ def _esn_kernels(dtype: np.dtype):
         sub = cuda.threadIdx.x & (group - 1)
         groups = cuda.blockDim.x >> group_log2
         batch = x_buffers.shape[2]
-        n = x_buffers.shape[1]
         for t in range(states.shape[1]):
             src = x_buffers[t % 2]
             dst = x_buffers[(t + 1) % 2]
@@ -352,7 +351,6 @@ def _lif_kernels(dtype: np.dtype):
     reset, traces, states. Lists and counters rotate over three buffers, so that
     one barrier per step (pull) separates a step's readers from the next step's writers.
     """
-    nb_type = numba.from_dtype(dtype)
     ZERO, ONE = dtype.type(0), dtype.type(1)
     if SIMULATOR:  # the simulator has no libdevice; NumPy scalars round every operation already
         @cuda.jit(device=True)
@@ -666,15 +664,10 @@ def prepare_esn(W, W_in, bias) -> EsnWeights:
                       cuda.to_device(np.ascontiguousarray(bias, dtype=dtype)))
 
 
-def _scalars(weights: EsnWeights, leak_rate: float, activation: str):
-    dtype = weights.dtype.type
-    return dtype(1.0 - leak_rate), dtype(leak_rate), np.int32(code(activation))
-
-
 def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``; arrays may live on the host or the device."""
     dtype = weights.dtype
-    keep, leak, act = _scalars(weights, leak_rate, activation)
+    keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
     batch, steps, _ = inputs.shape
     n = weights.W.shape[0]
     run_sell, _, run_csr_batch, _ = _esn_kernels(dtype)
@@ -706,7 +699,7 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
                  state, first_input, n_steps: int, leak_rate: float, activation: str):
     """Same contract as ``reference.esn_generate``; outputs live where `state` lives."""
     dtype = weights.dtype
-    keep, leak, act = _scalars(weights, leak_rate, activation)
+    keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
     n = weights.W.shape[0]
     n_in = weights.W_in.shape[1]
     _, generate_sell, _, _ = _esn_kernels(dtype)

@@ -152,15 +152,10 @@ def prepare_esn(W, W_in, bias) -> EsnWeights:
     return EsnWeights(W, _device(W_in, dtype), _device(bias, dtype))
 
 
-def _scalars(weights: EsnWeights, leak_rate: float, activation: str):
-    dtype = weights.dtype.type
-    return dtype(1.0 - leak_rate), dtype(leak_rate), np.int32(code(activation))
-
-
 def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``; any argument may be a NumPy or a CuPy array."""
     dtype = weights.dtype
-    keep, leak, act = _scalars(weights, leak_rate, activation)
+    keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
     batch, steps, n_in = inputs.shape
     n = weights.W.shape[0]
     if batch == 1:
@@ -201,7 +196,7 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
                  state, first_input, n_steps: int, leak_rate: float, activation: str):
     """Same contract as ``reference.esn_generate``; returns outputs where `state` lives (NumPy or CuPy)."""
     dtype = weights.dtype
-    keep, leak, act = _scalars(weights, leak_rate, activation)
+    keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
     n = weights.W.shape[0]
     n_in = weights.W_in.shape[1]
     (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
