@@ -14,6 +14,10 @@ class Settings:
     #: Rows per slice of the SELL-C-sigma layout used for one sequence; 8 float32
     #: lanes fill an AVX2 register.
     sell_slice_rows: int = 8
+    #: The one-sequence step sweeps the matrix one column block at a time; a block's
+    #: part of the state takes at most this many bytes (20 KiB of a 32 KiB L1 here),
+    #: so the random reads of x stay in L1.
+    sell_block_bytes: int = 20 * 1024
     #: Batched ESN steps sweep the recurrent matrix one column block at a time; a
     #: block's slice of the (n, B) state takes at most this many bytes (half of a
     #: 512 KiB L2 here), so the state rows it reads stay in L2.

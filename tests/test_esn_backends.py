@@ -179,6 +179,67 @@ def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work,
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [8, 9, 33, 40])
+def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batch):
+    # The Numba batched step pads the batch to whole vectors (8 float32, 4 float64 lanes)
+    # and sweeps four vectors at a time, then one: full, remainder and padded lanes.
+    W, W_in, bias = _weights(esn_weights, rng, 53, 2, dtype, density=0.2)
+    u = rng.uniform(-1, 1, (batch, 15, 2)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.8, dtype=dtype, backend=backend)
+    first = esn.run(u[:, :7])
+    second = esn.run(u[:, 7:])  # carry-over of the (unpadded) state
+    expected, last = _reference_run(W, W_in, bias, u, 0.8, "tanh")
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), expected, **TOL[dtype])
+    np.testing.assert_allclose(esn.state, last, **TOL[dtype])
+
+
+@pytest.mark.parametrize("block_bytes", [1, 8 * 13, 10**9], ids=["smallest", "13-columns", "one-block"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
+    # The one-sequence layout (column blocks of SELL-8 slices) rebuilt into a dense
+    # matrix must be W, with every row in exactly one slot per block.
+    from reservoir.kernels import cpu
+
+    monkeypatch.setattr(settings, "sell_block_bytes", block_bytes)
+    W = rs.random_sparse(101, 97, density=0.4, seed=int(rng.integers(1 << 30)), dtype=dtype)
+    block_columns, block_slices, slice_ptr, columns, values, row_of = cpu._to_sell(W, 8)
+    assert (len(block_columns) > 2) == (block_bytes < 10**9)
+    dense = np.zeros(W.shape)
+    for block in range(len(block_columns) - 1):
+        slices = range(block_slices[block], block_slices[block + 1])
+        assert sorted(r for s in slices for r in row_of[8 * s: 8 * s + 8] if r >= 0) == list(range(101))
+        for s in slices:
+            entries = np.arange(slice_ptr[s], slice_ptr[s + 1]).reshape(-1, 8)
+            for r, row in enumerate(row_of[8 * s: 8 * s + 8]):
+                if row >= 0:
+                    np.add.at(dense[row], block_columns[block] + columns[entries[:, r]].astype(np.int64),
+                              values[entries[:, r]])
+    np.testing.assert_array_equal(dense, W.toarray())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
+def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, dtype, min_work):
+    # Many column blocks (a dozen columns each) on one sequence, and in closed loop.
+    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+    monkeypatch.setattr(settings, "sell_block_bytes", 12 * np.dtype(dtype).itemsize)
+    W, W_in, bias = _weights(esn_weights, rng, 131, 2, dtype, density=0.6)
+    u = rng.uniform(-1, 1, (40, 2)).astype(dtype)
+    esn = _model(W, W_in, bias, leak_rate=0.4, dtype=dtype, backend=backend)
+    states = np.concatenate([esn.run(u[:25]), esn.run(u[25:])])
+    expected, last = _reference_run(W, W_in, bias, u[None], 0.4, "tanh")
+    np.testing.assert_allclose(states, expected[0], **TOL[dtype])
+    coef = rng.uniform(-0.05, 0.05, (2, 131)).astype(dtype)
+    outputs = esn.generate(10, coef, np.zeros(2, dtype), u[-1], include_input=False)
+    x = last[0]
+    for t in range(10):
+        x = 0.6 * x + 0.4 * np.tanh(W.astype(np.float64) @ x + W_in @ (u[-1] if t == 0 else outputs[t - 1]) + bias)
+        np.testing.assert_allclose(outputs[t], coef @ x, **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("batch", [None, 2])
 def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch):
     # nnz = 2500 * 100 = 250,000 > the default parallel_min_work.

@@ -27,6 +27,10 @@ Choices worth knowing when reading the numbers:
   down many times over when another process holds a core; ``--threads 1`` gives
   steadier figures on a shared machine, and parts a and b also time our Numba path
   on one thread beside the default.
+* ReservoirPy's multi-process path (``workers=-1``, a joblib pool) is timed in its
+  own rounds after the other part-b runs, and the pool is shut down afterwards:
+  while its worker processes are alive, the multi-threaded runs of this process
+  lose most of their second core.
 * ReservoirPy's ``Reservoir`` keeps its state in float64 whatever ``dtype`` its weights
   have, so "ReservoirPy float32" is float32 weights with float64 arithmetic (SciPy
   upcasts the sparse matrix at every step). Both of its dtypes are timed; ratios are
@@ -356,15 +360,23 @@ def part_batched(sizes: Sizes, args) -> str:
     log(f"part b: B={batch} sequences, n={n}, T={steps}")
     add_reservoirpy("ReservoirPy run(list), float32 weights, 1 worker", W32, W_in32, bias32, u32, 1)
     add_reservoirpy("ReservoirPy run(list), float64, 1 worker", W64, W_in64, bias64, u, 1)
-    if (os.cpu_count() or 1) > 1 and not args.quick:
-        add_reservoirpy(f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)",
-                        W64, W_in64, bias64, u, -1)
     add_ours("reservoir-engine numba, float32, batched", "numba", np.float32, u32)
     if numba_threads() > 1:
         add_ours("reservoir-engine numba, float32, batched, 1 thread", "numba", np.float32, u32, threads=1)
     add_ours("reservoir-engine numba, float64, batched", "numba", np.float64, u)
     add_ours("reservoir-engine numpy, float32, batched", "numpy", np.float32, u32)
-    results = {label: seconds / sequence_steps for label, seconds in interleaved_medians(runners, repeats).items()}
+    seconds = interleaved_medians(runners, repeats)
+    if (os.cpu_count() or 1) > 1 and not args.quick:
+        # Timed in rounds of its own, after the others: while joblib's worker processes
+        # are alive, multi-threaded code in this process loses most of its second core
+        # (measured here: our two-thread batched step 0.153 ms per sequence-step beside
+        # the pool, 0.083 ms without it), so interleaving it would misstate the others.
+        label = f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)"
+        runners.clear()
+        add_reservoirpy(label, W64, W_in64, bias64, u, -1)
+        seconds.update(interleaved_medians(runners, repeats))
+        _stop_joblib_workers()
+    results = {label: value / sequence_steps for label, value in seconds.items()}
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.4f} ms/sequence-step")
 
@@ -379,6 +391,15 @@ def part_batched(sizes: Sizes, args) -> str:
             "the same start state.\n\n"
             + md_table(("implementation", "ms / sequence-step", "sequence-steps / s", "ReservoirPy float32 / this",
                         "ReservoirPy fastest / this"), rows) + verdict)
+
+
+def _stop_joblib_workers() -> None:
+    """Shut down joblib's reusable loky pool (ReservoirPy's workers=-1) so later parts run without it."""
+    try:
+        from joblib.externals.loky import get_reusable_executor
+    except ImportError:
+        return
+    get_reusable_executor().shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------- part c

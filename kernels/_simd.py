@@ -1,0 +1,143 @@
+"""Explicit SIMD for the batched ESN step: a sparse row times a block of batch lanes.
+
+Numba has no vector types, and written as scalar loops the batched row sum
+``acc[lanes] += sum_k data[k] * x[indices[k], lanes]`` compiles to one FMA chain
+that runs through memory: every product waits for the previous one (4 cycles of
+FMA latency), and ~70 scalar instructions of alias checks sit between groups of
+four nonzeros. Here the loop is emitted as LLVM IR with the lanes held in vector
+registers: ``registers`` AVX2 registers of lanes (8 float32 or 4 float64 each) and
+two independent chains (even and odd nonzeros), so loads and FMAs overlap. On
+n = 10,000 at 1 %, B = 32, float32: 0.045 ms per sequence-step against 0.092 ms
+for the scalar loop (2-core EPYC).
+
+Contract of the generated functions ``f(data, indices, start, stop, x, lane, acc)``:
+``x`` is a C-contiguous (n, width) array whose width is a multiple of the vector
+length, ``lane`` a multiple of it and ``lane + registers * vector length <= width``;
+``acc`` is a row of ``width`` values of the same dtype. Bounds are not checked:
+the callers build these shapes (``cpu.esn_run`` pads the batch).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+VECTOR_BYTES = 32  # AVX2; every x86-64 CPU Numba targets here has it or splits it in two
+
+
+def vector_lanes(array):
+    """Lanes of `array`'s dtype in one vector register (8 for float32, 4 for float64)."""
+    return VECTOR_BYTES // array.dtype.itemsize
+
+
+@overload(vector_lanes, inline="always")
+def _vector_lanes_typed(array):
+    lanes = VECTOR_BYTES // (array.dtype.bitwidth // 8)
+    return lambda array: lanes
+
+
+def _accumulate_row_lanes(registers: int):
+    """The intrinsic for `registers` vector registers of lanes (see the module docstring)."""
+
+    @intrinsic
+    def accumulate(typingctx, data, indices, start, stop, x, lane, acc):
+        float_type = data.dtype
+        if not (isinstance(float_type, types.Float) and isinstance(indices.dtype, types.Integer)
+                and x.ndim == 2 and x.layout == "C" and x.dtype == float_type and acc.dtype == float_type):
+            return None
+        signature = types.void(data, indices, start, stop, x, lane, acc)
+
+        def codegen(context, builder, sig, args):
+            data_v, indices_v, start_v, stop_v, x_v, lane_v, acc_v = args
+            data_a = context.make_array(sig.args[0])(context, builder, data_v)
+            indices_a = context.make_array(sig.args[1])(context, builder, indices_v)
+            x_a = context.make_array(sig.args[4])(context, builder, x_v)
+            acc_a = context.make_array(sig.args[6])(context, builder, acc_v)
+            i64 = ir.IntType(64)
+            scalar = context.get_value_type(float_type)
+            width = VECTOR_BYTES // (float_type.bitwidth // 8)
+            vector = ir.VectorType(scalar, width)
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector] * 3),
+                f"llvm.fma.v{width}f{float_type.bitwidth}")
+            zero = ir.Constant(vector, [0.0] * width)
+            row_length = builder.extract_value(x_a.shape, 1)
+            start_v = context.cast(builder, start_v, sig.args[2], types.int64)
+            stop_v = context.cast(builder, stop_v, sig.args[3], types.int64)
+            lane_v = context.cast(builder, lane_v, sig.args[5], types.int64)
+            align = float_type.bitwidth // 8
+
+            def vector_at(base, offset):
+                return builder.bitcast(builder.gep(base, [offset]), vector.as_pointer())
+
+            def nonzero(k):
+                """(splatted weight, the `registers` vectors of x's row) of entry k."""
+                column = context.cast(builder, builder.load(builder.gep(indices_a.data, [k])),
+                                      indices.dtype, types.int64)
+                row = builder.gep(x_a.data, [builder.add(builder.mul(column, row_length), lane_v)])
+                weight = builder.load(builder.gep(data_a.data, [k]))
+                splat = builder.insert_element(ir.Constant(vector, ir.Undefined), weight, ir.Constant(ir.IntType(32), 0))
+                splat = builder.shuffle_vector(splat, ir.Constant(vector, ir.Undefined),
+                                               ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
+                rows = [builder.load(vector_at(row, ir.Constant(i64, r * width)), align=align) for r in range(registers)]
+                return splat, rows
+
+            entry = builder.block
+            head = builder.append_basic_block("lanes.head")
+            pair = builder.append_basic_block("lanes.pair")
+            check_odd = builder.append_basic_block("lanes.check_odd")
+            odd = builder.append_basic_block("lanes.odd")
+            done = builder.append_basic_block("lanes.done")
+            builder.branch(head)
+
+            # head: k and two chains of `registers` vectors; loop while two entries remain
+            builder.position_at_end(head)
+            k = builder.phi(i64)
+            chains = [[builder.phi(vector) for _ in range(registers)] for _ in range(2)]
+            k.add_incoming(start_v, entry)
+            for phi in chains[0] + chains[1]:
+                phi.add_incoming(zero, entry)
+            builder.cbranch(builder.icmp_signed("<", builder.add(k, ir.Constant(i64, 1)), stop_v), pair, check_odd)
+
+            builder.position_at_end(pair)
+            updated = []
+            for c in range(2):
+                weight, rows = nonzero(builder.add(k, ir.Constant(i64, c)))
+                updated.append([builder.call(fma, [weight, row, total]) for row, total in zip(rows, chains[c])])
+            k.add_incoming(builder.add(k, ir.Constant(i64, 2)), pair)
+            for c in range(2):
+                for phi, value in zip(chains[c], updated[c]):
+                    phi.add_incoming(value, pair)
+            builder.branch(head)
+
+            builder.position_at_end(check_odd)
+            builder.cbranch(builder.icmp_signed("<", k, stop_v), odd, done)
+            builder.position_at_end(odd)
+            weight, rows = nonzero(k)
+            last = [builder.call(fma, [weight, row, total]) for row, total in zip(rows, chains[0])]
+            builder.branch(done)
+
+            builder.position_at_end(done)
+            even = []
+            for r in range(registers):
+                phi = builder.phi(vector)
+                phi.add_incoming(chains[0][r], check_odd)
+                phi.add_incoming(last[r], odd)
+                even.append(phi)
+            for r in range(registers):
+                target = vector_at(acc_a.data, builder.add(lane_v, ir.Constant(i64, r * width)))
+                total = builder.fadd(even[r], chains[1][r])
+                builder.store(builder.fadd(builder.load(target, align=align), total), target, align=align)
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    return accumulate
+
+
+#: acc[lane : lane + 4 vectors] += sum_k data[k] * x[indices[k], same lanes], for k in [start, stop)
+accumulate_row_lanes_x4 = _accumulate_row_lanes(4)
+#: The same for one vector of lanes (the batch's remainder).
+accumulate_row_lanes_x1 = _accumulate_row_lanes(1)
