@@ -34,7 +34,7 @@ from numba.extending import overload
 
 from ..config import settings
 from ._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, vector_lanes
-from .activations import IDENTITY, RELU, SIGMOID, TANH, code
+from .activations import RELU, SIGMOID, TANH, code
 
 # Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.
 _FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -189,7 +189,7 @@ def _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activa
         out_t[b, row] = acc[b]
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _sell_step_parallel(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
                         partial, x_next, keep, leak, activation):
     """One step of one sequence, x (n,) -> x_next (n,), one column block of the matrix at a time."""
@@ -201,7 +201,7 @@ def _sell_step_parallel(block_columns, block_slices, slice_ptr, columns, values,
         _finish_row(row, W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
 
 
-@njit(fastmath=_FASTMATH, cache=True)
+@njit(fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _sell_step_serial(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
                       partial, x_next, keep, leak, activation):
     for block in range(block_columns.shape[0] - 1):
@@ -221,7 +221,7 @@ def _sell_step(parallel, sell, W_in, bias, u_t, x, partial, x_next, keep, leak, 
         _sell_step_serial(*sell, W_in, bias, u_t, x, partial, x_next, keep, leak, activation)
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _csr_batch_step_parallel(block_starts, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
     """One step of B sequences: x (n, B) -> x_next (n, B), one column block at a time."""
     for block in range(block_starts.shape[0] - 1):
@@ -231,7 +231,7 @@ def _csr_batch_step_parallel(block_starts, indices, data, W_in, bias, u_t, x, x_
         _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
-@njit(fastmath=_FASTMATH, cache=True)
+@njit(fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _csr_batch_step_serial(block_starts, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation):
     for block in range(block_starts.shape[0] - 1):
         for row in range(x.shape[0]):
@@ -306,7 +306,7 @@ def _sell_generate_loop(parallel, sell, W_in, bias, x, u, coef, intercept, inclu
     return x
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _elm_dense(column_ptr, rows, values, bias, X, activation, H):
     """H[s] = f(W @ X[s] + b), pushing each nonzero input feature into the hidden units it feeds
     (W in CSC: column j lists the hidden units of feature j)."""
@@ -322,7 +322,7 @@ def _elm_dense(column_ptr, rows, values, bias, X, activation, H):
             h[i] = _activate(h[i], activation)
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _elm_sparse(column_ptr, rows, values, bias, X_ptr, X_features, X_values, activation, H):
     """Same for X in CSR: only the stored nonzeros of each sample are read."""
     for sample in prange(H.shape[0]):
@@ -337,7 +337,7 @@ def _elm_sparse(column_ptr, rows, values, bias, X_ptr, X_features, X_values, act
             h[i] = _activate(h[i], activation)
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _csr_matvec(indptr, indices, data, x, y):
     for row in prange(y.shape[0]):
         total = 0.0  # float64 accumulator: y starts uninitialised, and this sum feeds a norm
