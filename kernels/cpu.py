@@ -338,6 +338,14 @@ def _elm_sparse(column_ptr, rows, values, bias, X_ptr, X_features, X_values, act
 
 
 @njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
+def _elm_bias_activate(bias, activation, product, H):
+    """H[s] = f(product[s] + b) in float64, rounded to H's dtype (after the BLAS product)."""
+    for sample in prange(H.shape[0]):
+        for i in range(H.shape[1]):
+            H[sample, i] = _activate(product[sample, i] + bias[i], activation)
+
+
+@njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
 def _csr_matvec(indptr, indices, data, x, y):
     for row in prange(y.shape[0]):
         total = 0.0  # float64 accumulator: y starts uninitialised, and this sum feeds a norm
@@ -518,10 +526,28 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
 
 @dataclass
 class ElmWeights:
-    """Hidden weights in CSC (one column per input feature) for the push kernel."""
+    """Hidden weights in CSC (one column per input feature) for the push kernel; for a dense
+    X and a hidden layer dense enough, also as a dense (features, hidden) array for BLAS."""
 
     csc: sp.csc_array
     bias: np.ndarray
+    _dense: np.ndarray | None = field(default=None, repr=False)
+
+    def dense_transposed(self) -> np.ndarray | None:
+        """W_hidden.T as a dense array when a matrix product beats the sparse push, else None.
+
+        A BLAS product does n_features * n_hidden multiply-adds per sample at tens of
+        GFLOP/s; the push does one scattered add per nonzero at about 1 per ns. From
+        about 5 % density the product wins (digits, 64 features, fan_in 16, 600 units:
+        2 ms instead of 17 ms for 1,347 samples); a 1 % layer keeps the push.
+        """
+        W = self.csc
+        if W.nnz < settings.elm_blas_min_density * W.shape[0] * W.shape[1] \
+                or W.shape[0] * W.shape[1] > settings.elm_blas_max_entries:
+            return None
+        if self._dense is None:
+            self._dense = np.ascontiguousarray(W.toarray().T, dtype=np.float64)
+        return self._dense
 
 
 def prepare_elm(W_hidden, bias) -> ElmWeights:
@@ -533,14 +559,23 @@ def prepare_elm(W_hidden, bias) -> ElmWeights:
 def elm_hidden(weights: ElmWeights, X, activation: str) -> np.ndarray:
     """Same contract as ``reference.elm_hidden``; a sparse X is read as CSR, never densified."""
     W = weights.csc
-    H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
     column = (W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data)
     if sp.issparse(X):
+        H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
         X = sp.csr_array(X)
         _elm_sparse(*column, weights.bias, X.indptr.astype(np.int64), X.indices.astype(np.int64),
                     X.data.astype(W.dtype, copy=False), code(activation), H)
-    else:
-        _elm_dense(*column, weights.bias, np.ascontiguousarray(X, dtype=W.dtype), code(activation), H)
+        return H
+    dense = weights.dense_transposed()
+    H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
+    if dense is not None:
+        # In float64 whatever the layer's dtype: BLAS rounds differently for different
+        # numbers of rows, and a sample's activations must not depend on its batch
+        # (scikit-learn's subset-invariance check); rounded once, at the end.
+        product = np.asarray(X, dtype=np.float64) @ dense
+        _elm_bias_activate(weights.bias, code(activation), product, H)
+        return H
+    _elm_dense(*column, weights.bias, np.ascontiguousarray(X, dtype=W.dtype), code(activation), H)
     return H
 
 

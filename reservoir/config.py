@@ -22,6 +22,11 @@ class Settings:
     #: block's slice of the (n, B) state takes at most this many bytes (half of a
     #: 512 KiB L2 here), so the state rows it reads stay in L2.
     batch_state_block_bytes: int = 256 * 1024
+    #: ELM hidden layer on a dense X: a BLAS product with the densified weights instead of
+    #: the sparse push when the layer has at least this density and at most this many
+    #: weights (see kernels/cpu.py ElmWeights.dense_transposed).
+    elm_blas_min_density: float = 0.05
+    elm_blas_max_entries: int = 16_000_000
     #: Rows of states converted to float64 at a time when accumulating Gram matrices.
     gram_chunk_rows: int = 4096
     #: Above this many nonzeros, spectral_radius() uses the power method rather than ARPACK.

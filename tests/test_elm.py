@@ -28,8 +28,11 @@ def _formula(layer, X, activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sparse_input", [False, True])
-def test_hidden_layer_matches_formula(rng, backend, activation, dtype, sparse_input):
-    layer = HiddenLayer(257, 31, density=0.2, activation=activation, input_scaling=0.7, bias_scaling=0.3,
+@pytest.mark.parametrize("density", [0.02, 0.2], ids=["sparse-layer", "dense-enough-for-blas"])
+def test_hidden_layer_matches_formula(rng, backend, activation, dtype, sparse_input, density):
+    # On a dense X the Numba path pushes through a sparse layer and uses a BLAS product
+    # from settings.elm_blas_min_density (5 %) on: both against the formula.
+    layer = HiddenLayer(257, 31, density=density, activation=activation, input_scaling=0.7, bias_scaling=0.3,
                         seed=1, dtype=dtype, backend=backend)
     X = rng.standard_normal((43, 31)) * (rng.random((43, 31)) < 0.4)
     H = layer.transform(sp.csr_array(X) if sparse_input else X)
