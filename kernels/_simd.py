@@ -1,4 +1,7 @@
-"""Explicit SIMD for the batched ESN step: a sparse row times a block of batch lanes.
+"""Explicit SIMD for the Numba ESN steps, emitted as LLVM IR through Numba intrinsics.
+
+``sell_slice_sums`` (one sequence) is described at its definition. The rest of this
+docstring is about the batched step: a sparse row times a block of batch lanes.
 
 Numba has no vector types, and written as scalar loops the batched row sum
 ``acc[lanes] += sum_k data[k] * x[indices[k], lanes]`` compiles to one FMA chain
@@ -141,3 +144,64 @@ def _accumulate_row_lanes(registers: int):
 accumulate_row_lanes_x4 = _accumulate_row_lanes(4)
 #: The same for one vector of lanes (the batch's remainder).
 accumulate_row_lanes_x1 = _accumulate_row_lanes(1)
+
+
+@intrinsic
+def sell_slice_sums(typingctx, values, columns, start, stop, x):
+    """The 8 row sums of one SELL-8 slice: sum over the slice's entries k in [start, stop)
+    (8 rows interleaved, so entry k belongs to row k % 8) of values[k] * x[columns[k]].
+
+    Per 8 entries: one vector load of the weights, eight scalar loads of x inserted
+    into a vector, one vector FMA. Written as scalar code, LLVM's loop vectoriser
+    instead vectorised across chunks of the slice and spent a shuffle network per
+    chunk transposing the weights back (n = 10,000 at 1 %, one core: 0.45 ms per
+    step against 0.35 ms here). A hardware gather (vgatherdps) measured slower still.
+    ``stop - start`` must be a multiple of 8 and x contiguous.
+    """
+    float_type = values.dtype
+    if not (isinstance(float_type, types.Float) and isinstance(columns.dtype, types.Integer)
+            and x.ndim == 1 and x.layout == "C" and x.dtype == float_type):
+        return None
+    signature = types.UniTuple(float_type, 8)(values, columns, start, stop, x)
+
+    def codegen(context, builder, sig, args):
+        values_v, columns_v, start_v, stop_v, x_v = args
+        values_a = context.make_array(sig.args[0])(context, builder, values_v)
+        columns_a = context.make_array(sig.args[1])(context, builder, columns_v)
+        x_a = context.make_array(sig.args[4])(context, builder, x_v)
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vector = ir.VectorType(context.get_value_type(float_type), 8)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                             f"llvm.fma.v8f{float_type.bitwidth}")
+        start_v = context.cast(builder, start_v, sig.args[2], types.int64)
+        stop_v = context.cast(builder, stop_v, sig.args[3], types.int64)
+        entry = builder.block
+        head = builder.append_basic_block("sell.head")
+        body = builder.append_basic_block("sell.body")
+        done = builder.append_basic_block("sell.done")
+        builder.branch(head)
+
+        builder.position_at_end(head)
+        k = builder.phi(i64)
+        total = builder.phi(vector)
+        k.add_incoming(start_v, entry)
+        total.add_incoming(ir.Constant(vector, [0.0] * 8), entry)
+        builder.cbranch(builder.icmp_signed("<", k, stop_v), body, done)
+
+        builder.position_at_end(body)
+        weights = builder.load(builder.bitcast(builder.gep(values_a.data, [k]), vector.as_pointer()),
+                               align=float_type.bitwidth // 8)
+        sources = ir.Constant(vector, ir.Undefined)
+        for r in range(8):
+            column = context.cast(builder, builder.load(builder.gep(columns_a.data, [builder.add(k, ir.Constant(i64, r))])),
+                                  columns.dtype, types.int64)
+            sources = builder.insert_element(sources, builder.load(builder.gep(x_a.data, [column])), ir.Constant(i32, r))
+        k.add_incoming(builder.add(k, ir.Constant(i64, 8)), body)
+        total.add_incoming(builder.call(fma, [weights, sources, total]), body)
+        builder.branch(head)
+
+        builder.position_at_end(done)
+        sums = [builder.extract_element(total, ir.Constant(i32, r)) for r in range(8)]
+        return context.make_tuple(builder, sig.return_type, sums)
+
+    return signature, codegen

@@ -33,7 +33,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ..config import settings
-from ._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, vector_lanes
+from ._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, sell_slice_sums, vector_lanes
 from .activations import RELU, SIGMOID, TANH, code
 
 # Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.
@@ -108,34 +108,10 @@ def _drive(W_in, bias, u_t, row):
     return total
 
 
-# Unsigned offsets: Numba wraps negative indices around, and for a signed index it
-# must emit that check on every load (about 8 extra instructions per nonzero in this
-# loop; serial step at n = 10,000: 1.2 ms with signed offsets, 0.6 ms unsigned).
-_U = tuple(np.uint64(i) for i in range(8))
-_U1, _U2, _U3, _U4, _U5, _U6, _U7 = _U[1:]
-
-
-@njit(inline="always")
-def _sell_slice_sums(s, slice_ptr, columns, values, x_block):
-    """The 8 row sums of slice s (SELL-8: entries column-major, 8 independent accumulators)."""
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = x_block[0] - x_block[0]
-    for k in range(slice_ptr[s], slice_ptr[s + 1], 8):
-        k = np.uint64(k)
-        a0 += values[k] * x_block[columns[k]]
-        a1 += values[k + _U1] * x_block[columns[k + _U1]]
-        a2 += values[k + _U2] * x_block[columns[k + _U2]]
-        a3 += values[k + _U3] * x_block[columns[k + _U3]]
-        a4 += values[k + _U4] * x_block[columns[k + _U4]]
-        a5 += values[k + _U5] * x_block[columns[k + _U5]]
-        a6 += values[k + _U6] * x_block[columns[k + _U6]]
-        a7 += values[k + _U7] * x_block[columns[k + _U7]]
-    return (a0, a1, a2, a3, a4, a5, a6, a7)
-
-
 @njit(inline="always")
 def _sell_block_slice(s, first_block, slice_ptr, columns, values, row_of, x_block, partial):
     """Add slice s of a column block to its rows' partial sums (the first block sets them)."""
-    sums = _sell_slice_sums(s, slice_ptr, columns, values, x_block)
+    sums = sell_slice_sums(values, columns, slice_ptr[s], slice_ptr[s + 1], x_block)
     for r in range(8):
         row = row_of[s * 8 + r]
         if row >= 0:  # -1 pads the last slice of a block
