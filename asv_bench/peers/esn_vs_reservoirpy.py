@@ -365,18 +365,18 @@ def part_batched(sizes: Sizes, args) -> str:
         add_ours("reservoir-engine numba, float32, batched, 1 thread", "numba", np.float32, u32, threads=1)
     add_ours("reservoir-engine numba, float64, batched", "numba", np.float64, u)
     add_ours("reservoir-engine numpy, float32, batched", "numpy", np.float32, u32)
-    seconds = interleaved_medians(runners, repeats)
+    totals = interleaved_medians(runners, repeats)
     if (os.cpu_count() or 1) > 1 and not args.quick:
         # Timed in rounds of its own, after the others: while joblib's worker processes
         # are alive, multi-threaded code in this process loses most of its second core
         # (measured here: our two-thread batched step 0.153 ms per sequence-step beside
         # the pool, 0.083 ms without it), so interleaving it would misstate the others.
-        label = f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)"
         runners.clear()
-        add_reservoirpy(label, W64, W_in64, bias64, u, -1)
-        seconds.update(interleaved_medians(runners, repeats))
+        add_reservoirpy(f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)",
+                        W64, W_in64, bias64, u, -1)
+        totals.update(interleaved_medians(runners, repeats))
         _stop_joblib_workers()
-    results = {label: value / sequence_steps for label, value in seconds.items()}
+    results = {label: total / sequence_steps for label, total in totals.items()}
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.4f} ms/sequence-step")
 
