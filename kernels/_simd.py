@@ -1,23 +1,15 @@
-"""Explicit SIMD for the Numba ESN steps, emitted as LLVM IR through Numba intrinsics.
+"""Explicit SIMD for the Numba ESN steps: two inner loops emitted as LLVM IR.
 
-``sell_slice_sums`` (one sequence) is described at its definition. The rest of this
-docstring is about the batched step: a sparse row times a block of batch lanes.
+Numba has no vector types, and LLVM vectorises the scalar forms of these two loops
+badly (each function's docstring says how, with the measured cost). Here they are
+written as Numba intrinsics whose IR holds the sums in vector registers:
 
-Numba has no vector types, and written as scalar loops the batched row sum
-``acc[lanes] += sum_k data[k] * x[indices[k], lanes]`` compiles to one FMA chain
-that runs through memory: every product waits for the previous one (4 cycles of
-FMA latency), and ~70 scalar instructions of alias checks sit between groups of
-four nonzeros. Here the loop is emitted as LLVM IR with the lanes held in vector
-registers: ``registers`` AVX2 registers of lanes (8 float32 or 4 float64 each) and
-two independent chains (even and odd nonzeros), so loads and FMAs overlap. On
-n = 10,000 at 1 %, B = 32, float32: 0.045 ms per sequence-step against 0.092 ms
-for the scalar loop (2-core EPYC).
+* ``sell_slice_sums``: the 8 row sums of a SELL-8 slice (one sequence);
+* ``accumulate_row_lanes_x4`` / ``_x1``: a sparse row times a block of batch lanes
+  (B sequences).
 
-Contract of the generated functions ``f(data, indices, start, stop, x, lane, acc)``:
-``x`` is a C-contiguous (n, width) array whose width is a multiple of the vector
-length, ``lane`` a multiple of it and ``lane + registers * vector length <= width``;
-``acc`` is a row of ``width`` values of the same dtype. Bounds are not checked:
-the callers build these shapes (``cpu.esn_run`` pads the batch).
+Bounds are not checked: the callers in ``cpu.py`` build the shapes each docstring
+asks for (``cpu.esn_run`` pads the batch to whole vectors).
 """
 
 from __future__ import annotations
@@ -42,7 +34,22 @@ def _vector_lanes_typed(array):
 
 
 def _accumulate_row_lanes(registers: int):
-    """The intrinsic for `registers` vector registers of lanes (see the module docstring)."""
+    """The batched row sum for `registers` vector registers of lanes.
+
+    ``f(data, indices, start, stop, x, lane, acc)`` adds
+    ``sum_k data[k] * x[indices[k], lane : lane + L]`` over k in [start, stop) to
+    ``acc[lane : lane + L]``, L = registers * vector length (8 float32 or 4 float64
+    lanes per AVX2 register). ``x`` is a C-contiguous (n, width) array whose width is
+    a multiple of the vector length, ``lane`` a multiple of it, ``lane + L <= width``;
+    ``acc`` is a row of ``width`` values of the same dtype.
+
+    Written as scalar loops, the sum compiled to one FMA chain running through
+    memory (every product waiting 4 cycles for the previous one) with ~70 scalar
+    instructions of alias checks between groups of four nonzeros. Here the lanes stay
+    in registers, in two independent chains (even and odd nonzeros), so loads and
+    FMAs overlap: n = 10,000 at 1 %, B = 32, float32, 2-core EPYC: 0.045 ms per
+    sequence-step against 0.092 ms.
+    """
 
     @intrinsic
     def accumulate(typingctx, data, indices, start, stop, x, lane, acc):
