@@ -1,7 +1,10 @@
 """Shared fixtures and independent NumPy oracles for the test suite.
 
 Everything here is written from the equations in DESIGN.md, not from the package
-code, so that the tests compare the package against an independent reference.
+code, so that the tests compare the package against an independent reference; the
+one exception is ``reference_esn``, which runs ``reservoir.kernels.reference`` (the
+oracle every backend is compared with, itself checked against ``esn_loop``) in
+float64.
 """
 
 from __future__ import annotations
@@ -78,6 +81,23 @@ def _esn_loop(W, W_in, bias, u, *, leak_rate=1.0, activation="tanh", x0=None):
     return out, x
 
 
+def _reference_esn(W, W_in, bias, u, leak_rate, activation, state=None):
+    """reservoir.kernels.reference in float64 on the given (dtype-rounded) weights and
+    (B, T, n_in) inputs, from `state` (B, units) or zeros; returns (out, last state)."""
+    import scipy.sparse as sp
+
+    from reservoir.kernels import reference
+
+    u = np.asarray(u, dtype=np.float64)
+    weights = reference.prepare_esn(sp.csr_array(W, dtype=np.float64), np.asarray(W_in, np.float64),
+                                    np.asarray(bias, np.float64))
+    batch, steps = u.shape[:2]
+    x = np.zeros((batch, W.shape[0])) if state is None else np.array(state, dtype=np.float64).reshape(batch, -1)
+    out = np.empty((batch, steps, W.shape[0]))
+    reference.esn_run(weights, u, x, leak_rate, activation, out)
+    return out, x
+
+
 # Oracles as fixtures, so test modules need not import conftest.
 @pytest.fixture
 def dense_spectral_radius():
@@ -92,6 +112,11 @@ def esn_weights():
 @pytest.fixture
 def esn_loop():
     return _esn_loop
+
+
+@pytest.fixture
+def reference_esn():
+    return _reference_esn
 
 
 # ----------------------------------------------------------------------------- slow tests

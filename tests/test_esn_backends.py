@@ -14,7 +14,6 @@ import scipy.sparse as sp
 import reservoir as rs
 from reservoir import backends
 from reservoir.config import settings
-from reservoir.kernels import reference
 
 BACKENDS = rs.backends.available()
 DTYPES = [np.float32, np.float64]
@@ -28,18 +27,6 @@ def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
     return W.astype(dtype), W_in.astype(dtype), bias.astype(dtype)
 
 
-def _reference_run(W, W_in, bias, u, leak_rate, activation, state=None):
-    """reservoir.kernels.reference in float64 on (B, T, n_in) inputs; returns (out, last state)."""
-    u = np.asarray(u, dtype=np.float64)
-    weights = reference.prepare_esn(sp.csr_array(W, dtype=np.float64), np.asarray(W_in, np.float64),
-                                    np.asarray(bias, np.float64))
-    batch, steps = u.shape[:2]
-    x = np.zeros((batch, W.shape[0])) if state is None else np.array(state, dtype=np.float64).reshape(batch, -1)
-    out = np.empty((batch, steps, W.shape[0]))
-    reference.esn_run(weights, u, x, leak_rate, activation, out)
-    return out, x
-
-
 def _model(W, W_in, bias, *, leak_rate=1.0, activation="tanh", dtype, backend):
     return rs.ESN.from_weights(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype,
                                backend=backend)
@@ -48,10 +35,10 @@ def _model(W, W_in, bias, *, leak_rate=1.0, activation="tanh", dtype, backend):
 # --------------------------------------------------------------------------- the oracle itself
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("leak_rate", [1.0, 0.3])
-def test_reference_kernel_matches_plain_loop(rng, esn_weights, esn_loop, activation, leak_rate):
+def test_reference_kernel_matches_plain_loop(rng, esn_weights, esn_loop, activation, leak_rate, reference_esn):
     W, W_in, bias = esn_weights(rng, 40, 3)
     u = rng.uniform(-1, 1, (2, 30, 3))
-    out, last = _reference_run(W, W_in, bias, u, leak_rate, activation)
+    out, last = reference_esn(W, W_in, bias, u, leak_rate, activation)
     for b in range(2):
         expected, expected_last = esn_loop(W, W_in, bias, u[b], leak_rate=leak_rate, activation=activation)
         np.testing.assert_allclose(out[b], expected, rtol=1e-12, atol=1e-12)
@@ -77,12 +64,12 @@ def test_first_step_from_zero_state_is_the_update_equation(rng, esn_weights):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("leak_rate", [1.0, 0.3])
-def test_activations_and_leak_rates(rng, esn_weights, backend, dtype, activation, leak_rate):
+def test_activations_and_leak_rates(rng, esn_weights, backend, dtype, activation, leak_rate, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, 37, 3, dtype)
     u = rng.uniform(-1, 1, (60, 3)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype, backend=backend)
     states = esn.run(u)
-    expected, last = _reference_run(W, W_in, bias, u[None], leak_rate, activation)
+    expected, last = reference_esn(W, W_in, bias, u[None], leak_rate, activation)
     assert states.shape == (60, 37)
     assert states.dtype == dtype
     np.testing.assert_allclose(states, expected[0], **TOL[dtype])
@@ -93,12 +80,12 @@ def test_activations_and_leak_rates(rng, esn_weights, backend, dtype, activation
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("units", [1, 7, 13, 257, 1031])
 @pytest.mark.parametrize("n_in", [1, 3])
-def test_single_sequence_odd_sizes(rng, esn_weights, backend, dtype, units, n_in):
+def test_single_sequence_odd_sizes(rng, esn_weights, backend, dtype, units, n_in, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype, density=min(1.0, 8 / units))
     u = rng.uniform(-1, 1, (45, n_in)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.3, dtype=dtype, backend=backend)
     states = esn.run(u)
-    expected, _ = _reference_run(W, W_in, bias, u[None], 0.3, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u[None], 0.3, "tanh")
     assert states.shape == (45, units)
     assert states.dtype == dtype
     assert esn.state.shape == (units,)
@@ -110,12 +97,12 @@ def test_single_sequence_odd_sizes(rng, esn_weights, backend, dtype, units, n_in
 @pytest.mark.parametrize("batch", [1, 2, 5])
 @pytest.mark.parametrize("units", [1, 7, 257])
 @pytest.mark.parametrize("n_in", [1, 3])
-def test_batch_odd_sizes(rng, esn_weights, backend, dtype, batch, units, n_in):
+def test_batch_odd_sizes(rng, esn_weights, backend, dtype, batch, units, n_in, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype, density=min(1.0, 8 / units))
     u = rng.uniform(-1, 1, (batch, 33, n_in)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.7, dtype=dtype, backend=backend)
     states = esn.run(u)
-    expected, last = _reference_run(W, W_in, bias, u, 0.7, "tanh")
+    expected, last = reference_esn(W, W_in, bias, u, 0.7, "tanh")
     assert states.shape == (batch, 33, units)
     assert states.dtype == dtype
     assert esn.state.shape == (batch, units)
@@ -125,22 +112,22 @@ def test_batch_odd_sizes(rng, esn_weights, backend, dtype, batch, units, n_in):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_batch_activations(rng, esn_weights, backend, activation):
+def test_batch_activations(rng, esn_weights, backend, activation, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, 29, 2, np.float64)
     u = rng.uniform(-1, 1, (4, 25, 2))
     esn = _model(W, W_in, bias, leak_rate=0.5, activation=activation, dtype=np.float64, backend=backend)
-    expected, _ = _reference_run(W, W_in, bias, u, 0.5, activation)
+    expected, _ = reference_esn(W, W_in, bias, u, 0.5, activation)
     np.testing.assert_allclose(esn.run(u), expected, **TOL[np.float64])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_one_dimensional_input_is_one_feature(rng, esn_weights, backend, dtype):
+def test_one_dimensional_input_is_one_feature(rng, esn_weights, backend, dtype, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, 19, 1, dtype)
     u = rng.uniform(-1, 1, 40).astype(dtype)
     esn = _model(W, W_in, bias, dtype=dtype, backend=backend)
     states = esn.run(u)
-    expected, _ = _reference_run(W, W_in, bias, u[None, :, None], 1.0, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u[None, :, None], 1.0, "tanh")
     assert states.shape == (40, 19)
     np.testing.assert_allclose(states, expected[0], **TOL[dtype])
     # A 1-D W_in is a single input column.
@@ -152,21 +139,21 @@ def test_one_dimensional_input_is_one_feature(rng, esn_weights, backend, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
 @pytest.mark.parametrize("batch", [None, 3])
-def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dtype, min_work, batch):
+def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dtype, min_work, batch, reference_esn):
     monkeypatch.setattr(settings, "parallel_min_work", min_work)
     units = 211
     W, W_in, bias = _weights(esn_weights, rng, units, 2, dtype, density=0.05)
     u = rng.uniform(-1, 1, (30, 2) if batch is None else (batch, 30, 2)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.6, dtype=dtype, backend=backend)
     states = esn.run(u)
-    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 0.6, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u if batch else u[None], 0.6, "tanh")
     np.testing.assert_allclose(states, expected if batch else expected[0], **TOL[dtype])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
 @pytest.mark.parametrize("block_bytes", [1, 3 * 4 * 17, 10**9], ids=["one-column", "17-columns", "one-block"])
-def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work, block_bytes):
+def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work, block_bytes, reference_esn):
     # Batched steps sweep the matrix one column block at a time; every block size,
     # down to one column per block, must give the reference's states.
     monkeypatch.setattr(settings, "parallel_min_work", min_work)
@@ -174,14 +161,14 @@ def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work,
     W, W_in, bias = _weights(esn_weights, rng, 97, 2, np.float64, density=0.1)
     u = rng.uniform(-1, 1, (3, 20, 2))
     states = _model(W, W_in, bias, leak_rate=0.7, dtype=np.float64, backend=backend).run(u)
-    expected, _ = _reference_run(W, W_in, bias, u, 0.7, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u, 0.7, "tanh")
     np.testing.assert_allclose(states, expected, **TOL[np.float64])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [8, 9, 33, 40])
-def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batch):
+def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batch, reference_esn):
     # The Numba batched step pads the batch to whole vectors (8 float32, 4 float64 lanes)
     # and sweeps four vectors at a time, then one: full, remainder and padded lanes.
     W, W_in, bias = _weights(esn_weights, rng, 53, 2, dtype, density=0.2)
@@ -189,7 +176,7 @@ def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batc
     esn = _model(W, W_in, bias, leak_rate=0.8, dtype=dtype, backend=backend)
     first = esn.run(u[:, :7])
     second = esn.run(u[:, 7:])  # carry-over of the (unpadded) state
-    expected, last = _reference_run(W, W_in, bias, u, 0.8, "tanh")
+    expected, last = reference_esn(W, W_in, bias, u, 0.8, "tanh")
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), expected, **TOL[dtype])
     np.testing.assert_allclose(esn.state, last, **TOL[dtype])
 
@@ -221,7 +208,7 @@ def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
-def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, dtype, min_work):
+def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, dtype, min_work, reference_esn):
     # Many column blocks (a dozen columns each) on one sequence, and in closed loop.
     monkeypatch.setattr(settings, "parallel_min_work", min_work)
     monkeypatch.setattr(settings, "sell_block_bytes", 12 * np.dtype(dtype).itemsize)
@@ -229,7 +216,7 @@ def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, d
     u = rng.uniform(-1, 1, (40, 2)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.4, dtype=dtype, backend=backend)
     states = np.concatenate([esn.run(u[:25]), esn.run(u[25:])])
-    expected, last = _reference_run(W, W_in, bias, u[None], 0.4, "tanh")
+    expected, last = reference_esn(W, W_in, bias, u[None], 0.4, "tanh")
     np.testing.assert_allclose(states, expected[0], **TOL[dtype])
     coef = rng.uniform(-0.05, 0.05, (2, 131)).astype(dtype)
     outputs = esn.generate(10, coef, np.zeros(2, dtype), u[-1], include_input=False)
@@ -241,7 +228,7 @@ def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, d
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("batch", [None, 2])
-def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch):
+def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch, reference_esn):
     # nnz = 2500 * 100 = 250,000 > the default parallel_min_work.
     assert 2500 * 100 >= settings.parallel_min_work
     W = rs.random_sparse(2500, fan_in=100, spectral_radius=0.9, seed=3)
@@ -249,13 +236,13 @@ def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch):
     bias = rng.uniform(-0.2, 0.2, 2500).astype(np.float32)
     u = rng.uniform(-1, 1, (12, 2) if batch is None else (batch, 12, 2)).astype(np.float32)
     esn = _model(W, W_in, bias, leak_rate=0.5, dtype=np.float32, backend=backend)
-    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 0.5, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u if batch else u[None], 0.5, "tanh")
     np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float32])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("batch", [None, 2])
-def test_non_canonical_csr_weights(rng, backend, batch):
+def test_non_canonical_csr_weights(rng, backend, batch, reference_esn):
     """Duplicate entries (summed by W @ x) and unsorted column indices in the given W."""
     indptr = np.array([0, 3, 5, 5, 8])
     indices = np.array([2, 0, 2, 3, 1, 0, 3, 0])  # row 0: duplicate column 2, unsorted
@@ -267,14 +254,14 @@ def test_non_canonical_csr_weights(rng, backend, batch):
     bias = rng.uniform(-0.1, 0.1, 4)
     u = rng.uniform(-1, 1, (20, 1) if batch is None else (batch, 20, 1))
     esn = _model(W, W_in, bias, leak_rate=0.5, dtype=np.float64, backend=backend)
-    expected, _ = _reference_run(sp.csr_array(dense), W_in, bias, u if batch else u[None], 0.5, "tanh")
+    expected, _ = reference_esn(sp.csr_array(dense), W_in, bias, u if batch else u[None], 0.5, "tanh")
     np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float64])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("units", [65536, 65537])
 @pytest.mark.parametrize("batch", [None, 2])
-def test_column_index_width_boundary(rng, backend, units, batch):
+def test_column_index_width_boundary(rng, backend, units, batch, reference_esn):
     """More than 65,536 columns cannot use 16-bit column indices."""
     W = rs.random_sparse(units, fan_in=3, seed=1, dtype="float64")
     W.data *= 0.5
@@ -285,19 +272,19 @@ def test_column_index_width_boundary(rng, backend, units, batch):
     bias = rng.uniform(-0.1, 0.1, units)
     u = rng.uniform(-1, 1, (6, 1) if batch is None else (batch, 6, 1))
     esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
-    expected, _ = _reference_run(W, W_in, bias, u if batch else u[None], 1.0, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u if batch else u[None], 1.0, "tanh")
     np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[np.float64])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [None, 3])
-def test_time_chunks(rng, esn_weights, monkeypatch, backend, dtype, batch):
+def test_time_chunks(rng, esn_weights, monkeypatch, backend, dtype, batch, reference_esn):
     monkeypatch.setattr(settings, "time_chunk", 7)
     W, W_in, bias = _weights(esn_weights, rng, 31, 2, dtype)
     u = rng.uniform(-1, 1, (50, 2) if batch is None else (batch, 50, 2)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.4, dtype=dtype, backend=backend)
-    expected, last = _reference_run(W, W_in, bias, u if batch else u[None], 0.4, "tanh")
+    expected, last = reference_esn(W, W_in, bias, u if batch else u[None], 0.4, "tanh")
     np.testing.assert_allclose(esn.run(u), expected if batch else expected[0], **TOL[dtype])
     np.testing.assert_allclose(esn.state, last if batch else last[0], **TOL[dtype])
 
@@ -352,13 +339,13 @@ def test_batch_of_another_size_needs_reset(rng, esn_weights, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_state_setter_and_continuation(rng, esn_weights, backend):
+def test_state_setter_and_continuation(rng, esn_weights, backend, reference_esn):
     W, W_in, bias = _weights(esn_weights, rng, 17, 2, np.float64)
     x0 = rng.uniform(-0.5, 0.5, 17)
     u = rng.uniform(-1, 1, (25, 2))
     esn = _model(W, W_in, bias, leak_rate=0.8, dtype=np.float64, backend=backend)
     esn.state = x0
-    expected, _ = _reference_run(W, W_in, bias, u[None], 0.8, "tanh", state=x0)
+    expected, _ = reference_esn(W, W_in, bias, u[None], 0.8, "tanh", state=x0)
     np.testing.assert_allclose(esn.run(u), expected[0], **TOL[np.float64])
     # `state` hands out a copy: changing it does not change the reservoir.
     state = esn.state
@@ -490,7 +477,7 @@ def test_input_weights_and_bias_ranges(rng, input_scaling, input_density, bias_s
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_all_the_way(rng, backend, dtype):
+def test_dtype_all_the_way(rng, backend, dtype, reference_esn):
     esn = rs.ESN(100, density=0.05, seed=0, dtype=dtype, backend=backend)
     assert esn.W.dtype == dtype
     assert esn.state.dtype == dtype
@@ -508,7 +495,7 @@ def test_dtype_all_the_way(rng, backend, dtype):
     assert out.dtype == dtype
     # And the states equal the reference run on the model's own weights.
     esn.reset()
-    expected, _ = _reference_run(esn.W, esn.W_in, esn.bias, u64.astype(dtype)[None], 1.0, "tanh")
+    expected, _ = reference_esn(esn.W, esn.W_in, esn.bias, u64.astype(dtype)[None], 1.0, "tanh")
     np.testing.assert_allclose(esn.run(u64), expected[0], **TOL[dtype])
 
 

@@ -69,24 +69,16 @@ def _weights(rng, n, n_in, dtype, density):
         rng.uniform(-0.3, 0.3, n).astype(dtype)
 
 
-def _reference(W, W_in, bias, u, x0, leak_rate, activation):
-    weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
-    x = x0.astype(np.float64).copy()
-    out = np.empty(u.shape[:2] + (W.shape[0],))
-    reference.esn_run(weights, u.astype(np.float64), x, leak_rate, activation, out)
-    return out, x
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch", [1, 3, 64])
 @pytest.mark.parametrize("n", [37, 1031, 5003])
 @pytest.mark.parametrize("placement", PLACEMENTS)
-def test_esn_run_matches_reference(gpu, monkeypatch, rng, dtype, batch, n, placement):
+def test_esn_run_matches_reference(gpu, monkeypatch, rng, dtype, batch, n, placement, reference_esn):
     _placement(monkeypatch, placement)
     W, W_in, bias = _weights(rng, n, 3, dtype, density=min(1.0, 12 / n))
     u = rng.uniform(-1, 1, (batch, 9, 3)).astype(dtype)
     x0 = rng.uniform(-0.5, 0.5, (batch, n)).astype(dtype)
-    expected, expected_last = _reference(W, W_in, bias, u, x0, 0.7, "tanh")
+    expected, expected_last = reference_esn(W, W_in, bias, u, 0.7, "tanh", x0)
     state = x0.copy()
     out = np.full((batch, 9, n), np.nan, dtype=dtype)  # every element must be written
     gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, state, 0.7, "tanh", out)
@@ -96,35 +88,35 @@ def test_esn_run_matches_reference(gpu, monkeypatch, rng, dtype, batch, n, place
 
 @pytest.mark.parametrize("activation", ["tanh", "identity", "sigmoid", "relu"])
 @pytest.mark.parametrize("batch", [1, 5])
-def test_activations(gpu, rng, activation, batch):
+def test_activations(gpu, rng, activation, batch, reference_esn):
     W, W_in, bias = _weights(rng, 301, 2, np.float64, density=0.05)
     u = rng.uniform(-1, 1, (batch, 12, 2))
     x0 = np.zeros((batch, 301))
-    expected, _ = _reference(W, W_in, bias, u, x0, 0.5, activation)
+    expected, _ = reference_esn(W, W_in, bias, u, 0.5, activation, x0)
     out = np.empty((batch, 12, 301))
     gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.5, activation, out)
     np.testing.assert_allclose(out, expected, **TOL[np.float64])
 
 
 @pytest.mark.parametrize("batch", [1, 4])
-def test_large_reservoir_streams_the_matrix(gpu, rng, batch):
+def test_large_reservoir_streams_the_matrix(gpu, rng, batch, reference_esn):
     """n = 20,000 at 1 %: four million entries, many blocks, the matrix read from device memory."""
     W, W_in, bias = _weights(rng, 20_000, 2, np.float32, density=0.01)
     u = rng.uniform(-1, 1, (batch, 15, 2)).astype(np.float32)
     x0 = np.zeros((batch, 20_000), np.float32)
-    expected, _ = _reference(W, W_in, bias, u, x0, 0.5, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u, 0.5, "tanh", x0)
     out = np.empty((batch, 15, 20_000), np.float32)
     gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.5, "tanh", out)
     np.testing.assert_allclose(out, expected, **TOL[np.float32])
 
 
-def test_fan_in_rows_and_empty_rows(gpu, rng):
+def test_fan_in_rows_and_empty_rows(gpu, rng, reference_esn):
     """Fixed fan-in (no SELL padding) and rows without entries (whole padded slices)."""
     W = rs.random_sparse(300, fan_in=7, seed=1, dtype="float64")
     W = sp.csr_array(W.multiply(np.arange(300)[:, None] % 40 != 0) * 0.3)  # every 40th row empty
     W_in, bias = rng.uniform(-1, 1, (300, 1)), rng.uniform(-0.1, 0.1, 300)
     u = rng.uniform(-1, 1, (1, 10, 1))
-    expected, _ = _reference(W, W_in, bias, u, np.zeros((1, 300)), 1.0, "tanh")
+    expected, _ = reference_esn(W, W_in, bias, u, 1.0, "tanh", np.zeros((1, 300)))
     out = np.empty((1, 10, 300))
     gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, np.zeros((1, 300)), 1.0, "tanh", out)
     np.testing.assert_allclose(out, expected, **TOL[np.float64])
@@ -219,7 +211,6 @@ LIF_PLACEMENTS = {
 
 
 def _lif_network(n, dtype, encoding, delay, trials, steps, seed):
-    dt = 1e-4
     net = rs.LSM(int(0.8 * n), n - int(0.8 * n), density=min(1.0, 40 / n), v_rest=-45e-3, w_exc=1.5e-3,
                  w_inh=-6e-3, delay=delay, input_encoding=encoding, input_density=0.2, input_rate=200.0, seed=seed,
                  dtype=dtype, backend="numpy")

@@ -59,13 +59,6 @@ else:
         W = sp.csr_array(W * (0.9 / np.sqrt(max(W.nnz, 1) / n)), dtype=dtype)
         return W, rng.uniform(-1, 1, (n, n_in)).astype(dtype), rng.uniform(-0.3, 0.3, n).astype(dtype)
 
-    def _reference(W, W_in, bias, u, x0, leak_rate, activation):
-        weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
-        x = x0.astype(np.float64).copy()
-        out = np.empty(u.shape[:2] + (W.shape[0],))
-        reference.esn_run(weights, u.astype(np.float64), x, leak_rate, activation, out)
-        return out, x
-
     # The three launch shapes of the simulator's single block: matrix and state on chip;
     # matrix on chip, state in global memory (not the one-block shortcut); nothing staged.
     PLACEMENTS = {
@@ -77,13 +70,13 @@ else:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     @pytest.mark.parametrize("batch", [1, B])
     @pytest.mark.parametrize("placement", PLACEMENTS)
-    def test_esn_run_matches_reference(rng, monkeypatch, dtype, batch, placement):
+    def test_esn_run_matches_reference(rng, monkeypatch, dtype, batch, placement, reference_esn):
         for key, value in PLACEMENTS[placement].items():
             monkeypatch.setattr(settings, key, value)
         W, W_in, bias = _weights(rng, N, N_IN, dtype)
         u = rng.uniform(-1, 1, (batch, T, N_IN)).astype(dtype)
         x0 = rng.uniform(-0.5, 0.5, (batch, N)).astype(dtype)
-        expected, expected_last = _reference(W, W_in, bias, u, x0, 0.6, "tanh")
+        expected, expected_last = reference_esn(W, W_in, bias, u, 0.6, "tanh", x0)
         state = x0.copy()
         out = np.full((batch, T, N), np.nan, dtype=dtype)  # every element must be written
         gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, state, 0.6, "tanh", out)
@@ -92,22 +85,22 @@ else:
 
     @pytest.mark.parametrize("activation", ACTIVATIONS)
     @pytest.mark.parametrize("batch", [1, 2])
-    def test_activations(rng, activation, batch):
+    def test_activations(rng, activation, batch, reference_esn):
         W, W_in, bias = _weights(rng, 19, 1, np.float64)
         u = rng.uniform(-1, 1, (batch, 4, 1))
         x0 = np.zeros((batch, 19))
-        expected, _ = _reference(W, W_in, bias, u, x0, 1.0, activation)
+        expected, _ = reference_esn(W, W_in, bias, u, 1.0, activation, x0)
         out = np.empty((batch, 4, 19))
         gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 1.0, activation, out)
         np.testing.assert_allclose(out, expected, **TOL[np.float64])
 
     @pytest.mark.parametrize("units, batch", [(1, 1), (33, 1), (7, 5), (65, 2)])
-    def test_odd_sizes(rng, units, batch):
+    def test_odd_sizes(rng, units, batch, reference_esn):
         # 1 row; 33 rows = a full SELL slice and one lane of the next; batches that are no power of two.
         W, W_in, bias = _weights(rng, units, 3, np.float32, density=min(1.0, 6 / units))
         u = rng.uniform(-1, 1, (batch, 3, 3)).astype(np.float32)
         x0 = rng.uniform(-0.5, 0.5, (batch, units)).astype(np.float32)
-        expected, _ = _reference(W, W_in, bias, u, x0, 0.3, "tanh")
+        expected, _ = reference_esn(W, W_in, bias, u, 0.3, "tanh", x0)
         out = np.full((batch, 3, units), np.nan, dtype=np.float32)
         gpu.esn_run(gpu.prepare_esn(W, W_in, bias), u, x0.copy(), 0.3, "tanh", out)
         np.testing.assert_allclose(out, expected, **TOL[np.float32])
@@ -160,14 +153,14 @@ else:
         assert H.shape == (7, 29) and H.dtype == dtype
         np.testing.assert_allclose(H, expected, **TOL[dtype])
 
-    def test_device_arrays_in_and_out(rng):
+    def test_device_arrays_in_and_out(rng, reference_esn):
         """Simulated device arrays stay device arrays: inputs, state and states all on the 'GPU'."""
         from numba import cuda
 
         W, W_in, bias = _weights(rng, N, N_IN, np.float32)
         u = rng.uniform(-1, 1, (B, T, N_IN)).astype(np.float32)
         x0 = rng.uniform(-0.5, 0.5, (B, N)).astype(np.float32)
-        expected, expected_last = _reference(W, W_in, bias, u, x0, 0.4, "tanh")
+        expected, expected_last = reference_esn(W, W_in, bias, u, 0.4, "tanh", x0)
         state, out = cuda.to_device(x0), cuda.device_array((B, T, N), np.float32)
         gpu.esn_run(gpu.prepare_esn(W, W_in, bias), cuda.to_device(u), state, 0.4, "tanh", out)
         np.testing.assert_allclose(out.copy_to_host(), expected, **TOL[np.float32])
