@@ -33,6 +33,17 @@ def _vector_lanes_typed(array):
     return lambda array: lanes
 
 
+def _fma(builder, vector: ir.VectorType, float_type):
+    """LLVM's fused multiply-add on `vector` (lanes of `float_type`)."""
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                          f"llvm.fma.v{vector.count}f{float_type.bitwidth}")
+
+
+def _load_index(context, builder, array, index_type, k):
+    """array[k], an integer of `index_type`, as an int64 (for addressing)."""
+    return context.cast(builder, builder.load(builder.gep(array.data, [k])), index_type, types.int64)
+
+
 def _accumulate_row_lanes(registers: int):
     """The batched row sum for `registers` vector registers of lanes.
 
@@ -69,9 +80,7 @@ def _accumulate_row_lanes(registers: int):
             scalar = context.get_value_type(float_type)
             width = VECTOR_BYTES // (float_type.bitwidth // 8)
             vector = ir.VectorType(scalar, width)
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector] * 3),
-                f"llvm.fma.v{width}f{float_type.bitwidth}")
+            fma = _fma(builder, vector, float_type)
             zero = ir.Constant(vector, [0.0] * width)
             row_length = builder.extract_value(x_a.shape, 1)
             start_v = context.cast(builder, start_v, sig.args[2], types.int64)
@@ -84,8 +93,7 @@ def _accumulate_row_lanes(registers: int):
 
             def nonzero(k):
                 """(splatted weight, the `registers` vectors of x's row) of entry k."""
-                column = context.cast(builder, builder.load(builder.gep(indices_a.data, [k])),
-                                      indices.dtype, types.int64)
+                column = _load_index(context, builder, indices_a, indices.dtype, k)
                 row = builder.gep(x_a.data, [builder.add(builder.mul(column, row_length), lane_v)])
                 weight = builder.load(builder.gep(data_a.data, [k]))
                 splat = builder.insert_element(ir.Constant(vector, ir.Undefined), weight, ir.Constant(ir.IntType(32), 0))
@@ -178,8 +186,7 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
         x_a = context.make_array(sig.args[4])(context, builder, x_v)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         vector = ir.VectorType(context.get_value_type(float_type), 8)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                             f"llvm.fma.v8f{float_type.bitwidth}")
+        fma = _fma(builder, vector, float_type)
         start_v = context.cast(builder, start_v, sig.args[2], types.int64)
         stop_v = context.cast(builder, stop_v, sig.args[3], types.int64)
         entry = builder.block
@@ -200,8 +207,7 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
                                align=float_type.bitwidth // 8)
         sources = ir.Constant(vector, ir.Undefined)
         for r in range(8):
-            column = context.cast(builder, builder.load(builder.gep(columns_a.data, [builder.add(k, ir.Constant(i64, r))])),
-                                  columns.dtype, types.int64)
+            column = _load_index(context, builder, columns_a, columns.dtype, builder.add(k, ir.Constant(i64, r)))
             sources = builder.insert_element(sources, builder.load(builder.gep(x_a.data, [column])), ir.Constant(i32, r))
         k.add_incoming(builder.add(k, ir.Constant(i64, 8)), body)
         total.add_incoming(builder.call(fma, [weights, sources, total]), body)
