@@ -511,6 +511,14 @@ class ElmWeights:
     csc: sp.csc_array
     bias: np.ndarray
     _dense: np.ndarray | None = field(default=None, repr=False)
+    _columns: tuple | None = field(default=None, repr=False)
+
+    def columns(self) -> tuple:
+        """(column pointers, row indices, values) of the CSC matrix as the push kernels read them."""
+        if self._columns is None:
+            W = self.csc
+            self._columns = (W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data)
+        return self._columns
 
     def dense_transposed(self) -> np.ndarray | None:
         """W_hidden.T as a dense array when a matrix product beats the sparse push, else None.
@@ -538,15 +546,13 @@ def prepare_elm(W_hidden, bias) -> ElmWeights:
 def elm_hidden(weights: ElmWeights, X, activation: str) -> np.ndarray:
     """Same contract as ``reference.elm_hidden``; a sparse X is read as CSR, never densified."""
     W = weights.csc
-    column = (W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data)
+    H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
     if sp.issparse(X):
-        H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
         X = sp.csr_array(X)
-        _elm_sparse(*column, weights.bias, X.indptr.astype(np.int64), X.indices.astype(np.int64),
+        _elm_sparse(*weights.columns(), weights.bias, X.indptr.astype(np.int64), X.indices.astype(np.int64),
                     X.data.astype(W.dtype, copy=False), code(activation), H)
         return H
     dense = weights.dense_transposed()
-    H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)
     if dense is not None:
         # In float64 whatever the layer's dtype: BLAS rounds differently for different
         # numbers of rows, and a sample's activations must not depend on its batch
@@ -554,7 +560,7 @@ def elm_hidden(weights: ElmWeights, X, activation: str) -> np.ndarray:
         product = np.asarray(X, dtype=np.float64) @ dense
         _elm_bias_activate(weights.bias, code(activation), product, H)
         return H
-    _elm_dense(*column, weights.bias, np.ascontiguousarray(X, dtype=W.dtype), code(activation), H)
+    _elm_dense(*weights.columns(), weights.bias, np.ascontiguousarray(X, dtype=W.dtype), code(activation), H)
     return H
 
 
