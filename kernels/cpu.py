@@ -249,9 +249,10 @@ def _sell_loop(parallel, sell, W_in, bias, inputs, x, keep, leak, activation, ou
 
 
 @njit(cache=True)
-def _csr_batch_loop(parallel, block_starts, indices, data, W_in, bias, inputs, x, keep, leak, activation, out):
-    """inputs (T, n_in, B); x (n, B); out (B, T, n)."""
-    x_next = np.empty_like(x)
+def _csr_batch_loop(parallel, block_starts, indices, data, W_in, bias, inputs, x, x_next, keep, leak, activation,
+                    out):
+    """inputs (T, n_in, B); x and x_next (n, B), the current state and scratch; out (B, T, n).
+    Returns the one of the two buffers that holds the last state."""
     for t in range(inputs.shape[0]):
         if parallel:
             _csr_batch_step_parallel(block_starts, indices, data, W_in, bias, inputs[t], x, x_next, out[:, t],
@@ -466,6 +467,21 @@ def _parallel(work: int) -> bool:
     return work >= settings.parallel_min_work
 
 
+def _cache_line_aligned_zeros(shape, dtype, line_bytes: int = 64) -> np.ndarray:
+    """Zeros whose data starts on a cache line.
+
+    For the batched state: its rows are gathered as whole vectors, and NumPy's large
+    arrays start 16 bytes into a page, so every other 32-byte load crossed a cache
+    line and each 128-byte row touched three lines. Aligned: 3.3 against 4.2-4.7 ns
+    per nonzero (n = 10,000, B = 32, one core).
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    buffer = np.zeros(count * dtype.itemsize + line_bytes, dtype=np.uint8)
+    start = -buffer.ctypes.data % line_bytes
+    return buffer[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
 def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``."""
     dtype = weights.W.dtype.type
@@ -479,12 +495,12 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     else:
         # Batch innermost and padded to whole SIMD vectors; the padding lanes run on zero input.
         lanes = -(-batch // vector_lanes(state)) * vector_lanes(state)
-        x = np.zeros((state.shape[1], lanes), dtype=state.dtype)
+        x = _cache_line_aligned_zeros((state.shape[1], lanes), state.dtype)
         x[:, :batch] = state.T
         inputs_by_step = np.zeros((inputs.shape[1], inputs.shape[2], lanes), dtype=inputs.dtype)  # (T, n_in, lanes)
         inputs_by_step[..., :batch] = inputs.transpose(1, 2, 0)
         x = _csr_batch_loop(_parallel(weights.nnz * batch), *weights.csr(lanes), weights.W_in, weights.bias,
-                            inputs_by_step, x, keep, leak, act, out)
+                            inputs_by_step, x, _cache_line_aligned_zeros(x.shape, x.dtype), keep, leak, act, out)
         state[...] = x[:, :batch].T
     return out
 

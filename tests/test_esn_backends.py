@@ -181,6 +181,21 @@ def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batc
     np.testing.assert_allclose(esn.state, last, **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 8), (37, 16), (1000, 40)])
+def test_batched_state_buffers_start_on_a_cache_line(shape, dtype):
+    """The batched kernel gathers whole state rows as vectors; a buffer off a 64-byte line
+    splits every other load (see cpu._cache_line_aligned_zeros)."""
+    pytest.importorskip("numba")
+    from reservoir.kernels.cpu import _cache_line_aligned_zeros
+
+    buffers = [_cache_line_aligned_zeros(shape, dtype) for _ in range(4)]
+    for buffer in buffers:
+        assert buffer.ctypes.data % 64 == 0
+        assert buffer.shape == shape and buffer.dtype == np.dtype(dtype) and buffer.flags.c_contiguous
+        assert not buffer.any()
+
+
 @pytest.mark.parametrize("block_bytes", [1, 8 * 13, 10**9], ids=["smallest", "13-columns", "one-block"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
