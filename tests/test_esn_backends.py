@@ -220,6 +220,29 @@ def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
     np.testing.assert_array_equal(dense, W.toarray())
 
 
+@pytest.mark.parametrize("block_bytes", [1, 4 * 8 * 13, 10**9], ids=["one-column", "13-columns", "one-block"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batched_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
+    # The batched layout (one CSR per column block, stored block after block) rebuilt
+    # into a dense matrix must be W, every entry inside its block's columns.
+    from reservoir.kernels import cpu
+
+    monkeypatch.setattr(settings, "batch_state_block_bytes", block_bytes)
+    W = rs.random_sparse(101, 97, density=0.4, seed=int(rng.integers(1 << 30)), dtype=dtype)
+    weights = cpu.prepare_esn(W, np.zeros((101, 1), dtype), np.zeros(101, dtype))
+    block_columns, segment_ptr, indices, data = weights.batched(8)
+    n_blocks = len(block_columns) - 1
+    assert (n_blocks > 1) == (block_bytes < 10**9) and segment_ptr.size == n_blocks * 101 + 1
+    dense = np.zeros(W.shape)
+    for block in range(n_blocks):
+        for row in range(101):
+            entries = slice(segment_ptr[block * 101 + row], segment_ptr[block * 101 + row + 1])
+            local = indices[entries].astype(np.int64)
+            assert np.all(local < block_columns[block + 1] - block_columns[block])
+            np.add.at(dense[row], block_columns[block] + local, data[entries])
+    np.testing.assert_array_equal(dense, W.toarray())
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
