@@ -22,8 +22,9 @@ Choices worth knowing when reading the numbers:
 
 * Timings are medians of ``--repeats`` rounds in which the implementations take
   turns (rotated order), so that they share the machine's load; the Numba JIT (and
-  ReservoirPy's lazy initialisation) is warmed up by a first untimed run on the same
-  object. Multi-threaded code (Numba's per-step parallel regions, OpenBLAS) slows
+  ReservoirPy's lazy initialisation) is warmed up by a short untimed run on the same
+  object, then one untimed round of the full work (the first large output arrays of
+  a process cost more to fault in, for every implementation alike). Multi-threaded code (Numba's per-step parallel regions, OpenBLAS) slows
   down many times over when another process holds a core; ``--threads 1`` gives
   steadier figures on a shared machine, and parts a and b also time our Numba path
   on one thread beside the default.
@@ -145,10 +146,13 @@ def interleaved_medians(runners: dict, repeats: int) -> dict:
 
     On a shared machine the load changes by the second; running A, B, C, then A, B,
     C again (in a rotated order each round) puts every implementation under the same
-    conditions, which running all repeats of A before B does not.
+    conditions, which running all repeats of A before B does not. One untimed round
+    comes first.
     """
     labels = list(runners)
     times = {label: [] for label in labels}
+    for label in labels:  # the untimed round
+        runners[label]()
     for round_index in range(repeats):
         shift = round_index % len(labels)
         for label in labels[shift:] + labels[:shift]:
@@ -334,7 +338,7 @@ def part_batched(sizes: Sizes, args) -> str:
     u = np.random.default_rng(args.seed + 2).uniform(-1, 1, (batch, steps, 1))
     u32 = u.astype(np.float32)
     sequence_steps = batch * steps
-    repeats = min(args.repeats, 3)  # ReservoirPy needs seconds per repeat here
+    repeats = args.repeats
     runners = {}
 
     def add_reservoirpy(label, W, W_in, bias, inputs, workers):
