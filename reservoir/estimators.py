@@ -19,7 +19,8 @@ __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "No
 
 def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=True) -> Ridge:
     """Ridge readout; a list of alphas is chosen on the last `validation_fraction` of the samples
-    (in order: for time series that is the most recent part), then refitted on all of them."""
+    (in order: for time series that is the most recent part), then refitted on all of them
+    from the statistics already gathered."""
     readout = Ridge(alpha=alpha, fit_intercept=fit_intercept)
     if np.size(alpha) > 1:
         fraction = check.real(validation_fraction, "validation_fraction")
@@ -29,7 +30,7 @@ def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples")
         readout.fit(_samples(features, slice(None, split)), _samples(targets, slice(None, split)),
                     validation=(_samples(features, slice(split, None)), _samples(targets, slice(split, None))))
-        readout = Ridge(alpha=readout.alpha_, fit_intercept=fit_intercept)
+        return readout.refitted()
     return readout.fit(features, targets)
 
 

@@ -195,6 +195,52 @@ def test_alpha_selection_with_batched_and_one_dimensional_data(rng):
     assert model.alpha_ == min(errors, key=errors.get)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_targets", [1, 3, None])
+def test_refitted_equals_a_fit_on_training_and_validation_samples(rng, fit_intercept, n_targets):
+    # The chosen alpha refitted from the merged statistics; the two sets have different
+    # offsets, so their accumulators were shifted differently before merging.
+    X, Y = linear_data(rng, 150, 8, n_targets or 1, noise=1.0, offset=40.0, truth_seed=4)
+    Xv, Yv = linear_data(rng, 60, 8, n_targets or 1, noise=1.0, offset=-25.0, truth_seed=4)
+    if n_targets is None:
+        Y, Yv = Y[:, 0], Yv[:, 0]
+    selector = rs.Ridge(alpha=[1e-3, 1.0, 100.0], fit_intercept=fit_intercept).fit(X, Y, validation=(Xv, Yv))
+    model = selector.refitted()
+    assert model.alpha_ == selector.alpha_ and model.validation_errors_ == selector.validation_errors_
+    coef, intercept = closed_form(np.vstack([X, Xv]), np.concatenate([Y, Yv]), selector.alpha_, fit_intercept)
+    assert_rel(model.coef_, coef, rtol=1e-9)
+    assert_rel(model.intercept_, intercept, rtol=1e-9)
+
+
+def test_merged_statistics_equal_one_accumulator_over_all_samples(rng):
+    from reservoir.readouts.ridge import GramAccumulator
+
+    parts = [linear_data(rng, rows, 5, 2, offset=offset) for rows, offset in ((40, 10.0), (70, -3.0))]
+    separate = []
+    for x, y in parts:
+        accumulator = GramAccumulator()
+        accumulator.update(x, y)
+        separate.append(accumulator)
+    together = GramAccumulator()
+    together.update(np.vstack([x for x, _ in parts]), np.vstack([y for _, y in parts]))
+    merged = separate[0].merged(separate[1])
+    assert merged.count == together.count == 110
+    for mine, expected in zip(merged.centred(), together.centred()):
+        assert_rel(mine, expected, rtol=1e-11)
+    for mine, expected in zip(merged.raw(), together.raw()):
+        assert_rel(mine, expected, rtol=1e-11)
+
+
+def test_refitted_needs_validation_data(rng):
+    X, Y = linear_data(rng, 30, 3, 1)
+    with pytest.raises(ValueError, match="validation"):
+        rs.Ridge(alpha=0.1).fit(X, Y).refitted()
+    model = rs.Ridge(alpha=0.1).fit(X, Y, validation=(X, Y))
+    model.partial_fit(X, Y)  # statistics moved on: the held-out set no longer pairs with them
+    with pytest.raises(ValueError, match="validation"):
+        model.refitted()
+
+
 def test_single_alpha_with_validation_reports_its_error(rng):
     X, Y = linear_data(rng, 100, 4, 2)
     Xv, Yv = linear_data(np.random.default_rng(3), 50, 4, 2)

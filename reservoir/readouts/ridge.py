@@ -109,10 +109,28 @@ class GramAccumulator:
 
     def raw(self):
         """(Gram, cross) about the origin (no centring)."""
-        s, t = self.x_shift, self.y_shift
-        gram = self.xx + np.outer(self.x_sum, s) + np.outer(s, self.x_sum) + self.count * np.outer(s, s)
-        cross = self.xy + np.outer(self.x_sum, t) + np.outer(s, self.y_sum) + self.count * np.outer(s, t)
-        return gram, cross
+        xx, xy, _, _, _ = self._about(np.zeros_like(self.x_shift), np.zeros_like(self.y_shift))
+        return xx, xy
+
+    def _about(self, x_shift, y_shift):
+        """(xx, xy, yy, x_sum, y_sum) of the same samples about another shift: with
+        d = old − new shift, x − new = (x − old) + d."""
+        d, e, n = self.x_shift - x_shift, self.y_shift - y_shift, self.count
+        return (self.xx + np.outer(self.x_sum, d) + np.outer(d, self.x_sum) + n * np.outer(d, d),
+                self.xy + np.outer(self.x_sum, e) + np.outer(d, self.y_sum) + n * np.outer(d, e),
+                self.yy + np.outer(self.y_sum, e) + np.outer(e, self.y_sum) + n * np.outer(e, e),
+                self.x_sum + n * d, self.y_sum + n * e)
+
+    def merged(self, other: GramAccumulator) -> GramAccumulator:
+        """The statistics of both sample sets together (about this one's shift): what one
+        accumulator fed with all of their samples would hold, up to rounding."""
+        if other.xx.shape != self.xx.shape or other.xy.shape != self.xy.shape:
+            raise ValueError("cannot merge statistics of different numbers of features or targets")
+        total = GramAccumulator()
+        total.x_shift, total.y_shift, total.count = self.x_shift, self.y_shift, self.count + other.count
+        parts = zip((self.xx, self.xy, self.yy, self.x_sum, self.y_sum), other._about(self.x_shift, self.y_shift))
+        total.xx, total.xy, total.yy, total.x_sum, total.y_sum = (mine + theirs for mine, theirs in parts)
+        return total
 
     def squared_error(self, coef: np.ndarray, intercept: np.ndarray) -> float:
         """Σ‖y − (x coef + intercept)‖² over the accumulated samples, from the statistics alone.
@@ -168,8 +186,27 @@ class Ridge:
         held_out = self._accumulate(GramAccumulator(), *validation) if validation is not None else None
         if held_out is not None and held_out.xx.shape != train.xx.shape:
             raise ValueError("validation data have a different number of features than the training data")
+        self._held_out = held_out
         self._solve_from(train, alphas, held_out)
         return self
+
+    def refitted(self) -> Ridge:
+        """After ``fit(X, Y, validation=(X_val, Y_val))``: a new Ridge with the chosen alpha,
+        fitted on the training and validation samples together.
+
+        It is built from the statistics this fit already gathered, so it equals fitting
+        ``Ridge(alpha=self.alpha_)`` on both sets (up to rounding) without a second pass
+        over the data: that pass cost as much as the first, which dominates a large
+        readout's fit. ``validation_errors_`` is carried over.
+        """
+        held_out = getattr(self, "_held_out", None)
+        if held_out is None:
+            raise ValueError("refitted() needs a fit with validation=(X_val, Y_val) first")
+        model = Ridge(alpha=self.alpha_, fit_intercept=self.fit_intercept)
+        model._single_target = self._single_target
+        model._solve_from(self._train.merged(held_out), [self.alpha_], None)
+        model.validation_errors_ = dict(self.validation_errors_)
+        return model
 
     def partial_fit(self, X, Y) -> Ridge:
         """Add samples to the statistics gathered so far (by fit or earlier calls) and refit.
@@ -182,6 +219,7 @@ class Ridge:
         if getattr(self, "_train", None) is None:
             self._single_target = _is_single_target(Y)
             self._train = GramAccumulator()
+        self._held_out = None  # refitted() would merge statistics of older samples
         self._solve_from(self._accumulate(self._train, X, Y), alphas, None)
         return self
 
