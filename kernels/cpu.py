@@ -394,10 +394,8 @@ class EsnWeights:
         n_rows, n_columns = W.shape
         width = max(1, settings.batch_state_block_bytes // (batch * W.data.itemsize))
         if self._batched is None or self._batched[0] != width:
-            n_blocks = -(-n_columns // width)
-            indptr = W.indptr.astype(np.int64)
-            starts = _column_block_starts(indptr, W.indices, width, n_blocks)
-            block_columns = np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * width, n_columns)
+            block_columns, starts = _column_blocks(W, width)
+            n_blocks = len(block_columns) - 1
             segment_ptr = np.zeros(n_blocks * n_rows + 1, dtype=np.int64)
             np.cumsum(np.diff(starts, axis=0).ravel(), out=segment_ptr[1:])
             indices = np.empty(W.nnz, dtype=_column_dtype(min(width, n_columns)))
@@ -405,6 +403,15 @@ class EsnWeights:
             _fill_column_blocks(starts, W.indices, W.data, block_columns, segment_ptr, indices, data)
             self._batched = (width, (block_columns, segment_ptr, indices, data))
         return self._batched[1]
+
+
+def _column_blocks(W: sp.csr_array, width: int):
+    """W's columns cut into blocks of `width` (the last one shorter, none empty):
+    (block_columns, starts), block b covering columns block_columns[b]:block_columns[b + 1]
+    and starts[b, row] the first entry of `row` in it (starts[-1] the rows' ends)."""
+    n_blocks = -(-W.shape[1] // width)
+    starts = _column_block_starts(W.indptr.astype(np.int64), W.indices, width, n_blocks)
+    return np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * width, W.shape[1]), starts
 
 
 def _column_dtype(n_columns: int):
@@ -437,10 +444,8 @@ def _to_sell(W: sp.csr_array, slice_rows: int):
     # A block needs enough entries per row to amortise its slice overhead and a pass over x.
     n_blocks = int(max(1, min(n_blocks, W.nnz // (8 * max(n_rows, 1)))))
     width = -(-n_columns // n_blocks)
-    n_blocks = -(-n_columns // width)  # no empty block at the end
-    indptr = W.indptr.astype(np.int64)
-    starts = _column_block_starts(indptr, W.indices, width, n_blocks)
-    block_columns = np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * width, n_columns)
+    block_columns, starts = _column_blocks(W, width)
+    n_blocks = len(block_columns) - 1
     blocks = []
     for block in range(n_blocks):
         lengths = starts[block + 1] - starts[block]
