@@ -229,6 +229,8 @@ def test_merged_statistics_equal_one_accumulator_over_all_samples(rng):
         assert_rel(mine, expected, rtol=1e-11)
     for mine, expected in zip(merged.raw(), together.raw()):
         assert_rel(mine, expected, rtol=1e-11)
+    coef, intercept = rng.standard_normal((5, 2)), rng.standard_normal(2)  # any model: uses yy and the sums too
+    assert merged.squared_error(coef, intercept) == pytest.approx(together.squared_error(coef, intercept), rel=1e-11)
 
 
 def test_refitted_needs_validation_data(rng):

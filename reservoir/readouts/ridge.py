@@ -113,13 +113,21 @@ class GramAccumulator:
         return xx, xy
 
     def _about(self, x_shift, y_shift):
-        """(xx, xy, yy, x_sum, y_sum) of the same samples about another shift: with
-        d = old − new shift, x − new = (x − old) + d."""
+        """New arrays (xx, xy, yy, x_sum, y_sum) of the same samples about another shift.
+
+        With d = old − new shift, x − new = (x − old) + d, so xx gains
+        x_sum dᵀ + d x_sumᵀ + n d dᵀ = a dᵀ + d aᵀ with a = x_sum + n d / 2: two outer
+        products added in place, so a features² Gram needs one temporary of its size.
+        """
         d, e, n = self.x_shift - x_shift, self.y_shift - y_shift, self.count
-        return (self.xx + np.outer(self.x_sum, d) + np.outer(d, self.x_sum) + n * np.outer(d, d),
-                self.xy + np.outer(self.x_sum, e) + np.outer(d, self.y_sum) + n * np.outer(d, e),
-                self.yy + np.outer(self.y_sum, e) + np.outer(e, self.y_sum) + n * np.outer(e, e),
-                self.x_sum + n * d, self.y_sum + n * e)
+        a, b = self.x_sum + 0.5 * n * d, self.y_sum + 0.5 * n * e
+        xx = self.xx + np.outer(a, d)
+        xx += np.outer(d, a)
+        xy = self.xy + np.outer(self.x_sum, e)
+        xy += np.outer(d, self.y_sum + n * e)
+        yy = self.yy + np.outer(b, e)
+        yy += np.outer(e, b)
+        return xx, xy, yy, self.x_sum + n * d, self.y_sum + n * e
 
     def merged(self, other: GramAccumulator) -> GramAccumulator:
         """The statistics of both sample sets together (about this one's shift): what one
@@ -128,8 +136,10 @@ class GramAccumulator:
             raise ValueError("cannot merge statistics of different numbers of features or targets")
         total = GramAccumulator()
         total.x_shift, total.y_shift, total.count = self.x_shift, self.y_shift, self.count + other.count
-        parts = zip((self.xx, self.xy, self.yy, self.x_sum, self.y_sum), other._about(self.x_shift, self.y_shift))
-        total.xx, total.xy, total.yy, total.x_sum, total.y_sum = (mine + theirs for mine, theirs in parts)
+        total.xx, total.xy, total.yy, total.x_sum, total.y_sum = other._about(self.x_shift, self.y_shift)
+        for mine, theirs in zip((self.xx, self.xy, self.yy, self.x_sum, self.y_sum),
+                                (total.xx, total.xy, total.yy, total.x_sum, total.y_sum)):
+            theirs += mine
         return total
 
     def squared_error(self, coef: np.ndarray, intercept: np.ndarray) -> float:
