@@ -104,15 +104,6 @@ def _activate(z, activation):
 
 
 @njit(inline="always")
-def _drive(W_in, bias, u_t, row):
-    """W_in[row] @ u_t + bias[row]."""
-    total = bias[row]
-    for m in range(u_t.shape[0]):
-        total += W_in[row, m] * u_t[m]
-    return total
-
-
-@njit(inline="always")
 def _sell_block_slice(s, first_block, slice_ptr, columns, values, row_of, x_block, partial):
     """Add slice s of a column block to its rows' partial sums (the first block sets them)."""
     sums = sell_slice_sums(values, columns, slice_ptr[s], slice_ptr[s + 1], x_block)
@@ -122,9 +113,51 @@ def _sell_block_slice(s, first_block, slice_ptr, columns, values, row_of, x_bloc
             partial[row] = sums[r] if first_block else partial[row] + sums[r]
 
 
-@njit(inline="always")
-def _finish_row(row, W_in, bias, u_t, partial, x, x_next, keep, leak, activation):
-    x_next[row] = keep * x[row] + leak * _activate(partial[row] + _drive(W_in, bias, u_t, row), activation)
+# Rows per parallel chunk of the one-sequence finish: a few chunks per thread, each
+# long enough to vectorise and short enough that its arrays stay in L1.
+_FINISH_ROWS = 1024
+
+
+@njit(fastmath=_FASTMATH, error_model="numpy", cache=True)
+def _activate_in_place(z, activation):
+    """z[:] = f(z) for a 1-D array, one loop per activation so that each vectorises
+    (n = 10,000 float32 tanh, one core: 0.0030 ms against 0.0045 with the choice
+    inside one loop).
+
+    A function of its own, never inlined, and its loops start at index 0: inlined into
+    a parallel loop's body, or run from a start Numba cannot prove non-negative (its
+    negative-index wraparound then stays in the loop), loops like these stayed scalar.
+    """
+    if activation == TANH:
+        for i in range(z.shape[0]):
+            z[i] = _tanh(z[i])
+    elif activation == SIGMOID:
+        for i in range(z.shape[0]):
+            z[i] = _sigmoid(z[i])
+    elif activation == RELU:
+        for i in range(z.shape[0]):
+            z[i] = _activate(z[i], RELU)
+
+
+@njit(fastmath=_FASTMATH, error_model="numpy", cache=True)
+def _finish_rows(W_in, bias, u_t, partial, x, x_next, keep, leak, activation):
+    """x_next from the recurrent sums in `partial`: input drive, activation, leak, for
+    all rows of the arrays given (the parallel step passes a chunk's rows as views).
+
+    Plain passes over the rows, each vector code: n = 10,000, one input, one core,
+    0.009 ms a step against 0.04 as one loop over rows with the input sum inside.
+    """
+    for row in range(x_next.shape[0]):
+        x_next[row] = bias[row]
+    for m in range(u_t.shape[0]):
+        u_m = u_t[m]
+        for row in range(x_next.shape[0]):
+            x_next[row] += W_in[row, m] * u_m
+    for row in range(x_next.shape[0]):
+        x_next[row] += partial[row]
+    _activate_in_place(x_next, activation)
+    for row in range(x_next.shape[0]):
+        x_next[row] = keep * x[row] + leak * x_next[row]
 
 
 @njit(inline="always")
@@ -177,8 +210,9 @@ def _sell_step_parallel(block_columns, block_slices, slice_ptr, columns, values,
         x_block = x[block_columns[block]:block_columns[block + 1]]
         for s in prange(block_slices[block], block_slices[block + 1]):
             _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
-    for row in prange(x.shape[0]):
-        _finish_row(row, W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
+    for chunk in prange(-(-x.shape[0] // _FINISH_ROWS)):
+        rows = slice(chunk * _FINISH_ROWS, (chunk + 1) * _FINISH_ROWS)
+        _finish_rows(W_in[rows], bias[rows], u_t, partial[rows], x[rows], x_next[rows], keep, leak, activation)
 
 
 @njit(fastmath=_FASTMATH, error_model="numpy", cache=True)
@@ -188,8 +222,7 @@ def _sell_step_serial(block_columns, block_slices, slice_ptr, columns, values, r
         x_block = x[block_columns[block]:block_columns[block + 1]]
         for s in range(block_slices[block], block_slices[block + 1]):
             _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
-    for row in range(x.shape[0]):
-        _finish_row(row, W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
+    _finish_rows(W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
 
 
 @njit(inline="always")
@@ -320,8 +353,7 @@ def _elm_dense(column_ptr, rows, values, bias, X, activation, H):
             if value != 0:
                 for k in range(column_ptr[feature], column_ptr[feature + 1]):
                     h[rows[k]] += values[k] * value
-        for i in range(h.shape[0]):
-            h[i] = _activate(h[i], activation)
+        _activate_in_place(h, activation)
 
 
 @njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
@@ -335,8 +367,7 @@ def _elm_sparse(column_ptr, rows, values, bias, X_ptr, X_features, X_values, act
             value = X_values[entry]
             for k in range(column_ptr[feature], column_ptr[feature + 1]):
                 h[rows[k]] += values[k] * value
-        for i in range(h.shape[0]):
-            h[i] = _activate(h[i], activation)
+        _activate_in_place(h, activation)
 
 
 @njit(parallel=True, fastmath=_FASTMATH, error_model="numpy", cache=True)

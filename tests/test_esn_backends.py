@@ -150,6 +150,22 @@ def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dty
     np.testing.assert_allclose(states, expected if batch else expected[0], **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_parallel_one_sequence_finish_in_chunks(rng, esn_weights, monkeypatch, dtype, activation, reference_esn):
+    # The parallel one-sequence step finishes its rows (input drive, activation, leak)
+    # in chunks of cpu._FINISH_ROWS rows: two whole chunks and a short last one here.
+    from reservoir.kernels import cpu
+
+    monkeypatch.setattr(settings, "parallel_min_work", 0)
+    units = 2 * cpu._FINISH_ROWS + 37
+    W, W_in, bias = _weights(esn_weights, rng, units, 3, dtype, density=0.01)
+    u = rng.uniform(-1, 1, (12, 3)).astype(dtype)
+    states = _model(W, W_in, bias, leak_rate=0.6, activation=activation, dtype=dtype, backend="numba").run(u)
+    expected, _ = reference_esn(W, W_in, bias, u[None], 0.6, activation)
+    np.testing.assert_allclose(states, expected[0], **TOL[dtype])
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
 @pytest.mark.parametrize("block_bytes", [1, 3 * 4 * 17, 10**9], ids=["one-column", "17-columns", "one-block"])
