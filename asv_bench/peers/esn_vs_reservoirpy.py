@@ -649,15 +649,24 @@ def _fmt_per_seed(by_seed: dict, seeds) -> str:
 
 
 def _verdict(n, rpy: dict, ours: dict) -> str:
-    """Whether our mean best NRMSE at size n is no worse than ReservoirPy's, by how much, and the noise on that."""
+    """Whether our mean best NRMSE at size n is no worse than ReservoirPy's, by how much, and the noise on that.
+
+    Each library draws its own matrices, so the difference of the means carries the
+    seed-to-seed spread of both: a higher mean within one standard error of the
+    difference is reported as a tie, not as worse.
+    """
     rpy_mean, rpy_std, _ = _seed_stats(rpy)
     ours_mean, ours_std, _ = _seed_stats(ours)
     difference = ours_mean - rpy_mean
     wins = sum(ours[seed].best_nrmse <= rpy[seed].best_nrmse for seed in rpy)
-    judgement = (f"ours no worse, {-difference:.4f} ({-difference / rpy_mean:.1%}) lower" if difference <= 0 else
-                 f"ours WORSE, {difference:.4f} ({difference / rpy_mean:.1%}) higher")
-    noise = ("" if np.isnan(rpy_std) else
-             f", standard error of the difference {np.sqrt((rpy_std**2 + ours_std**2) / len(rpy)):.4f}")
+    error = float("nan") if np.isnan(rpy_std) else float(np.sqrt((rpy_std**2 + ours_std**2) / len(rpy)))
+    if difference <= 0:
+        judgement = f"ours no worse, {-difference:.4f} ({-difference / rpy_mean:.1%}) lower"
+    elif difference <= error:
+        judgement = f"a tie: ours {difference:.4f} ({difference / rpy_mean:.1%}) higher, within one standard error"
+    else:
+        judgement = f"ours WORSE, {difference:.4f} ({difference / rpy_mean:.1%}) higher"
+    noise = "" if np.isnan(error) else f", standard error of the difference {error:.4f}"
     return (f"n = {n}: ours {ours_mean:.4f} vs ReservoirPy {rpy_mean:.4f}, {judgement} "
             f"(ours lower or equal on {wins} of {len(rpy)} seed(s){noise})")
 
@@ -766,7 +775,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of every part's data and matrices; part d's first reservoir seed (default 1)")
     parser.add_argument("--seeds", type=int, default=None, metavar="K",
-                        help="part d: run the grids for reservoir seeds --seed .. --seed + K - 1 (default 3, "
+                        help="part d: run the grids for reservoir seeds --seed .. --seed + K - 1 (default 10, "
                              "2 with --quick); the ladder runs for the first only")
     parser.add_argument("--backend", default="numba", help="our backend for part d (default numba)")
     parser.add_argument("--rpy-dtype", default="float64", choices=("float32", "float64"),
@@ -784,7 +793,7 @@ def main(argv=None) -> int:
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
     if args.seeds is None:
-        args.seeds = 2 if args.quick else 3
+        args.seeds = 2 if args.quick else 10  # three left n = 500 undecided: SE 0.0075 on a 0.0002 difference
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     args.load_at_start = load_average()
