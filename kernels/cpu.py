@@ -7,8 +7,9 @@ n = 10,000 at 1 %, float32; SciPy's CSR matvec takes 0.86 ms there):
   into slices of 8; a slice stores its entries column-major, so its 8 row sums are
   the 8 lanes of one vector FMA (``_simd.sell_slice_sums``) and padding stays small.
   The columns are cut into blocks whose part of x stays in L1, with uint16 indices
-  local to the block (see ``_to_sell``). About 0.39 ms per step on one core and
-  0.2-0.25 ms on two, against 0.86 ms for SciPy's matvec alone.
+  local to the block (see ``_to_sell``); the rows are then finished in vector loops
+  (``_finish_rows``). About 0.38 ms per step on one core and 0.25 ms on two, against
+  0.86 ms for SciPy's matvec alone.
 * a batch of B sequences: CSR rows over a state held as (n, B), padded to whole
   vectors, so each nonzero is read once per step and multiplies B contiguous values
   held in SIMD registers (``_simd.accumulate_row_lanes_*``); the columns are swept
