@@ -17,7 +17,11 @@ n = 10,000 at 1 %, float32; SciPy's CSR matvec takes 0.86 ms there):
   each sweep streams it (``EsnWeights.batched``).
 
 Compiled with NumPy's error model: Python's zero-division check on the rational
-tanh's division kept loops calling it from vectorising.
+tanh's division kept loops calling it from vectorising. Three more things kept loops
+scalar here (each measured, see ``_finish_rows``): a start index Numba cannot prove
+non-negative (its negative-index wraparound stays in the loop: loop over a view from
+0), a branch on the activation inside the loop (one loop per activation), and a loop
+inlined into a ``prange`` body (call a function of its own).
 
 Every step kernel is compiled twice, parallel over rows and serial, from one inlined
 row (or slice) body: a parallel region costs microseconds to start, more than a whole
