@@ -10,7 +10,8 @@ kernels, not data structures:
   (n, B) state and for the ELM;
 * :func:`lif_layout` -- the LIF network's push rows sorted by target (the pull
   variant binary-searches them) and its input matrix in pull layout;
-* :func:`plan_lif_blocks` -- blocks per trial of the LIF kernels;
+* :func:`plan_lif_blocks` -- blocks per trial of the LIF kernels, and the LIF host
+  helpers both paths share (:class:`LifWeights`, :func:`spikes_in_step_order`);
 * :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
   whether each block's part of the matrix is staged in shared memory.
 
@@ -228,3 +229,33 @@ def plan_lif_blocks(n: int, batch: int, max_blocks: int, *, single_block_max_neu
 def lif_record_capacity(n: int, steps: int) -> int:
     """Initial spike records per trial (the CPU kernel's guess); the run stops and grows them when full."""
     return n + max(1024, steps * n // 50)
+
+
+def is_push_propagation(propagation: str) -> bool:
+    """``settings.gpu_lif_propagation`` checked: True for push (atomics), False for pull."""
+    if propagation not in ("pull", "push"):
+        raise ValueError(f"settings.gpu_lif_propagation must be 'pull' or 'push', got {propagation!r}")
+    return propagation == "push"
+
+
+def spikes_in_step_order(records: np.ndarray) -> np.ndarray:
+    """(step, neuron) int64 rows by step, then neuron (the kernels write a step's spikes in any order)."""
+    records = records.astype(np.int64)
+    return records[np.lexsort((records[:, 1], records[:, 0]))]
+
+
+@dataclass
+class LifWeights:
+    """A LIF network's matrices on the device, as either GPU path uploads them."""
+
+    layout: LifLayout
+    push: tuple  # device (indptr, indices, data, delays)
+    inputs: tuple  # device (indptr, indices, data) of W_in, rows = neurons
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.layout.push_data.dtype
+
+    @property
+    def has_input(self) -> bool:
+        return self.layout.in_data.shape[0] > 0

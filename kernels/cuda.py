@@ -777,30 +777,13 @@ def _as_caller_array(X, H):
 
 
 # --------------------------------------------------------------------------- LIF (spiking) networks
-@dataclass
-class LifWeights:
-    """A LIF network's matrices on the device (see ``_gpu_layout.lif_layout``)."""
-
-    layout: layout.LifLayout
-    push: tuple  # device (indptr, indices, data, delays)
-    inputs: tuple  # device (indptr, indices, data) of W_in, rows = neurons
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.layout.push_data.dtype
-
-    @property
-    def has_input(self) -> bool:
-        return self.layout.in_data.shape[0] > 0
-
-
-def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.LifWeights:
     """Push rows sorted by target and W_in in pull layout, on the device."""
     lif = layout.lif_layout(push, delays, n_exc, W_in)
 
     def on_device(array):  # a zero-length array still needs a device buffer
         return cuda.to_device(array if array.shape[0] else np.zeros(1, dtype=array.dtype))
-    return LifWeights(lif, tuple(on_device(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
+    return layout.LifWeights(lif, tuple(on_device(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
                                                          lif.delays)),
                       tuple(on_device(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
 
@@ -821,15 +804,7 @@ def _lif_plan(kernel, args, batch: int, n: int):
     return blocks, threads, chunk, shared_bytes
 
 
-def _propagation() -> bool:
-    """True for the push (atomics) variant, False for pull; checks the setting."""
-    if settings.gpu_lif_propagation not in ("pull", "push"):
-        raise ValueError(f"settings.gpu_lif_propagation must be 'pull' or 'push', "
-                         f"got {settings.gpu_lif_propagation!r}")
-    return settings.gpu_lif_propagation == "push"
-
-
-def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+def lsm_run(weights: layout.LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
             record_spikes: bool):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
@@ -838,7 +813,7 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
     call is one kernel launch, again only when a trial's spike records fill up.
     """
     dtype = weights.dtype
-    push_variant = _propagation()
+    push_variant = layout.is_push_propagation(settings.gpu_lif_propagation)
     lif_run = _lif_kernels(dtype)
     batch, steps = inputs.shape[0], inputs.shape[1]
     n = weights.layout.n
@@ -892,10 +867,4 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
         return None
     spike_counts = counts.copy_to_host()
     host = records.copy_to_host()
-    return [_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
-
-
-def _step_order(records: np.ndarray) -> np.ndarray:
-    """(step, neuron) int64 rows by step, then neuron (the kernel writes a step's spikes in any order)."""
-    records = records.astype(np.int64)
-    return records[np.lexsort((records[:, 1], records[:, 0]))]
+    return [layout.spikes_in_step_order(host[b, :spike_counts[b]]) for b in range(batch)]

@@ -264,27 +264,10 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
 
 
 # --------------------------------------------------------------------------- LIF (spiking) networks
-@dataclass
-class LifWeights:
-    """A LIF network's matrices on the device (see ``_gpu_layout.lif_layout``)."""
-
-    layout: layout.LifLayout
-    push: tuple  # (indptr, indices, data, delays)
-    inputs: tuple  # (indptr, indices, data) of W_in, rows = neurons
-
-    @property
-    def dtype(self):
-        return self.layout.push_data.dtype
-
-    @property
-    def has_input(self) -> bool:
-        return self.layout.in_data.shape[0] > 0
-
-
-def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.LifWeights:
     """Push rows sorted by target and W_in in pull layout, on the device."""
     lif = layout.lif_layout(push, delays, n_exc, W_in)
-    return LifWeights(lif, tuple(cp.asarray(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
+    return layout.LifWeights(lif, tuple(cp.asarray(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
                                                           lif.delays)),
                       tuple(cp.asarray(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
 
@@ -295,7 +278,7 @@ def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> 
                                   neurons_per_block=settings.gpu_lif_neurons_per_block)
 
 
-def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+def lsm_run(weights: layout.LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
             record_spikes: bool):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
@@ -304,9 +287,7 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
     likewise. The whole call is one kernel launch, again only when a trial's spike
     records fill up.
     """
-    if settings.gpu_lif_propagation not in ("pull", "push"):
-        raise ValueError(f"settings.gpu_lif_propagation must be 'pull' or 'push', "
-                         f"got {settings.gpu_lif_propagation!r}")
+    push_variant = layout.is_push_propagation(settings.gpu_lif_propagation)
     dtype = weights.dtype
     kernel = _kernel("lif.cu", "lif_run", dtype)
     batch, steps, n_in = inputs.shape
@@ -344,7 +325,7 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
             np.int32(record_states), np.int32(window), np.int32(bool(record_spikes)), records,
             np.int64(records.shape[1]), counts, positions, cp.zeros((batch, 3, n), cp.int32),
             cp.zeros((batch, 3), cp.int32), cp.zeros(batch, cp.uint32), *scalars,
-            np.int32(max(int(refractory_steps) - 1, 0)), np.int32(settings.gpu_lif_propagation == "push"),
+            np.int32(max(int(refractory_steps) - 1, 0)), np.int32(push_variant),
             np.int32(chunk)), shared_mem=shared_bytes)
         if bool((positions == steps).all()):
             break
@@ -361,10 +342,4 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
         return None
     spike_counts = cp.asnumpy(counts)
     host = cp.asnumpy(records)
-    return [_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
-
-
-def _step_order(records: np.ndarray) -> np.ndarray:
-    """(step, neuron) int64 rows by step, then neuron (the kernel writes a step's spikes in any order)."""
-    records = records.astype(np.int64)
-    return records[np.lexsort((records[:, 1], records[:, 0]))]
+    return [layout.spikes_in_step_order(host[b, :spike_counts[b]]) for b in range(batch)]

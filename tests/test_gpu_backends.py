@@ -101,6 +101,20 @@ def test_int32_offsets_are_checked():
         layout._int32_offsets(2**31, "the matrix")
 
 
+def test_spike_records_come_back_in_step_then_neuron_order(rng):
+    """The GPU kernels append a step's spikes in any order; users get them sorted like the CPU path."""
+    records = np.column_stack([rng.integers(0, 50, 300), rng.integers(0, 40, 300)]).astype(np.int32)
+    ordered = layout.spikes_in_step_order(records)
+    assert ordered.dtype == np.int64
+    assert ordered.tolist() == sorted(records.tolist())
+
+
+def test_lif_propagation_setting_is_checked():
+    assert layout.is_push_propagation("push") and not layout.is_push_propagation("pull")
+    with pytest.raises(ValueError, match="gpu_lif_propagation must be 'pull' or 'push', got 'scatter'"):
+        layout.is_push_propagation("scatter")
+
+
 # --------------------------------------------------------------------------- CUDA C sources
 def test_every_cuda_source_is_registered():
     assert sorted(path.name for path in CUDA_SOURCES.glob("*.cu")) == sorted(layout.CUDA_KERNELS)

@@ -9,22 +9,7 @@
 // * CSR X: the same layout; a unit's entries look their features up in the sample's
 //   sorted stored features (binary search), so X is never densified.
 
-#define ELM_TANH 0
-#define ELM_SIGMOID 2
-#define ELM_RELU 3
-
-// Compiled by NVRTC with no headers: no size_t, float/double math picked by overloads.
-typedef unsigned long long index_t;
-__device__ __forceinline__ float elm_tanh(float z) { return tanhf(z); }
-__device__ __forceinline__ double elm_tanh(double z) { return tanh(z); }
-
-template <typename T>
-__device__ __forceinline__ T elm_activate(T z, int activation) {
-    if (activation == ELM_TANH) return elm_tanh(z);
-    if (activation == ELM_SIGMOID) return T(0.5) * (T(1) + elm_tanh(T(0.5) * z));
-    if (activation == ELM_RELU) return z > T(0) ? z : z - z;
-    return z;
-}
+#include "activation.cuh"
 
 template <typename T>
 __global__ void elm_dense(const int* __restrict__ indptr, const int* __restrict__ indices,
@@ -37,7 +22,7 @@ __global__ void elm_dense(const int* __restrict__ indptr, const int* __restrict_
         const T* x = X + index_t(sample) * n_features;
         T acc = bias[unit];
         for (int k = begin; k < end; ++k) acc += values[k] * x[indices[k]];
-        H[index_t(sample) * n_hidden + unit] = elm_activate(acc, activation);
+        H[index_t(sample) * n_hidden + unit] = activate(acc, activation);
     }
 }
 
@@ -65,6 +50,6 @@ __global__ void elm_sparse(const int* __restrict__ indptr, const int* __restrict
             }
             if (low < last && x_features[low] == feature) acc += values[k] * x_values[low];
         }
-        H[index_t(sample) * n_hidden + unit] = elm_activate(acc, activation);
+        H[index_t(sample) * n_hidden + unit] = activate(acc, activation);
     }
 }

@@ -19,25 +19,7 @@
 //   (G = min(32, next power of two >= B)) share a row and read B contiguous values
 //   per nonzero, so the matrix is read once per step for all sequences.
 //
-// Activation codes match kernels/activations.py: 0 tanh, 1 identity, 2 sigmoid, 3 relu.
-
-#define ESN_TANH 0
-#define ESN_SIGMOID 2
-#define ESN_RELU 3
-
-// Sources are compiled by NVRTC with no headers: no size_t, and the float/double math
-// functions picked by overloads written out here.
-typedef unsigned long long index_t;
-__device__ __forceinline__ float tanh_of(float z) { return tanhf(z); }
-__device__ __forceinline__ double tanh_of(double z) { return tanh(z); }
-
-template <typename T>
-__device__ __forceinline__ T activate(T z, int activation) {
-    if (activation == ESN_TANH) return tanh_of(z);
-    if (activation == ESN_SIGMOID) return T(0.5) * (T(1) + tanh_of(T(0.5) * z));
-    if (activation == ESN_RELU) return z > T(0) ? z : z - z;  // z - z keeps NaN a NaN
-    return z;
-}
+#include "activation.cuh"
 
 __device__ __forceinline__ index_t align16(index_t bytes) { return (bytes + 15) & ~index_t(15); }
 
