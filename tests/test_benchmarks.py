@@ -123,3 +123,37 @@ def test_plot_history_from_stored_results(tmp_path):
     per_second = f"{0.04e3 * 10_000 / full.cuba_steps:.4g}"  # ms per biological second
     assert f"| {per_step} ({per_step}-{per_step}) |" in result.stdout
     assert f"| {per_second} (" in result.stdout
+
+
+def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
+    """asv_bench/gpu_bench.py end to end before a GPU ever runs it: NumPy stands in for CuPy and the
+    "numba" backend for the GPU ones, so every part's code runs and writes its rows (the lent GPU time
+    is too short to find a typo in the script)."""
+    import types
+
+    import numpy as np
+
+    fake = types.ModuleType("cupy")
+    fake.asarray, fake.asnumpy, fake.copyto, fake.empty_like = np.asarray, np.asarray, np.copyto, np.empty_like
+    fake.float32 = np.float32
+    fake.random = types.SimpleNamespace(random=lambda size, dtype: np.random.default_rng(0).random(size, dtype))
+    device = types.SimpleNamespace(id=0, synchronize=lambda: None)
+    properties = {"name": b"CPU stand-in", "multiProcessorCount": 1, "l2CacheSize": 2**20, "totalGlobalMem": 2**30}
+    fake.cuda = types.SimpleNamespace(Device=lambda: device, runtime=types.SimpleNamespace(
+        getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    spec = importlib.util.spec_from_file_location("reservoir_gpu_bench", ASV_BENCH / "gpu_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "COPY_BYTES", 1 << 20)
+
+    out = tmp_path / "gpu-results.md"
+    assert bench.main(["--quick", "--backends", "numba", "--repeats", "1", "--commit", "test", "--out", str(out)]) == 0
+    rows = {(row["figure"], row["backend"]): row for row in bench.ROWS}
+    failed = [row for row in bench.ROWS if "failed" in row["note"]]
+    assert not failed, failed
+    for figure in ("ESN one sequence", "ESN batched", "ESN small", "ELM hidden layer", "CUBA LSM pull",
+                   "CUBA LSM push"):
+        measured = rows[(figure, "numba")]["measured"]
+        assert measured != "not measured" and any(ch.isdigit() for ch in measured), (figure, measured)
+    assert "| ESN one sequence | numba |" in out.read_text()
