@@ -32,7 +32,7 @@ tests)
         | tee "$out/test-suite.txt" | tail -n 15
     ;;
 bench)
-    timeout 570 python3 asv_bench/gpu_bench.py --commit "$commit" --parts single,batched,small,elm,cpu,lsm \
+    timeout 570 python3 asv_bench/gpu_bench.py --commit "$commit" --parts l2,single,batched,small,elm,cpu,lsm \
         --out "$out/gpu-results.md" 2>&1 | tee "$out/bench.log" | tail -n 40
     ;;
 jax)

@@ -9,6 +9,7 @@ so a broken benchmark never lands.
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,9 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "COPY_BYTES", 1 << 20)
 
     out = tmp_path / "gpu-results.md"
-    assert bench.main(["--quick", "--backends", "numba", "--repeats", "1", "--commit", "test", "--out", str(out)]) == 0
+    parts = ",".join(part for part in bench.PARTS if part != "l2")  # a CUDA C kernel: compiled below instead
+    assert bench.main(["--quick", "--backends", "numba", "--repeats", "1", "--commit", "test", "--parts", parts,
+                       "--out", str(out)]) == 0
     rows = {(row["figure"], row["backend"]): row for row in bench.ROWS}
     failed = [row for row in bench.ROWS if "failed" in row["note"]]
     assert not failed, failed
@@ -157,3 +160,11 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
         measured = rows[(figure, "numba")]["measured"]
         assert measured != "not measured" and any(ch.isdigit() for ch in measured), (figure, measured)
     assert "| ESN one sequence | numba |" in out.read_text()
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
+def test_gpu_bench_l2_kernel_compiles_for_sm90(tmp_path):
+    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "--Werror=all-warnings", "-o", str(tmp_path / "l2.ptx"),
+                             str(ASV_BENCH / "l2_read.cu")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "ld.global.cg.v4.f32" in (tmp_path / "l2.ptx").read_text()  # 16-byte loads that skip L1
