@@ -305,9 +305,34 @@ def part_single(sizes: Sizes, args) -> str:
         esn.run(inputs[:warm])  # compiles the kernels for this dtype and batch size
         runners[label] = run if threads is None else with_numba_threads(threads, run)
 
+    def add_reservoirpy_jax(label, inputs):
+        """ReservoirPy's JAX backend, where JAX is installed (on whatever device JAX uses here)."""
+        try:
+            import jax
+            import jax.numpy as jnp
+            from jax.experimental import sparse as jsparse
+            from reservoirpy.jax.nodes import Reservoir
+        except Exception as error:
+            log(f"  {label}: not run ({type(error).__name__}: {error})")
+            return
+        # units must be given: ReservoirPy cannot read the size off a BCOO matrix.
+        node = Reservoir(units=n, W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W32)), Win=jnp.asarray(W_in32),
+                         bias=jnp.asarray(bias32), lr=leak, dtype=jnp.float32)
+        theirs = np.asarray(node.run(jnp.asarray(inputs[:warm])))
+        ours = rs.ESN.from_weights(W32, W_in32, bias32, leak_rate=leak, dtype=np.float32,
+                                   backend="numpy").run(inputs[:warm])
+        if not np.allclose(theirs, ours, atol=1e-4):  # not the same network: no row
+            log(f"  {label}: its states differ from ours by {np.max(np.abs(theirs - ours)):.2e}; not timed")
+            return
+        timed = jnp.asarray(inputs[warm:])
+        # Every run() call traces and compiles its time loop again (the matrix folded in as a
+        # constant): that cost is part of each timed call, as it is of every user's call.
+        runners[f"{label} ({jax.default_backend()})"] = lambda: jax.block_until_ready(node.run(timed))
+
     log(f"part a: one sequence, n={n}, nnz={W32.nnz}, T={steps}")
     add_reservoirpy("ReservoirPy, float32 weights", W32, W_in32, bias32, u32)
     add_reservoirpy("ReservoirPy, float64", W64, W_in64, bias64, u)
+    add_reservoirpy_jax("ReservoirPy JAX backend, float32", u32)
     add_ours("reservoir-engine numba, float32", "numba", np.float32, u32)
     if numba_threads() > 1:
         add_ours("reservoir-engine numba, float32, 1 thread", "numba", np.float32, u32, threads=1)
@@ -318,7 +343,7 @@ def part_single(sizes: Sizes, args) -> str:
         log(f"  {label}: {seconds * 1e3:.3f} ms/step")
 
     rpy32, rpy_best, verdict = ratio_verdict(results, "ReservoirPy, float32 weights", "reservoir-engine numba, float32",
-                                             5, "(ReservoirPy float32 / numba float32)", "dtype")
+                                             5, "(ReservoirPy float32 / numba float32)", "dtype or backend")
     rows = [(label, fmt_ms(seconds), fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
             for label, seconds in results.items()]
     return (f"### a. One sequence: n = {n:,}, density {DENSITY}, nnz = {W32.nnz:,}, input dim 1, "
