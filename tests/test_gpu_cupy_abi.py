@@ -1,0 +1,190 @@
+"""The CuPy path's host code against its CUDA C kernels' signatures, without a GPU.
+
+``cupy.RawKernel`` passes arguments by position and checks nothing: one argument too
+many, an int where the kernel reads ``long long``, a float64 scalar for a float kernel
+or a strided view where the kernel indexes a contiguous array would run and compute
+garbage on a GPU. Without a GPU none of ``cupy_raw.py`` runs, so here a NumPy-backed
+stand-in for CuPy records every launch the public API makes through the "cupy"
+backend (ESN one sequence and batched, closed loop, ELM on dense and sparse input,
+LSM with and without input), and each launch is checked against the parameters of
+the kernel it names, parsed from ``kernels/cuda_src/*.cu``. The numbers are checked
+on a GPU (tests/test_gpu.py); this checks the calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.machinery
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import reservoir as rs
+from reservoir import backends
+from reservoir.kernels import _gpu_layout as layout
+
+SCALARS = {"int": np.int32, "long long": np.int64}
+POINTEES = {"int": np.int32, "unsigned int": np.uint32, "long long": np.int64}
+
+
+def _kernel_parameters() -> dict[str, list[tuple[str, str]]]:
+    """kernel name -> [(type, name)] from every cuda_src file (headers expanded)."""
+    kernels = {}
+    for source in layout.CUDA_KERNELS:
+        text = layout.cuda_source_text(source)
+        for match in re.finditer(r"__global__\s+void\s+(\w+)\s*\((.*?)\)\s*\{", text, flags=re.S):
+            parameters = []
+            for declaration in match.group(2).split(","):
+                words = " ".join(declaration.replace("__restrict__", "").replace("const ", "").split())
+                kind, name = words.rsplit(" ", 1)
+                parameters.append((kind.replace(" *", "*"), name))
+            kernels[match.group(1)] = parameters
+    return kernels
+
+
+PARAMETERS = _kernel_parameters()
+
+
+class Launches:
+    """What the stand-in records: (kernel, T's dtype, grid, block, args, shared_mem)."""
+
+    def __init__(self):
+        self.calls = []
+
+
+def _fake_cupy(launches: Launches):
+    cp = types.ModuleType("cupy")
+    cp.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
+    cp.ndarray = np.ndarray
+    for name in ("asarray", "ascontiguousarray", "empty", "zeros", "float32", "float64", "int32", "int64", "uint32"):
+        setattr(cp, name, getattr(np, name))
+    cp.empty = np.zeros  # no uninitialised garbage: nothing computes here
+    cp.asnumpy = np.asarray
+
+    class RawKernel:
+        max_threads_per_block = 1024
+        max_dynamic_shared_size_bytes = 48 * 1024
+
+        def __init__(self, expression):
+            self.name, ctype = re.fullmatch(r"(\w+)<(\w+)>", expression).groups()
+            self.dtype = np.dtype({"float": np.float32, "double": np.float64}[ctype])
+            self.kernel = types.SimpleNamespace(ptr=0)
+
+        def __call__(self, grid, block, args, shared_mem=0):
+            launches.calls.append((self.name, self.dtype, grid, block, args, shared_mem))
+            if self.name == "lif_run":  # the host loops until every trial reports its last step
+                names = [name for _, name in PARAMETERS["lif_run"]]
+                args[names.index("positions")][...] = args[names.index("steps")]
+
+    class RawModule:
+        def __init__(self, code, options, name_expressions):
+            assert "#include \"" not in code  # NVRTC gets one string
+            self.expressions = set(name_expressions)
+
+        def get_function(self, expression):
+            assert expression in self.expressions, f"{expression} was not instantiated"
+            return RawKernel(expression)
+
+    class CUDADriverError(Exception):
+        pass
+
+    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": 4,
+                                                     "MaxSharedMemoryPerBlockOptin": 227 * 1024},
+                                   synchronize=lambda: None)
+    cp.RawModule = RawModule
+    cp.cuda = types.SimpleNamespace(
+        Device=lambda: device,
+        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: 2,
+                                     CUDADriverError=CUDADriverError))
+    cupyx = types.ModuleType("cupyx")
+    cupyx.__spec__ = importlib.machinery.ModuleSpec("cupyx", None)
+    cupyx_scipy = types.ModuleType("cupyx.scipy")
+    cupyx_sparse = types.ModuleType("cupyx.scipy.sparse")
+    cupyx_sparse.issparse = lambda x: False  # no device sparse matrices in the stand-in
+    cupyx_sparse.csr_matrix = sp.csr_matrix
+    cupyx.scipy, cupyx_scipy.sparse = cupyx_scipy, cupyx_sparse
+    return {"cupy": cp, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy, "cupyx.scipy.sparse": cupyx_sparse}
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """The "cupy" backend on the stand-in; yields the launch record."""
+    record = Launches()
+    for name, module in _fake_cupy(record).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "reservoir.kernels.cupy_raw", raising=False)
+    monkeypatch.setitem(backends._REGISTRY, "cupy",
+                        dataclasses.replace(backends._REGISTRY["cupy"], device_problem=lambda: None))
+    importlib.import_module("reservoir.kernels.cupy_raw")
+    yield record
+    sys.modules.pop("reservoir.kernels.cupy_raw", None)  # never leave the stand-in's module behind
+
+
+def _check(call) -> None:
+    name, dtype, grid, block, args, shared_mem = call
+    parameters = PARAMETERS[name]
+    assert len(args) == len(parameters), f"{name}: {len(args)} arguments for {len(parameters)} parameters"
+    for (kind, parameter), arg in zip(parameters, args):
+        where = f"{name}({parameter}: {kind})"
+        if kind.endswith("*"):
+            pointee = kind[:-1]
+            expected = dtype if pointee == "T" else np.dtype(POINTEES[pointee])
+            assert isinstance(arg, np.ndarray), f"{where}: got {type(arg).__name__}"
+            assert arg.dtype == expected, f"{where}: array of {arg.dtype}, the kernel reads {expected}"
+            assert arg.flags.c_contiguous, f"{where}: a strided view (the kernel indexes it as contiguous)"
+        else:
+            expected = dtype.type if kind == "T" else SCALARS[kind]
+            assert type(arg) is expected, f"{where}: {type(arg).__name__} passed, the kernel reads {kind}"
+    assert all(int(size) >= 1 for size in (grid if isinstance(grid, tuple) else (grid,))), f"{name}: grid {grid}"
+    assert shared_mem >= 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_esn_launches_match_the_kernels(launches, dtype):
+    rng = np.random.default_rng(0)
+    esn = rs.ESN(300, density=0.05, seed=0, dtype=dtype, backend="cupy")
+    esn.run(rng.standard_normal((40, 2)))  # one sequence: SELL
+    esn.run(rng.standard_normal((40, 2))[::2])  # a strided input, from the state left
+    esn.reset()
+    esn.run(rng.standard_normal((5, 40, 2)))  # a batch: CSR over the (n, B) state
+    model = rs.ESNRegressor(200, density=0.05, washout=10, seed=0, dtype=dtype, backend="cupy")
+    model.fit(rng.standard_normal((100, 1)), rng.standard_normal((100, 1)))
+    model.forecast(20)  # closed loop
+    names = [call[0] for call in launches.calls]
+    assert {"esn_run_sell", "esn_run_csr_batch", "esn_generate_sell"} <= set(names), names
+    for call in launches.calls:
+        _check(call)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elm_launches_match_the_kernels(launches, dtype):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 8)), rng.standard_normal(60)
+    rs.ELMRegressor(50, density=0.3, seed=0, dtype=dtype, backend="cupy").fit(X, y).predict(X)
+    rs.ELMRegressor(50, density=0.3, seed=0, dtype=dtype, backend="cupy").fit(sp.random_array(
+        (60, 8), density=0.3, rng=rng, format="csr"), y)
+    assert {"elm_dense", "elm_sparse"} <= {call[0] for call in launches.calls}
+    for call in launches.calls:
+        _check(call)
+
+
+@pytest.mark.parametrize("propagation", ["pull", "push"])
+def test_lsm_launches_match_the_kernels(launches, monkeypatch, propagation):
+    from reservoir.config import settings
+    from reservoir.lsm import cuba
+
+    monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
+    cuba(seed=0, backend="cupy", dtype="float32").run(n_steps=50)  # no input, spikes only
+    lsm = rs.LSM(240, 60, seed=0, backend="cupy", dtype="float64")
+    lsm.run(np.random.default_rng(0).random((2, 30, 3)))  # two trials with input, traces recorded
+    rs.LSM(240, 60, delay=(1e-3, 3e-3), input_encoding="poisson", seed=0, backend="cupy").run(
+        np.random.default_rng(0).random((30, 3)), window=10)  # delays, input spikes, counts
+    calls = [call for call in launches.calls if call[0] == "lif_run"]
+    assert len(calls) >= 2
+    for call in calls:
+        _check(call)
