@@ -7,8 +7,9 @@ garbage on a GPU. Without a GPU none of ``cupy_raw.py`` runs, so here a NumPy-ba
 stand-in for CuPy records every launch the public API makes through the "cupy"
 backend (ESN one sequence and batched, closed loop, ELM on dense and sparse input,
 LSM with and without input), and each launch is checked against the parameters of
-the kernel it names, parsed from ``kernels/cuda_src/*.cu``. The numbers are checked
-on a GPU (tests/test_gpu.py); this checks the calls.
+the kernel it names, parsed from ``kernels/cuda_src/*.cu``. The stand-in's arrays
+carry ``__cuda_array_interface__``, so the models' GPU branches run too (CuPy in,
+CuPy out). The numbers are checked on a GPU (tests/test_gpu.py); this checks the calls.
 """
 
 from __future__ import annotations
@@ -57,14 +58,55 @@ class Launches:
         self.calls = []
 
 
+class DeviceArray(np.ndarray):
+    """The stand-in's GPU array: host memory that says it is on a device, as CuPy arrays do."""
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (self.ctypes.data, False), "version": 3}
+
+
+def _to_device(array, dtype=None):
+    """cupy.asarray: a device array as it is (same dtype), anything else copied to the "device"."""
+    if isinstance(array, DeviceArray) and (dtype is None or array.dtype == np.dtype(dtype)):
+        return array
+    return np.array(array, dtype=dtype).view(DeviceArray)
+
+
+class DeviceCSR:
+    """cupyx.scipy.sparse.csr_matrix in the stand-in: its index and value arrays on the "device"."""
+
+    def __init__(self, matrix, dtype=None):
+        self._set(sp.csr_matrix(matrix, dtype=dtype))
+
+    def _set(self, matrix):
+        self.shape = matrix.shape
+        self.indptr, self.indices, self.data = (_to_device(a) for a in (matrix.indptr, matrix.indices, matrix.data))
+
+    def copy(self):
+        return DeviceCSR(self._host())
+
+    def sum_duplicates(self):
+        host = self._host()
+        host.sum_duplicates()
+        self._set(host)
+
+    def _host(self):
+        return sp.csr_matrix((np.asarray(self.data), np.asarray(self.indices), np.asarray(self.indptr)), self.shape)
+
+
 def _fake_cupy(launches: Launches):
     cp = types.ModuleType("cupy")
     cp.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
-    cp.ndarray = np.ndarray
-    for name in ("asarray", "ascontiguousarray", "empty", "zeros", "float32", "float64", "int32", "int64", "uint32"):
+    cp.ndarray = DeviceArray
+    for name in ("float32", "float64", "int32", "int64", "uint32", "isfinite"):
         setattr(cp, name, getattr(np, name))
-    cp.empty = np.zeros  # no uninitialised garbage: nothing computes here
-    cp.asnumpy = np.asarray
+    cp.asarray = _to_device
+    cp.ascontiguousarray = lambda array, dtype=None: (
+        _to_device(array, dtype) if _to_device(array, dtype).flags.c_contiguous
+        else np.ascontiguousarray(array, dtype=dtype).view(DeviceArray))
+    cp.zeros = cp.empty = lambda shape, dtype=float: np.zeros(shape, dtype).view(DeviceArray)  # no garbage
+    cp.asnumpy = lambda array: np.array(array).view(np.ndarray)
 
     class RawKernel:
         max_threads_per_block = 1024
@@ -105,8 +147,8 @@ def _fake_cupy(launches: Launches):
     cupyx.__spec__ = importlib.machinery.ModuleSpec("cupyx", None)
     cupyx_scipy = types.ModuleType("cupyx.scipy")
     cupyx_sparse = types.ModuleType("cupyx.scipy.sparse")
-    cupyx_sparse.issparse = lambda x: False  # no device sparse matrices in the stand-in
-    cupyx_sparse.csr_matrix = sp.csr_matrix
+    cupyx_sparse.issparse = lambda x: isinstance(x, DeviceCSR)
+    cupyx_sparse.csr_matrix = DeviceCSR
     cupyx.scipy, cupyx_scipy.sparse = cupyx_scipy, cupyx_sparse
     return {"cupy": cp, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy, "cupyx.scipy.sparse": cupyx_sparse}
 
@@ -134,7 +176,7 @@ def _check(call) -> None:
         if kind.endswith("*"):
             pointee = kind[:-1]
             expected = dtype if pointee == "T" else np.dtype(POINTEES[pointee])
-            assert isinstance(arg, np.ndarray), f"{where}: got {type(arg).__name__}"
+            assert isinstance(arg, DeviceArray), f"{where}: got {type(arg).__name__} (CuPy takes device arrays)"
             assert arg.dtype == expected, f"{where}: array of {arg.dtype}, the kernel reads {expected}"
             assert arg.flags.c_contiguous, f"{where}: a strided view (the kernel indexes it as contiguous)"
         else:
@@ -187,4 +229,38 @@ def test_lsm_launches_match_the_kernels(launches, monkeypatch, propagation):
     calls = [call for call in launches.calls if call[0] == "lif_run"]
     assert len(calls) >= 2
     for call in calls:
+        _check(call)
+
+
+def test_device_arrays_stay_on_the_device(launches, tmp_path):
+    """The models' GPU branches (which CI never reaches otherwise): CuPy inputs give CuPy states and
+    activations, the state stays on the device between calls, a NaN on the device is named by its
+    step, and a stored run streams device states to the file."""
+    rng = np.random.default_rng(0)
+    esn = rs.ESN(200, density=0.05, seed=0, backend="cupy")
+    states = esn.run(_to_device(rng.standard_normal((30, 2))))
+    assert isinstance(states, DeviceArray) and states.shape == (30, 200) and states.dtype == np.float32
+    assert isinstance(esn.state, DeviceArray)
+    closed_loop = esn.generate(5, np.zeros((2, 202)), np.zeros(2), _to_device(np.ones(2)))
+    assert isinstance(closed_loop, DeviceArray) and closed_loop.shape == (5, 2)
+    esn.reset()
+    batched = esn.run(_to_device(rng.standard_normal((3, 30, 2))))
+    assert isinstance(batched, DeviceArray) and batched.shape == (3, 30, 200)
+
+    bad = rng.standard_normal((30, 2))
+    bad[7, 1] = np.nan
+    with pytest.raises(ValueError, match="step 7"):
+        esn.reset().run(_to_device(bad))
+
+    with rs.StateStore(tmp_path / "states.h5", "w") as store:
+        run = esn.reset().run(_to_device(rng.standard_normal((30, 2))), store=store, name="device",
+                              checkpoint_every=8)
+        assert run.steps_done == 30 and run.states.shape == (30, 200)
+
+    layer = rs.elm.HiddenLayer(40, 8, density=0.3, seed=0, backend="cupy")
+    hidden = layer.transform(_to_device(rng.standard_normal((12, 8))))
+    assert isinstance(hidden, DeviceArray) and hidden.shape == (12, 40)
+    names = {call[0] for call in launches.calls}
+    assert {"esn_run_sell", "esn_generate_sell", "esn_run_csr_batch", "elm_dense"} <= names, names
+    for call in launches.calls:
         _check(call)
