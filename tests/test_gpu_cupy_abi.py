@@ -159,7 +159,10 @@ def launches(monkeypatch):
     record = Launches()
     for name, module in _fake_cupy(record).items():
         monkeypatch.setitem(sys.modules, name, module)
+    # The module imported on the stand-in replaces any real one for this test only (both
+    # the sys.modules entry and the package attribute that importing sets).
     monkeypatch.delitem(sys.modules, "reservoir.kernels.cupy_raw", raising=False)
+    monkeypatch.setattr(rs.kernels, "cupy_raw", None, raising=False)
     monkeypatch.setitem(backends._REGISTRY, "cupy",
                         dataclasses.replace(backends._REGISTRY["cupy"], device_problem=lambda: None))
     importlib.import_module("reservoir.kernels.cupy_raw")
