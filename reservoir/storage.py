@@ -39,6 +39,7 @@ not guaranteed by construction.)
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -80,7 +81,8 @@ class StateStore:
             self._file = h5py.File(self.path, mode)
         except (OSError, BlockingIOError) as error:
             text = str(error)
-            if "lock" in text.lower():
+            # HDF5 says "unable to lock file"; a truncated file's message has "sblock" in it.
+            if "truncated" not in text and re.search(r"\block", text, flags=re.IGNORECASE):
                 raise OSError(f"{self.path} is open for writing in another process (HDF5 file lock): {text}") from None
             raise OSError(f"{self.path} is not a readable HDF5 file (truncated or corrupt?): {text}") from None
         try:

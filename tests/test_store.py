@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -121,9 +120,10 @@ def test_foreign_newer_and_truncated_files(tmp_path, rng):
     with rs.StateStore(good, "w") as store:
         _esn().run(rng.uniform(-1, 1, (50, 1)), store=store, name="train")
     truncated = tmp_path / "truncated.h5"
-    truncated.write_bytes(good.read_bytes()[:1000])
-    with pytest.raises(OSError, match="truncated.h5"):
-        rs.StateStore(truncated, "r")
+    for size in (1000, len(good.read_bytes()) // 2):  # HDF5's message for the second mentions "sblock"
+        truncated.write_bytes(good.read_bytes()[:size])
+        with pytest.raises(OSError, match=r"truncated.h5 is not a readable HDF5 file \(truncated or corrupt"):
+            rs.StateStore(truncated, "r")
     with pytest.raises(FileNotFoundError, match="no such state file"):
         rs.StateStore(tmp_path / "missing.h5", "r")
 
