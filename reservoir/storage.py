@@ -77,6 +77,8 @@ class StateStore:
         self.mode = mode
         if mode == "r" and not self.path.exists():
             raise FileNotFoundError(f"no such state file: {self.path}")
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a directory; a StateStore needs a file path (e.g. states.h5)")
         try:
             self._file = h5py.File(self.path, mode)
         except (OSError, BlockingIOError) as error:

@@ -315,6 +315,13 @@ def test_rescaling_a_nilpotent_matrix():
         rescale_to_spectral_radius(W, 0.9)
 
 
+def test_a_reservoir_too_sparse_to_rescale_says_what_to_change():
+    """ESN(10) at the default 1 % density draws about one connection: the error names the cause and the fix."""
+    with pytest.raises(ValueError, match=r"10 units, \d nonzero connection\(s\); .*higher density \(or fan_in\)"):
+        rs.ESN(10, seed=0)
+    assert rs.ESN(10, density=0.5, seed=0).W.nnz > 0  # the fix it names works
+
+
 @pytest.mark.parametrize("n", [10, 600])
 def test_spectral_radius_of_an_all_zero_matrix(n):
     """The zero matrix has spectral radius 0 at every size: either say so (0.0) or

@@ -126,6 +126,9 @@ def test_foreign_newer_and_truncated_files(tmp_path, rng):
             rs.StateStore(truncated, "r")
     with pytest.raises(FileNotFoundError, match="no such state file"):
         rs.StateStore(tmp_path / "missing.h5", "r")
+    for mode in ("r", "w", "a"):
+        with pytest.raises(IsADirectoryError, match="is a directory; a StateStore needs a file path"):
+            rs.StateStore(tmp_path, mode)
 
 
 def test_two_writers(tmp_path):
