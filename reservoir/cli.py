@@ -20,16 +20,27 @@ from .estimators import ESNRegressor
 from .storage import save_run
 
 
+def _count(minimum: int):
+    """An argparse type: an int >= minimum (argparse names the option in its error)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = "integer"  # argparse says "invalid integer value" for non-numbers
+    return parse
+
+
 def _forecast_parser(subparsers):
     parser = subparsers.add_parser("forecast", help="train an ESN forecaster and report its error",
                                    description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", default="mackey-glass",
                         help="'mackey-glass' (built in) or a path to a .csv/.npy series (rows are time steps)")
-    parser.add_argument("--steps", type=int, default=6000, help="length of the built-in series")
-    parser.add_argument("--train", type=int, default=4000, help="training steps (after the washout)")
-    parser.add_argument("--washout", type=int, default=200, help="initial steps not used for training")
-    parser.add_argument("--horizon", type=int, default=500, help="closed-loop forecast steps after training")
-    parser.add_argument("--units", type=int, default=1000, help="reservoir units")
+    parser.add_argument("--steps", type=_count(1), default=6000, help="length of the built-in series")
+    parser.add_argument("--train", type=_count(1), default=4000, help="training steps (after the washout)")
+    parser.add_argument("--washout", type=_count(0), default=200, help="initial steps not used for training")
+    parser.add_argument("--horizon", type=_count(1), default=500, help="closed-loop forecast steps after training")
+    parser.add_argument("--units", type=_count(1), default=1000, help="reservoir units")
     parser.add_argument("--density", type=float, default=0.01, help="recurrent connection density")
     parser.add_argument("--spectral-radius", type=float, default=1.25)
     parser.add_argument("--leak-rate", type=float, default=0.3)

@@ -89,3 +89,14 @@ def test_forecast_command_reports_bad_input(tmp_path, capsys):
     np.save(short, np.arange(50.0))
     assert cli.main(["forecast", "--data", str(short), "--out", str(tmp_path)]) == 2
     assert "needs at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [("--horizon", "-3", "must be at least 1, got -3"),
+                                                     ("--units", "0", "must be at least 1, got 0"),
+                                                     ("--washout", "-1", "must be at least 0, got -1"),
+                                                     ("--steps", "abc", "invalid integer value: 'abc'")])
+def test_forecast_command_names_the_bad_option(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["forecast", option, value, "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
