@@ -12,6 +12,12 @@ def _pair(y_true, y_pred):
         raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} != {y_pred.shape}")
     if y_true.size == 0:
         raise ValueError("y_true is empty")
+    # The targets are data: they must be finite. A prediction may be inf (a diverged
+    # forecast scores inf) but not NaN, which would make every score NaN without a word.
+    for name, values, bad in (("y_true", y_true, ~np.isfinite(y_true)), ("y_pred", y_pred, np.isnan(y_pred))):
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} contains {values[where]} at index {where[0] if len(where) == 1 else where}")
     return y_true, y_pred
 
 

@@ -196,6 +196,13 @@ def test_metrics_bad_input():
         rs.metrics.mse(np.zeros(0), np.zeros(0))
     with pytest.raises(ValueError, match="constant"):
         rs.metrics.nrmse(np.ones(5), np.zeros(5))
+    with pytest.raises(ValueError, match=r"y_true contains nan at index 2"):
+        rs.metrics.nrmse(np.array([0.0, 1.0, np.nan]), np.zeros(3))
+    with pytest.raises(ValueError, match=r"y_true contains inf at index \(1, 0\)"):
+        rs.metrics.rmse(np.array([[0.0], [np.inf]]), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match=r"y_pred contains nan at index 0"):
+        rs.metrics.mse(np.arange(3.0), np.array([np.nan, 0.0, 0.0]))
+    assert rs.metrics.nrmse(np.arange(3.0), np.array([0.0, np.inf, 0.0])) == np.inf  # a diverged forecast
 
 
 # --------------------------------------------------------------------------- loaders
