@@ -148,6 +148,8 @@ class StateStore:
         """
         if self.mode == "r":
             raise StoreError(f"{self.path} is open read-only")
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"a run name is a non-empty string without '/', got {name!r}")
         if name in self._file:
             raise StoreError(f"{self.path} already has a run named {name!r}; use resume=True to continue it "
                              "or another name (runs are never overwritten)")
@@ -158,7 +160,26 @@ class StateStore:
         if storage_dtype.kind != "f":
             raise TypeError(f"storage_dtype must be a float type, got {storage_dtype}")
         lead = (steps,) if batch is None else (batch, steps)
+        extras = {key: np.asarray(array) for key, array in (("inputs", inputs), ("targets", targets))
+                  if array is not None}
+        for key, array in extras.items():  # checked before anything is written: a refused run leaves no trace
+            if array.shape[:-1] != lead:
+                raise ValueError(f"{key} has shape {array.shape}; its time axis (and batch) must match "
+                                 f"the states': {lead} + (features,)")
         group = self._file.create_group(name)
+        try:
+            self._fill_run(group, lead, units, batch, dtype, storage_dtype, extras, config, compression,
+                           chunk_steps, states, state_arrays, spikes)
+        except BaseException:  # e.g. the disk filled up: no half-made run keeps the name
+            del self._file[name]
+            raise
+        self._file.flush()
+        return Run(group, self.path)
+
+    @staticmethod
+    def _fill_run(group, lead, units, batch, dtype, storage_dtype, extras, config, compression, chunk_steps,
+                  states, state_arrays, spikes) -> None:
+        steps = lead[-1]
         group.attrs["config"] = json.dumps(config or {}, default=str)
         group.attrs["library_version"] = _library_version()
         group.attrs["dtype"] = dtype.name
@@ -166,13 +187,8 @@ class StateStore:
         group.attrs["steps"] = steps
         if states:
             _create_allocated(group, "states", lead + (units,), storage_dtype, chunk_steps, compression)
-        for key, array in (("inputs", inputs), ("targets", targets)):
-            if array is not None:
-                array = np.asarray(array)
-                if array.shape[:-1] != lead:
-                    raise ValueError(f"{key} has shape {array.shape}; its time axis (and batch) must match "
-                                     f"the states': {lead} + (features,)")
-                _create_allocated(group, key, array.shape, array.dtype, chunk_steps, compression)[...] = array
+        for key, array in extras.items():
+            _create_allocated(group, key, array.shape, array.dtype, chunk_steps, compression)[...] = array
         if state_arrays is None:
             _create_allocated(group, "checkpoint", (2, batch or 1, units), dtype, None, None)
         else:
@@ -187,8 +203,6 @@ class StateStore:
                 # is rewritten whole, committed entries included (a kill mid-write lost them in tests).
                 events.create_dataset(key, shape=(0,), maxshape=(None,), dtype=kind, chunks=(SPIKE_CHUNK,))
         _create_allocated(group, "progress", (2,), np.int64, None, None)[...] = (0, 0)
-        self._file.flush()
-        return Run(group, self.path)
 
 
 class Run:

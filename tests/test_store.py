@@ -96,7 +96,13 @@ def test_runs_are_never_overwritten_and_shapes_must_match(tmp_path, rng):
             _esn().run(u[:50], store=store, name="train", resume=True)
         with pytest.raises(ValueError, match="needs name="):
             _esn().run(u, store=store)
+        with pytest.raises(ValueError, match="without '/'"):  # h5py would make a group 'a' that is no run
+            _esn().run(u, store=store, name="a/b")
+        with pytest.raises(ValueError, match="targets has shape"):
+            _esn().run(u, store=store, name="refused", targets=np.zeros((59, 1)))
+        _esn().run(u, store=store, name="refused", targets=np.zeros((60, 1)))  # the refusal kept no run
     with rs.StateStore(tmp_path / "s.h5", "r") as store:
+        assert sorted(store) == ["refused", "train"]
         with pytest.raises(StoreError, match="read-only"):
             _esn().run(u, store=store, name="other")
         with pytest.raises(KeyError, match="no run named"):
