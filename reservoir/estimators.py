@@ -419,7 +419,16 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         else:
             array = X if sp.issparse(X) or isinstance(X, np.ndarray) else np.asarray(X)
             if sp.issparse(array) or array.ndim <= 2:  # scikit-learn's checks and messages (sparse, 1-D, NaN)
-                array = validate_data(self, array, reset=reset, dtype=[np.float64, np.float32])[..., None]
+                try:
+                    array = validate_data(self, array, reset=reset, dtype=[np.float64, np.float32])[..., None]
+                except ValueError as error:
+                    if "features, but" not in str(error):
+                        raise
+                    # scikit-learn's 2-D convention counts time steps as features: say how to
+                    # classify sequences of another length (its wording kept, its checks match it).
+                    raise ValueError(f"{str(error).rstrip('.')}. As (n_sequences, T) the sequence length is "
+                                     "fixed at fit; pass (n_sequences, T, n_in) or a list of sequences "
+                                     "for other lengths") from None
             elif array.ndim != 3:
                 raise ValueError(f"X must be (n_sequences, T), (n_sequences, T, n_in) or a list of sequences; "
                                  f"got shape {array.shape}")

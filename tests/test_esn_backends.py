@@ -574,6 +574,11 @@ def test_non_finite_input_in_a_batch_names_sequence_and_step(small_esn, rng):
         small_esn.run(u)
 
 
+def test_a_list_of_sequences_of_different_lengths_is_named(small_esn, rng):
+    with pytest.raises(ValueError, match=r"list of sequences of different shapes \[\(3, 1\), \(4, 1\)\]"):
+        small_esn.run([rng.uniform(-1, 1, (3, 1)), rng.uniform(-1, 1, (4, 1))])
+
+
 def test_wrong_input_width_on_second_run(small_esn, rng):
     small_esn.run(rng.uniform(-1, 1, (10, 2)))
     with pytest.raises(ValueError, match="3 features per step, expected 2"):

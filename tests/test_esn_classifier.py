@@ -61,3 +61,15 @@ def test_bad_input(rng):
         rs.ESNClassifier(20, density=0.3).fit(list(X[:, :, None]), y[:9])
     with pytest.raises(rs.NotFittedError):
         rs.ESNClassifier(20).predict(X)
+
+
+def test_other_lengths_after_a_2d_fit(rng):
+    """Fitted on (n, T): (n, T') with T' != T is refused in scikit-learn's words plus how to do it; the
+    (n, T', 1) and list forms it names classify those sequences."""
+    X, y = _waves(rng, 20)
+    model = rs.ESNClassifier(40, density=0.2, seed=0).fit(X, y)
+    longer = _waves(rng, 4, length=90)[0]
+    with pytest.raises(ValueError, match=r"X has 90 features, but ESNClassifier is expecting 60 features as input\. "
+                                         r"As \(n_sequences, T\) the sequence length is fixed"):
+        model.predict(longer)
+    assert model.predict(longer[:, :, None]).tolist() == model.predict(list(longer[:, :, None])).tolist()
