@@ -218,3 +218,17 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
         return context.make_tuple(builder, sig.return_type, sums)
 
     return signature, codegen
+
+
+@intrinsic
+def power_of_two(typingctx, k):
+    """2.0 ** k for an int64 k in [-1022, 1023], from the exponent bits (no libm call, so the
+    loops around it vectorise: the float64 tanh in ``cpu.py`` scales exp's reduced argument by it)."""
+    if not isinstance(k, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        k64 = context.cast(builder, args[0], signature.args[0], types.int64)
+        biased = builder.add(k64, ir.Constant(ir.IntType(64), 1023))
+        return builder.bitcast(builder.shl(biased, ir.Constant(ir.IntType(64), 52)), ir.DoubleType())
+    return types.float64(k), codegen
