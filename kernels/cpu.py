@@ -101,20 +101,22 @@ def _tanh_typed(z):
         return rational_tanh
     if isinstance(z, types.Float) and z.bitwidth == 64:
         def arithmetic_tanh(z):
+            # Both branches are computed and one is taken by multiplying with 0.0 or 1.0 (exact,
+            # as both are finite): a conditional expression here made Numba warn about its SSA
+            # form. Each branch sees a clamped |z|, and np.minimum carries a NaN through.
             a = abs(z)
-            z2 = z * z
-            y = -2.0 * (a if a < _TANH64_SATURATES else _TANH64_SATURATES)  # NaN: restored at the end
+            near = np.float64(a < 0.625)
+            s = np.minimum(a, 0.625)  # the rational branch's |z|
+            s2 = s * s
+            y = -2.0 * np.minimum(a, _TANH64_SATURATES)  # the exponential branch's -2|z|
             k = np.floor(y * _LOG2_E + 0.5)
             r = (y - k * _LN2_HI) - k * _LN2_LO
             e = ((((((_E13 * r + _E12) * r + _E11) * r + _E10) * r + _E9) * r + _E8) * r + _E7) * r + _E6
             e = (((((e * r + _E5) * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
             t = e * power_of_two(np.int64(k))  # exp(y)
-            near = a < 0.625
-            num = z * z2 * ((_TP0 * z2 + _TP1) * z2 + _TP2) if near else 1.0 - t
-            den = ((z2 + _TQ0) * z2 + _TQ1) * z2 + _TQ2 if near else 1.0 + t
-            q = num / den
-            out = z + q if near else (q if z > 0 else -q)
-            return out if z == z else z
+            num = near * (s * s2 * ((_TP0 * s2 + _TP1) * s2 + _TP2)) + (1.0 - near) * (1.0 - t)
+            den = near * (((s2 + _TQ0) * s2 + _TQ1) * s2 + _TQ2) + (1.0 - near) * (1.0 + t)
+            return math.copysign(near * s + num / den, z)  # tanh(|z|) with z's sign
         return arithmetic_tanh
     return lambda z: np.tanh(z)
 
