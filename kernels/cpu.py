@@ -113,7 +113,7 @@ def _tanh_typed(z):
             r = (y - k * _LN2_HI) - k * _LN2_LO
             e = ((((((_E13 * r + _E12) * r + _E11) * r + _E10) * r + _E9) * r + _E8) * r + _E7) * r + _E6
             e = (((((e * r + _E5) * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
-            t = e * power_of_two(np.int64(k))  # exp(y)
+            t = e * power_of_two(np.int32(k))  # exp(y); an int32 k converts in vector registers
             num = near * (s * s2 * ((_TP0 * s2 + _TP1) * s2 + _TP2)) + (1.0 - near) * (1.0 - t)
             den = near * (((s2 + _TQ0) * s2 + _TQ1) * s2 + _TQ2) + (1.0 - near) * (1.0 + t)
             return math.copysign(near * s + num / den, z)  # tanh(|z|) with z's sign
@@ -232,7 +232,9 @@ def _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activa
     """Input drive, activation and leak for one row of the (padded) batch; out_t (B, n) gets
     the states of the B real sequences.
 
-    Separate contiguous loops over the batch so that each one vectorises.
+    Separate contiguous loops over the batch so that each one vectorises; the activation
+    is a call (``_activate_in_place``), because inlined here its loop stayed scalar in
+    float64 (n = 10,000, B = 32, one core: tanh took 3.1 ms of an 8.3 ms step).
     """
     acc = x_next[row]
     for b in range(acc.shape[0]):
@@ -241,8 +243,9 @@ def _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activa
         weight = W_in[row, m]
         for b in range(acc.shape[0]):
             acc[b] += weight * u_t[m, b]
+    _activate_in_place(acc, activation)
     for b in range(acc.shape[0]):
-        acc[b] = keep * x[row, b] + leak * _activate(acc[b], activation)
+        acc[b] = keep * x[row, b] + leak * acc[b]
     for b in range(out_t.shape[0]):
         out_t[b, row] = acc[b]
 
