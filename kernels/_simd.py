@@ -6,7 +6,10 @@ written as Numba intrinsics whose IR holds the sums in vector registers:
 
 * ``sell_slice_sums``: the 8 row sums of a SELL-8 slice (one sequence);
 * ``accumulate_row_lanes_x4`` / ``_x1``: a sparse row times a block of batch lanes
-  (B sequences).
+  (B sequences);
+
+and one bit-level helper the float64 tanh needs: ``power_of_two`` (2^k from the
+exponent bits, where ``math.ldexp`` would be a call that keeps loops scalar).
 
 Bounds are not checked: the callers in ``cpu.py`` build the shapes each docstring
 asks for (``cpu.esn_run`` pads the batch to whole vectors).
@@ -222,7 +225,7 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
 
 @intrinsic
 def power_of_two(typingctx, k):
-    """2.0 ** k for an int64 k in [-1022, 1023], from the exponent bits (no libm call, so the
+    """2.0 ** k for an integer k in [-1022, 1023], from the exponent bits (no libm call, so the
     loops around it vectorise: the float64 tanh in ``cpu.py`` scales exp's reduced argument by it)."""
     if not isinstance(k, types.Integer):
         return None
