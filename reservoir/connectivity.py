@@ -219,7 +219,7 @@ def _nonzero_radius(W) -> float:
     # What to do about it: a small reservoir at the default 1 % density draws about
     # units * units / 100 connections, e.g. one for ESN(10), and they seldom close a cycle.
     hint = (f"{W.shape[0]} units, {int(np.count_nonzero(W.data))} nonzero connection(s); a random reservoir "
-            "this small needs a higher density (or fan_in) or more units")
+            "this sparse needs a higher density (or fan_in) or more units")
     if W.nnz == 0 or not np.any(W.data):
         raise ValueError(f"cannot rescale to a spectral radius: the matrix is all zeros ({hint})")
     rho = spectral_radius(W)
