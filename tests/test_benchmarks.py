@@ -130,19 +130,10 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
     """asv_bench/gpu_bench.py end to end before a GPU ever runs it: NumPy stands in for CuPy and the
     "numba" backend for the GPU ones, so every part's code runs and writes its rows (the lent GPU time
     is too short to find a typo in the script)."""
-    import types
+    from cupy_stand_in import stand_in_modules
 
-    import numpy as np
-
-    fake = types.ModuleType("cupy")
-    fake.asarray, fake.asnumpy, fake.copyto, fake.empty_like = np.asarray, np.asarray, np.copyto, np.empty_like
-    fake.float32 = np.float32
-    fake.random = types.SimpleNamespace(random=lambda size, dtype: np.random.default_rng(0).random(size, dtype))
-    device = types.SimpleNamespace(id=0, synchronize=lambda: None)
-    properties = {"name": b"CPU stand-in", "multiProcessorCount": 1, "l2CacheSize": 2**20, "totalGlobalMem": 2**30}
-    fake.cuda = types.SimpleNamespace(Device=lambda: device, runtime=types.SimpleNamespace(
-        getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0))
-    monkeypatch.setitem(sys.modules, "cupy", fake)
+    for name, module in stand_in_modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
     spec = importlib.util.spec_from_file_location("reservoir_gpu_bench", ASV_BENCH / "gpu_bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.machinery
 import re
 import sys
-import types
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from cupy_stand_in import DeviceArray, stand_in_modules, to_device
 
 import reservoir as rs
 from reservoir import backends
@@ -57,107 +56,18 @@ class Launches:
     def __init__(self):
         self.calls = []
 
-
-class DeviceArray(np.ndarray):
-    """The stand-in's GPU array: host memory that says it is on a device, as CuPy arrays do."""
-
-    @property
-    def __cuda_array_interface__(self):
-        return {"shape": self.shape, "typestr": self.dtype.str, "data": (self.ctypes.data, False), "version": 3}
-
-
-def _to_device(array, dtype=None):
-    """cupy.asarray: a device array as it is (same dtype), anything else copied to the "device"."""
-    if isinstance(array, DeviceArray) and (dtype is None or array.dtype == np.dtype(dtype)):
-        return array
-    return np.array(array, dtype=dtype).view(DeviceArray)
-
-
-class DeviceCSR:
-    """cupyx.scipy.sparse.csr_matrix in the stand-in: its index and value arrays on the "device"."""
-
-    def __init__(self, matrix, dtype=None):
-        self._set(sp.csr_matrix(matrix, dtype=dtype))
-
-    def _set(self, matrix):
-        self.shape = matrix.shape
-        self.indptr, self.indices, self.data = (_to_device(a) for a in (matrix.indptr, matrix.indices, matrix.data))
-
-    def copy(self):
-        return DeviceCSR(self._host())
-
-    def sum_duplicates(self):
-        host = self._host()
-        host.sum_duplicates()
-        self._set(host)
-
-    def _host(self):
-        return sp.csr_matrix((np.asarray(self.data), np.asarray(self.indices), np.asarray(self.indptr)), self.shape)
-
-
-def _fake_cupy(launches: Launches):
-    cp = types.ModuleType("cupy")
-    cp.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
-    cp.ndarray = DeviceArray
-    for name in ("float32", "float64", "int32", "int64", "uint32", "isfinite"):
-        setattr(cp, name, getattr(np, name))
-    cp.asarray = _to_device
-    cp.ascontiguousarray = lambda array, dtype=None: (
-        _to_device(array, dtype) if _to_device(array, dtype).flags.c_contiguous
-        else np.ascontiguousarray(array, dtype=dtype).view(DeviceArray))
-    cp.zeros = cp.empty = lambda shape, dtype=float: np.zeros(shape, dtype).view(DeviceArray)  # no garbage
-    cp.asnumpy = lambda array: np.array(array).view(np.ndarray)
-
-    class RawKernel:
-        max_threads_per_block = 1024
-        max_dynamic_shared_size_bytes = 48 * 1024
-
-        def __init__(self, expression):
-            self.name, ctype = re.fullmatch(r"(\w+)<(\w+)>", expression).groups()
-            self.dtype = np.dtype({"float": np.float32, "double": np.float64}[ctype])
-            self.kernel = types.SimpleNamespace(ptr=0)
-
-        def __call__(self, grid, block, args, shared_mem=0):
-            launches.calls.append((self.name, self.dtype, grid, block, args, shared_mem))
-            if self.name == "lif_run":  # the host loops until every trial reports its last step
-                names = [name for _, name in PARAMETERS["lif_run"]]
-                args[names.index("positions")][...] = args[names.index("steps")]
-
-    class RawModule:
-        def __init__(self, code, options, name_expressions):
-            assert "#include \"" not in code  # NVRTC gets one string
-            self.expressions = set(name_expressions)
-
-        def get_function(self, expression):
-            assert expression in self.expressions, f"{expression} was not instantiated"
-            return RawKernel(expression)
-
-    class CUDADriverError(Exception):
-        pass
-
-    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": 4,
-                                                     "MaxSharedMemoryPerBlockOptin": 227 * 1024},
-                                   synchronize=lambda: None)
-    cp.RawModule = RawModule
-    cp.cuda = types.SimpleNamespace(
-        Device=lambda: device,
-        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: 2,
-                                     CUDADriverError=CUDADriverError))
-    cupyx = types.ModuleType("cupyx")
-    cupyx.__spec__ = importlib.machinery.ModuleSpec("cupyx", None)
-    cupyx_scipy = types.ModuleType("cupyx.scipy")
-    cupyx_sparse = types.ModuleType("cupyx.scipy.sparse")
-    cupyx_sparse.issparse = lambda x: isinstance(x, DeviceCSR)
-    cupyx_sparse.csr_matrix = DeviceCSR
-    cupyx.scipy, cupyx_scipy.sparse = cupyx_scipy, cupyx_sparse
-    return {"cupy": cp, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy, "cupyx.scipy.sparse": cupyx_sparse}
+    def __call__(self, name, dtype, grid, block, args, shared_mem):
+        self.calls.append((name, dtype, grid, block, args, shared_mem))
+        if name == "lif_run":  # the host loops until every trial reports its last step
+            names = [parameter for _, parameter in PARAMETERS["lif_run"]]
+            args[names.index("positions")][...] = args[names.index("steps")]
 
 
 @pytest.fixture
 def launches(monkeypatch):
     """The "cupy" backend on the stand-in; yields the launch record."""
     record = Launches()
-    for name, module in _fake_cupy(record).items():
+    for name, module in stand_in_modules(record).items():
         monkeypatch.setitem(sys.modules, name, module)
     # The module imported on the stand-in replaces any real one for this test only (both
     # the sys.modules entry and the package attribute that importing sets).
@@ -241,27 +151,27 @@ def test_device_arrays_stay_on_the_device(launches, tmp_path):
     step, and a stored run streams device states to the file."""
     rng = np.random.default_rng(0)
     esn = rs.ESN(200, density=0.05, seed=0, backend="cupy")
-    states = esn.run(_to_device(rng.standard_normal((30, 2))))
+    states = esn.run(to_device(rng.standard_normal((30, 2))))
     assert isinstance(states, DeviceArray) and states.shape == (30, 200) and states.dtype == np.float32
     assert isinstance(esn.state, DeviceArray)
-    closed_loop = esn.generate(5, np.zeros((2, 202)), np.zeros(2), _to_device(np.ones(2)))
+    closed_loop = esn.generate(5, np.zeros((2, 202)), np.zeros(2), to_device(np.ones(2)))
     assert isinstance(closed_loop, DeviceArray) and closed_loop.shape == (5, 2)
     esn.reset()
-    batched = esn.run(_to_device(rng.standard_normal((3, 30, 2))))
+    batched = esn.run(to_device(rng.standard_normal((3, 30, 2))))
     assert isinstance(batched, DeviceArray) and batched.shape == (3, 30, 200)
 
     bad = rng.standard_normal((30, 2))
     bad[7, 1] = np.nan
     with pytest.raises(ValueError, match="step 7"):
-        esn.reset().run(_to_device(bad))
+        esn.reset().run(to_device(bad))
 
     with rs.StateStore(tmp_path / "states.h5", "w") as store:
-        run = esn.reset().run(_to_device(rng.standard_normal((30, 2))), store=store, name="device",
+        run = esn.reset().run(to_device(rng.standard_normal((30, 2))), store=store, name="device",
                               checkpoint_every=8)
         assert run.steps_done == 30 and run.states.shape == (30, 200)
 
     layer = rs.elm.HiddenLayer(40, 8, density=0.3, seed=0, backend="cupy")
-    hidden = layer.transform(_to_device(rng.standard_normal((12, 8))))
+    hidden = layer.transform(to_device(rng.standard_normal((12, 8))))
     assert isinstance(hidden, DeviceArray) and hidden.shape == (12, 40)
     names = {call[0] for call in launches.calls}
     assert {"esn_run_sell", "esn_generate_sell", "esn_run_csr_batch", "elm_dense"} <= names, names
