@@ -202,15 +202,14 @@ def main(argv=None) -> int:
     row("copy bandwidth", "cupy", f"{COPY_BYTES / 2**30:g} GiB device to device", f"{bandwidth / 1e12:.3f} TB/s",
         note="read + write")
 
-    l2_bandwidth = None
-    if "l2" in args.parts.split(","):
-        try:
-            l2_bandwidth = l2_read_bandwidth(cp, args.repeats)
-            row("L2 read bandwidth", "cupy", f"{L2_BYTES >> 20} MiB x 200 passes", f"{l2_bandwidth / 1e12:.3f} TB/s",
-                note="16-byte ld.global.cg (L1 bypassed)")
-        except Exception as error:
-            traceback.print_exc()
-            row("L2 read bandwidth", "cupy", "", "not measured", note=f"failed: {type(error).__name__}: {error}")
+    chosen = set(args.parts.split(","))
+
+    def l2():
+        l2_bandwidth = l2_read_bandwidth(cp, args.repeats)
+        row("L2 read bandwidth", "cupy", f"{L2_BYTES >> 20} MiB x 200 passes", f"{l2_bandwidth / 1e12:.3f} TB/s",
+            note="16-byte ld.global.cg (L1 bypassed)")
+        return l2_bandwidth
+    l2_bandwidth = guarded(l2, "L2 read bandwidth") if "l2" in chosen else None
 
     parts = [
         ("single", "ESN one sequence", lambda: esn_single(usable, big, steps_big, bandwidth, rng, args.repeats, cp)),
@@ -223,7 +222,6 @@ def main(argv=None) -> int:
         # Last: ReservoirPy recompiles at every call, with the matrix folded in; slow at n = 100,000.
         ("jax", "ReservoirPy JAX", lambda: reservoirpy_jax(usable, args.quick, rng, args.repeats, cp)),
     ]
-    chosen = set(args.parts.split(","))
     for key, title, part in parts:
         if key not in chosen:
             continue
@@ -235,11 +233,13 @@ def main(argv=None) -> int:
 
 
 def guarded(part, title):
+    """part()'s result, or None after a "not measured" row when it raised."""
     try:
-        part()
+        return part()
     except Exception as error:  # one failing part must not lose the others
         traceback.print_exc()
         row(title, "-", "", "not measured", note=f"failed: {type(error).__name__}: {error}")
+        return None
 
 
 def esn_single(usable, n, steps, bandwidth, rng, repeats, cp):
