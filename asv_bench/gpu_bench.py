@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import platform
 import subprocess
 import sys
@@ -46,13 +47,15 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import reservoir as rs  # noqa: E402
 from reservoir import backends  # noqa: E402
 from reservoir.config import settings  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+from esn_vs_reservoirpy import reservoirpy_jax_reservoir  # noqa: E402 (one place builds ReservoirPy's JAX node)
 
 SEED = 7
 PARTS = ("l2", "single", "batched", "small", "elm", "cpu", "lsm", "jax")
@@ -323,8 +326,7 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
     try:
         import jax
         import jax.numpy as jnp
-        from jax.experimental import sparse as jsparse
-        from reservoirpy.jax.nodes import Reservoir
+        importlib.import_module("reservoirpy.jax.nodes")  # its absence is reported, not raised
     except Exception as error:
         row("vs ReservoirPy JAX", "-", "", "not measured", note=f"reservoirpy.jax unavailable: {error}")
         return
@@ -335,9 +337,7 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
     for n in ((2_000, 10_000) if quick else (10_000, 100_000)):
         W, W_in, bias = matrix(n, 0.01)
         u = rng.uniform(-1, 1, (long, 1)).astype(np.float32)
-        # units must be given: ReservoirPy cannot read the size off a BCOO matrix.
-        node = Reservoir(units=n, W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W)), Win=jnp.asarray(W_in),
-                         bias=jnp.asarray(bias), lr=0.5, dtype=jnp.float32)
+        node = reservoirpy_jax_reservoir(W, W_in, bias, leak_rate=0.5)
         u_short, u_long = jnp.asarray(u[:short]), jnp.asarray(u)
         start = time.perf_counter()
         theirs_states = np.asarray(node.run(u_short))  # from the zero state, to check it is the same network

@@ -266,6 +266,20 @@ def reservoirpy_reservoir(W, W_in, bias, leak_rate):
     return Reservoir(W=W, Win=W_in, bias=np.asarray(bias).ravel(), lr=leak_rate)
 
 
+def reservoirpy_jax_reservoir(W, W_in, bias, leak_rate):
+    """ReservoirPy's JAX Reservoir on given float32 matrices, W as a JAX sparse (BCOO) matrix.
+
+    ImportError where JAX or reservoirpy.jax is missing. `units` is given because
+    ReservoirPy cannot read the size off a BCOO matrix (it raises without it).
+    """
+    import jax.numpy as jnp
+    from jax.experimental import sparse as jsparse
+    from reservoirpy.jax.nodes import Reservoir
+
+    return Reservoir(units=W.shape[0], W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W)), Win=jnp.asarray(W_in),
+                     bias=jnp.asarray(bias), lr=leak_rate, dtype=jnp.float32)
+
+
 def shared_weights(n, n_in, dtype, seed, spectral_radius=0.9, input_scaling=0.5, bias_scaling=0.1):
     """W, W_in, bias built with this project's generator, in `dtype`."""
     import reservoir as rs
@@ -310,14 +324,11 @@ def part_single(sizes: Sizes, args) -> str:
         try:
             import jax
             import jax.numpy as jnp
-            from jax.experimental import sparse as jsparse
-            from reservoirpy.jax.nodes import Reservoir
+
+            node = reservoirpy_jax_reservoir(W32, W_in32, bias32, leak)
         except Exception as error:
             log(f"  {label}: not run ({type(error).__name__}: {error})")
             return
-        # units must be given: ReservoirPy cannot read the size off a BCOO matrix.
-        node = Reservoir(units=n, W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W32)), Win=jnp.asarray(W_in32),
-                         bias=jnp.asarray(bias32), lr=leak, dtype=jnp.float32)
         theirs = np.asarray(node.run(jnp.asarray(inputs[:warm])))
         ours = rs.ESN.from_weights(W32, W_in32, bias32, leak_rate=leak, dtype=np.float32,
                                    backend="numpy").run(inputs[:warm])
