@@ -99,10 +99,12 @@ def _accumulate_row_lanes(registers: int):
                 column = _load_index(context, builder, indices_a, indices.dtype, k)
                 row = builder.gep(x_a.data, [builder.add(builder.mul(column, row_length), lane_v)])
                 weight = builder.load(builder.gep(data_a.data, [k]))
-                splat = builder.insert_element(ir.Constant(vector, ir.Undefined), weight, ir.Constant(ir.IntType(32), 0))
+                splat = builder.insert_element(ir.Constant(vector, ir.Undefined), weight,
+                                               ir.Constant(ir.IntType(32), 0))
                 splat = builder.shuffle_vector(splat, ir.Constant(vector, ir.Undefined),
                                                ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
-                rows = [builder.load(vector_at(row, ir.Constant(i64, r * width)), align=align) for r in range(registers)]
+                rows = [builder.load(vector_at(row, ir.Constant(i64, r * width)), align=align)
+                        for r in range(registers)]
                 return splat, rows
 
             entry = builder.block
@@ -211,7 +213,8 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
         sources = ir.Constant(vector, ir.Undefined)
         for r in range(8):
             column = _load_index(context, builder, columns_a, columns.dtype, builder.add(k, ir.Constant(i64, r)))
-            sources = builder.insert_element(sources, builder.load(builder.gep(x_a.data, [column])), ir.Constant(i32, r))
+            value = builder.load(builder.gep(x_a.data, [column]))
+            sources = builder.insert_element(sources, value, ir.Constant(i32, r))
         k.add_incoming(builder.add(k, ir.Constant(i64, 8)), body)
         total.add_incoming(builder.call(fma, [weights, sources, total]), body)
         builder.branch(head)

@@ -46,8 +46,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ..config import settings
-from ._simd import (accumulate_row_lanes_x1, accumulate_row_lanes_x4, power_of_two, sell_slice_sums,
-                    vector_lanes)
+from ._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, power_of_two, sell_slice_sums, vector_lanes
 from .activations import RELU, SIGMOID, TANH, code
 
 # Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.

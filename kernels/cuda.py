@@ -55,7 +55,7 @@ MAX_THREADS = 1024
 
 
 # --------------------------------------------------------------------------- device code
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _esn_kernels(dtype: np.dtype):
     """The ESN kernels for one float type (dynamic shared arrays need the type at compile time)."""
     nb_type = numba.from_dtype(dtype)
@@ -297,7 +297,7 @@ def _esn_kernels(dtype: np.dtype):
     return run_sell, generate_sell, run_csr_batch, activate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _elm_kernels(dtype: np.dtype):
     activate = _esn_kernels(dtype)[3]
 
@@ -337,7 +337,7 @@ def _elm_kernels(dtype: np.dtype):
     return dense, sparse
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lif_kernels(dtype: np.dtype):
     """The LIF kernel for one float type (see cuda_src/lif.cu for the same kernel in CUDA C).
 

@@ -44,7 +44,7 @@ from .activations import code
 
 
 # --------------------------------------------------------------------------- device code
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(source: str, device_id: int) -> cp.RawModule:
     # Compiled with NVRTC on first use (and cached on disk by CuPy); no fast-math: the
     # float32 results are checked against the float64 reference to 1e-5.

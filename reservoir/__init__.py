@@ -5,8 +5,8 @@ from importlib.metadata import PackageNotFoundError, version
 from . import backends, datasets, lsm, metrics
 from .connectivity import random_sparse, spectral_radius
 from .esn import ESN
-from .lsm import LSM
 from .estimators import ELMClassifier, ELMRegressor, ESNClassifier, ESNRegressor, NotFittedError
+from .lsm import LSM
 from .readouts import GRUReadout, LSTMReadout, Ridge
 from .storage import StateStore
 
@@ -15,5 +15,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ESN", "LSM", "ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError", "Ridge", "GRUReadout", "LSTMReadout",
-           "StateStore", "random_sparse", "spectral_radius", "backends", "datasets", "lsm", "metrics", "__version__"]
+__all__ = [
+    "ESN", "LSM", "ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError", "Ridge",
+    "GRUReadout", "LSTMReadout", "StateStore", "random_sparse", "spectral_radius", "backends", "datasets", "lsm",
+    "metrics", "__version__",
+]

@@ -11,10 +11,10 @@ logs its choice once.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -65,7 +65,7 @@ def _find_spec(module: str):
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _numba_cuda_device_problem() -> str | None:
     from numba import cuda
 
@@ -77,7 +77,7 @@ def _numba_cuda_device_problem() -> str | None:
     return "no CUDA GPU found (numba.cuda.is_available() is False: no driver or no device)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cupy_device_problem() -> str | None:
     try:
         import cupy

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays
+from . import _arrays, backends
 from . import _validation as check
-from . import backends
 from .connectivity import _seed_sequence, random_sparse
 from .kernels.activations import code as activation_code
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays
+from . import _arrays, backends
 from . import _validation as check
-from . import backends
 from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, input_matrix, random_sparse

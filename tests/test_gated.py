@@ -204,7 +204,7 @@ def test_training_chains_cover_every_step_once_with_carried_windows(rng):
     chains = gated.training_chains(lengths, 16, 8, rng)
     covered = {s: np.zeros(n, int) for s, n in enumerate(lengths)}
     for chain in chains:
-        for (a, b), (c, _) in zip(chain.windows, chain.windows[1:]):
+        for (_, b), (c, _) in zip(chain.windows, chain.windows[1:]):
             assert b == c  # consecutive: the state carries from one window to the next
         for a, b in chain.windows:
             assert 0 < b - a <= 16

@@ -8,11 +8,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_store import _kill_at_random
 
 import reservoir as rs
 from reservoir.lsm import LSM
-
-from test_store import _kill_at_random
 
 DT = 1e-4
 
@@ -52,7 +51,7 @@ def test_spikes_only_run_and_resume_are_bit_identical(tmp_path, rng):
         net = _net()
         run = net.run(u, store=store, name="long", checkpoint_every=50, record_states=False)
         with pytest.raises(KeyError, match="no states"):
-            run.states
+            _ = run.states
         # as if killed after step 150: roll the commit back to the checkpoint taken then
         partial = _net().run(u[:150], store=store, name="first150", checkpoint_every=150, record_states=False)
         saved = partial.saved_state()

@@ -97,7 +97,8 @@ class Narma10:
         esn = rs.ESN(PROFILE.narma_units, density=0.01, spectral_radius=0.95, input_scaling=0.2, seed=SEED,
                      dtype="float32")
         states = esn.run(u32)
-        readout = READOUTS[cell](HIDDEN, epochs=PROFILE.gated_narma_epochs, learning_rate=1e-3, window=32, batch_size=8, patience=10,
+        readout = READOUTS[cell](HIDDEN, epochs=PROFILE.gated_narma_epochs, learning_rate=1e-3,
+                                 window=32, batch_size=8, patience=10,
                                  input_to_readout=True, seed=SEED)
         readout.fit(states[start:split], y[start:split], inputs=u32[start:split])
         # run through the training span so that the readout's state at the test start is warmed up

@@ -24,8 +24,9 @@ Choices worth knowing when reading the numbers:
   turns (rotated order), so that they share the machine's load; the Numba JIT (and
   ReservoirPy's lazy initialisation) is warmed up by a short untimed run on the same
   object, then one untimed round of the full work (the first large output arrays of
-  a process cost more to fault in, for every implementation alike). Multi-threaded code (Numba's per-step parallel regions, OpenBLAS) slows
-  down many times over when another process holds a core; ``--threads 1`` gives
+  a process cost more to fault in, for every implementation alike). Multi-threaded
+  code (Numba's per-step parallel regions, OpenBLAS) slows down many times over
+  when another process holds a core; ``--threads 1`` gives
   steadier figures on a shared machine, and parts a and b also time our Numba path
   on one thread beside the default.
 * ReservoirPy's multi-process path (``workers=-1``, a joblib pool) is timed in its
@@ -523,9 +524,10 @@ def ours_point(n, sr, input_scaling, leak, u, y, start, split, seed, args):
 
 
 def rpy_point(n, sr, input_scaling, leak, u, y, start, split, seed, args):
-    import reservoir as rs
     from reservoirpy import mat_gen
     from reservoirpy.nodes import Reservoir, Ridge
+
+    import reservoir as rs
 
     dtype = np.dtype(args.rpy_dtype).type
     res = Reservoir(n, lr=leak, sr=sr, input_scaling=input_scaling, rc_connectivity=DENSITY,

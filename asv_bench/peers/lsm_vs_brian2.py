@@ -169,7 +169,8 @@ def main(argv=None) -> int:
         wall = statistics.median(t for seed in seeds for t in runs[seed]["run_s"]) / args.duration
         build = statistics.median(runs[seed]["build_s"] for seed in seeds)
         brian_synapses = statistics.mean(runs[seed]["synapses"] for seed in seeds)
-        rows.append(f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) | {np.mean(rates):.2f} ± {np.std(rates):.2f} "
+        rows.append(f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) "
+                    f"| {np.mean(rates):.2f} ± {np.std(rates):.2f} "
                     f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {wall:.3f} "
                     f"| {wall / our_time:.1f}x (spikes), {wall / our_states_time:.1f}x (with states) |")
         rows.append(f"| rate / CV: ours vs Brian2 {target} | {np.mean(our_rates) / np.mean(rates) - 1:+.1%} "
