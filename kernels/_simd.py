@@ -11,7 +11,7 @@ written as Numba intrinsics whose IR holds the sums in vector registers:
 and one bit-level helper the float64 tanh needs: ``power_of_two`` (2^k from the
 exponent bits, where ``math.ldexp`` would be a call that keeps loops scalar).
 
-Bounds are not checked: the callers in ``cpu.py`` build the shapes each docstring
+Bounds are not checked: the callers in ``cpu/esn.py`` build the shapes each docstring
 asks for (``cpu.esn_run`` pads the batch to whole vectors).
 """
 
@@ -229,7 +229,7 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
 @intrinsic
 def power_of_two(typingctx, k):
     """2.0 ** k for an integer k in [-1022, 1023], from the exponent bits (no libm call, so the
-    loops around it vectorise: the float64 tanh in ``cpu.py`` scales exp's reduced argument by it)."""
+    loops around it vectorise: the float64 tanh in ``cpu/esn.py`` scales exp's reduced argument by it)."""
     if not isinstance(k, types.Integer):
         return None
 

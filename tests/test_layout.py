@@ -58,7 +58,7 @@ def test_wheel_keeps_one_top_level_name(wheel):
     names = zipfile.ZipFile(path).namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"reservoir"}
-    for required in ("reservoir/kernels/cpu.py", "reservoir/kernels/cuda_src/esn.cu",
+    for required in ("reservoir/kernels/cpu/esn.py", "reservoir/kernels/cuda_src/esn.cu",
                      "reservoir/datasets/synthetic.py"):
         assert required in names
 

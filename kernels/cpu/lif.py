@@ -1,0 +1,226 @@
+"""Numba CPU path for spiking LIF networks: the whole time loop in compiled code.
+
+Same contract as ``reference.lsm_run``; see the comment below for the step order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+
+# --------------------------------------------------------------------------- LIF (spiking) networks
+# The step order and the arithmetic are those of reference.lsm_run, operation for
+# operation and without fastmath (no fused multiply-adds, no reassociation), so the
+# two paths give the same spikes bit for bit. Event-driven: only neurons that spiked
+# push to their targets (rows of the push matrix are presynaptic), so synaptic work
+# follows the spike count. A step's neuron loops are branch-free and vectorise; the
+# parallelism is over trials: one trial's step (4000 neurons: a few microseconds) is
+# shorter than starting a parallel region.
+@njit(inline="always")
+def _lif_update(i, t, params, v, i_exc, i_inh, free_at, trace, drive, current_input):
+    """1. of the step for neuron i (exact integration unless refractory), and the decays."""
+    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
+     decay_trace, refractory_steps) = params
+    i_ext = drive[i] if current_input else v.dtype.type(0)
+    integrated = v_rest + (v[i] - v_rest) * decay_m + i_exc[i] * gain_exc + i_inh[i] * gain_inh \
+        + i_ext * gain_ext
+    # A read-only select on int32 steps (lanes as wide as float32's), so the loop vectorises;
+    # a counter decremented here would cost a store per neuron per step (1.7x the loop's time).
+    v[i] = integrated if t >= free_at[i] else v[i]
+    i_exc[i] *= decay_exc
+    i_inh[i] *= decay_inh
+    trace[i] *= decay_trace
+
+
+@njit(cache=True)
+def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
+               inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
+               out, record_states, window, record_spikes, records, count, begin):
+    """Advance one trial from step `begin`; stop early when `records` could overflow.
+
+    Returns (step reached, spike count). One vectorised pass over the neurons per step
+    does the previous step's delivery (deferred to here: same arithmetic, one pass
+    fewer), the update and the decays; spikes then visit only their targets.
+    """
+    v_reset, v_thresh, refractory_steps = params[1], params[2], params[10]
+    n = v.shape[0]
+    slots = ring_exc.shape[0]
+    zero = v.dtype.type(0)
+    one = v.dtype.type(1)
+    # Refractory counters become the local step at which each neuron integrates again,
+    # converted back when the call ends.
+    free_after_spike = np.int32(max(refractory_steps, 1))
+    free_at = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        free_at[i] = np.int32(begin + hold[i])
+    drive = np.zeros(n, dtype=v.dtype)
+    spiked = np.empty(n, dtype=np.int64)
+    steps = inputs.shape[0]
+    has_input = in_indices.shape[0] > 0 and inputs.shape[1] > 0
+    current_input = has_input and not input_spikes
+    # Without delays or input spikes, spikes go straight into the currents (no ring sweep).
+    sweep_ring = slots > 1 or (has_input and input_spikes)
+    t = begin
+    while t < steps:
+        if record_spikes and records.shape[0] - count < n:
+            break
+        t32 = np.int32(t)
+        slot = (step0 + t) % slots
+        previous = slot - 1 if slot > 0 else slots - 1
+        if has_input:  # the input matrix in push layout: silent channels (no input spike) cost nothing
+            for i in range(n):
+                drive[i] = zero
+            for c in range(inputs.shape[1]):
+                x = inputs[t, c]
+                if x != zero:
+                    for k in range(in_indptr[c], in_indptr[c + 1]):
+                        drive[in_indices[k]] += in_data[k] * x
+        # (3. of the previous step) delivery; 1. update; 5. trace decay -- branch-free, so it vectorises.
+        # At a call's first step the previous slot was delivered already and holds zeros.
+        if sweep_ring:
+            for i in range(n):
+                i_exc[i] += ring_exc[previous, i]
+                i_inh[i] += ring_inh[previous, i]
+                ring_exc[previous, i] = zero
+                ring_inh[previous, i] = zero
+                _lif_update(i, t32, params, v, i_exc, i_inh, free_at, trace, drive, current_input)
+        else:
+            for i in range(n):
+                _lif_update(i, t32, params, v, i_exc, i_inh, free_at, trace, drive, current_input)
+        # 2. threshold: spikes are rare, so count blocks first (a vectorised sum) and scan only hits
+        n_spiked = 0
+        for first in range(0, n, 64):
+            last = min(first + 64, n)
+            hits = 0
+            for i in range(first, last):
+                hits += v[i] > v_thresh
+            if hits:
+                for i in range(first, last):
+                    if v[i] > v_thresh:
+                        spiked[n_spiked] = i
+                        n_spiked += 1
+        # 3. synapses
+        if sweep_ring:  # each spike into its targets' arrival slots, input spikes into this step's
+            for s in range(n_spiked):
+                j = spiked[s]
+                ring = ring_exc if j < n_exc else ring_inh
+                for k in range(push_indptr[j], push_indptr[j + 1]):
+                    arrival = slot + delays[k]  # delays < slots: a subtraction instead of a modulo
+                    if arrival >= slots:
+                        arrival -= slots
+                    ring[arrival, push_indices[k]] += push_data[k]
+            if has_input and input_spikes:
+                for i in range(n):
+                    ring_exc[slot, i] += drive[i]
+        else:  # no delays: straight into the currents, in push order
+            for s in range(n_spiked):
+                j = spiked[s]
+                current = i_exc if j < n_exc else i_inh
+                for k in range(push_indptr[j], push_indptr[j + 1]):
+                    current[push_indices[k]] += push_data[k]
+        # 4. reset; 5. traces and records
+        for s in range(n_spiked):
+            j = spiked[s]
+            v[j] = v_reset
+            free_at[j] = t32 + free_after_spike
+            trace[j] += one
+        if record_spikes:
+            for s in range(n_spiked):
+                records[count, 0] = t
+                records[count, 1] = spiked[s]
+                count += 1
+        if record_states:
+            if window > 0:
+                for s in range(n_spiked):
+                    out[t // window, spiked[s]] += one
+            else:
+                for i in range(n):
+                    out[t, i] = trace[i]
+        t += 1
+    for i in range(n):
+        hold[i] = max(free_at[i] - np.int32(t), 0)
+    if sweep_ring and t > begin:  # deliver the last step's slot: the state leaves complete
+        last_slot = (step0 + t - 1) % slots
+        for i in range(n):
+            i_exc[i] += ring_exc[last_slot, i]
+            i_inh[i] += ring_inh[last_slot, i]
+            ring_exc[last_slot, i] = zero
+            ring_inh[last_slot, i] = zero
+    return t, count
+
+
+@njit(cache=True)
+def _lif_serial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
+                inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
+                out, record_states, window, record_spikes, records, counts, positions):
+    for b in range(v.shape[0]):
+        positions[b], counts[b] = _lif_trial(
+            push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
+            inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
+            step0, out[b], record_states, window, record_spikes, records[b], counts[b], positions[b])
+
+
+@njit(parallel=True, cache=True)
+def _lif_parallel(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
+                  inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
+                  out, record_states, window, record_spikes, records, counts, positions):
+    for b in prange(v.shape[0]):
+        positions[b], counts[b] = _lif_trial(
+            push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
+            inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
+            step0, out[b], record_states, window, record_spikes, records[b], counts[b], positions[b])
+
+
+@dataclass
+class LifWeights:
+    push_indptr: np.ndarray
+    push_indices: np.ndarray
+    push_data: np.ndarray
+    delays: np.ndarray
+    n_exc: int
+    in_indptr: np.ndarray
+    in_indices: np.ndarray
+    in_data: np.ndarray
+
+
+def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+    """Recurrent and input matrices both in push layout (rows = sources), sorted."""
+    push = sp.csr_array(push)
+    input_push = sp.csr_array(sp.csr_array(W_in).T)  # rows = input channels
+    input_push.sort_indices()  # each neuron sums its channels in ascending order, as the reference's matvec
+    return LifWeights(push.indptr.astype(np.int64), push.indices.astype(np.int64), push.data,
+                      np.asarray(delays, dtype=np.int64), int(n_exc), input_push.indptr.astype(np.int64),
+                      input_push.indices.astype(np.int64), input_push.data.astype(push.data.dtype))
+
+
+def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+            record_spikes: bool):
+    """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`."""
+    batch, steps, n = inputs.shape[0], inputs.shape[1], state.v.shape[1]
+    record_states = out is not None
+    if out is None:
+        out = np.empty((batch, 0, n), dtype=state.v.dtype)
+    # Spike records grow by doubling; a trial that fills its records stops, the others go on.
+    capacity = n + max(1024, steps * n // 50) if record_spikes else 0
+    records = np.empty((batch, capacity, 2), dtype=np.int64)
+    counts = np.zeros(batch, dtype=np.int64)
+    positions = np.zeros(batch, dtype=np.int64)
+    loop = _lif_parallel if batch > 1 else _lif_serial
+    while True:
+        loop(weights.push_indptr, weights.push_indices, weights.push_data, weights.delays, weights.n_exc,
+             weights.in_indptr, weights.in_indices, weights.in_data, params, inputs, input_spikes,
+             state.v, state.i_exc, state.i_inh, state.refractory, state.ring_exc, state.ring_inh, state.trace,
+             state.step, out, record_states, window, record_spikes, records, counts, positions)
+        if np.all(positions == steps):
+            break
+        grown = np.empty((batch, 2 * records.shape[1], 2), dtype=np.int64)
+        grown[:, :records.shape[1]] = records
+        records = grown
+    state.step += steps
+    if not record_spikes:
+        return None
+    return [records[b, :counts[b]] for b in range(batch)]
