@@ -1,6 +1,6 @@
 """Shared fixtures and independent NumPy oracles for the test suite.
 
-Everything here is written from the equations in DESIGN.md, not from the package
+Everything here is written from the model equations (the user guide), not from the package
 code, so that the tests compare the package against an independent reference; the
 one exception is ``reference_esn``, which runs ``reservoir.kernels.reference`` (the
 oracle every backend is compared with, itself checked against ``esn_loop``) in

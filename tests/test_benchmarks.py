@@ -24,7 +24,7 @@ _spec.loader.exec_module(smoke)
 
 BENCHMARKS = smoke.discover(smoke.load("smoke"))
 
-# The capabilities issue 8 lists, each with at least one benchmark (a rename or a lost
+# The capabilities the suite measures, each with at least one benchmark (a rename or a lost
 # module fails here rather than leaving a hole in the report).
 REQUIRED = [
     "esn.Construction.time_random_sparse", "esn.Run.time_run_single", "esn.Run.time_run_batched",
@@ -128,8 +128,8 @@ def test_plot_history_from_stored_results(tmp_path):
 
 def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
     """asv_bench/gpu_bench.py end to end before a GPU ever runs it: NumPy stands in for CuPy and the
-    "numba" backend for the GPU ones, so every part's code runs and writes its rows (the lent GPU time
-    is too short to find a typo in the script)."""
+    "numba" backend for the GPU ones, so every part's code runs and writes its rows (a typo must not
+    cost a run on a GPU)."""
     from cupy_stand_in import stand_in_modules
 
     for name, module in stand_in_modules().items():
