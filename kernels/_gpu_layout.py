@@ -1,4 +1,4 @@
-"""Host-side pieces shared by the two GPU paths (``cuda.py``: Numba-CUDA, ``cupy_raw.py``: CUDA C).
+"""Host-side pieces shared by the two GPU paths (``cuda/``: Numba-CUDA, ``cupy_raw.py``: CUDA C).
 
 Both paths run the same algorithms on the same layouts, so their timings compare
 kernels, not data structures:

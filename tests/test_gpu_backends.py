@@ -200,7 +200,7 @@ for dtype in (np.float32, np.float64):
             assert ("cudaCGGetIntrinsicHandle" in ptx) == cooperative, f"{name}: cooperative should be {cooperative}"
             if kernel.py_func.__name__ == "lif_run":  # explicitly rounded: bit-identical to the reference
                 assert "fma." not in ptx, "the LIF kernel must not contract multiply-adds"
-            if dtype == np.float32 and kernel.py_func.__name__ != "lif_run":
+            if dtype == np.float32:
                 assert ".f64" not in ptx, f"{name}: float64 arithmetic in a float32 kernel"
         except Exception as error:
             if "libNVVM" in str(error) or "NVVM" in type(error).__name__:
