@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Every GPU figure of issue 7 in one call: copy bandwidth, floors, ESN and ELM timings, a table.
+"""Every GPU figure of asv_bench/gpu-results.md in one call: copy bandwidth, floors, ESN and ELM timings, a table.
 
 Run on a machine with a CUDA GPU, CuPy and/or numba-cuda (``pip install -e ".[cuda]"``)::
 

@@ -1,4 +1,4 @@
-"""Host-side pieces shared by the two GPU paths (``cuda.py``: Numba-CUDA, ``cupy_raw.py``: CUDA C).
+"""Host-side pieces shared by the two GPU paths (``cuda/``: Numba-CUDA, ``cupy_raw.py``: CUDA C).
 
 Both paths run the same algorithms on the same layouts, so their timings compare
 kernels, not data structures:
@@ -11,9 +11,11 @@ kernels, not data structures:
 * :func:`lif_layout` -- the LIF network's push rows sorted by target (the pull
   variant binary-searches them) and its input matrix in pull layout;
 * :func:`plan_lif_blocks` -- blocks per trial of the LIF kernels, and the LIF host
-  helpers both paths share (:class:`LifWeights`, :func:`spikes_in_step_order`);
+  helpers both paths share (:class:`GpuLifWeights`, :func:`spikes_in_step_order`);
 * :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
-  whether each block's part of the matrix is staged in shared memory.
+  whether each block's part of the matrix is staged in shared memory;
+* :func:`check_co_resident` / :func:`refused_launch` -- the error both paths give
+  when a cooperative grid cannot be resident on the GPU all at once.
 
 Nothing here imports a GPU package: it is plain NumPy/Numba on the host, and the
 ``.cu`` compile test reads :data:`CUDA_KERNELS` without CuPy.
@@ -137,6 +139,36 @@ class GridPlan:
     shared_bytes: int  # dynamic shared memory per block
 
 
+class GridNotCoResidentError(RuntimeError):
+    """A persistent kernel's grid cannot have all its blocks resident on the GPU at once.
+
+    The persistent kernels separate time steps with a grid-wide barrier, which is only
+    safe when every block runs at the same time; they are launched cooperatively, and
+    the GPU refuses such a launch rather than run it partly.
+    """
+
+
+def _co_residency_advice(kernel: str, blocks: int, threads: int, shared_bytes: int) -> str:
+    return (f"{kernel}: a grid of {blocks} blocks of {threads} threads ({shared_bytes} bytes of shared memory "
+            "each) cannot be resident on this GPU all at once, and the kernel's grid-wide barrier between time "
+            "steps needs every block running together. Lower settings.gpu_threads_per_block or "
+            "settings.gpu_shared_bytes, raise settings.gpu_min_entries_per_block (fewer blocks), or run where "
+            "the GPU's multiprocessors are not limited (e.g. by MPS)")
+
+
+def check_co_resident(kernel: str, blocks: int, max_blocks: int, threads: int, shared_bytes: int) -> None:
+    """Raise :class:`GridNotCoResidentError` before launching more blocks than can be co-resident."""
+    if blocks > max_blocks:
+        raise GridNotCoResidentError(f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)}; at most "
+                                     f"{max_blocks} blocks fit")
+
+
+def refused_launch(kernel: str, blocks: int, threads: int, shared_bytes: int, error: Exception):
+    """The error for a cooperative launch the driver refused (`error`), naming why."""
+    return GridNotCoResidentError(f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)} "
+                                  f"(the driver refused the cooperative launch: {error})")
+
+
 def _staged_bytes(ptr: np.ndarray, units: int, blocks: int, itemsize: int) -> tuple[int, int]:
     """(largest part in entries, shared bytes for it) when `units` are cut into `blocks` equal ranges."""
     per_block = -(-units // blocks)
@@ -217,9 +249,10 @@ def lif_layout(push, delays, n_exc: int, W_in) -> LifLayout:
 
 def plan_lif_blocks(n: int, batch: int, max_blocks: int, *, single_block_max_neurons: int,
                     neurons_per_block: int) -> int:
-    """Blocks per trial: one (``__syncthreads`` between phases) up to `single_block_max_neurons`,
-    else about `neurons_per_block` each, as long as all blocks of all trials are co-resident
-    (`max_blocks`), which a grid barrier needs; never fewer than one."""
+    """Blocks per trial: one (``__syncthreads`` between phases, an ordinary launch) up to
+    `single_block_max_neurons`, else about `neurons_per_block` each, as long as all blocks
+    of all trials are co-resident (`max_blocks`), which the cooperative launch of the grid
+    barrier needs; never fewer than one."""
     if n <= single_block_max_neurons:
         return 1
     wanted = -(-n // max(1, neurons_per_block))
@@ -245,7 +278,7 @@ def spikes_in_step_order(records: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class LifWeights:
+class GpuLifWeights:
     """A LIF network's matrices on the device, as either GPU path uploads them."""
 
     layout: LifLayout

@@ -1,14 +1,22 @@
 """CuPy path: hand-written CUDA C kernels (``cuda_src/*.cu``) loaded with ``cupy.RawModule``.
 
-Same algorithms, layouts and launch plans as the Numba-CUDA path (``cuda.py``); see
+Same algorithms, layouts and launch plans as the Numba-CUDA path (``cuda/``); see
 ``_gpu_layout.py`` for the layouts and the ``.cu`` files for the kernels.
 
 Time loop
 ---------
 Every ESN call is **one persistent kernel launch for all its time steps**. Each block
 owns a fixed range of rows for the whole launch; steps are separated by a grid-wide
-barrier (an arrival counter in global memory; the grid never has more blocks than
-can be co-resident, from the occupancy calculator). For small reservoirs each block
+barrier, cooperative groups' grid sync (``cuda_src/grid_barrier.cuh``). The ESN module
+is loaded with ``enable_cooperative_groups=True``, so its kernels are launched with
+``cuLaunchCooperativeKernel``: the GPU runs every block at once or refuses the launch,
+and a refusal is raised as :class:`~._gpu_layout.GridNotCoResidentError` saying why
+(the grid is sized by the occupancy calculator, so it fits unless the settings or the
+GPU's partitioning say otherwise). The LIF kernel is launched cooperatively only when
+a trial spans several blocks: with one block per trial its barrier is
+``__syncthreads`` and the trials are independent, so any number of trials may be
+launched, more than fit on the GPU at once. The ELM kernels have no barrier and use
+ordinary launches. For small reservoirs each block
 copies its part of the matrix to shared memory once and reads it on chip at every
 step (one block: the state lives in shared memory too, and the barrier is
 ``__syncthreads``); for large ones the matrix streams from device memory and the
@@ -45,15 +53,18 @@ from .activations import code
 
 # --------------------------------------------------------------------------- device code
 @functools.cache
-def _module(source: str, device_id: int) -> cp.RawModule:
+def _module(source: str, device_id: int, cooperative: bool) -> cp.RawModule:
     # Compiled with NVRTC on first use (and cached on disk by CuPy); no fast-math: the
-    # float32 results are checked against the float64 reference to 1e-5.
+    # float32 results are checked against the float64 reference to 1e-5. CuPy launches
+    # every kernel of a module built with enable_cooperative_groups cooperatively, so a
+    # source whose kernel runs both ways (lif.cu) gets one module per way.
     return cp.RawModule(code=layout.cuda_source_text(source), options=("--std=c++17",),
-                        name_expressions=layout.name_expressions(source))
+                        name_expressions=layout.name_expressions(source), enable_cooperative_groups=cooperative)
 
 
-def _kernel(source: str, name: str, dtype) -> cp.RawKernel:
-    return _module(source, cp.cuda.Device().id).get_function(f"{name}<{layout.CUDA_TYPES[np.dtype(dtype)]}>")
+def _kernel(source: str, name: str, dtype, cooperative: bool = False) -> cp.RawKernel:
+    module = _module(source, cp.cuda.Device().id, cooperative)
+    return module.get_function(f"{name}<{layout.CUDA_TYPES[np.dtype(dtype)]}>")
 
 
 # --------------------------------------------------------------------------- host driver
@@ -94,11 +105,28 @@ def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
                             state_bytes=state_bytes)
 
 
-def _launch_persistent(kernel, plan: layout.GridPlan, args) -> None:
-    arrived = cp.zeros(1, dtype=cp.uint32)
+def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, shared_bytes: int) -> None:
+    """Launch `kernel`; with more than one block along x it is a cooperative module's kernel,
+    checked first for a grid that can be co-resident, and a refusal by the driver becomes a
+    GridNotCoResidentError that says why."""
+    blocks = int(np.prod(grid))
+    if grid[0] > 1:  # blocks along x share the work and meet at the grid barrier (y: independent trials)
+        if not cp.cuda.Device().attributes.get("CooperativeLaunch", 1):
+            raise layout.GridNotCoResidentError(f"{name}: this GPU does not support cooperative launches, which "
+                                                "the multi-block persistent kernels need; use backend='numba'")
+        layout.check_co_resident(name, blocks, _max_blocks(kernel, threads)(shared_bytes), threads, shared_bytes)
+    try:
+        kernel(grid, (threads,), args, shared_mem=shared_bytes)
+    except cp.cuda.driver.CUDADriverError as error:
+        if "COOPERATIVE_LAUNCH_TOO_LARGE" in str(error):
+            raise layout.refused_launch(name, blocks, threads, shared_bytes, error) from error
+        raise
+
+
+def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
     _allow_shared(kernel, plan.shared_bytes)
-    kernel((plan.blocks,), (settings.gpu_threads_per_block,),
-           (*args, np.int32(plan.stage), np.int32(plan.capacity), arrived), shared_mem=plan.shared_bytes)
+    _launch_checked(kernel, name, (plan.blocks,), settings.gpu_threads_per_block,
+                        (*args, np.int32(plan.stage), np.int32(plan.capacity)), plan.shared_bytes)
 
 
 def _device(array, dtype=None):
@@ -117,8 +145,9 @@ def _write_back(target, result) -> None:
 
 # --------------------------------------------------------------------------- public functions
 @dataclass
-class EsnWeights:
-    """The matrix on the host (layouts are built from it on first use) and everything else on the device."""
+class CupyEsnWeights:
+    """The matrix on the host (layouts are built from it on first use) and everything else on the device
+    (an ``EsnWeights`` of ``kernels.contract``)."""
 
     W: sp.csr_array
     W_in: cp.ndarray
@@ -145,14 +174,14 @@ class EsnWeights:
         return self._csr
 
 
-def prepare_esn(W, W_in, bias) -> EsnWeights:
+def prepare_esn(W, W_in, bias) -> CupyEsnWeights:
     W = sp.csr_array(W)
     W.sort_indices()
     dtype = W.dtype
-    return EsnWeights(W, _device(W_in, dtype), _device(bias, dtype))
+    return CupyEsnWeights(W, _device(W_in, dtype), _device(bias, dtype))
 
 
-def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
+def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``; any argument may be a NumPy or a CuPy array."""
     dtype = weights.dtype
     keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
@@ -160,20 +189,20 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     n = weights.W.shape[0]
     if batch == 1:
         (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
-        kernel = _kernel("esn.cu", "esn_run_sell", dtype)
+        kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
         plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize)
         direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
         states = out[0] if direct else cp.empty((steps, n), dtype)
         start = _device(state[0], dtype)
-        _launch_persistent(kernel, plan, (slice_ptr, columns, values, row_of, weights.W_in, weights.bias,
-                                          _device(inputs[0], dtype), start, states, np.int32(n), np.int32(n_in),
-                                          np.int32(n_slices), np.int32(steps), keep, leak, act))
+        args = (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, _device(inputs[0], dtype), start,
+                states, np.int32(n), np.int32(n_in), np.int32(n_slices), np.int32(steps), keep, leak, act)
+        _launch_persistent(kernel, "esn_run_sell", plan, args)
         if not direct:
             _write_back(out[0], states)
         _write_back(state[0], states[-1])
         return out
     (indptr, indices, data), ptr_host = weights.csr()
-    kernel = _kernel("esn.cu", "esn_run_csr_batch", dtype)
+    kernel = _kernel("esn.cu", "esn_run_csr_batch", dtype, cooperative=True)
     plan = _plan(kernel, ptr_host, dtype.itemsize)
     x_buffers = cp.empty((2, n, batch), dtype)
     x_buffers[0] = _device(state, dtype).T
@@ -182,17 +211,17 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     # array (a view with contiguous rows is fine), else into a fresh one.
     direct = isinstance(out, cp.ndarray) and out.strides[1:] == (n * dtype.itemsize, dtype.itemsize)
     states = out if direct else cp.empty((batch, steps, n), dtype)
-    _launch_persistent(kernel, plan, (indptr, indices, data, weights.W_in, weights.bias, inputs_by_step, x_buffers,
-                                      states, np.int64(states.strides[0] // dtype.itemsize), np.int32(n),
-                                      np.int32(n_in), np.int32(batch), np.int32(steps), keep, leak, act,
-                                      np.int32(layout.next_power_of_two_log2(batch))))
+    args = (indptr, indices, data, weights.W_in, weights.bias, inputs_by_step, x_buffers, states,
+            np.int64(states.strides[0] // dtype.itemsize), np.int32(n), np.int32(n_in), np.int32(batch),
+            np.int32(steps), keep, leak, act, np.int32(layout.next_power_of_two_log2(batch)))
+    _launch_persistent(kernel, "esn_run_csr_batch", plan, args)
     if not direct:
         _write_back(out, states)
     _write_back(state, x_buffers[steps % 2].T)
     return out
 
 
-def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_input: bool,
+def esn_generate(weights: CupyEsnWeights, readout_coef, readout_intercept, include_input: bool,
                  state, first_input, n_steps: int, leak_rate: float, activation: str):
     """Same contract as ``reference.esn_generate``; returns outputs where `state` lives (NumPy or CuPy)."""
     dtype = weights.dtype
@@ -200,7 +229,7 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
     n = weights.W.shape[0]
     n_in = weights.W_in.shape[1]
     (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
-    kernel = _kernel("esn.cu", "esn_generate_sell", dtype)
+    kernel = _kernel("esn.cu", "esn_generate_sell", dtype, cooperative=True)
     plan = _plan(kernel, ptr_host, dtype.itemsize)
     coef = _device(readout_coef, dtype)
     n_out = coef.shape[0]
@@ -210,16 +239,16 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
     u_buffers[:, 0] = _device(first_input, dtype)
     partial = cp.empty((2, n_out, plan.blocks), dtype)
     outputs = cp.empty((n_steps, n_out), dtype)
-    _launch_persistent(kernel, plan, (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, coef,
-                                      _device(readout_intercept, dtype), np.int32(n_out), np.int32(bool(include_input)),
-                                      x_buffers, u_buffers, partial, outputs, np.int32(n), np.int32(n_in),
-                                      np.int32(n_slices), np.int32(n_steps), keep, leak, act))
+    args = (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, coef, _device(readout_intercept, dtype),
+            np.int32(n_out), np.int32(bool(include_input)), x_buffers, u_buffers, partial, outputs, np.int32(n),
+            np.int32(n_in), np.int32(n_slices), np.int32(n_steps), keep, leak, act)
+    _launch_persistent(kernel, "esn_generate_sell", plan, args)
     _write_back(state, x_buffers[n_steps % 2])
     return outputs if isinstance(state, cp.ndarray) else cp.asnumpy(outputs)
 
 
 @dataclass
-class ElmWeights:
+class CupyElmWeights:
     """Hidden weights on the device, CSR rows (dense and sparse inputs alike)."""
 
     W: sp.csr_array
@@ -227,13 +256,13 @@ class ElmWeights:
     bias: cp.ndarray
 
 
-def prepare_elm(W_hidden, bias) -> ElmWeights:
+def prepare_elm(W_hidden, bias) -> CupyElmWeights:
     W = sp.csr_array(W_hidden)
     W.sort_indices()
-    return ElmWeights(W, tuple(cp.asarray(a) for a in layout.csr32(W)), _device(bias, W.dtype))
+    return CupyElmWeights(W, tuple(cp.asarray(a) for a in layout.csr32(W)), _device(bias, W.dtype))
 
 
-def elm_hidden(weights: ElmWeights, X, activation: str):
+def elm_hidden(weights: CupyElmWeights, X, activation: str):
     """Same contract as ``reference.elm_hidden``. X: NumPy, CuPy, scipy.sparse or cupyx.scipy.sparse
     (sparse X is read as CSR, never densified). Returns a CuPy array for device X, else NumPy."""
     import cupyx.scipy.sparse as cpx_sparse
@@ -264,12 +293,11 @@ def elm_hidden(weights: ElmWeights, X, activation: str):
 
 
 # --------------------------------------------------------------------------- LIF (spiking) networks
-def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.LifWeights:
+def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.GpuLifWeights:
     """Push rows sorted by target and W_in in pull layout, on the device."""
     lif = layout.lif_layout(push, delays, n_exc, W_in)
-    return layout.LifWeights(lif, tuple(cp.asarray(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
-                                                          lif.delays)),
-                      tuple(cp.asarray(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
+    push = tuple(cp.asarray(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data, lif.delays))
+    return layout.GpuLifWeights(lif, push, tuple(cp.asarray(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
 
 
 def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> int:
@@ -278,7 +306,7 @@ def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> 
                                   neurons_per_block=settings.gpu_lif_neurons_per_block)
 
 
-def lsm_run(weights: layout.LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
             record_spikes: bool):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
@@ -289,7 +317,7 @@ def lsm_run(weights: layout.LifWeights, params: tuple, inputs, input_spikes: boo
     """
     push_variant = layout.is_push_propagation(settings.gpu_lif_propagation)
     dtype = weights.dtype
-    kernel = _kernel("lif.cu", "lif_run", dtype)
+    plain = _kernel("lif.cu", "lif_run", dtype)
     batch, steps, n_in = inputs.shape
     n = weights.layout.n
     slots = state.ring_exc.shape[1]
@@ -312,21 +340,26 @@ def lsm_run(weights: layout.LifWeights, params: tuple, inputs, input_spikes: boo
      refractory_steps) = params
     scalars = tuple(dtype.type(x) for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
                                             decay_exc, decay_inh, decay_trace))
-    threads = max(32, min(settings.gpu_lif_threads_per_block, kernel.max_threads_per_block) // 32 * 32)
+    threads = max(32, min(settings.gpu_lif_threads_per_block, plain.max_threads_per_block) // 32 * 32)
     chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
     shared_bytes = 4 * chunk
-    blocks = _lif_blocks(kernel, batch, n, threads, shared_bytes)
+    # One block per trial: __syncthreads between phases, an ordinary launch of any number
+    # of trials. Several: the grid barrier, so a cooperative launch of the whole grid
+    # (planned with that module's occupancy).
+    cooperative = (_kernel("lif.cu", "lif_run", dtype, cooperative=True)
+                   if n > settings.gpu_lif_single_block_max_neurons else plain)
+    blocks = _lif_blocks(cooperative, batch, n, threads, shared_bytes)
+    kernel = plain if blocks == 1 else cooperative
     while True:
-        kernel((blocks, batch), (threads,), (
+        _launch_checked(kernel, "lif_run", (blocks, batch), threads, (
             *weights.push, np.int32(weights.layout.n_exc), *weights.inputs, u, np.int32(n_in), np.int32(steps),
             np.int32(has_input), np.int32(bool(input_spikes)), arrays["v"], arrays["i_exc"], arrays["i_inh"],
             arrays["refractory"], arrays["ring_exc"], arrays["ring_inh"], arrays["trace"], np.int32(n),
             np.int32(slots), np.int64(state.step), states, np.int32(states.shape[1] if record_states else 0),
             np.int32(record_states), np.int32(window), np.int32(bool(record_spikes)), records,
             np.int64(records.shape[1]), counts, positions, cp.zeros((batch, 3, n), cp.int32),
-            cp.zeros((batch, 3), cp.int32), cp.zeros(batch, cp.uint32), *scalars,
-            np.int32(max(int(refractory_steps) - 1, 0)), np.int32(push_variant),
-            np.int32(chunk)), shared_mem=shared_bytes)
+            cp.zeros((batch, 3), cp.int32), *scalars, np.int32(max(int(refractory_steps) - 1, 0)),
+            np.int32(push_variant), np.int32(chunk)), shared_bytes)
         if bool((positions == steps).all()):
             break
         # A trial stopped with its records nearly full: double them and go on from where it stopped.

@@ -5,6 +5,8 @@ correct rather than fast. Arithmetic stays in the weights' dtype: NumPy treats t
 Python-float leak rate as a weak scalar, so float32 in means float32 throughout.
 
     x[t] = (1 - a) * x[t-1] + a * f(W @ x[t-1] + W_in @ u[t] + b)
+
+Its functions are the kernel contract (``kernels.contract``) that every path keeps.
 """
 
 from __future__ import annotations
@@ -18,23 +20,23 @@ from .activations import NUMPY
 
 
 @dataclass(frozen=True)
-class EsnWeights:
+class ReferenceEsnWeights:
     W: sp.csr_array  # (n, n)
     W_in: np.ndarray  # (n, n_in), dense
     bias: np.ndarray  # (n,)
 
 
-def prepare_esn(W, W_in, bias) -> EsnWeights:
-    return EsnWeights(sp.csr_array(W), np.asarray(W_in), np.asarray(bias))
+def prepare_esn(W, W_in, bias) -> ReferenceEsnWeights:
+    return ReferenceEsnWeights(sp.csr_array(W), np.asarray(W_in), np.asarray(bias))
 
 
-def _step(weights: EsnWeights, u_t, x, leak_rate: float, f):
+def _step(weights: ReferenceEsnWeights, u_t, x, leak_rate: float, f):
     """One step for a batch: u_t (B, n_in), x (B, n) -> new x (B, n)."""
     pre = (weights.W @ x.T).T + u_t @ weights.W_in.T + weights.bias
     return (1.0 - leak_rate) * x + leak_rate * f(pre)
 
 
-def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
+def esn_run(weights: ReferenceEsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Run B sequences.
 
     inputs (B, T, n_in); state (B, n), overwritten with the last state;
@@ -49,7 +51,7 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     return out
 
 
-def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_input: bool,
+def esn_generate(weights: ReferenceEsnWeights, readout_coef, readout_intercept, include_input: bool,
                  state, first_input, n_steps: int, leak_rate: float, activation: str):
     """Closed loop for one sequence: each output becomes the next input.
 
@@ -73,16 +75,16 @@ def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_i
 
 
 @dataclass(frozen=True)
-class ElmWeights:
+class ReferenceElmWeights:
     W: sp.csr_array  # (n_hidden, n_features)
     bias: np.ndarray  # (n_hidden,)
 
 
-def prepare_elm(W_hidden, bias) -> ElmWeights:
-    return ElmWeights(sp.csr_array(W_hidden), np.asarray(bias))
+def prepare_elm(W_hidden, bias) -> ReferenceElmWeights:
+    return ReferenceElmWeights(sp.csr_array(W_hidden), np.asarray(bias))
 
 
-def elm_hidden(weights: ElmWeights, X, activation: str):
+def elm_hidden(weights: ReferenceElmWeights, X, activation: str):
     """Hidden activations f(X @ W_hiddenᵀ + b) for X (samples, features), dense or scipy.sparse."""
     pre = weights.W @ X.T  # sparse @ dense, or sparse @ sparse without densifying X
     pre = pre.toarray() if sp.issparse(pre) else np.asarray(pre)
@@ -95,18 +97,18 @@ def spmv(W, x):
 
 # --------------------------------------------------------------------------- LIF (spiking) networks
 @dataclass(frozen=True)
-class LifWeights:
+class ReferenceLifWeights:
     push: sp.csr_array  # (n, n): row j lists the targets of neuron j (the transpose of the pull matrix)
     delays: np.ndarray  # (nnz,) int: steps each synapse of `push` takes (0 = this step)
     n_exc: int  # neurons [0, n_exc) are excitatory: their spikes go into i_exc, the others' into i_inh
     W_in: sp.csr_array  # (n, n_in): input current (or input spikes) onto neurons
 
 
-def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
-    return LifWeights(sp.csr_array(push), np.asarray(delays), int(n_exc), sp.csr_array(W_in))
+def prepare_lsm(push, delays, n_exc: int, W_in) -> ReferenceLifWeights:
+    return ReferenceLifWeights(sp.csr_array(push), np.asarray(delays), int(n_exc), sp.csr_array(W_in))
 
 
-def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+def lsm_run(weights: ReferenceLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
             record_spikes: bool):
     """Advance B trials over every step of `inputs` (B, T, n_in), one step at a time.
 

@@ -1,8 +1,10 @@
 """Backend registry: which hardware path runs the kernels.
 
 A backend is a name, the modules it needs, and the kernel module that implements
-the path (``prepare_esn``, ``esn_run``, ``esn_generate``, ``prepare_elm``,
-``elm_hidden``). Kernel modules are imported only when a backend is asked for, so a
+the path: the functions of the kernel contract (``reservoir.kernels.contract``:
+``prepare_esn`` / ``esn_run`` / ``esn_generate``, ``prepare_lsm`` / ``lsm_run``,
+``prepare_elm`` / ``elm_hidden``; tests/test_kernel_contract.py checks every registered
+backend against it). Kernel modules are imported only when a backend is asked for, so a
 GPU package is never needed to import ``reservoir``. A GPU backend is available
 when its package imports *and* it sees a CUDA GPU; asking for one that is not says
 which of the two is missing. ``"auto"`` takes the fastest available backend and

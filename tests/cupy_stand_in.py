@@ -2,7 +2,9 @@
 
 Its arrays (``DeviceArray``) are host memory that carry ``__cuda_array_interface__``, so
 the package treats them as GPU arrays; ``RawModule`` kernels run nothing and hand every
-launch to a callback. Used by tests/test_gpu_cupy_abi.py (the CuPy path's launches) and
+launch to a callback. A module built with ``enable_cooperative_groups`` launches
+cooperatively, and, as the driver does, refuses a cooperative grid larger than the
+blocks that fit on the device at once. Used by tests/test_gpu_cupy_abi.py (the CuPy path's launches) and
 tests/test_benchmarks.py (asv_bench/gpu_bench.py end to end).
 """
 
@@ -53,12 +55,18 @@ class DeviceCSR:
         return sp.csr_matrix((np.asarray(self.data), np.asarray(self.indices), np.asarray(self.indptr)), self.shape)
 
 
-def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem: None) -> dict:
+def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem, cooperative=False: None,
+                     blocks_per_sm: int = 2, cooperative_limit: int | None = None) -> dict:
     """sys.modules entries for cupy, cupyx, cupyx.scipy and cupyx.scipy.sparse.
 
-    ``on_launch(kernel name, T's dtype, grid, block, args, shared_mem)`` is called for
-    every launch of a ``RawModule`` kernel.
+    ``on_launch(kernel name, T's dtype, grid, block, args, shared_mem, cooperative=...)``
+    is called for every launch of a ``RawModule`` kernel. The occupancy calculator
+    answers `blocks_per_sm` (4 multiprocessors); a cooperative launch of more than
+    `cooperative_limit` blocks (default: what the occupancy calculator allows) raises
+    the driver's CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE.
     """
+    multiprocessors = 4
+    limit = blocks_per_sm * multiprocessors if cooperative_limit is None else cooperative_limit
     cp = types.ModuleType("cupy")
     cp.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
     cp.ndarray = DeviceArray
@@ -75,38 +83,46 @@ def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem
     cp.random = types.SimpleNamespace(
         random=lambda size, dtype=float: np.random.default_rng(0).random(size, dtype).view(DeviceArray))
 
+    class CUDADriverError(Exception):
+        pass
+
     class RawKernel:
         max_threads_per_block = 1024
         max_dynamic_shared_size_bytes = 48 * 1024
 
-        def __init__(self, expression):
+        def __init__(self, expression, enable_cooperative_groups):
             self.name, ctype = re.fullmatch(r"(\w+)<(\w+)>", expression).groups()
             self.dtype = np.dtype({"float": np.float32, "double": np.float64}[ctype])
             self.kernel = types.SimpleNamespace(ptr=0)
+            self.enable_cooperative_groups = enable_cooperative_groups
 
-        def __call__(self, grid, block, args, shared_mem=0):
-            on_launch(self.name, self.dtype, grid, block, args, shared_mem)
+        def __call__(self, grid, block, args, *, shared_mem=0):
+            blocks = int(np.prod(grid))
+            if self.enable_cooperative_groups and blocks > limit:
+                raise CUDADriverError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: too many blocks in cooperative "
+                                      "launch")
+            on_launch(self.name, self.dtype, grid, block, args, shared_mem,
+                      cooperative=self.enable_cooperative_groups)
 
     class RawModule:
-        def __init__(self, code, options, name_expressions):
+        def __init__(self, code, options, name_expressions, enable_cooperative_groups=False):
             assert "#include \"" not in code  # NVRTC gets one string
             self.expressions = set(name_expressions)
+            self.enable_cooperative_groups = enable_cooperative_groups
 
         def get_function(self, expression):
             assert expression in self.expressions, f"{expression} was not instantiated"
-            return RawKernel(expression)
-
-    class CUDADriverError(Exception):
-        pass
+            return RawKernel(expression, self.enable_cooperative_groups)
 
     properties = {"name": b"CPU stand-in", "multiProcessorCount": 4, "l2CacheSize": 2**20, "totalGlobalMem": 2**30}
-    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": 4,
-                                                     "MaxSharedMemoryPerBlockOptin": 227 * 1024},
+    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": multiprocessors,
+                                                     "MaxSharedMemoryPerBlockOptin": 227 * 1024,
+                                                     "CooperativeLaunch": 1},
                                    synchronize=lambda: None)
     cp.RawModule = RawModule
     cp.cuda = types.SimpleNamespace(
         Device=lambda: device,
-        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: 2,
+        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: blocks_per_sm,
                                      CUDADriverError=CUDADriverError),
         runtime=types.SimpleNamespace(getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0,
                                       driverGetVersion=lambda: 0))

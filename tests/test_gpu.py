@@ -316,3 +316,58 @@ def test_cuba_fires_like_the_cpu_kernel(name, propagation, monkeypatch):
         if propagation == "pull" and dtype == "float64":
             np.testing.assert_array_equal(got.spike_times, expected.spike_times)
             np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
+
+
+# --------------------------------------------------------------------------- the grid barrier
+def _numba_cuda():
+    reason = backends._REGISTRY["numba-cuda"].unavailable_reason()
+    if reason:
+        pytest.skip(f"numba-cuda: {reason}")
+    from numba import cuda
+
+    from reservoir.kernels.cuda import barrier
+
+    if barrier.SIMULATOR:
+        pytest.skip("the simulator runs one block at a time: no cross-block barrier to test")
+    return cuda, barrier
+
+
+def test_grid_sync_orders_every_block_of_a_full_grid():
+    """As many blocks as can be co-resident, each reading (after the barrier) what the next
+    block wrote before it, over many rounds: a barrier that let one block through early would
+    leave stale values."""
+    cuda, barrier = _numba_cuda()
+
+    @cuda.jit
+    def rounds(values, seen, n_rounds):
+        i = cuda.grid(1)
+        size = values.shape[0]
+        for r in range(n_rounds):
+            values[i] = r * size + i
+            barrier.grid_sync()
+            if values[(i + cuda.blockDim.x) % size] != r * size + (i + cuda.blockDim.x) % size:
+                seen[0] = 1
+            barrier.grid_sync()
+
+    threads = 128
+    args = (cuda.device_array(1, np.int64), cuda.to_device(np.zeros(1, np.int64)), np.int32(50))
+    blocks = barrier.co_resident_blocks(rounds, args, threads)(0)
+    values, seen = cuda.device_array(blocks * threads, np.int64), cuda.to_device(np.zeros(1, np.int64))
+    barrier.launch_cooperative(rounds, "rounds", blocks, threads, 0, (values, seen, np.int32(50)))
+    assert blocks > 1 and seen.copy_to_host()[0] == 0
+
+
+def test_a_grid_that_cannot_be_co_resident_is_refused_with_the_reason():
+    cuda, barrier = _numba_cuda()
+    from reservoir.kernels import _gpu_layout as layout
+
+    @cuda.jit
+    def waits(values):
+        values[cuda.grid(1)] = 1
+        barrier.grid_sync()
+
+    threads = 256
+    blocks = barrier.co_resident_blocks(waits, (cuda.device_array(1, np.int32),), threads)(0) + 1
+    with pytest.raises(layout.GridNotCoResidentError, match="all at once"):
+        barrier.launch_cooperative(waits, "waits", blocks, threads, 0, (cuda.device_array(blocks * threads,
+                                                                                           np.int32),))

@@ -162,44 +162,50 @@ if not hasattr(dispatcher, "get_current_device"):
     print("SKIP: this numba.cuda compiles device functions differently"); sys.exit(0)
 # Device functions ask the current device for its compute capability; there is none here.
 dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
-from reservoir.kernels import cuda as gpu
+from reservoir.kernels.cuda import elm, esn, lif, transfers
 
 def A(dtype, ndim, layout="C"):
     return types.Array(dtype, ndim, layout)
 
-i32, i64, u32, boolean = types.int32, types.int64, types.uint32, types.boolean
+i32, i64, boolean = types.int32, types.int64, types.boolean
 failed = []
 for dtype in (np.float32, np.float64):
     f = types.float32 if dtype == np.float32 else types.float64
-    run_sell, generate_sell, run_csr_batch, _ = gpu._esn_kernels(np.dtype(dtype))
-    dense, sparse = gpu._elm_kernels(np.dtype(dtype))
+    lif_signature = (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), i32, A(i32, 1), A(i32, 1), A(f, 1), A(f, 3), i64,
+                     boolean, boolean, A(f, 2), A(f, 2), A(f, 2), A(i32, 2), A(f, 3), A(f, 3), A(f, 2), i64, A(f, 3),
+                     boolean, i64, boolean, A(i32, 3), A(i64, 1), A(i64, 1), A(i32, 3), A(i32, 2), f, f, f, f, f, f,
+                     f, f, f, f, i32, boolean, i32)
+    # (kernel, signature, whether it must be launched cooperatively: it calls the grid sync)
     signatures = [
-        (run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),
-                    A(f, 2, "A"), f, f, i32, i32, i32, A(u32, 1))),
-        (generate_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2), A(f, 1), boolean,
-                         A(f, 2), A(f, 3), A(f, 3), A(f, 2), f, f, i32, i32, i32, A(u32, 1))),
-        (run_csr_batch, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), A(f, 1), A(f, 3, "A"), A(f, 3), A(f, 3, "A"), i32,
-                         f, f, i32, i32, i32, A(u32, 1))),
-        (dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32)),
-        (sparse, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), i32)),
-        (gpu._lif_kernels(np.dtype(dtype)),
-         (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), i32, A(i32, 1), A(i32, 1), A(f, 1), A(f, 3), i64, boolean,
-          boolean, A(f, 2), A(f, 2), A(f, 2), A(i32, 2), A(f, 3), A(f, 3), A(f, 2), i64, A(f, 3), boolean, i64,
-          boolean, A(i32, 3), A(i64, 1), A(i64, 1), A(i32, 3), A(i32, 2), A(u32, 1), f, f, f, f, f, f, f, f, f, f,
-          i32, boolean, i32)),
-        (gpu._copy_2d, (A(f, 2, "A"), A(f, 2, "A"))),
-        (gpu._copy_1d, (A(f, 1, "A"), A(f, 1, "A"))),
+        (esn.run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),
+                        A(f, 2, "A"), f, f, i32, i32, i32), True),
+        (esn.generate_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2), A(f, 1), boolean,
+                             A(f, 2), A(f, 3), A(f, 3), A(f, 2), f, f, i32, i32, i32), True),
+        (esn.run_csr_batch, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), A(f, 1), A(f, 3, "A"), A(f, 3), A(f, 3, "A"),
+                             i32, f, f, i32, i32, i32), True),
+        (elm.elm_dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32), False),
+        (elm.elm_sparse, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), i32),
+         False),
+        (lif.lif_run_grid, lif_signature, True),
+        (lif.lif_run_blocks, lif_signature, False),
+        (transfers.copy_2d, (A(f, 2, "A"), A(f, 2, "A")), False),
+        (transfers.copy_1d, (A(f, 1, "A"), A(f, 1, "A")), False),
     ]
-    for kernel, signature in signatures:
+    for kernel, signature, cooperative in signatures:
+        name = f"{kernel.py_func.__name__}[{dtype.__name__}]"
         try:
             ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
             assert ".entry" in ptx
+            # Numba launches a kernel cooperatively exactly when its code holds the grid sync.
+            assert ("cudaCGGetIntrinsicHandle" in ptx) == cooperative, f"{name}: cooperative should be {cooperative}"
             if kernel.py_func.__name__ == "lif_run":  # explicitly rounded: bit-identical to the reference
                 assert "fma." not in ptx, "the LIF kernel must not contract multiply-adds"
+            if dtype == np.float32:
+                assert ".f64" not in ptx, f"{name}: float64 arithmetic in a float32 kernel"
         except Exception as error:
             if "libNVVM" in str(error) or "NVVM" in type(error).__name__:
                 print(f"SKIP: no NVVM: {error}"); sys.exit(0)
-            failed.append(f"{kernel.py_func.__name__}[{dtype.__name__}]: {type(error).__name__}: {error}")
+            failed.append(f"{name}: {type(error).__name__}: {error}")
 print("\n".join(failed) or "OK")
 sys.exit(1 if failed else 0)
 '''

@@ -6,8 +6,10 @@ this same file again in a subprocess with the variable set, where the tests belo
 are defined. The simulator runs every CUDA thread as a Python thread: sizes are
 small (n = 37, B = 3, T = 5; LIF: n = 50, T = 2 x 12) and blocks have 64 threads (LIF:
 32). It runs one block per launch (per trial for LIF), which is the one-block path of
-the persistent kernels (the multi-block barrier is exercised on a real GPU by
-tests/test_gpu.py).
+the persistent kernels: the simulator runs blocks one after another, so its grid sync
+(``cuda.cg.this_grid().sync()``) is a block barrier and cross-block waiting is
+exercised on a real GPU only (tests/test_gpu.py). The device functions of
+``reservoir.kernels.cuda`` are also run alone here, each in a small test kernel.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ if not SIMULATED:
         assert " passed" in summary[0] and " failed" not in summary[0], summary
 
 else:
+    from numba import cuda
+
     import reservoir as rs
     from reservoir.config import settings
+    from reservoir.kernels import _gpu_layout as layout
     from reservoir.kernels import cuda as gpu
     from reservoir.kernels import reference
+    from reservoir.kernels.activations import NUMPY, code
+    from reservoir.kernels.cuda import barrier, device, elm
+    from reservoir.kernels.cuda import lif as lif_kernels
 
     ACTIVATIONS = ["tanh", "identity", "sigmoid", "relu"]
     TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
@@ -155,8 +163,6 @@ else:
 
     def test_device_arrays_in_and_out(rng, reference_esn):
         """Simulated device arrays stay device arrays: inputs, state and states all on the 'GPU'."""
-        from numba import cuda
-
         W, W_in, bias = _weights(rng, N, N_IN, np.float32)
         u = rng.uniform(-1, 1, (B, T, N_IN)).astype(np.float32)
         x0 = rng.uniform(-0.5, 0.5, (B, N)).astype(np.float32)
@@ -171,6 +177,83 @@ else:
         X = rng.standard_normal((6, 9))
         expected = np.tanh(X @ layer.W.toarray().T + layer.bias)
         np.testing.assert_allclose(layer.transform(X), expected, **TOL[np.float64])
+
+
+    # ----------------------------------------------------------------------- device functions alone
+    @cuda.jit
+    def _grid_sync_kernel(values, shifted):
+        i = cuda.threadIdx.x
+        values[i] = 2 * i + 1
+        barrier.grid_sync()
+        shifted[i] = values[(i + 1) % values.shape[0]]
+
+    @cuda.jit
+    def _block_sync_kernel(values, shifted):
+        i = cuda.threadIdx.x
+        values[i] = 2 * i + 1
+        barrier.block_sync()
+        shifted[i] = values[(i + 1) % values.shape[0]]
+
+    @pytest.mark.parametrize("kernel", ["grid_sync", "block_sync"])
+    def test_barrier_makes_every_write_before_it_visible(kernel):
+        """Each thread reads what its neighbour wrote before the barrier, launched as the persistent
+        kernels are (grid_sync: through launch_cooperative, a grid of one block here)."""
+        values, shifted = np.zeros(64, np.int64), np.full(64, -1, np.int64)
+        if kernel == "grid_sync":
+            barrier.launch_cooperative(_grid_sync_kernel, "grid_sync", 1, 64, 0, (values, shifted))
+        else:
+            _block_sync_kernel[1, 64](values, shifted)
+        np.testing.assert_array_equal(shifted, np.roll(2 * np.arange(64) + 1, -1))
+
+    @cuda.jit
+    def _activate_kernel(z, activation, out):
+        i = cuda.threadIdx.x
+        if i < z.shape[0]:
+            out[i] = device.activate(z[i], activation)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("activation", ACTIVATIONS)
+    def test_activate_alone_matches_the_numpy_activation(dtype, activation):
+        z = np.array([-30.0, -2.5, -1e-3, 0.0, 1e-3, 0.7, 4.0, 30.0, np.nan], dtype=dtype)
+        out = np.zeros_like(z)
+        _activate_kernel[1, 32](z, np.int32(code(activation)), out)
+        np.testing.assert_allclose(out, NUMPY[activation](z.astype(np.float64)), **TOL[dtype])
+        assert np.isnan(out[-1]), "a NaN pre-activation stays NaN"
+
+    def test_cast_like_keeps_the_float_type():
+        for dtype in (np.float32, np.float64):
+            half = device.cast_like(0.5, dtype(3))
+            assert type(half) is dtype and half == 0.5
+
+    @cuda.jit
+    def _block_sum_kernel(values, totals):
+        scratch = cuda.shared.array(64, values.dtype)
+        i = cuda.threadIdx.x
+        totals[i] = device.block_sum(values[i], scratch)
+
+    def test_block_sum_gives_every_thread_the_total(rng):
+        values = rng.standard_normal(64)
+        totals = np.zeros(64)
+        _block_sum_kernel[1, 64](values, totals)
+        np.testing.assert_allclose(totals, np.full(64, values.sum()), rtol=1e-13)
+
+    @cuda.jit
+    def _row_kernel(indptr, indices, values, bias, x, activation, out):
+        unit = cuda.threadIdx.x
+        if unit < out.shape[0]:
+            out[unit] = elm.dense_row(indptr, indices, values, bias, x, unit, activation)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_one_hidden_row_alone(rng, dtype):
+        """elm.dense_row, one unit of f(W x + b) per thread, against the reference on a random sparse W."""
+        W = sp.csr_array(sp.random_array((23, 9), density=0.4, rng=rng, format="csr"), dtype=dtype)
+        bias, x = rng.uniform(-1, 1, 23).astype(dtype), rng.standard_normal(9).astype(dtype)
+        out = np.zeros(23, dtype)
+        _row_kernel[1, 32](W.indptr.astype(np.int32), W.indices.astype(np.int32), W.data, bias, x,
+                           np.int32(code("tanh")), out)
+        expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
+                                        x[None].astype(np.float64), "tanh")[0]
+        np.testing.assert_allclose(out, expected, **TOL[dtype])
 
 
     # ----------------------------------------------------------------------- LIF (spiking) kernels
@@ -214,8 +297,6 @@ else:
             weights = module.prepare_lsm(net.W_push, net.delays, net.n_exc, W_in)
             state = start.copy()
             if device and name == "gpu":
-                from numba import cuda
-
                 for array in lif_module.LifState.ARRAYS:
                     setattr(state, array, cuda.to_device(getattr(state, array)))
             calls = []
@@ -267,7 +348,7 @@ else:
         that start nearly full, so each trial stops, the host grows them and the kernel resumes."""
         monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
         monkeypatch.setattr(settings, "gpu_lif_spike_chunk", 2)
-        monkeypatch.setattr(gpu.layout, "lif_record_capacity", lambda n, steps: n + 3)
+        monkeypatch.setattr(layout, "lif_record_capacity", lambda n, steps: n + 3)
         _assert_same_lif(_lif_both("poisson+delay", np.float64, window=5), exact=propagation == "pull",
                          dtype=np.float64)
 
@@ -292,3 +373,14 @@ else:
             np.testing.assert_array_equal(got.states, expected.states)
         for name in lif_module.LifState.ARRAYS:
             np.testing.assert_array_equal(getattr(results[1][2], name), getattr(results[0][2], name))
+
+
+    @pytest.mark.parametrize("propagation", ["pull", "push"])
+    def test_lsm_grid_variant_runs_every_block_through_every_step(monkeypatch, lif_threads, propagation):
+        """The cooperative variant (lif_run_grid) on three trials: every block goes through the same
+        steps and the barriers; trials stop as their records fill (each at its own step), resume from
+        their own positions, and the result equals the reference spike for spike."""
+        monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
+        monkeypatch.setattr(lif_kernels, "kernel_for", lambda blocks_per_trial: lif_kernels.lif_run_grid)
+        monkeypatch.setattr(layout, "lif_record_capacity", lambda n, steps: n + 3)
+        _assert_same_lif(_lif_both("poisson+delay", np.float64), exact=propagation == "pull", dtype=np.float64)

@@ -7,9 +7,12 @@ garbage on a GPU. Without a GPU none of ``cupy_raw.py`` runs, so here a NumPy-ba
 stand-in for CuPy records every launch the public API makes through the "cupy"
 backend (ESN one sequence and batched, closed loop, ELM on dense and sparse input,
 LSM with and without input), and each launch is checked against the parameters of
-the kernel it names, parsed from ``kernels/cuda_src/*.cu``. The stand-in's arrays
-carry ``__cuda_array_interface__``, so the models' GPU branches run too (CuPy in,
-CuPy out). The numbers are checked on a GPU (tests/test_gpu.py); this checks the calls.
+the kernel it names, parsed from ``kernels/cuda_src/*.cu``, and for how it is launched:
+a kernel whose blocks meet at the grid barrier is launched cooperatively, within the
+blocks that fit on the device at once, and a cooperative launch the driver refuses
+gives an error that says why. The stand-in's arrays carry ``__cuda_array_interface__``,
+so the models' GPU branches run too (CuPy in, CuPy out). The numbers are checked on a
+GPU (tests/test_gpu.py); this checks the calls.
 """
 
 from __future__ import annotations
@@ -50,24 +53,25 @@ def _kernel_parameters() -> dict[str, list[tuple[str, str]]]:
 PARAMETERS = _kernel_parameters()
 
 
+#: Kernels whose blocks meet at a grid barrier whenever there are several along x.
+PERSISTENT = {"esn_run_sell", "esn_generate_sell", "esn_run_csr_batch", "lif_run"}
+
+
 class Launches:
-    """What the stand-in records: (kernel, T's dtype, grid, block, args, shared_mem)."""
+    """What the stand-in records: (kernel, T's dtype, grid, block, args, shared_mem, cooperative)."""
 
     def __init__(self):
         self.calls = []
 
-    def __call__(self, name, dtype, grid, block, args, shared_mem):
-        self.calls.append((name, dtype, grid, block, args, shared_mem))
+    def __call__(self, name, dtype, grid, block, args, shared_mem, cooperative=False):
+        self.calls.append((name, dtype, grid, block, args, shared_mem, cooperative))
         if name == "lif_run":  # the host loops until every trial reports its last step
             names = [parameter for _, parameter in PARAMETERS["lif_run"]]
             args[names.index("positions")][...] = args[names.index("steps")]
 
 
-@pytest.fixture
-def launches(monkeypatch):
-    """The "cupy" backend on the stand-in; yields the launch record."""
-    record = Launches()
-    for name, module in stand_in_modules(record).items():
+def _use_stand_in(monkeypatch, record, **options):
+    for name, module in stand_in_modules(record, **options).items():
         monkeypatch.setitem(sys.modules, name, module)
     # The module imported on the stand-in replaces any real one for this test only (both
     # the sys.modules entry and the package attribute that importing sets).
@@ -76,12 +80,19 @@ def launches(monkeypatch):
     monkeypatch.setitem(backends._REGISTRY, "cupy",
                         dataclasses.replace(backends._REGISTRY["cupy"], device_problem=lambda: None))
     importlib.import_module("reservoir.kernels.cupy_raw")
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """The "cupy" backend on the stand-in; yields the launch record."""
+    record = Launches()
+    _use_stand_in(monkeypatch, record)
     yield record
     sys.modules.pop("reservoir.kernels.cupy_raw", None)  # never leave the stand-in's module behind
 
 
 def _check(call) -> None:
-    name, dtype, grid, block, args, shared_mem = call
+    name, dtype, grid, block, args, shared_mem, cooperative = call
     parameters = PARAMETERS[name]
     assert len(args) == len(parameters), f"{name}: {len(args)} arguments for {len(parameters)} parameters"
     for (kind, parameter), arg in zip(parameters, args):
@@ -97,6 +108,11 @@ def _check(call) -> None:
             assert type(arg) is expected, f"{where}: {type(arg).__name__} passed, the kernel reads {kind}"
     assert all(int(size) >= 1 for size in (grid if isinstance(grid, tuple) else (grid,))), f"{name}: grid {grid}"
     assert shared_mem >= 0
+    blocks_along_x = grid[0] if isinstance(grid, tuple) else grid
+    if name in PERSISTENT and blocks_along_x > 1:
+        assert cooperative, f"{name}: {blocks_along_x} blocks meet at the grid barrier, launched without cooperation"
+    if name.startswith("elm_"):
+        assert not cooperative, f"{name} has no barrier: an ordinary launch, not limited to co-resident blocks"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -175,5 +191,67 @@ def test_device_arrays_stay_on_the_device(launches, tmp_path):
     assert isinstance(hidden, DeviceArray) and hidden.shape == (12, 40)
     names = {call[0] for call in launches.calls}
     assert {"esn_run_sell", "esn_generate_sell", "esn_run_csr_batch", "elm_dense"} <= names, names
+    for call in launches.calls:
+        _check(call)
+
+
+@pytest.fixture
+def many_blocks(monkeypatch):
+    """Settings that cut a 300-unit reservoir into several blocks (the matrix streamed)."""
+    from reservoir.config import settings
+
+    monkeypatch.setattr(settings, "gpu_single_block_max_entries", 0)
+    monkeypatch.setattr(settings, "gpu_min_entries_per_block", 64)
+
+
+def test_multi_block_esn_launches_are_cooperative_and_fit(launches, many_blocks):
+    rng = np.random.default_rng(1)
+    esn = rs.ESN(300, density=0.05, seed=0, backend="cupy")
+    esn.run(rng.standard_normal((10, 2)))
+    esn.reset()
+    esn.run(rng.standard_normal((3, 10, 2)))
+    esn.reset()
+    esn.generate(4, np.zeros((2, 302)), np.zeros(2), np.ones(2))
+    grids = {call[0]: call[2][0] for call in launches.calls}
+    assert set(grids) == {"esn_run_sell", "esn_run_csr_batch", "esn_generate_sell"}
+    assert all(1 < blocks <= 8 for blocks in grids.values()), grids  # the stand-in fits 2 blocks x 4 SMs
+    for call in launches.calls:
+        assert call[6], call[0]
+        _check(call)
+
+
+def test_a_refused_cooperative_launch_says_why(monkeypatch, many_blocks):
+    """The occupancy calculator allows 16 blocks but the driver takes 3 (as when the GPU is
+    partitioned): the launch fails with an error naming the grid barrier's need, not a hang."""
+    record = Launches()
+    _use_stand_in(monkeypatch, record, blocks_per_sm=4, cooperative_limit=3)
+    try:
+        esn = rs.ESN(300, density=0.05, seed=0, backend="cupy")
+        with pytest.raises(layout.GridNotCoResidentError, match=r"resident on this GPU all at once.*refused"):
+            esn.run(np.random.default_rng(0).standard_normal((10, 2)))
+        assert record.calls == []
+    finally:
+        sys.modules.pop("reservoir.kernels.cupy_raw", None)
+
+
+def test_a_grid_larger_than_fits_is_refused_before_launch():
+    with pytest.raises(layout.GridNotCoResidentError, match=r"esn_run_sell: a grid of 9 blocks.*at most 8"):
+        layout.check_co_resident("esn_run_sell", 9, 8, 256, 1024)
+    layout.check_co_resident("esn_run_sell", 8, 8, 256, 1024)  # fits: no error
+
+
+def test_lif_launch_is_cooperative_only_across_blocks(launches, monkeypatch):
+    """One block per trial: an ordinary launch, so more trials than fit at once (20 > 8) run;
+    trials split over blocks: a cooperative launch of every block of every trial."""
+    from reservoir.config import settings
+
+    rng = np.random.default_rng(0)
+    rs.LSM(120, 30, seed=0, backend="cupy").run(rng.random((20, 10, 2)))
+    monkeypatch.setattr(settings, "gpu_lif_single_block_max_neurons", 16)
+    monkeypatch.setattr(settings, "gpu_lif_neurons_per_block", 32)
+    rs.LSM(120, 30, seed=0, backend="cupy").run(rng.random((2, 10, 2)))
+    (one_per_trial, split) = [call for call in launches.calls if call[0] == "lif_run"]
+    assert one_per_trial[2] == (1, 20) and not one_per_trial[6]
+    assert split[2][0] > 1 and split[2][0] * split[2][1] <= 8 and split[6], split[2]
     for call in launches.calls:
         _check(call)

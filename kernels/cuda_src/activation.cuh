@@ -3,7 +3,7 @@
 #ifndef RESERVOIR_ACTIVATION_CUH
 #define RESERVOIR_ACTIVATION_CUH
 
-// Sources are compiled by NVRTC with no headers: no size_t, and the float/double math
+// NVRTC compiles the sources without the C++ standard headers: no size_t, and the float/double math
 // functions picked by overloads written out here.
 typedef unsigned long long index_t;
 __device__ __forceinline__ float tanh_of(float z) { return tanhf(z); }

@@ -5,10 +5,11 @@
 //
 // Every kernel is persistent: one launch runs all time steps. Blocks own a fixed
 // range of rows (slices) for the whole launch, steps are separated by a grid-wide
-// barrier (all blocks are co-resident: the host never launches more blocks than the
-// occupancy calculator allows), and when a block's part of the matrix fits in
-// shared memory it is staged there once and read from on chip at every step. With a
-// single block the state lives in shared memory too and the barrier is __syncthreads.
+// barrier (cooperative groups' grid sync; the module is loaded with cooperative
+// launch, so every block is resident at once or the launch is refused), and when a
+// block's part of the matrix fits in shared memory it is staged there once and read
+// from on chip at every step. With a single block the state lives in shared memory
+// too and the barrier is __syncthreads.
 //
 // Layouts (built by kernels/_gpu_layout.py):
 // * one sequence: SELL-32-sigma. Rows sorted by length (longest first), cut into
@@ -116,8 +117,7 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
                              const T* __restrict__ values, const int* __restrict__ row_of,
                              const T* __restrict__ w_in, const T* __restrict__ bias,
                              const T* __restrict__ inputs, const T* start, T* states, int n, int n_in,
-                             int n_slices, int steps, T keep, T leak, int activation, int stage, int capacity,
-                             unsigned int* arrived) {
+                             int n_slices, int steps, T keep, T leak, int activation, int stage, int capacity) {
     extern __shared__ __align__(16) unsigned char smem[];
     index_t used;
     const Part<T> part = block_part(slice_ptr, columns, values, n_slices, stage, capacity, smem, &used);
@@ -138,7 +138,7 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
             const T* src = t == 0 ? start : states + index_t(t - 1) * n;
             sell_step(part, row_of, n, w_in, bias, u, n_in, src, out, (T*)nullptr, keep, leak, activation);
         }
-        grid_barrier(arrived, t + 1);
+        grid_barrier();
     }
 }
 
@@ -169,7 +169,7 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
                                   const T* __restrict__ coef, const T* __restrict__ intercept, int n_out,
                                   int include_input, T* x_buffers, T* u_buffers, T* partial, T* outputs, int n,
                                   int n_in, int n_slices, int steps, T keep, T leak, int activation, int stage,
-                                  int capacity, unsigned int* arrived) {
+                                  int capacity) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ T scratch[32];
     index_t used;
@@ -193,7 +193,7 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
             sum = block_sum(sum, scratch);
             if (threadIdx.x == 0) partial[(index_t(t & 1) * n_out + o) * gridDim.x + blockIdx.x] = sum;
         }
-        grid_barrier(arrived, t + 1);
+        grid_barrier();
         for (int o = threadIdx.x; o < n_out; o += blockDim.x) {
             T y = intercept[o];
             const T* parts = partial + (index_t(t & 1) * n_out + o) * gridDim.x;
@@ -216,8 +216,7 @@ __global__ void esn_run_csr_batch(const int* __restrict__ indptr, const int* __r
                                   const T* __restrict__ values, const T* __restrict__ w_in,
                                   const T* __restrict__ bias, const T* __restrict__ inputs, T* x_buffers,
                                   T* states, long long batch_stride, int n, int n_in, int batch, int steps,
-                                  T keep, T leak, int activation, int group_log2, int stage, int capacity,
-                                  unsigned int* arrived) {
+                                  T keep, T leak, int activation, int group_log2, int stage, int capacity) {
     extern __shared__ __align__(16) unsigned char smem[];
     index_t used;
     const Part<T> part = block_part(indptr, indices, values, n, stage, capacity, smem, &used);
@@ -257,6 +256,6 @@ __global__ void esn_run_csr_batch(const int* __restrict__ indptr, const int* __r
                 }
             }
         }
-        grid_barrier(arrived, t + 1);
+        grid_barrier();
     }
 }

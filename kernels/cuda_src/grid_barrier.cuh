@@ -1,23 +1,22 @@
-// Shared device helpers of the CUDA C kernels (included by esn.cu and lif.cu).
+// Grid-wide barrier of the persistent kernels (included by esn.cu and lif.cu).
 #ifndef RESERVOIR_GRID_BARRIER_CUH
 #define RESERVOIR_GRID_BARRIER_CUH
 
-// Grid-wide barrier for co-resident blocks: the arrival counter only grows (zeroed by
-// the host before the launch), so barrier k waits for k * gridDim.x arrivals and
-// needs no reset. The fences publish this block's writes before arriving and order
-// the reads after leaving (the pattern of cooperative_groups' grid sync).
-__device__ __forceinline__ void grid_barrier(unsigned int* arrived, unsigned int generation) {
-    __syncthreads();
-    if (gridDim.x > 1) {
-        if (threadIdx.x == 0) {
-            const unsigned int target = generation * gridDim.x;
-            __threadfence();
-            atomicAdd(arrived, 1u);
-            while (*((volatile unsigned int*)arrived) < target) {
-            }
-            __threadfence();
-        }
+#include <cooperative_groups.h>
+
+// Every thread of the grid reaches this point and sees the writes made before it.
+// The blocks along x share one piece of work (the LIF kernel's y dimension holds
+// independent trials): with one block along x, __syncthreads is the whole barrier
+// and the launch may be an ordinary one. Otherwise the kernel is launched
+// cooperatively (cupy.RawModule(enable_cooperative_groups=True), that is
+// cuLaunchCooperativeKernel), which either makes every block of the grid resident at
+// once or refuses the launch: a block can never wait here for a block that has not
+// started, whatever else runs on the GPU.
+__device__ __forceinline__ void grid_barrier() {
+    if (gridDim.x == 1) {
         __syncthreads();
+    } else {
+        cooperative_groups::this_grid().sync();
     }
 }
 

@@ -1,13 +1,14 @@
 // Leaky integrate-and-fire (LSM) kernel for the "cupy" backend (loaded by
 // kernels/cupy_raw.py with cupy.RawModule; float and double instantiations). The
 // step is written out in kernels/lif.py; kernels/reference.py is the oracle and
-// kernels/cuda.py holds the same kernel for Numba-CUDA.
+// kernels/cuda/lif.py holds the same kernel for Numba-CUDA.
 //
 // One launch runs every step of every trial: grid (blocks per trial, trials). Each
 // block owns a fixed range of neurons of its trial for the whole launch. A step:
 //   A) update (exact integration, refractory hold), decays, threshold; a spike is
 //      appended to the step's list with an atomic counter;
-//   -- barrier (the trial's blocks: __syncthreads with one block, else a counter) --
+//   -- barrier (one block per trial: __syncthreads; else cooperative groups' grid
+//      sync over the whole grid, launched cooperatively) --
 //   B) propagation into the ring buffers (slot (step + delay) % slots), or, without
 //      delays or input spikes, straight into the currents as the reference does:
 //      pull: every block rank-sorts the step's list into shared memory and each target
@@ -26,7 +27,10 @@
 // Spike records: block 0 of a trial writes (step, neuron) of each step's spikes (in
 // list order; the host sorts each step by neuron). Before a step that could overflow
 // them the trial stops and reports where (positions, counts); the host grows the
-// records and launches again from there.
+// records and launches again from there. A stopped trial's blocks go on through the
+// steps without working, since a grid barrier needs every block of the grid: all
+// blocks run the same steps, from the earliest trial's position, and a trial works
+// from its own position until it stops.
 
 typedef unsigned long long index_t;
 
@@ -38,7 +42,7 @@ __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(
 __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 
-#include "grid_barrier.cuh"  // grid_barrier: the blocks of one trial meet
+#include "grid_barrier.cuh"
 
 // W_in row i (pull layout) times this step's inputs, channels in ascending order.
 template <typename T>
@@ -58,7 +62,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                         T* ring_exc_all, T* ring_inh_all, T* trace_all, int n, int slots, long long step0,
                         T* out, int out_rows, int record_states, int window, int record_spikes, int* records,
                         long long capacity, long long* counts, long long* positions, int* spike_lists,
-                        int* spike_counters, unsigned int* arrived, T v_rest, T v_reset, T v_thresh, T decay_m,
+                        int* spike_counters, T v_rest, T v_reset, T v_thresh, T decay_m,
                         T gain_exc, T gain_inh, T gain_ext, T decay_exc, T decay_inh, T decay_trace,
                         int hold_after_spike, int push_variant, int chunk) {
     extern __shared__ int sorted_spikes[];  // `chunk` neurons of the step's sorted spike list (pull)
@@ -83,17 +87,23 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
     // The reference's rule: without delays or input spikes, spikes add straight into the
     // currents (the one ring slot stays empty; adding it afterwards changes nothing).
     const bool direct = slots == 1 && !input_spikes;
-    int t = int(positions[b]);
+    const long long own_first = positions[b];
+    long long first_step = own_first;
+    for (int c = 0; c < int(gridDim.y); ++c) first_step = positions[c] < first_step ? positions[c] : first_step;
+    int stop = steps;  // where this trial stops: the end, or a step that could overflow its records
     long long count = counts[b];
-    unsigned int generation = 0;
-    for (; t < steps; ++t) {
-        if (record_spikes && capacity - count < n) break;
+    for (int t = int(first_step); t < steps; ++t) {
+        bool working = t >= own_first && t < stop;  // the same for every block of the trial
+        if (working && record_spikes && capacity - count < n) {
+            stop = t;
+            working = false;
+        }
         const int slot = int((step0 + t) % slots);
         const int which = t % 3;
         int* list = lists + which * n;
         const T* u = inputs + (index_t(b) * steps + t) * n_in;
         // A) update, decays, threshold
-        for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        for (int i = begin + threadIdx.x; working && i < end; i += blockDim.x) {
             const T i_ext = current_input ? input_drive(in_indptr, in_indices, in_data, u, i) : T(0);
             const T integrated = add_rn(add_rn(add_rn(add_rn(v_rest, mul_rn(v[i] - v_rest, decay_m)),
                                                       mul_rn(i_exc[i], gain_exc)),
@@ -109,9 +119,9 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
             trace[i] = mul_rn(trace[i], decay_trace);
             if (v[i] > v_thresh) list[atomicAdd(counters + which, 1)] = i;
         }
-        grid_barrier(arrived + b, ++generation);
-        const int spiked = *((volatile int*)(counters + which));
-        if (lead) counters[(t + 2) % 3] = 0;  // step t + 2's buffer, last read in step t - 1
+        grid_barrier();
+        const int spiked = working ? *((volatile int*)(counters + which)) : 0;
+        if (working && lead) counters[(t + 2) % 3] = 0;  // step t + 2's buffer, last read in step t - 1
         if (record_spikes && blockIdx.x == 0) {
             for (int s = threadIdx.x; s < spiked; s += blockDim.x) {
                 trial_records[(count + s) * 2] = t;
@@ -131,7 +141,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                     atomicAdd(ring + index_t(arrival) * n + push_indices[k], push_data[k]);
                 }
             }
-            grid_barrier(arrived + b, ++generation);
+            grid_barrier();
         } else {
             for (int first = 0; first < spiked; first += chunk) {
                 // Rank sort (a neuron spikes at most once per step): sorted positions [first, first + chunk).
@@ -167,7 +177,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
         // C) input spikes, delivery of this step's slot, reset, traces, states
         T* slot_exc = ring_exc + index_t(slot) * n;
         T* slot_inh = ring_inh + index_t(slot) * n;
-        for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        for (int i = begin + threadIdx.x; working && i < end; i += blockDim.x) {
             if (has_input && input_spikes) {
                 slot_exc[i] = add_rn(slot_exc[i], input_drive(in_indptr, in_indices, in_data, u, i));
             }
@@ -186,7 +196,7 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
         if (record_spikes) count += spiked;
     }
     if (lead) {
-        positions[b] = t;
+        positions[b] = stop;
         counts[b] = count;
     }
 }

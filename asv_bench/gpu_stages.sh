@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# What a lent GPU machine runs, stage by stage (each stage fits the device tool's 10-minute
-# call; the machine keeps nothing between sessions, so every call installs first):
+# The GPU checks and figures on a machine with a CUDA GPU, stage by stage (each stage
+# ends within 10 minutes; every stage installs first, so a fresh machine can run any):
 #
-#   bash asv_bench/gpu_session.sh tests  COMMIT   # the GPU kernels against the reference, then the suite
-#   bash asv_bench/gpu_session.sh bench  COMMIT   # asv_bench/gpu_bench.py, every part but ReservoirPy JAX
-#   bash asv_bench/gpu_session.sh jax    COMMIT   # the ReservoirPy JAX comparison alone (it recompiles per call)
+#   bash asv_bench/gpu_stages.sh tests  COMMIT   # the GPU kernels against the reference, then the suite
+#   bash asv_bench/gpu_stages.sh bench  COMMIT   # asv_bench/gpu_bench.py, every part but ReservoirPy JAX
+#   bash asv_bench/gpu_stages.sh jax    COMMIT   # the ReservoirPy JAX comparison alone (it recompiles per call)
 #
-# COMMIT is the hash measured (the device's copy of the tree has no .git). Results go to
-# $OUT (the device tool's folder that comes back), default ./gpu-out. The image has numba,
-# numba-cuda, CuPy, JAX with CUDA, h5py and scipy; ReservoirPy (pure Python) is carried as
-# a wheel: `pip download --no-deps reservoirpy==0.4.2 -d asv_bench/wheels` here, then
-# carry asv_bench/wheels (git-ignored) with the call.
+# COMMIT is the hash measured (for a copy of the tree without .git). Results go to $OUT,
+# default ./gpu-out. The machine needs numba, numba-cuda, CuPy, h5py and scipy (JAX with
+# CUDA for the jax stage); on one without network, ReservoirPy (pure Python) comes as a
+# wheel: `pip download --no-deps reservoirpy==0.4.2 -d asv_bench/wheels` beforehand, and
+# asv_bench/wheels (git-ignored) copied along with the tree.
 set -uo pipefail
 stage=${1:?stage: tests, bench or jax}
 commit=${2:-unknown}
