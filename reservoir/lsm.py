@@ -9,6 +9,12 @@ Brian2's CUBA example.
 
 The class holds parameters, weights and state; the arithmetic lives in the
 backend's kernels, on the same connectivity code as the ESN.
+
+A run returns the spikes (step, neuron[, trial]) and the states readouts train on:
+the exponentially filtered spike traces, kept in the kernel's state and written out
+every ``sample_every`` steps (by default ten samples per trace time constant), the
+traces of every step (``sample_every=1``), or spike counts per window (``window=``);
+``LSM.run`` says why the default samples.
 """
 
 from __future__ import annotations
@@ -340,9 +346,10 @@ class LSM:
             Keep the traces every this many steps: row k holds them after step
             ``min((k + 1) * sample_every, T) - 1`` (the end of each block of steps, the
             last block ending with the run), ``ceil(T / sample_every)`` rows; the
-            sampled step of each row is ``LSMResult.state_steps``. ``sample_every=1``
-            keeps every step. Default: ten samples per ``trace_tau`` (20 steps for
-            ``tau_m`` = 20 ms at dt = 0.1 ms), at least 1 step.
+            sampled step of each row is ``LSMResult.state_steps`` (per-step targets
+            align as ``targets[result.state_steps]``). ``sample_every=1`` keeps every
+            step. Default: ten samples per ``trace_tau`` (20 steps for ``tau_m`` = 20 ms
+            at dt = 0.1 ms), at least 1 step.
         window : int, optional
             States are spike counts per window of this many steps instead of traces.
         out : array, optional
