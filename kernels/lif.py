@@ -131,3 +131,15 @@ class LifState:
 def spike_buffer(batch: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-trial spike records (B, capacity, 2) int64 of (step, neuron), and counts (B,)."""
     return np.empty((batch, capacity, 2), dtype=np.int64), np.zeros(batch, dtype=np.int64)
+
+
+def sampled_steps(steps: int, sample_every: int) -> np.ndarray:
+    """Steps (int64) whose traces a run sampled every `sample_every` steps keeps.
+
+    The last step of each block of `sample_every` steps, the last block ending with the
+    run (it may be shorter): ``ceil(steps / sample_every)`` steps, the run's last included.
+    """
+    kept = np.arange(sample_every - 1, steps, sample_every, dtype=np.int64)
+    if steps % sample_every:
+        kept = np.append(kept, np.int64(steps - 1))
+    return kept

@@ -9,10 +9,18 @@ Brian2's CUBA example.
 
 The class holds parameters, weights and state; the arithmetic lives in the
 backend's kernels, on the same connectivity code as the ESN.
+
+A run returns the spikes (step, neuron[, trial]) and the states readouts train on:
+the exponentially filtered spike traces, kept in the kernel's state and written out
+every ``sample_every`` steps (by default ten samples per trace time constant), the
+traces of every step (``sample_every=1``), or spike counts per window (``window=``);
+``LSM.run`` says why the default samples.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +31,22 @@ from . import backends
 from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, dale_weights, input_matrix, push_layout, random_delays, random_sparse
-from .kernels.lif import LifState, lif_params
+from .kernels.lif import LifState, lif_params, sampled_steps
 from .metrics import firing_rate, isi_cv
 
 __all__ = ["LSM", "LSMResult", "cuba"]
 
 ENCODINGS = ("current", "poisson")
+#: Default trace sampling: this many samples per trace time constant (see ``LSM.run``).
+TRACE_SAMPLES_PER_TAU = 10
+#: Bound of the per-chunk buffer of every step's traces, for backends whose kernel cannot sample.
+SCRATCH_BYTES = 1 << 26
+
+
+@functools.cache
+def _samples_traces(lsm_run) -> bool:
+    """Whether a backend's ``lsm_run`` writes traces only at sampled steps (its ``sample_every``)."""
+    return "sample_every" in inspect.signature(lsm_run).parameters
 
 
 @dataclass
@@ -41,9 +59,12 @@ class LSMResult:
         Neuron of each spike. Spikes are in time order: by step, then trial, then neuron.
     spike_trials : int64 (S,) or None
         Trial of each spike, for a batched run.
-    states : array (T, N), (B, T, N), windowed (ceil(T / window), N), or None
-        Exponentially filtered spike traces (or spike counts per window): what
-        readouts train on.
+    states : array (R, N), (B, R, N), or None
+        Exponentially filtered spike traces sampled every ``sample_every`` steps (or
+        spike counts per window of that many steps), ``R = ceil(T / sample_every)``
+        rows: what readouts train on.
+    sample_every : int
+        Steps per row of `states`: the trace sampling period, or the count window.
     """
 
     spike_times: np.ndarray | None
@@ -54,6 +75,13 @@ class LSMResult:
     n_steps: int
     n_neurons: int
     n_trials: int
+    sample_every: int = 1
+
+    @property
+    def state_steps(self) -> np.ndarray | None:
+        """Step of each row of `states` (counted from the start of the run): the traces'
+        sampled step, or a count window's last step; ``* dt`` for seconds."""
+        return None if self.states is None else sampled_steps(self.n_steps, self.sample_every)
 
     @property
     def duration(self) -> float:
@@ -297,8 +325,8 @@ class LSM:
 
     # ------------------------------------------------------------------ running
     def run(self, u=None, *, n_steps=None, record_spikes=True, record_states=True, trace_tau=None,
-            window=None, progress=False, store=None, name=None, checkpoint_every=None, resume=False,
-            targets=None, storage_dtype=None, compression=None, store_weights=False):
+            sample_every=None, window=None, out=None, progress=False, store=None, name=None, checkpoint_every=None,
+            resume=False, targets=None, storage_dtype=None, compression=None, store_weights=False):
         """Simulate the network over inputs (or without input for `n_steps`).
 
         Parameters
@@ -311,66 +339,134 @@ class LSM:
         record_spikes : bool
             Return every spike as (step, neuron[, trial]).
         record_states : bool
-            Return the states (traces or windowed counts).
+            Return the states (sampled traces or windowed counts).
         trace_tau : float, seconds, optional
             Time constant of the spike traces (default ``tau_m``).
+        sample_every : int, optional
+            Keep the traces every this many steps: row k holds them after step
+            ``min((k + 1) * sample_every, T) - 1`` (the end of each block of steps, the
+            last block ending with the run), ``ceil(T / sample_every)`` rows; the
+            sampled step of each row is ``LSMResult.state_steps`` (per-step targets
+            align as ``targets[result.state_steps]``). ``sample_every=1`` keeps every
+            step. Default: ten samples per ``trace_tau`` (20 steps for ``tau_m`` = 20 ms
+            at dt = 0.1 ms), at least 1 step.
         window : int, optional
             States are spike counts per window of this many steps instead of traces.
+        out : array, optional
+            Receives the states instead of a new array: the shape ``states`` would
+            have, the network's dtype, C-contiguous; the result's ``states`` is `out`.
+            A loop that passes the same array writes into memory already mapped.
         progress : bool
             Show a progress bar over time.
         store : reservoir.StateStore, optional
-            Stream traces and spikes into run `name` of this store, checkpointed every
-            `checkpoint_every` steps (see ``reservoir.storage``); returns the stored ``Run``.
-            ``resume=True`` continues run `name` from its last checkpoint, bit-identical
-            to an uninterrupted run. `targets` are stored beside the states,
-            `storage_dtype`/`compression` as for the ESN; `store_weights` also stores
-            W, W_in and the delays.
+            Stream traces (of every step) and spikes into run `name` of this store,
+            checkpointed every `checkpoint_every` steps (see ``reservoir.storage``); returns
+            the stored ``Run``. ``resume=True`` continues run `name` from its last
+            checkpoint, bit-identical to an uninterrupted run. `targets` are stored beside
+            the states, `storage_dtype`/`compression` as for the ESN; `store_weights` also
+            stores W, W_in and the delays.
 
         Returns
         -------
         LSMResult, or the stored ``Run`` with `store`.
+
+        Notes
+        -----
+        Why the traces are sampled by default: the traces of every step are T x N
+        values (160 MB per biological second for CUBA's 4000 neurons in float32), written
+        into freshly allocated memory at every call, which costs more than the
+        simulation itself (each new page is faulted in and zeroed by the system) while a
+        trace low-pass filtered with ``trace_tau`` changes little from one step to the
+        next. Readouts read the liquid at the end of each input presentation, so the
+        kernel keeps the traces in the state and writes them out only at the sampled
+        steps: ten samples per ``trace_tau`` cost about 1/20 of the full record, and the
+        sampled rows equal the full record's rows at those steps bit for bit.
+        ``sample_every=1`` (every step), ``window=`` (spike counts) and ``out=``
+        (one buffer reused across calls) are there when a run needs them.
         """
         inputs, batched = self._inputs(u, n_steps)
+        trace_tau = self.tau_m if trace_tau is None else check.positive_float(trace_tau, "trace_tau")
         params = self.params(trace_tau).as_tuple(self.dtype)
         window = 0 if window is None else check.positive_int(window, "window")
+        if window and sample_every is not None:
+            raise ValueError("window= (spike counts per window) and sample_every= (traces every so many steps) "
+                             "exclude each other: give one of them")
         batch, steps = inputs.shape[:2]
         chunk = max(1, settings.time_chunk if checkpoint_every is None
                     else check.positive_int(checkpoint_every, "checkpoint_every"))
-        if window:
-            chunk = -(-chunk // window) * window  # windows never straddle two kernel calls
         if store is not None:
             if window:
                 raise ValueError("a stored run keeps traces (and spikes); window= counts are for in-memory runs")
+            if sample_every is not None and check.positive_int(sample_every, "sample_every") != 1:
+                raise ValueError("a stored run keeps the traces of every step; sample_every= is for in-memory runs")
+            if out is not None:
+                raise ValueError("out= is for in-memory runs; a stored run writes into its store")
             return self._run_stored(u, inputs, batched, params, chunk, record_states, record_spikes, progress,
                                     store, name, resume, targets, storage_dtype, compression, store_weights)
-        state = self._start_state(batch)
-        out = None
+        if window:
+            period = window
+        elif sample_every is None:
+            period = max(1, int(round(trace_tau / (TRACE_SAMPLES_PER_TAU * self.dt))))
+        else:
+            period = check.positive_int(sample_every, "sample_every")
+        kernels, _ = self._kernels()
+        if record_states and not window and period > 1 and not _samples_traces(kernels.lsm_run):
+            # this backend writes every step's traces: through a bounded scratch, sampled after each chunk
+            per_step = batch * self.n_neurons * self.dtype.itemsize
+            chunk = min(chunk, max(1, SCRATCH_BYTES // per_step))
+        chunk = -(-chunk // period) * period  # blocks and windows never straddle two kernel calls
+        states = None
         if record_states:
-            rows = -(-steps // window) if window else steps
-            out = np.zeros((batch, rows, self.n_neurons), dtype=self.dtype)
+            states = self._output(out, batch, -(-steps // period), batched, window)
+        elif out is not None:
+            raise ValueError("out= receives the states, but record_states=False records none")
 
         def block_for(first, last):
-            if out is None:
-                return None
-            return out[:, first // window:] if window else out[:, first:last]
+            return None if states is None else states[:, first // period:-(-last // period)]
 
+        state = self._start_state(batch)
         spikes = []
-        for _, _, _, records in self._advance(inputs, state, 0, chunk, params, window, block_for, record_spikes,
-                                              progress):
+        for _, _, _, records in self._advance(inputs, state, 0, chunk, params, window, 0 if window else period,
+                                              block_for, record_spikes, progress):
             spikes.append(records)
         self._state = state
         self._state_single = not batched
-        return self._result(spikes if record_spikes else None, out, steps, batch, batched)
+        result = self._result(spikes if record_spikes else None, states, steps, batch, batched, period)
+        if out is not None:
+            result.states = out
+        return result
 
-    def _advance(self, inputs, state, start, chunk, params, window, block_for, record_spikes, progress):
+    def _output(self, out, batch, rows, batched, window) -> np.ndarray:
+        """The (B, rows, N) array the states go to: `out` (checked, as a view) or a new one."""
+        shape = (batch, rows, self.n_neurons) if batched else (rows, self.n_neurons)
+        if out is None:  # traces fill every row; counts are added
+            return np.zeros((batch, rows, self.n_neurons), self.dtype) if window else \
+                np.empty((batch, rows, self.n_neurons), self.dtype)
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+        if out.shape != shape or out.dtype != self.dtype:
+            raise ValueError(f"out must have the states' shape {shape} and dtype {self.dtype.name}; got "
+                             f"{out.shape} {out.dtype.name}")
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError("out must be C-contiguous and writeable")
+        if window:
+            out[...] = 0
+        return out if batched else out[None]
+
+    def _advance(self, inputs, state, start, chunk, params, window, sample_every, block_for, record_spikes,
+                 progress):
         """Run time chunks from `start`; yield (first, last, states block, spikes).
 
-        `block_for(first, last)` gives the array the chunk's states go to (or None);
-        spikes are (S, 3) rows of (step from the start of `inputs`, neuron, trial) in time order.
-        `state` advances in place.
+        `block_for(first, last)` gives the array the chunk's states go to (or None):
+        counts per `window` or, with ``window == 0``, the traces every `sample_every`
+        steps (chunks start on a block boundary). Spikes are (S, 3) rows of (step from
+        the start of `inputs`, neuron, trial) in time order. `state` advances in place.
         """
         kernels, prepared = self._kernels()
         poisson = self.input_encoding == "poisson"
+        sampled = not window and sample_every > 1
+        native = _samples_traces(kernels.lsm_run)
+        scratch = None
         steps = inputs.shape[1]
         bar = progress_bar(steps - start, progress, desc="lsm")
         for first in range(start, steps, chunk):
@@ -379,7 +475,17 @@ class LSM:
             if poisson and block.shape[2]:
                 block = self._encode(block, state.step)
             out = block_for(first, last)
-            per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, window, record_spikes)
+            if out is None or not sampled:
+                per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, window, record_spikes)
+            elif native:
+                per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, 0, record_spikes,
+                                            sample_every=sample_every)
+            else:  # every step's traces into the scratch, then the sampled ones kept
+                if scratch is None:
+                    scratch = np.empty((inputs.shape[0], min(chunk, steps - start), self.n_neurons), self.dtype)
+                every = scratch[:, :last - first]
+                per_trial = kernels.lsm_run(prepared, params, block, poisson, state, every, 0, record_spikes)
+                out[...] = every[:, sampled_steps(last - first, sample_every)]
             records = None
             if record_spikes:
                 records = np.concatenate([np.column_stack([trial[:, 0] + first, trial[:, 1],
@@ -392,7 +498,6 @@ class LSM:
             yield first, last, out, records
         if bar is not None:
             bar.close()
-
     def _run_stored(self, u, inputs, batched, params, chunk, record_states, record_spikes, progress, store, name,
                     resume, targets, storage_dtype, compression, store_weights):
         if not isinstance(name, str) or not name:
@@ -428,7 +533,7 @@ class LSM:
         def block_for(first, last):
             return None if buffer is None else buffer[:, :last - first]
 
-        for first, last, block, records in self._advance(inputs, state, start, chunk, params, 0, block_for,
+        for first, last, block, records in self._advance(inputs, state, start, chunk, params, 0, 1, block_for,
                                                          record_spikes, progress):
             if block is not None:
                 run.write(first, block if batched else block[0])
@@ -440,7 +545,7 @@ class LSM:
         self._state_single = not batched
         return run
 
-    def _result(self, spikes, out, steps, batch, batched) -> LSMResult:
+    def _result(self, spikes, out, steps, batch, batched, period) -> LSMResult:
         times = neurons = trials = None
         if spikes is not None:
             joined = np.concatenate(spikes)
@@ -448,7 +553,7 @@ class LSM:
             if batched:
                 trials = joined[:, 2].copy()
         states = None if out is None else (out if batched else out[0])
-        return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch)
+        return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch, period)
 
     def config(self) -> dict:
         """Everything needed to rebuild this network (with its seed), as plain values."""

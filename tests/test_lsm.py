@@ -52,7 +52,10 @@ NETWORKS = {
 @pytest.mark.parametrize("network,batch", [(name, None) for name in sorted(NETWORKS)]
                          + [(name, 3) for name in sorted(NETWORKS) if "input_encoding" in NETWORKS[name]])
 def test_numba_matches_reference_spike_for_spike(network, dtype, steps, batch, rng):
-    """Two calls in a row (carry-over included); float64 and short float32 runs are identical."""
+    """Two calls in a row (carry-over included); float64 and short float32 runs are identical.
+
+    The first call keeps the default sampled traces (written by the Numba kernel at the
+    sampled steps only, taken from the reference's every-step record), the second every step."""
     overrides = NETWORKS[network]
     needs_input = "input_encoding" in overrides
     u = None
@@ -63,7 +66,7 @@ def test_numba_matches_reference_spike_for_spike(network, dtype, steps, batch, r
         net = _active(dtype=dtype, backend=backend, **overrides)
         first = net.run(u[..., :steps // 2, :] if u is not None else None, n_steps=None if needs_input else steps // 2)
         second = net.run(u[..., steps // 2:, :] if u is not None else None,
-                         n_steps=None if needs_input else steps - steps // 2)
+                         n_steps=None if needs_input else steps - steps // 2, sample_every=1)
         results[backend] = (first, second, net.state)
     (ref_first, ref_second, ref_state), (first, second, state) = results["numpy"], results["numba"]
     assert len(ref_first.spike_times) + len(ref_second.spike_times) > 20, "the test network should fire"
@@ -76,7 +79,9 @@ def test_numba_matches_reference_spike_for_spike(network, dtype, steps, batch, r
 def test_windowed_counts_and_traces_agree_with_the_spikes(backend):
     net = _active(backend=backend, dtype="float64")
     steps, window = 230, 40
-    traces = net.run(n_steps=steps, trace_tau=3e-3)
+    traces = net.run(n_steps=steps, trace_tau=3e-3, sample_every=1)
+    net.reset()
+    sampled = net.run(n_steps=steps, trace_tau=3e-3)  # default: ten samples per trace_tau, every 3 steps
     net.reset()
     counts = net.run(n_steps=steps, window=window)
     np.testing.assert_array_equal(counts.spike_times, traces.spike_times)
@@ -90,6 +95,8 @@ def test_windowed_counts_and_traces_agree_with_the_spikes(backend):
     for s, neuron in zip(traces.spike_times, traces.spike_neurons):
         expected[s:, neuron] += decay ** np.arange(steps - s)
     np.testing.assert_allclose(traces.states, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(sampled.state_steps, [*range(2, steps, 3), steps - 1])
+    np.testing.assert_allclose(sampled.states, expected[sampled.state_steps], rtol=1e-10, atol=1e-12)
 
 
 def test_time_chunks_do_not_change_the_run(monkeypatch, rng):
@@ -201,10 +208,10 @@ def test_reset_restores_the_initial_state_and_the_poisson_stream(backend, rng):
 def test_state_carries_over_between_calls(backend, rng):
     u = rng.random((260, 2))
     net = _active(input_encoding="current", input_density=0.5, delay=(DT, 6 * DT), backend=backend)
-    whole = net.run(u)
+    whole = net.run(u, sample_every=1)
     end = net.state
     net.reset()
-    first, second = net.run(u[:111]), net.run(u[111:])
+    first, second = net.run(u[:111], sample_every=1), net.run(u[111:], sample_every=1)
     _same_state(end, net.state)
     joined_times = np.concatenate([first.spike_times, second.spike_times + 111])
     np.testing.assert_array_equal(joined_times, whole.spike_times)

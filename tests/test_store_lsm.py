@@ -27,7 +27,7 @@ def _net(**overrides):
 @pytest.mark.parametrize("batch", [None, 2])
 def test_stored_lsm_run_equals_in_memory_run(tmp_path, rng, backend, batch):
     u = rng.random((230, 2) if batch is None else (batch, 230, 2))
-    expected = _net(backend=backend).run(u)
+    expected = _net(backend=backend).run(u, sample_every=1)  # a stored run keeps every step's traces
     with rs.StateStore(tmp_path / "s.h5", "w") as store:
         run = _net(backend=backend).run(u, store=store, name="spiking", checkpoint_every=64, store_weights=True)
         assert run.complete and run.spike_count == len(expected.spike_times) > 50
@@ -68,11 +68,41 @@ def test_spikes_only_run_and_resume_are_bit_identical(tmp_path, rng):
         np.testing.assert_array_equal(spikes["neurons"], expected.spike_neurons)
 
 
+def test_stored_traces_resume_bit_identical(tmp_path, rng):
+    """Killed after step 150 (rolled back to that checkpoint, garbage after it): resume rewrites the rest."""
+    u = rng.random((2, 300, 2))
+    expected = _net().run(u, sample_every=1)
+    path = tmp_path / "s.h5"
+    with rs.StateStore(path, "w") as store:
+        run = _net().run(u, store=store, name="traces", checkpoint_every=50)
+        partial = _net().run(u[:, :150], store=store, name="first150", checkpoint_every=150)
+        saved = partial.saved_state()
+        slot = int(run._group["progress"][1])
+        for key, value in saved.items():
+            run._group["checkpoint"][key][slot] = value
+        run._group["progress"][...] = (150, slot)
+        run.states[:, 150:] = np.nan  # uncommitted garbage
+        run._group["spikes/neurons"][int(saved["spike_count"]):] = -1
+    with rs.StateStore(path, "a") as store:
+        run = _net().run(u, store=store, name="traces", resume=True, checkpoint_every=50)
+        assert run.steps_done == 300
+        np.testing.assert_array_equal(run.states[...], expected.states)
+        np.testing.assert_array_equal(run.spikes()["steps"], expected.spike_times)
+        np.testing.assert_array_equal(run.spikes()["trials"], expected.spike_trials)
+
+
 def test_stored_lsm_rejects_windows_and_mismatched_resume(tmp_path, rng):
     u = rng.random((100, 2))
     with rs.StateStore(tmp_path / "s.h5", "w") as store:
         with pytest.raises(ValueError, match="window"):
             _net().run(u, store=store, name="w", window=10)
+        with pytest.raises(ValueError, match="every step"):
+            _net().run(u, store=store, name="s", sample_every=10)
+        with pytest.raises(ValueError, match="out= is for in-memory runs"):
+            _net().run(u, store=store, name="o", out=np.empty((100, 75), np.float32))
+        assert "w" not in store and "s" not in store and "o" not in store
+        one = _net().run(u, store=store, name="one", sample_every=1)  # every step: what a stored run keeps
+        np.testing.assert_array_equal(one.states[...], _net().run(u, sample_every=1).states)
         _net().run(u, store=store, name="run")
         with pytest.raises(ValueError, match="100 steps"):
             _net().run(u[:50], store=store, name="run", resume=True)

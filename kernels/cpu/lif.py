@@ -39,7 +39,7 @@ def _lif_update(i, t, params, v, i_exc, i_inh, free_at, trace, drive, current_in
 @njit(cache=True)
 def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
                inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-               out, record_states, window, record_spikes, records, count, begin):
+               out, record_states, window, sample_every, record_spikes, records, count, begin):
     """Advance one trial from step `begin`; stop early when `records` could overflow.
 
     Returns (step reached, spike count). One vectorised pass over the neurons per step
@@ -137,9 +137,10 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
             if window > 0:
                 for s in range(n_spiked):
                     out[t // window, spiked[s]] += one
-            else:
+            elif (t + 1) % sample_every == 0 or t + 1 == steps:  # the last step of a sample block
+                row = t // sample_every
                 for i in range(n):
-                    out[t, i] = trace[i]
+                    out[row, i] = trace[i]
         t += 1
     for i in range(n):
         hold[i] = max(free_at[i] - np.int32(t), 0)
@@ -156,23 +157,25 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
 @njit(cache=True)
 def _lif_serial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
                 inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-                out, record_states, window, record_spikes, records, counts, positions):
+                out, record_states, window, sample_every, record_spikes, records, counts, positions):
     for b in range(v.shape[0]):
         positions[b], counts[b] = _lif_trial(
             push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
             inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
-            step0, out[b], record_states, window, record_spikes, records[b], counts[b], positions[b])
+            step0, out[b], record_states, window, sample_every, record_spikes, records[b], counts[b],
+            positions[b])
 
 
 @njit(parallel=True, cache=True)
 def _lif_parallel(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
                   inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-                  out, record_states, window, record_spikes, records, counts, positions):
+                  out, record_states, window, sample_every, record_spikes, records, counts, positions):
     for b in prange(v.shape[0]):
         positions[b], counts[b] = _lif_trial(
             push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
             inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
-            step0, out[b], record_states, window, record_spikes, records[b], counts[b], positions[b])
+            step0, out[b], record_states, window, sample_every, record_spikes, records[b], counts[b],
+            positions[b])
 
 
 @dataclass
@@ -198,9 +201,18 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
 
 
 def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-            record_spikes: bool):
-    """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`."""
+            record_spikes: bool, sample_every: int = 1):
+    """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
+
+    One addition: with ``window == 0`` and ``sample_every = s > 1``, `out` is
+    (B, ceil(T / s), n) and receives the traces only after the last step of each block
+    of s steps (``kernels.lif.sampled_steps``), so a run that keeps a trace every s steps
+    writes s times less memory than one that keeps them all. ``s == 1`` is the shared contract.
+    """
     batch, steps, n = inputs.shape[0], inputs.shape[1], state.v.shape[1]
+    sample_every = int(sample_every)
+    if sample_every < 1:
+        raise ValueError(f"sample_every must be a positive number of steps, got {sample_every}")
     record_states = out is not None
     if out is None:
         out = np.empty((batch, 0, n), dtype=state.v.dtype)
@@ -214,7 +226,7 @@ def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, stat
         loop(weights.push_indptr, weights.push_indices, weights.push_data, weights.delays, weights.n_exc,
              weights.in_indptr, weights.in_indices, weights.in_data, params, inputs, input_spikes,
              state.v, state.i_exc, state.i_inh, state.refractory, state.ring_exc, state.ring_inh, state.trace,
-             state.step, out, record_states, window, record_spikes, records, counts, positions)
+             state.step, out, record_states, window, sample_every, record_spikes, records, counts, positions)
         if np.all(positions == steps):
             break
         grown = np.empty((batch, 2 * records.shape[1], 2), dtype=np.int64)
