@@ -1,0 +1,95 @@
+"""Sphinx configuration of the reservoir-engine documentation (``make docs``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # a checkout imports `reservoir` from its root
+sys.path.insert(0, str(HERE / "_ext"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import reservoir  # noqa: E402
+
+project = "reservoir-engine"
+author = "reservoir-engine contributors"
+copyright = "2026, reservoir-engine contributors"
+release = reservoir.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "mdtable",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
+                    "**/*.md5", "**/*.codeobj.json", "sg_execution_times.rst",
+                    "examples"]  # the gallery's sources; sphinx-gallery renders them into auto_examples/
+default_role = "literal"
+nitpicky = False
+
+# --- API reference -------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+# numpydoc: the class templates list members with autodoc, so numpydoc's own member
+# tables would document every method twice.
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_validation_checks: set[str] = set()
+numpydoc_xref_param_type = False
+
+
+# --- gallery -------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",  # every example runs at build time
+    "ignore_pattern": r"__init__\.py",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "reset_modules": ("matplotlib",),
+    "show_memory": False,
+    "plot_gallery": "True",
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+}
+
+# --- HTML ------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"reservoir-engine {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "navbar_align": "left",
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_sidebars = {"index": [], "auto_examples/index": []}
+html_show_sourcelink = False
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing setters (``set_fit_request``...):
+    they are scikit-learn's API, documented there, and their docstrings point into
+    scikit-learn's own glossary."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
