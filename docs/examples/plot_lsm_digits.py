@@ -10,7 +10,7 @@ trials. The spike counts of the 1,000 neurons in each 20 ms window (4 windows pe
 image) feed a ridge readout with one output per class; its penalty is chosen on a
 validation split of the training images, and the test images are scored once.
 
-**Reduced size at build time.** The documentation build shows 600 of the images;
+**Reduced size at build time.** The documentation build shows 400 of the images;
 ``python docs/examples/plot_lsm_digits.py --full`` runs all 1,797 (1,000 train,
 300 validation, 497 test). At full size (2-core AMD EPYC, 2026-11-21) the test
 accuracy was **0.903**, against 0.948 for the same readout on the raw pixels: a
@@ -45,8 +45,8 @@ digits = load_digits()
 images, labels = digits.images / 16.0, digits.target  # ink in [0, 1]
 order = np.random.default_rng(0).permutation(len(images))
 if not FULL:
-    order = order[:600]
-n_train, n_validation = (1000, 300) if FULL else (340, 100)
+    order = order[:400]
+n_train, n_validation = (1000, 300) if FULL else (240, 60)
 train, validation, test = order[:n_train], order[n_train:n_train + n_validation], order[n_train + n_validation:]
 u = np.repeat(images, FRAME_STEPS, axis=1)  # (images, 8 rows x 100 steps, 8 channels)
 

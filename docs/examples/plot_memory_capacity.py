@@ -12,7 +12,7 @@ traces (τ = 20 ms) at the end of each hold. :func:`reservoir.metrics.memory_cap
 scores every network the same way: one ridge pass over all delays, its penalty
 searched on part of the training samples, r² on the held-out second half.
 
-**Reduced size at build time**: 300 units, 1,500 samples, delays up to 100 and a
+**Reduced size at build time**: 200 units, 1,000 samples, delays up to 60 and a
 2 ms hold. ``python docs/examples/plot_memory_capacity.py --full`` runs the full
 grid (1,000 units, 3,000 samples, delays up to 200, holds of 2 and 10 ms). Its
 result (2-core AMD EPYC, 2026-11-21):
@@ -44,7 +44,7 @@ import numpy as np
 import reservoir as rs
 
 FULL = "--full" in sys.argv
-UNITS, SAMPLES, MAX_DELAY = (1000, 3000, 200) if FULL else (300, 1500, 100)
+UNITS, SAMPLES, MAX_DELAY = (1000, 3000, 200) if FULL else (200, 1000, 60)
 HOLDS = (20, 100) if FULL else (20,)
 ALPHAS = [1e-8, 1e-6, 1e-4, 1e-2, 1.0, 100.0]
 

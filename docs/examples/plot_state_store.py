@@ -39,7 +39,7 @@ with rs.StateStore(path, mode="w") as store:
 # :doc:`/user_guide/state_store`.
 
 with h5py.File(path, "r") as file:
-    print("/", dict(file.attrs))
+    print("/", {key: value.item() if hasattr(value, "item") else value for key, value in file.attrs.items()})
     file.visititems(lambda name, item: print(f"/{name}", getattr(item, "shape", "(group)"),
                                             getattr(item, "dtype", "")))
 
