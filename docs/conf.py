@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +42,7 @@ nitpicky = False
 # --- API reference -------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_default_options = {"members": True, "undoc-members": False}
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 # numpydoc: the class templates list members with autodoc, so numpydoc's own member
 # tables would document every method twice.
@@ -48,6 +50,10 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks: set[str] = set()
 numpydoc_xref_param_type = False
+# numpydoc also parses docstrings for signatures, outside the hook below that turns a
+# section it does not know into a Notes section; its warning there is about text the
+# rendered page keeps.
+warnings.filterwarnings("ignore", message=r"Unknown section Modes", category=UserWarning)
 
 
 # --- gallery -------------------------------------------------------------------
@@ -91,5 +97,41 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+_SECTION_WITH_ENTRIES = {"Parameters", "Other Parameters", "Attributes", "Returns", "Yields", "Raises"}
+_ENTRY = re.compile(r"^\*{0,2}\w+(\s*,\s*\*{0,2}\w+)*\s*(:.*)?$")
+
+
+_NUMPYDOC_SECTIONS = {"Parameters", "Returns", "Yields", "Receives", "Raises", "Warns", "Other Parameters",
+                      "Attributes", "Methods", "See Also", "Notes", "Warnings", "References", "Examples"}
+
+
+def _notes_for_trailing_prose(app, what, name, obj, options, lines):
+    """Keep two kinds of docstring text that numpydoc would lose or garble.
+
+    A section numpydoc does not know (e.g. "Modes") is dropped by it: it becomes a
+    "Notes" section whose first line is the section's name in bold. Prose after the
+    last entry of a Parameters (or Returns...) section, with no header of its own,
+    would render as bogus parameter names: it gets a "Notes" header."""
+    if "Notes" in lines:
+        return
+    for index, line in enumerate(lines[:-1]):
+        underline = lines[index + 1].strip()
+        if (line.strip() and not line[0].isspace() and line.strip() not in _NUMPYDOC_SECTIONS
+                and len(underline) >= 3 and set(underline) == {"-"} and len(underline) == len(line.strip())):
+            lines[index:index + 2] = ["Notes", "-----", f"**{line.strip()}.**", ""]
+            return
+    section = None
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if line.strip() and set(following.strip()) == {"-"} and len(following.strip()) >= 3:
+            section = line.strip()
+            continue
+        if (section in _SECTION_WITH_ENTRIES and index > 0 and not lines[index - 1].strip() and line.strip()
+                and not line[0].isspace() and not set(line.strip()) <= {"-"} and not _ENTRY.match(line)):
+            lines[index:index] = ["Notes", "-----"]
+            return
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-docstring", _notes_for_trailing_prose, priority=100)  # before numpydoc
