@@ -132,6 +132,53 @@ def _notes_for_trailing_prose(app, what, name, obj, options, lines):
             return
 
 
+_PUBLIC_MODULES = ("reservoir", "reservoir.readouts", "reservoir.metrics", "reservoir.datasets", "reservoir.lsm",
+                   "reservoir.storage", "reservoir.connectivity", "reservoir.backends", "reservoir.config")
+
+
+def _public_objects():
+    """Every class and function a public module exposes (its ``__all__``, or its public
+    names defined in it), keyed by id so that one object reached two ways counts once."""
+    import importlib
+    import inspect
+
+    found = {}
+    for module_name in _PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        names = getattr(module, "__all__", None) or [
+            name for name, value in vars(module).items()
+            if not name.startswith("_") and getattr(value, "__module__", None) == module_name]
+        for name in names:
+            value = getattr(module, name)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                found.setdefault(id(value), f"{module_name}.{name}")
+    return found
+
+
+def _check_api_reference(app):
+    """Warn (an error under -W) about a public class or function the API reference leaves out."""
+    import importlib
+
+    from sphinx.util import logging as sphinx_logging
+
+    text = (HERE / "api" / "index.rst").read_text()
+    documented = set()
+    for entry in re.findall(r"^   ([A-Za-z_][\w.]*)\s*$", text, flags=re.MULTILINE):
+        target = reservoir
+        try:
+            for part in entry.split("."):
+                target = getattr(target, part) if hasattr(target, part) else importlib.import_module(
+                    f"{target.__name__}.{part}")
+        except (AttributeError, ImportError):
+            continue  # autosummary itself reports an entry that does not import
+        documented.add(id(target))
+    missing = sorted(name for key, name in _public_objects().items() if key not in documented)
+    if missing:
+        sphinx_logging.getLogger(__name__).warning(
+            "public names missing from docs/api/index.rst: %s", ", ".join(missing))
+
+
 def setup(app):
+    app.connect("builder-inited", _check_api_reference)
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-docstring", _notes_for_trailing_prose, priority=100)  # before numpydoc
