@@ -1,18 +1,19 @@
-# Two entry points: `make demo` (the main job) and `make test` (the whole suite).
+# Two entry points: `make demo` (the main job) and `make test` (the whole suite, then
+# the documentation built with warnings as errors).
 # Both create .venv with the interpreter found as $(PYTHON) when it is missing.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke bench-full bench-history peers peers-lsm clean
+.PHONY: demo test docs docs-clean bench bench-smoke bench-full bench-history peers peers-lsm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[test,plot,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +21,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) docs
+
+# The documentation site (Sphinx, PyData theme) into docs/_build/html; the gallery's
+# examples run during the build. Any warning fails it; every warning is listed first.
+SPHINXOPTS ?= -W --keep-going -q
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs docs/_build/html
+
+docs-clean:
+	rm -rf docs/_build docs/auto_examples docs/api/generated
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
@@ -64,4 +75,4 @@ peers-lsm: $(STAMP) $(BRIAN_VENV)/bin/python
 	$(BIN)/python asv_bench/peers/lsm_vs_brian2.py --brian-python $(BRIAN_VENV)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BRIAN_VENV) forecast_out build *.egg-info
+	rm -rf $(VENV) $(BRIAN_VENV) forecast_out build *.egg-info docs/_build docs/auto_examples docs/api/generated
