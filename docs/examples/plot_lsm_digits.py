@@ -88,7 +88,7 @@ print(f"test accuracy ({len(test)} images): LSM spike counts + ridge {lsm_accura
 
 example = test[0]
 net.reset()
-single = net.run(u[example], trace_tau=20e-3)
+single = net.run(u[example], trace_tau=20e-3, sample_every=1)  # every step, for the raster
 time_ms = np.arange(single.n_steps) * net.dt * 1e3
 fig, axes = plt.subplots(3, 1, figsize=(8, 7), gridspec_kw={"height_ratios": [1, 3, 1.4]}, sharex=True)
 axes[0].imshow(np.repeat(images[example], FRAME_STEPS, axis=0).T, aspect="auto", cmap="gray_r",

@@ -69,8 +69,9 @@ for hold in HOLDS:
     for regime, v_rest, scaling in (("self-sustained", -49e-3, 50e-3), ("input-driven", -55e-3, 30e-3)):
         lsm = rs.LSM(n_exc, UNITS - n_exc, density=0.02, v_rest=v_rest, input_density=1.0,
                      input_scaling=scaling, seed=1, dtype="float64")
-        result = lsm.run(np.repeat(u, hold)[:, None], trace_tau=20e-3)
-        states = result.states[hold - 1::hold]
+        # one trace sample at the last step of each held input value
+        result = lsm.run(np.repeat(u, hold)[:, None], trace_tau=20e-3, sample_every=hold)
+        states = result.states
         capacity, curve = rs.metrics.memory_capacity(states, u, max_delay=MAX_DELAY, alpha=ALPHAS,
                                                      return_curve=True)
         label = f"LSM, {regime}, hold {hold * lsm.dt * 1e3:.0f} ms ({result.firing_rate():.1f} Hz): MC {capacity:.1f}"
