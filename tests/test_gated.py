@@ -220,6 +220,23 @@ def test_training_chains_cover_every_step_once_with_carried_windows(rng):
     assert {w for c in chains for w in c.windows} != {w for c in again for w in c.windows}
 
 
+def test_small_data_sets_train_in_smaller_minibatches():
+    """An epoch makes at least `min_minibatches` updates when the data are short; long data keep batch_size."""
+    assert windows.training_lanes(20, 32, 8) == 2  # 20 windows: 10 minibatches of 2
+    assert windows.training_lanes(5, 32, 8) == 1
+    assert windows.training_lanes(10_000, 32, 8) == 32
+    assert windows.windows_per_epoch([1000, 37, 0], 16) == 63 + 3
+    assert windows.windows_per_epoch([1000, 37, 0], None) == 2
+    rng = np.random.default_rng(0)
+    lengths = [1200]
+    lanes = windows.training_lanes(windows.windows_per_epoch(lengths, 64), 32, 8)
+    chains = windows.training_chains(lengths, 64, lanes, rng)
+    assert len(list(windows.lane_steps(windows.lane_plan(chains, lanes)))) >= 8
+    model = GRUReadout(4, epochs=1, validation_fraction=0, seed=0).fit(rng.standard_normal((1200, 3)),
+                                                                        rng.standard_normal(1200))
+    assert model.batch_size_ == lanes == 2
+
+
 def test_lanes_keep_busy_lanes_first():
     chains = [windows.Chain(s, [(0, 1)] * k) for s, k in enumerate([1, 5, 3, 2, 4])]
     steps = list(windows.lane_steps(windows.lane_plan(chains, 2)))
@@ -490,11 +507,14 @@ def test_nan_in_stored_states_names_the_run_and_step(rng, tmp_path):
 
 # ----------------------------------------------------------------------------- validation and API
 def test_predict_before_fit_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    assert rs.NotFittedError is NotFittedError  # scikit-learn's, so sklearn's own checks recognise it
     for readout in READOUTS:
-        with pytest.raises(rs.NotFittedError):
-            readout().predict(np.zeros((5, 3)))
-        with pytest.raises(rs.NotFittedError):
-            readout().predict_proba([np.zeros((5, 3))])
+        for call in (lambda m: m.predict(np.zeros((5, 3))), lambda m: m.predict_proba([np.zeros((5, 3))]),
+                     lambda m: m.score(np.zeros((5, 3)), np.zeros(5)), lambda m: m.gate_weights()):
+            with pytest.raises(NotFittedError, match="not fitted"):
+                call(readout())
 
 
 @pytest.mark.parametrize("name, value, error", [

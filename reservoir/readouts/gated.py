@@ -25,8 +25,15 @@ Training (the choices)
   softmax cross-entropy per sequence. Adam as ``torch.optim.Adam`` (L2 ``weight_decay``
   on the weight matrices only), clipping of the global gradient norm
   (``clip_grad_norm_``). Initialisation as Keras: Glorot-uniform input weights,
-  orthogonal recurrent weights, zero biases, forget bias 1; the output bias starts at
-  the mean of the training targets.
+  orthogonal recurrent weights, zero biases but the LSTM's forget bias and the GRU's
+  update bias, 1 (both cells start by carrying their state: ``gated_cells``); the
+  output bias starts at the mean of the training targets.
+* Small data. An epoch makes at least ``MIN_MINIBATCHES_PER_EPOCH`` updates: a
+  series of a few thousand steps is fewer windows than one minibatch of
+  ``batch_size``, and one update per epoch left 50 epochs (and a patience of 5
+  updates) far short of training. The minibatch is smaller then (``batch_size_``).
+  The default step size, 3e-3, is three times Keras': these networks are small
+  (one layer of 32 units) and clipped.
 * Early stopping on a validation split (the last ``validation_fraction`` of every
   sequence's steps, or of each class's sequences), keeping the best epoch's
   parameters (Keras' ``restore_best_weights=True``, scikit-learn's MLP).
@@ -63,14 +70,20 @@ from .gated_network import (
     loss_and_gradients,
     network_forward,
     regression_loss,
-    zero_state,
+    zero_state,  # noqa: F401  (importable from here as before)
 )
+from .lanes import run_lanes
 from .optimizers import Adam, clip_by_global_norm
 from .sequences import aligned_parts, build_data, host, is_resident, one_value_per_entry, sequence_parts
-from .threads import SINGLE_THREAD_BELOW, blas_threads  # noqa: F401  (the first: importable from here as before)
-from .windows import Chain, consecutive_chains, lane_plan, lane_steps, training_chains
+from .threads import SINGLE_THREAD_BELOW, blas_threads  # noqa: F401  (importable from here as before)
+from .windows import Chain, consecutive_chains, training_chains, training_lanes, windows_per_epoch
 
 __all__ = ["GRUReadout", "LSTMReadout"]
+
+#: Fewest minibatches per epoch: a data set smaller than this many minibatches of `batch_size`
+#: windows is trained on in smaller minibatches, so that `epochs` and `patience` mean
+#: enough updates on a short series too (see ``windows.training_lanes``).
+MIN_MINIBATCHES_PER_EPOCH = 8
 
 _blas_threads = blas_threads  # importable from here as before the thread policy had a module of its own
 
@@ -80,8 +93,8 @@ class _GatedReadout(BaseEstimator):
 
     _cell_name = None
 
-    def __init__(self, hidden=32, *, n_layers=1, epochs=50, learning_rate=1e-3, window=64, batch_size=32,
-                 weight_decay=0.0, clip=1.0, validation_fraction=0.1, patience=5, input_to_readout=False,
+    def __init__(self, hidden=32, *, n_layers=1, epochs=50, learning_rate=3e-3, window=64, batch_size=32,
+                 weight_decay=0.0, clip=1.0, validation_fraction=0.1, patience=10, input_to_readout=False,
                  seed=None, dtype="float32"):
         self.hidden = hidden
         self.n_layers = n_layers
@@ -155,69 +168,8 @@ class _GatedReadout(BaseEstimator):
 
     # ------------------------------------------------------------------ lanes
     def _run_lanes(self, data, chains, n_lanes: int, visit) -> None:
-        """Run `chains` in `n_lanes` parallel lanes; `visit(requests, items, state)` handles one
-        window batch and returns the state after it (carried to the lane's next window)."""
-        xp, cell = data.xp, self._cell
-        lanes = lane_plan(chains, n_lanes)
-        state = zero_state(cell, xp, self._n_layers, len(lanes), self._hidden, self._dtype)
-        steps = max((b - a for chain in chains for a, b in chain.windows), default=0)
-        work = len(lanes) * steps * (data.n_features + self._hidden) * cell.n_gates * self._hidden
-        with blas_threads(xp, work):
-            self._run_lane_steps(data, lanes, state, visit)
-
-    def _run_lane_steps(self, data, lanes, state, visit) -> None:
-        for items in lane_steps(lanes):
-            batch = len(items)
-            starting = [(i, chain) for i, (chain, k) in enumerate(items) if k == 0]
-            if starting:
-                self._start_states(data, state, starting)
-            requests = [(chain.sequence,) + tuple(chain.windows[k]) for chain, k in items]
-            final = visit(requests, items, [tuple(S[:batch] for S in layer) for layer in state])
-            for layer, layer_final in zip(state, final):
-                for S, value in zip(layer, layer_final):
-                    S[:batch] = value
-
-    def _start_states(self, data, state, starting) -> None:
-        """Zero state, or the state warmed up over the chain's burn-in span, for lanes starting a chain."""
-        xp = data.xp
-        def warmed(chain):
-            return chain.burn_in is not None and chain.burn_in[0] < chain.burn_in[1]
-
-        zero_rows = [i for i, chain in starting if not warmed(chain)]
-        if zero_rows:
-            rows = xp.asarray(np.array(zero_rows))
-            for layer in state:
-                for S in layer:
-                    S[rows] = 0
-        warm = [(i, chain) for i, chain in starting if warmed(chain)]
-        if warm:
-            warmed = self._burn_in(data, [(chain.sequence,) + tuple(chain.burn_in) for _, chain in warm])
-            rows = xp.asarray(np.array([i for i, _ in warm]))
-            for layer, layer_warm in zip(state, warmed):
-                for S, value in zip(layer, layer_warm):
-                    S[rows] = value
-
-    def _burn_in(self, data, spans):
-        """States after running each (sequence, start, stop) span forward from zeros (no gradient)."""
-        xp, cell = data.xp, self._cell
-        state = zero_state(cell, xp, self._n_layers, len(spans), self._hidden, self._dtype)
-        chunk = self._inference_chunk
-        position = [start for _, start, _ in spans]
-        while True:
-            active = [r for r, (_, _, stop) in enumerate(spans) if position[r] < stop]
-            if not active:
-                return state
-            requests = [(spans[r][0], position[r], min(position[r] + chunk, spans[r][2])) for r in active]
-            X, _ = data.read(requests, targets=False)
-            rows = xp.asarray(np.array(active))
-            lengths = np.array([stop - start for _, start, stop in requests])
-            _, final, _ = network_forward(cell, xp, self.parameters_, X,
-                                          [tuple(S[rows] for S in layer) for layer in state], lengths, keep=False)
-            for layer, layer_final in zip(state, final):
-                for S, value in zip(layer, layer_final):
-                    S[rows] = value
-            for r, (_, _, stop) in zip(active, requests):
-                position[r] = stop
+        """``lanes.run_lanes`` with this readout's parameters (see there)."""
+        run_lanes(self._cell, self.parameters_, data, chains, n_lanes, visit, self._inference_chunk)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, inputs=None):
@@ -269,10 +221,13 @@ class _GatedReadout(BaseEstimator):
         if mode == MANY_TO_MANY:  # start the output at the targets' mean: no epochs spent learning the offset
             total = sum(data.target_sum(s, 0, int(length)) for s, length in enumerate(train_lengths))
             params[-1][...] = xp.asarray(total / train_lengths.sum(), dtype=dtype)
+        n_windows = windows_per_epoch(train_lengths, config["window"]) if mode == MANY_TO_MANY else len(train)
+        config["lanes"] = self.batch_size_ = training_lanes(n_windows, config["batch_size"],
+                                                            MIN_MINIBATCHES_PER_EPOCH)
         started = time.perf_counter()
         if mode == MANY_TO_MANY:
             def epoch_chains():
-                return training_chains(train_lengths, config["window"], config["batch_size"], order_rng)
+                return training_chains(train_lengths, config["window"], config["lanes"], order_rng)
 
             spans = [(s, int(train_lengths[s]), int(length)) for s, length in enumerate(data.lengths)]
 
@@ -381,7 +336,7 @@ class _GatedReadout(BaseEstimator):
             weight += samples
             return final
 
-        self._run_lanes(data, chains, config["batch_size"], visit)
+        self._run_lanes(data, chains, config["lanes"], visit)
         return float(total) / weight
 
     def _regression_loss(self, data, spans) -> float:
@@ -538,7 +493,7 @@ _PARAMETERS_DOC = """
         Stacked recurrent layers; the output layer reads the last one.
     epochs : int, default 50
         Passes over the training data (each training step is in exactly one window per epoch).
-    learning_rate : float, default 1e-3
+    learning_rate : float, default 3e-3
         Adam's step size.
     window : int or None, default 64
         Truncated BPTT length: gradients flow through at most this many steps. Long
@@ -546,7 +501,8 @@ _PARAMETERS_DOC = """
         sequence to classify is run forward to its last `window` steps, through which
         the gradient flows. None: whole sequences (full BPTT).
     batch_size : int, default 32
-        Windows per minibatch (parallel lanes).
+        Windows per minibatch (parallel lanes); fewer when the training data hold fewer
+        than ``MIN_MINIBATCHES_PER_EPOCH`` (8) minibatches (``batch_size_``).
     weight_decay : float, default 0
         L2 penalty on the weight matrices (not the biases), added to the gradient as in
         ``torch.optim.Adam``.
@@ -557,7 +513,7 @@ _PARAMETERS_DOC = """
         (many-to-many, each validation span warmed up over the `window` steps before
         it), or that fraction of the sequences of each class (many-to-one). 0: no
         validation, all epochs run.
-    patience : int, default 5
+    patience : int, default 10
         Epochs without a lower validation loss before training stops; the parameters of
         the best epoch are kept.
     input_to_readout : bool, default False
@@ -587,6 +543,7 @@ _PARAMETERS_DOC = """
     loss_curve_, validation_loss_curve_ : losses per epoch
     best_epoch_, best_validation_loss_ : the epoch whose parameters were kept
     n_iter_ : epochs run
+    batch_size_ : windows per training minibatch (``batch_size``, or fewer on small data)
     fit_seconds_ : training time of the last fit
 """
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Chain", "training_chains", "consecutive_chains", "lane_plan", "lane_steps"]
+import numpy as np
+
+__all__ = ["Chain", "training_chains", "consecutive_chains", "lane_plan", "lane_steps", "windows_per_epoch",
+           "training_lanes"]
 
 
 @dataclass
@@ -83,3 +86,16 @@ def lane_steps(lanes):
     for step in range(len(queues[0]) if queues else 0):
         yield [queue[step] for queue in queues if len(queue) > step]
 
+
+def windows_per_epoch(lengths, window: int | None) -> int:
+    """About how many windows one epoch of `training_chains` cuts sequences of `lengths` into."""
+    if window is None:
+        return int(np.count_nonzero(lengths))
+    return int(sum(math.ceil(int(length) / window) for length in lengths))
+
+
+def training_lanes(n_windows: int, batch_size: int, min_minibatches: int) -> int:
+    """Windows per training minibatch: `batch_size`, or fewer when an epoch of `n_windows`
+    would otherwise make fewer than `min_minibatches` updates (small data sets; one window per
+    minibatch when there are fewer windows than that)."""
+    return max(1, min(batch_size, n_windows // min_minibatches))
