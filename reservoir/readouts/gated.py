@@ -28,12 +28,12 @@ Training (the choices)
   orthogonal recurrent weights, zero biases but the LSTM's forget bias and the GRU's
   update bias, 1 (both cells start by carrying their state: ``gated_cells``); the
   output bias starts at the mean of the training targets.
-* Small data. An epoch makes at least ``MIN_MINIBATCHES_PER_EPOCH`` updates: a
-  series of a few thousand steps is fewer windows than one minibatch of
-  ``batch_size``, and one update per epoch left 50 epochs (and a patience of 5
-  updates) far short of training. The minibatch is smaller then (``batch_size_``).
-  The default step size, 3e-3, is three times Keras': these networks are small
-  (one layer of 32 units) and clipped.
+* Small data. An epoch makes at least ``MIN_MINIBATCHES_PER_EPOCH`` updates (when
+  there are that many windows): a series of a few thousand steps holds fewer windows
+  than one minibatch of ``batch_size``, and at one update per epoch 50 epochs would be
+  50 updates and the patience would count single updates. The minibatch is smaller
+  then (``batch_size_``). The default step size, 3e-3, is three times Keras': these
+  networks are small (one layer of 32 units) and their gradients clipped.
 * Early stopping on a validation split (the last ``validation_fraction`` of every
   sequence's steps, or of each class's sequences), keeping the best epoch's
   parameters (Keras' ``restore_best_weights=True``, scikit-learn's MLP).
@@ -56,11 +56,11 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError  # reservoir.NotFittedError: the same class
 
 from .. import _validation as check
 from .._arrays import namespace
 from ..connectivity import _seed_sequence
-from ..estimators import NotFittedError
 from .gated_cells import CELLS
 from .gated_network import (
     MANY_TO_MANY,
