@@ -13,7 +13,9 @@ import pytest
 from sklearn.base import clone
 
 import reservoir as rs
-from reservoir.readouts import gated
+from reservoir._arrays import namespace
+from reservoir.readouts import gated_cells, optimizers, sequences, windows
+from reservoir.readouts import gated_network as network
 from reservoir.readouts.gated import GRUReadout, LSTMReadout
 from reservoir.storage import StateStore, save_run
 
@@ -24,7 +26,7 @@ LOOPS = ["numba", "numpy"]
 @pytest.fixture(params=LOOPS)
 def loops(request, monkeypatch):
     """Run a test with the compiled step loops and with the plain NumPy ones."""
-    monkeypatch.setattr(gated, "USE_NUMBA", request.param == "numba")
+    monkeypatch.setattr(gated_cells, "USE_NUMBA", request.param == "numba")
     return request.param
 
 
@@ -70,7 +72,7 @@ def _reference_outputs(model, X):
 
 def _random_parameters(cell, n, m, n_layers, n_out, rng):
     """Initial parameters with every bias and weight moved off its initial value (float64)."""
-    params = gated.initial_parameters(cell, n, m, n_layers, n_out, rng)
+    params = network.initial_parameters(cell, n, m, n_layers, n_out, rng)
     return [p + 0.3 * rng.standard_normal(p.shape) for p in params]
 
 
@@ -118,12 +120,12 @@ def _finite_difference_check(cell, mode, n_layers, rng, eps=1e-6):
     lengths = np.array([6, 4, 1])  # ragged: padded steps must not count
     # A nonzero starting state (as a carried state would be); the gradient stops at it.
     state = [tuple(0.5 * rng.standard_normal((B, m)) for _ in range(cell.n_states)) for _ in range(n_layers)]
-    target = rng.standard_normal((B, T, n_out)) if mode == gated.MANY_TO_MANY else np.array([1, 0, 1])
+    target = rng.standard_normal((B, T, n_out)) if mode == network.MANY_TO_MANY else np.array([1, 0, 1])
 
     def loss():
-        return float(gated.loss_and_gradients(cell, np, params, X, lengths, state, target, mode)[0])
+        return float(network.loss_and_gradients(cell, np, params, X, lengths, state, target, mode)[0])
 
-    _, grads, _ = gated.loss_and_gradients(cell, np, params, X, lengths, state, target, mode)
+    _, grads, _ = network.loss_and_gradients(cell, np, params, X, lengths, state, target, mode)
     errors = []
     for p, g in zip(params, grads):
         numeric = np.empty_like(p)
@@ -139,8 +141,8 @@ def _finite_difference_check(cell, mode, n_layers, rng, eps=1e-6):
     return errors
 
 
-@pytest.mark.parametrize("cell", [gated._GRUCell, gated._LSTMCell], ids=["gru", "lstm"])
-@pytest.mark.parametrize("mode", [gated.MANY_TO_MANY, gated.MANY_TO_ONE])
+@pytest.mark.parametrize("cell", [gated_cells.GRUCell, gated_cells.LSTMCell], ids=["gru", "lstm"])
+@pytest.mark.parametrize("mode", [network.MANY_TO_MANY, network.MANY_TO_ONE])
 @pytest.mark.parametrize("n_layers", [1, 2])
 def test_gradients_match_finite_differences(cell, mode, n_layers, loops, rng):
     errors = _finite_difference_check(cell, mode, n_layers, rng)
@@ -148,7 +150,7 @@ def test_gradients_match_finite_differences(cell, mode, n_layers, loops, rng):
     assert max(errors) < 1e-6, errors
 
 
-@pytest.mark.parametrize("cell", [gated._GRUCell, gated._LSTMCell], ids=["gru", "lstm"])
+@pytest.mark.parametrize("cell", [gated_cells.GRUCell, gated_cells.LSTMCell], ids=["gru", "lstm"])
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 def test_compiled_loops_match_numpy_loops(cell, dtype, rtol, monkeypatch, rng):
     params = [p.astype(dtype) for p in _random_parameters(cell, 5, 8, 2, 3, rng)]
@@ -158,9 +160,9 @@ def test_compiled_loops_match_numpy_loops(cell, dtype, rtol, monkeypatch, rng):
     target = rng.standard_normal((4, 9, 3)).astype(dtype)
     results = {}
     for use_numba in (True, False):
-        monkeypatch.setattr(gated, "USE_NUMBA", use_numba)
-        results[use_numba] = gated.loss_and_gradients(cell, np, params, X, lengths, state, target,
-                                                      gated.MANY_TO_MANY)
+        monkeypatch.setattr(gated_cells, "USE_NUMBA", use_numba)
+        results[use_numba] = network.loss_and_gradients(cell, np, params, X, lengths, state, target,
+                                                      network.MANY_TO_MANY)
     (loss_a, grads_a, final_a), (loss_b, grads_b, final_b) = results[True], results[False]
     np.testing.assert_allclose(loss_a, loss_b, rtol=rtol)
     for a, b in zip(grads_a, grads_b):
@@ -173,7 +175,7 @@ def test_compiled_loops_match_numpy_loops(cell, dtype, rtol, monkeypatch, rng):
 # ----------------------------------------------------------------------------- optimiser
 def test_adam_matches_its_update_rule_and_decays_weights_only():
     p, b = np.array([[1.0, -2.0]]), np.array([0.5])
-    optimizer = gated.Adam(np, [p, b], learning_rate=0.1, weight_decay=0.5)
+    optimizer = optimizers.Adam(np, [p, b], learning_rate=0.1, weight_decay=0.5)
     g_p, g_b = np.array([[0.2, 0.4]]), np.array([1.0])
     expected_p, expected_b = p.copy(), b.copy()
     m_p, v_p, m_b, v_b = 0.0, 0.0, 0.0, 0.0
@@ -190,18 +192,18 @@ def test_adam_matches_its_update_rule_and_decays_weights_only():
 
 def test_clipping_bounds_the_global_norm_and_keeps_small_gradients():
     grads = [np.full((2, 2), 3.0), np.full(3, 4.0)]  # norm sqrt(4*9 + 3*16) = sqrt(84)
-    gated.clip_by_global_norm(np, grads, 1.0)
+    optimizers.clip_by_global_norm(np, grads, 1.0)
     assert np.sqrt(sum((g**2).sum() for g in grads)) == pytest.approx(1.0, rel=1e-5)
     np.testing.assert_allclose(grads[0] / grads[1][0], 0.75)  # direction kept
     small = [np.array([0.1, 0.2])]
-    gated.clip_by_global_norm(np, small, 1.0)
+    optimizers.clip_by_global_norm(np, small, 1.0)
     np.testing.assert_array_equal(small[0], [0.1, 0.2])
 
 
 # ----------------------------------------------------------------------------- schedules
 def test_training_chains_cover_every_step_once_with_carried_windows(rng):
     lengths = [1000, 37, 5, 0]
-    chains = gated.training_chains(lengths, 16, 8, rng)
+    chains = windows.training_chains(lengths, 16, 8, rng)
     covered = {s: np.zeros(n, int) for s, n in enumerate(lengths)}
     for chain in chains:
         for (_, b), (c, _) in zip(chain.windows, chain.windows[1:]):
@@ -214,13 +216,30 @@ def test_training_chains_cover_every_step_once_with_carried_windows(rng):
     assert all(np.all(c == 1) for c in covered.values())
     assert 8 <= len(chains) <= 8 + 3  # about one chain per lane
     # boundaries move between epochs
-    again = gated.training_chains(lengths, 16, 8, rng)
+    again = windows.training_chains(lengths, 16, 8, rng)
     assert {w for c in chains for w in c.windows} != {w for c in again for w in c.windows}
 
 
+def test_small_data_sets_train_in_smaller_minibatches():
+    """An epoch makes at least `min_minibatches` updates when the data are short; long data keep batch_size."""
+    assert windows.training_lanes(20, 32, 8) == 2  # 20 windows: 10 minibatches of 2
+    assert windows.training_lanes(5, 32, 8) == 1
+    assert windows.training_lanes(10_000, 32, 8) == 32
+    assert windows.windows_per_epoch([1000, 37, 0], 16) == 63 + 3
+    assert windows.windows_per_epoch([1000, 37, 0], None) == 2
+    rng = np.random.default_rng(0)
+    lengths = [1200]
+    lanes = windows.training_lanes(windows.windows_per_epoch(lengths, 64), 32, 8)
+    chains = windows.training_chains(lengths, 64, lanes, rng)
+    assert len(list(windows.lane_steps(windows.lane_plan(chains, lanes)))) >= 8
+    model = GRUReadout(4, epochs=1, validation_fraction=0, seed=0).fit(rng.standard_normal((1200, 3)),
+                                                                        rng.standard_normal(1200))
+    assert model.batch_size_ == lanes == 2
+
+
 def test_lanes_keep_busy_lanes_first():
-    chains = [gated.Chain(s, [(0, 1)] * k) for s, k in enumerate([1, 5, 3, 2, 4])]
-    steps = list(gated.lane_steps(gated.lane_plan(chains, 2)))
+    chains = [windows.Chain(s, [(0, 1)] * k) for s, k in enumerate([1, 5, 3, 2, 4])]
+    steps = list(windows.lane_steps(windows.lane_plan(chains, 2)))
     # lanes get chains 0, 2, 4 (8 windows) and 1, 3 (7 windows): the longer lane is lane 0
     assert [len(step) for step in steps] == [2] * 7 + [1]
     assert steps[-1][0][0].sequence == 4
@@ -236,13 +255,13 @@ def test_states_carried_across_windows_in_training_match_the_reference(readout, 
     model = readout(4, epochs=1, window=10, batch_size=3, validation_fraction=0, seed=0, dtype="float64")
     model.fit(X, rng.standard_normal((120, 1)))
     model.parameters_ = _random_parameters(model._cell, 3, 4, 1, 1, rng)
-    data = gated._build_data([(X, None, None)], None, [np.zeros((120, 1))], np.dtype(np.float64))
-    chains = gated.training_chains([120], 10, 3, np.random.default_rng(0))
+    data = sequences.build_data([(X, None, None)], None, [np.zeros((120, 1))], np.dtype(np.float64))
+    chains = windows.training_chains([120], 10, 3, np.random.default_rng(0))
     seen = []
 
     def visit(requests, items, state):
         seen.extend((request, state[0][0][i].copy()) for i, request in enumerate(requests))
-        _, final, _ = gated.network_forward(model._cell, np, model.parameters_, data.read(requests, False)[0],
+        _, final, _ = network.network_forward(model._cell, np, model.parameters_, data.read(requests, False)[0],
                                             state, np.array([b - a for _, a, b in requests]), keep=False)
         return final
 
@@ -355,7 +374,7 @@ def test_early_stopping_keeps_the_best_epoch(rng):
     assert model.n_iter_ < 60
     assert model.n_iter_ == model.best_epoch_ + 1 + 3
     assert model.best_validation_loss_ == min(model.validation_loss_curve_)
-    data = gated._build_data([(X, None, None)], None, [y], np.dtype(np.float64))
+    data = sequences.build_data([(X, None, None)], None, [y], np.dtype(np.float64))
     recomputed = model._regression_loss(data, [(0, 300, 400)])
     assert recomputed == pytest.approx(model.best_validation_loss_, rel=1e-10)
     assert recomputed < model.validation_loss_curve_[-1]
@@ -488,11 +507,14 @@ def test_nan_in_stored_states_names_the_run_and_step(rng, tmp_path):
 
 # ----------------------------------------------------------------------------- validation and API
 def test_predict_before_fit_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    assert rs.NotFittedError is NotFittedError  # scikit-learn's, so sklearn's own checks recognise it
     for readout in READOUTS:
-        with pytest.raises(rs.NotFittedError):
-            readout().predict(np.zeros((5, 3)))
-        with pytest.raises(rs.NotFittedError):
-            readout().predict_proba([np.zeros((5, 3))])
+        for call in (lambda m: m.predict(np.zeros((5, 3))), lambda m: m.predict_proba([np.zeros((5, 3))]),
+                     lambda m: m.score(np.zeros((5, 3)), np.zeros(5)), lambda m: m.gate_weights()):
+            with pytest.raises(NotFittedError, match="not fitted"):
+                call(readout())
 
 
 @pytest.mark.parametrize("name, value, error", [
@@ -592,7 +614,7 @@ def test_cupy_arrays_train_on_the_gpu_like_numpy(readout, rng):
     settings = dict(epochs=3, window=16, batch_size=4, seed=0, dtype="float64")
     on_cpu = readout(6, **settings).fit(X, y)
     on_gpu = readout(6, **settings).fit(cupy.asarray(X), cupy.asarray(y))
-    assert gated.array_namespace(on_gpu.parameters_[0]) is cupy
+    assert namespace(on_gpu.parameters_[0]) is cupy
     for p, q in zip(on_cpu.parameters_, on_gpu.parameters_):
         np.testing.assert_allclose(p, cupy.asnumpy(q), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(cupy.asnumpy(on_gpu.predict(cupy.asarray(X))), on_cpu.predict(X), rtol=1e-8,

@@ -10,7 +10,8 @@ and 2,000 units, full up to 10,000.
 import numpy as np
 
 import reservoir as rs
-from reservoir.readouts import gated
+from reservoir.readouts import gated_network, optimizers, threads
+from reservoir.readouts.gated_cells import CELLS as GATED_CELLS
 
 from .common import PROFILE, SEED, narma_split
 
@@ -39,16 +40,16 @@ class TrainStep:
     timeout = PROFILE.timeout
 
     def setup(self, cell, units):
-        self.cell = gated.CELLS[cell]
+        self.cell = GATED_CELLS[cell]
         rng = np.random.default_rng(SEED)
         self.params = [p.astype(np.float32) for p in
-                       gated.initial_parameters(self.cell, units, HIDDEN, 1, 1, rng)]
+                       gated_network.initial_parameters(self.cell, units, HIDDEN, 1, 1, rng)]
         self.X, self.Y = _states(units, WINDOW, BATCH)
         self.lengths = np.full(BATCH, WINDOW)
-        self.state = gated.zero_state(self.cell, np, 1, BATCH, HIDDEN, np.float32)
-        self.optimizer = gated.Adam(np, self.params, 1e-3)
+        self.state = gated_network.zero_state(self.cell, np, 1, BATCH, HIDDEN, np.float32)
+        self.optimizer = optimizers.Adam(np, self.params, 1e-3)
         work = BATCH * WINDOW * (units + HIDDEN) * self.cell.n_gates * HIDDEN
-        self.blas = gated._blas_threads(np, work)  # the thread setting fit() would use
+        self.blas = threads.blas_threads(np, work)  # the thread setting fit() would use
         self.blas.__enter__()
         self.time_train_step(cell, units)  # compile the step loops outside the timing
 
@@ -56,9 +57,9 @@ class TrainStep:
         self.blas.__exit__(None, None, None)
 
     def time_train_step(self, cell, units):
-        _, grads, _ = gated.loss_and_gradients(self.cell, np, self.params, self.X, self.lengths, self.state,
-                                               self.Y, gated.MANY_TO_MANY)
-        gated.clip_by_global_norm(np, grads, 1.0)
+        _, grads, _ = gated_network.loss_and_gradients(self.cell, np, self.params, self.X, self.lengths,
+                                                       self.state, self.Y, gated_network.MANY_TO_MANY)
+        optimizers.clip_by_global_norm(np, grads, 1.0)
         self.optimizer.step(self.params, grads)
 
 
