@@ -27,6 +27,10 @@ Rules every path keeps
   write results back where the caller's arrays live.
 * ``activation`` is a name of ``kernels.activations`` ("tanh", "identity",
   "sigmoid", "relu").
+* Optional capabilities are trailing keyword parameters with a default that keeps the
+  plain contract (``lsm_run(..., sample_every=1)``: traces written only at every
+  ``sample_every``-th step). A model asks for one only where the path's signature has
+  it (``inspect.signature``) and otherwise does the same work with the plain call.
 * Results equal ``reference`` to rounding (float64 about 1e-10, float32 about 1e-5
   relative); the LIF pull kernels spike for spike.
 
@@ -89,6 +93,12 @@ def _parameters(function) -> list[str]:
     return [p.name for p in inspect.signature(function).parameters.values() if p.name != "self"]
 
 
+def _optional_extras(function, n_required: int) -> bool:
+    """Whether the parameters past the contract's are optional capabilities (all defaulted)."""
+    extra = [p for p in inspect.signature(function).parameters.values() if p.name != "self"][n_required:]
+    return all(p.default is not inspect.Parameter.empty for p in extra)
+
+
 def conformance_problems(module: ModuleType) -> list[str]:
     """What keeps `module` from the contract: missing functions, or parameters that differ
     (by name and order) from :class:`KernelModule`. Empty when it conforms."""
@@ -99,6 +109,6 @@ def conformance_problems(module: ModuleType) -> list[str]:
             problems.append(f"{module.__name__}.{name} is missing")
             continue
         expected, got = _parameters(getattr(KernelModule, name)), _parameters(function)
-        if got != expected:
+        if got[:len(expected)] != expected or not _optional_extras(function, len(expected)):
             problems.append(f"{module.__name__}.{name}({', '.join(got)}): the contract is ({', '.join(expected)})")
     return problems

@@ -55,6 +55,26 @@ def test_a_module_that_breaks_the_contract_is_told_what_is_wrong():
     assert any(p.startswith("broken.esn_run(") and "leak_rate" in p for p in problems), problems
 
 
+def test_trailing_parameters_conform_only_when_they_have_defaults():
+    import types
+
+    def lsm_run_with(extra_default):
+        module = types.ModuleType("extended")
+        for name in contract.FUNCTIONS:
+            setattr(module, name, getattr(reference, name))
+        if extra_default:
+            def lsm_run(weights, params, inputs, input_spikes, state, out, window, record_spikes, sample_every=1):
+                return None
+        else:
+            def lsm_run(weights, params, inputs, input_spikes, state, out, window, record_spikes, sample_every):
+                return None
+        module.lsm_run = lsm_run
+        return contract.conformance_problems(module)
+
+    assert lsm_run_with(extra_default=True) == []
+    assert any("lsm_run" in p for p in lsm_run_with(extra_default=False))
+
+
 @pytest.mark.parametrize("name", backends.names())
 def test_every_backend_module_has_the_contracts_signatures(name, monkeypatch):
     assert contract.conformance_problems(_kernel_module(name, monkeypatch)) == []
