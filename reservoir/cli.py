@@ -148,10 +148,10 @@ def _forecast_parser(subparsers):
     add("--steps", type=_count(2), default=6000, help="length of the built-in series")
     add("--train", type=_count(1), default=None,
         help=f"training steps after the washout (default: {DEFAULT_TRAIN}, fewer for a short series: at least "
-             f"{TEST_FRACTION:.0%} of it is kept for testing)")
+             f"{TEST_FRACTION:.0%}% of it is kept for testing)")
     add("--washout", type=_count(0), default=None,
         help=f"initial steps not used for training, while the reservoir forgets its zero state (default: "
-             f"{DEFAULT_WASHOUT}, or {WASHOUT_FRACTION:.0%} of a short series)")
+             f"{DEFAULT_WASHOUT}, or {WASHOUT_FRACTION:.0%}% of a short series)")
     add("--horizon", type=_count(1), default=500,
         help="closed-loop forecast steps after training (cut to the test steps there are)")
     add("--units", type=_count(1), default=None,
@@ -319,13 +319,18 @@ def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int
     return figure
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``reservoir`` argument parser, with its sub-commands."""
     parser = argparse.ArgumentParser(prog="reservoir", description="reservoir-engine command line",
                                      formatter_class=_HelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library chooses")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _forecast_parser(subparsers)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         return args.handler(args)
