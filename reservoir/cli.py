@@ -36,6 +36,7 @@ TEST_FRACTION = 0.2
 SAMPLES_PER_UNIT = 4
 MIN_TRAIN = 20
 MIN_TEST = 5
+BUILT_IN_STEPS = 6000
 
 
 @dataclass
@@ -145,7 +146,8 @@ def _forecast_parser(subparsers):
     add = parser.add_argument
     add("--data", default="mackey-glass",
         help="'mackey-glass' (built in) or a path to a .csv/.npy series (rows are time steps, columns variables)")
-    add("--steps", type=_count(2), default=6000, help="length of the built-in series")
+    add("--steps", type=_count(2), default=None,
+        help=f"length of the built-in series (default: {BUILT_IN_STEPS}; a file is used whole)")
     add("--train", type=_count(1), default=None,
         help=f"training steps after the washout (default: {DEFAULT_TRAIN}, fewer for a short series: at least "
              f"{TEST_FRACTION:.0%}% of it is kept for testing)")
@@ -173,8 +175,12 @@ def _forecast_parser(subparsers):
 
 def _load(args) -> tuple[np.ndarray, str]:
     if args.data == "mackey-glass":
-        return datasets.mackey_glass(args.steps, tau=17), "Mackey-Glass (tau = 17)"
-    return datasets.load_series(args.data), Path(args.data).name
+        return datasets.mackey_glass(args.steps or BUILT_IN_STEPS, tau=17), "Mackey-Glass (tau = 17)"
+    series = datasets.load_series(args.data)
+    if args.steps is not None:
+        print(f"note: --steps {args.steps} is for the built-in series; {Path(args.data).name} is used whole "
+              f"({series.shape[0]} steps)")
+    return series, Path(args.data).name
 
 
 def forecast(args) -> int:
