@@ -68,8 +68,14 @@ def _fits(steps: int, washout: int, train: int) -> bool:
     return train >= MIN_TRAIN and steps - 1 - washout - train >= MIN_TEST
 
 
+def _check_train(train: int | None) -> None:
+    if train is not None and train < MIN_TRAIN:
+        raise ValueError(f"--train {train} is too few: a readout needs at least {MIN_TRAIN} training steps")
+
+
 def minimum_steps(washout: int | None = None, train: int | None = None) -> int:
     """The shortest series a forecast runs on with these sizes (None: adapted to the series)."""
+    _check_train(train)
     steps = 2
     while not _fits(steps, *_auto_sizes(steps, washout, train)):
         steps += 1
@@ -82,6 +88,7 @@ def plan(steps: int, n_inputs: int = 1, *, washout: int | None = None, train: in
 
     Raises ValueError naming the length and the minimum when no fit is possible.
     """
+    _check_train(train)
     chosen_washout, chosen_train = _auto_sizes(steps, washout, train)
     if not _fits(steps, chosen_washout, chosen_train):
         needed = minimum_steps(washout, train)

@@ -110,6 +110,11 @@ def test_explicit_sizes_too_large_for_the_series_name_the_minimum(tmp_path, caps
     assert "the series has 300 steps" in error and "--train 400" in error and f"at least {needed}" in error
 
 
+def test_too_few_training_steps_are_refused_by_name():
+    with pytest.raises(ValueError, match="--train 5 is too few: .* at least 20"):
+        cli.plan(1000, train=5)
+
+
 def test_a_list_of_alphas_is_chosen_from(tmp_path, capsys):
     assert cli.main(["forecast", "--steps", "400", "--alpha", "1e-6,1e-3,1", "--backend", "numpy",
                      "--out", str(tmp_path)]) == 0
