@@ -48,10 +48,13 @@ class HiddenLayer:
 
     Weights are uniform in [-input_scaling, input_scaling) on a random sparse pattern
     (``density`` of all connections, or exactly ``fan_in`` inputs per unit), biases
-    uniform in [-bias_scaling, bias_scaling).
+    uniform in [-bias_scaling, bias_scaling). With neither ``density`` nor ``fan_in``,
+    the density is ``max(0.01, 10 / n_features)`` (at most 1) and every hidden unit
+    sees at least one input: all of them for up to 10 features, about 10 of them for
+    up to 1000, 1 % beyond (``reservoir.connectivity.default_density``).
     """
 
-    def __init__(self, n_hidden, n_features, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
+    def __init__(self, n_hidden, n_features, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
                  bias_scaling=1.0, seed=None, dtype="float32", backend="auto"):
         self.dtype = check.float_dtype(dtype)
         activation_code(activation)

@@ -29,8 +29,12 @@ class ESN:
     ----------
     units : int
         Number of reservoir units.
-    density : float in (0, 1], default 0.01
-        Fraction of all possible recurrent connections (Erdős–Rényi).
+    density : float in (0, 1], optional
+        Fraction of all possible recurrent connections (Erdős–Rényi), exactly as given.
+        By default (neither ``density`` nor ``fan_in``) ``max(0.01, 10 / units)``, at
+        most 1: 1 % from 1000 units up, about 10 connections per unit below (every unit
+        at least one), so that small reservoirs are recurrent networks too (see
+        ``reservoir.connectivity.default_density``).
     fan_in : int, optional
         Exact number of recurrent sources per unit; replaces ``density``.
     spectral_radius : float > 0, default 0.9
@@ -59,7 +63,7 @@ class ESN:
     between calls; NumPy inputs are copied over and the states copied back.
     """
 
-    def __init__(self, units, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    def __init__(self, units, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
                  seed=None, dtype="float32", backend="auto"):
         self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
@@ -330,7 +334,8 @@ class ESN:
         return state
 
     def __repr__(self) -> str:
-        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        connectivity = (f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+                        if self.density is not None else f"density=default ({self.W.nnz / self.units ** 2:.3g})")
         return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
                 f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
                 f"backend={self.backend_name!r})")

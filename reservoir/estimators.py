@@ -16,6 +16,10 @@ from .readouts import Ridge
 
 __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
+#: Steps dropped at the start of every training sequence when ``washout`` is not given
+#: (a tenth of shorter sequences): the reservoir forgets its zero start state.
+DEFAULT_WASHOUT = 100
+
 
 def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=True) -> Ridge:
     """Ridge readout; a list of alphas is chosen on the last `validation_fraction` of the samples
@@ -39,12 +43,25 @@ def _samples(array, steps: slice):
     return array[..., steps, :] if np.ndim(array) >= 2 else array[steps]
 
 
+def _seed(estimator):
+    """The seed of an estimator's random weights: ``seed``, else scikit-learn's name for it, ``random_state``.
+
+    scikit-learn's tools (``set_random_state``, the estimator checks) set ``random_state``
+    to make fits reproducible; a given ``seed`` already does, and is kept. An int gives
+    the same weights under either name; a ``numpy.random.RandomState`` a seed drawn from it.
+    """
+    seed = estimator.seed if estimator.seed is not None else estimator.random_state
+    if isinstance(seed, np.random.RandomState):
+        seed = int(seed.randint(np.iinfo(np.int32).max))
+    return seed
+
+
 def _reservoir(estimator) -> ESN:
     """The ESN described by an estimator's reservoir parameters."""
     return ESN(estimator.units, density=estimator.density, fan_in=estimator.fan_in,
                spectral_radius=estimator.spectral_radius, leak_rate=estimator.leak_rate,
                input_scaling=estimator.input_scaling, input_density=estimator.input_density,
-               bias_scaling=estimator.bias_scaling, activation=estimator.activation, seed=estimator.seed,
+               bias_scaling=estimator.bias_scaling, activation=estimator.activation, seed=_seed(estimator),
                dtype=estimator.dtype, backend=estimator.backend)
 
 
@@ -91,14 +108,16 @@ class ESNRegressor(BaseEstimator):
     prediction is fed back as the next input (generative mode).
 
     Parameters are those of :class:`reservoir.ESN` plus ``alpha`` (float, or a list
-    chosen on the last ``validation_fraction`` of the training steps), ``washout``,
-    ``include_input`` and ``fit_intercept``; ``progress`` shows a progress bar.
+    chosen on the last ``validation_fraction`` of the training steps), ``washout``
+    (steps dropped per sequence; by default 100, or a tenth of a sequence shorter than
+    1000 steps), ``include_input`` and ``fit_intercept``; ``progress`` shows a progress
+    bar; ``random_state`` is scikit-learn's name for ``seed`` (used when ``seed`` is None).
     """
 
-    def __init__(self, units=500, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    def __init__(self, units=500, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", alpha=1e-6,
-                 washout=100, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
-                 dtype="float32", backend="auto", progress=False):
+                 washout=None, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
+                 dtype="float32", backend="auto", progress=False, random_state=None):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -117,19 +136,21 @@ class ESNRegressor(BaseEstimator):
         self.dtype = dtype
         self.backend = backend
         self.progress = progress
+        self.random_state = random_state
 
     def _features(self, states, inputs):
         return np.concatenate([states, inputs], axis=-1) if self.include_input else states
 
     def fit(self, u, y):
         """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y."""
-        washout = check.non_negative_int(self.washout, "washout")
         dtype = check.float_dtype(self.dtype)
         inputs, batched = check.sequences(u, dtype, "u")
         targets, _ = check.sequences(y if np.ndim(y) != 1 else np.asarray(y)[:, None], np.float64, "y")
         if targets.shape[:2] != inputs.shape[:2]:
             raise ValueError(f"u and y disagree on sequences and time steps: {inputs.shape[:2]} != {targets.shape[:2]}")
         steps = inputs.shape[1]
+        washout = (min(DEFAULT_WASHOUT, steps // 10) if self.washout is None
+                   else check.non_negative_int(self.washout, "washout"))
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
         reservoir = _reservoir(self)
@@ -223,8 +244,8 @@ class _ELM(BaseEstimator):
     finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
     """
 
-    def __init__(self, n_hidden=1000, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
-                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+    def __init__(self, n_hidden=1000, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
+                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto", random_state=None):
         self.n_hidden = n_hidden
         self.density = density
         self.fan_in = fan_in
@@ -235,6 +256,7 @@ class _ELM(BaseEstimator):
         self.seed = seed
         self.dtype = dtype
         self.backend = backend
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -244,7 +266,7 @@ class _ELM(BaseEstimator):
     def _new_hidden_layer(self, n_features: int) -> None:
         self.hidden_ = HiddenLayer(self.n_hidden, n_features, density=self.density, fan_in=self.fan_in,
                                    activation=self.activation, input_scaling=self.input_scaling,
-                                   bias_scaling=self.bias_scaling, seed=self.seed, dtype=self.dtype,
+                                   bias_scaling=self.bias_scaling, seed=_seed(self), dtype=self.dtype,
                                    backend=self.backend)
 
     def _fit_readout(self, H, targets):
@@ -393,9 +415,9 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
     labels, as in :class:`ELMClassifier`.
     """
 
-    def __init__(self, units=300, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    def __init__(self, units=300, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", pooling="mean",
-                 washout=0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+                 washout=0, alpha=1e-6, seed=None, dtype="float64", backend="auto", random_state=None):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -411,6 +433,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         self.seed = seed
         self.dtype = dtype
         self.backend = backend
+        self.random_state = random_state
 
     def _sequences(self, X, *, reset: bool) -> list:
         """X as a list of (T, n_in) float arrays (equal lengths keep one (B, T, n_in) array)."""
