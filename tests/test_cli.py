@@ -70,7 +70,7 @@ def test_a_300_step_series_adapts_and_beats_persistence(tmp_path, capsys, seed):
     code = cli.main(["forecast", "--steps", "300", "--backend", "numpy", "--seed", str(seed), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert "note: the series has 300 steps" in printed
+    assert "note: the series has 300 steps" in printed and re.search(r"alpha \S+ chosen", printed)
     data_line = next(line for line in printed.splitlines() if line.startswith("data:"))
     units = int(re.search(r"(\d+) units", data_line).group(1))
     train = int(re.search(r"(\d+) training steps", data_line).group(1))
