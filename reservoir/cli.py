@@ -313,13 +313,19 @@ def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int
                      loc="left", fontsize=10)
     low, high = np.min(truth[:shown]), np.max(truth[:shown])
     span = high - low if high > low else 1.0
+    shown_range = (low - 0.15 * span, high + 0.45 * span)
     for axis in (top, middle):
         # Fixed to the truth's range (a diverged forecast leaves the truth readable), with
         # headroom for the legend above the curves.
-        axis.set_ylim(low - 0.15 * span, high + 0.45 * span)
+        axis.set_ylim(*shown_range)
         axis.set_ylabel(label if columns == 1 else f"{label}\n(column 0)")
         axis.legend(loc="upper right", fontsize=9, ncol=2)
         axis.grid(alpha=0.3)
+    with np.errstate(invalid="ignore"):
+        outside = np.flatnonzero(~((closed_loop >= shown_range[0]) & (closed_loop <= shown_range[1])))
+    if outside.size:
+        middle.text(0.01, 0.95, f"the closed loop leaves the range shown at test step {outside[0]:,}",
+                    transform=middle.transAxes, color="tab:red", fontsize=9, va="top")
     tiny = np.finfo(np.float64).tiny  # log scale: an exact hit is drawn at the bottom, not dropped
     bottom.semilogy(steps, np.abs(one_step[:shown] - truth[:shown]) + tiny, color="tab:blue", lw=1,
                     label="one step ahead")

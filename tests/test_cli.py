@@ -158,4 +158,5 @@ def test_a_diverged_closed_loop_leaves_the_truth_readable():
     low, high = figure.axes[1].get_ylim()
     assert -2 < low < -1 and 1 < high < 2  # the truth's range (plus headroom), not the forecast's
     assert "test steps 0–79 of 80" in figure.get_suptitle()
+    assert any("leaves the range shown at test step 30" in text.get_text() for text in figure.axes[1].texts)
     figure.savefig(io.BytesIO(), format="png")  # draws without error
