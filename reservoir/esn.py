@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from . import _arrays, backends
 from . import _validation as check
+from ._diagnostics import SaturationMonitor, warn_echo_state
 from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, input_matrix, random_sparse
@@ -72,6 +73,7 @@ class ESN:
         self.density = density
         self.fan_in = fan_in
         self.spectral_radius = check.positive_float(spectral_radius, "spectral_radius")
+        warn_echo_state(self.spectral_radius, self.leak_rate)
         self.input_scaling = check.real(input_scaling, "input_scaling")
         self.input_density = check.density(input_density, "input_density")
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
@@ -99,6 +101,9 @@ class ESN:
     def from_weights(cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto"):
         """An ESN on given matrices: W (units, units), W_in (units, n_in), bias (units,).
 
+        ``bias`` may also be a scalar or shape (1,) (one value for every unit, as
+        ReservoirPy's ``Reservoir.bias`` holds), or a (units, 1) column.
+
         ``dtype=None`` keeps W's dtype when it is float32 or float64 (float64 otherwise).
         """
         W = check.square_matrix(W, "W")
@@ -111,9 +116,7 @@ class ESN:
             W_in = W_in[:, None]
         if W_in.ndim != 2 or W_in.shape[0] != units:
             raise ValueError(f"W_in must have shape (units={units}, n_in), got {W_in.shape}")
-        bias = np.zeros(units) if bias is None else np.asarray(bias).ravel()
-        if bias.shape != (units,):
-            raise ValueError(f"bias must have shape ({units},), got {bias.shape}")
+        bias = np.zeros(units) if bias is None else _bias_vector(bias, units)
         W = sp.csr_array(W, dtype=dtype)
         for name, matrix in (("W", W.data), ("W_in", W_in), ("bias", bias)):
             if not np.all(np.isfinite(matrix)):
@@ -280,15 +283,26 @@ class ESN:
         kernels, prepared = self._kernels()
         steps = inputs.shape[1]
         bar = progress_bar(steps - start, progress)
+        saturation = SaturationMonitor(self.activation)
         for first in range(start, steps, chunk):
             last = min(first + chunk, steps)
             block = block_for(first, last)
             kernels.esn_run(prepared, inputs[:, first:last], state, self.leak_rate, self.activation, block)
+            saturation.observe(block)
             if bar is not None:
                 bar.update(last - first)
             yield first, last, block
         if bar is not None:
             bar.close()
+        saturation.finish(self._saturation_hint(inputs), stacklevel=3)
+
+    def _saturation_hint(self, inputs) -> str:
+        largest = float(_arrays.namespace(inputs).abs(inputs).max())
+        radius = "the recurrent weights' scale" if self.spectral_radius is None else \
+            f"spectral_radius (now {self.spectral_radius:g})"
+        scaling = "the input weights" if self.input_scaling is None else f"input_scaling (now {self.input_scaling:g})"
+        return (f"Lower {radius} or {scaling}, or scale the inputs to about [-1, 1] "
+                f"(they reach {largest:.3g}; e.g. sklearn.preprocessing.StandardScaler)")
 
     def _finish(self, state, batched: bool) -> None:
         self._state = state
@@ -339,3 +353,13 @@ class ESN:
         return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
                 f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
                 f"backend={self.backend_name!r})")
+
+
+def _bias_vector(bias, units: int) -> np.ndarray:
+    """A bias as (units,): a scalar or (1,) broadcasts; (units,), (units, 1) and (1, units) are kept."""
+    bias = bias.toarray() if sp.issparse(bias) else np.asarray(bias)
+    if bias.size == 1:
+        return np.full(units, bias.reshape(()), dtype=np.float64 if bias.dtype.kind != "f" else bias.dtype)
+    if bias.size != units or (bias.ndim == 2 and 1 not in bias.shape) or bias.ndim > 2:
+        raise ValueError(f"bias must be a scalar or have shape ({units},) or ({units}, 1), got {bias.shape}")
+    return bias.ravel()

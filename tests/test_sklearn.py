@@ -34,7 +34,8 @@ ESN_NOT_APPLICABLE = {
 # checks set random_state, scikit-learn's name for seed, where they need reproducible fits.)
 # The default sizes (1000 hidden units, 500 and 300 reservoir units) take minutes on two
 # cores, so they run with the slow tests; the same defaults at small sizes run always.
-@parametrize_with_checks([rs.ELMRegressor(n_hidden=50), rs.ELMRegressor(10),
+@parametrize_with_checks([rs.Ridge(), rs.Ridge(alpha=1.0, fit_intercept=False),
+                          rs.ELMRegressor(n_hidden=50), rs.ELMRegressor(10),
                           rs.ELMClassifier(n_hidden=50), rs.ELMClassifier(10)])
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
