@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays, backends
+from . import _arrays, _pandas, backends
 from . import _validation as check
 from ._diagnostics import SaturationMonitor, warn_echo_state
 from ._progress import progress_bar
@@ -205,8 +205,9 @@ class ESN:
 
         Parameters
         ----------
-        u : array (T,), (T, n_in) or (B, T, n_in)
-            Inputs; 1-D is one feature. NaN/Inf raise ValueError naming the step.
+        u : array (T,), (T, n_in) or (B, T, n_in), or a pandas Series / DataFrame
+            Inputs; 1-D is one feature. NaN/Inf (and pandas' missing values) raise
+            ValueError naming the step. A pandas input gives a DataFrame of states on its index.
         progress : bool
             Show a progress bar over time.
         store : reservoir.StateStore, optional
@@ -227,6 +228,8 @@ class ESN:
         states : (T, units) or (B, T, units) in the reservoir's dtype; with `store`,
         the stored ``Run`` instead.
         """
+        rows = _pandas.labels_of(u) if store is None else None
+        u = _pandas.to_numpy(u)
         # GPU inputs stay on the GPU with a GPU backend; a CPU backend reads them from the host.
         device = _arrays.is_device(u) and self._backend.device_problem is not None
         if device:
@@ -244,6 +247,8 @@ class ESN:
             for _ in self._advance(inputs, state, 0, chunk, lambda start, stop: out[:, start:stop], progress):
                 pass
             self._finish(state, batched)
+            if rows is not None:  # a Series or DataFrame in: a DataFrame of states on its index
+                return _pandas.wrap(out[0], rows.index)
             return out if batched else out[0]
 
         if not isinstance(name, str) or not name:

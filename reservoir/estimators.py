@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from . import _pandas
 from . import _validation as check
 from .elm import HiddenLayer
 from .esn import ESN
@@ -78,19 +79,31 @@ class _OneHotClassifier(ClassifierMixin):
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
 
     def decision_function(self, X):
-        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
+        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1]).
+
+        A pandas X gives a Series (two classes) or a DataFrame with a column per class, on X's index."""
         scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        scores = scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        return _by_class(scores, X, self.classes_)
 
     def predict(self, X):
+        """Labels (samples,); a pandas Series on X's index for a pandas X."""
         scores = self._scores(X)  # raises NotFittedError before classes_ is looked up
-        return self.classes_[np.argmax(scores, axis=1)]
+        labels = self.classes_[np.argmax(scores, axis=1)]
+        rows = _pandas.labels_of(X)
+        return labels if rows is None else _pandas.wrap(labels, rows.index, getattr(self, "_target_labels", None))
 
     def predict_proba(self, X):
-        """Softmax of the per-class outputs."""
+        """Softmax of the per-class outputs; a DataFrame with a column per class for a pandas X."""
         scores = self._scores(X)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+        return _by_class(scores / scores.sum(axis=1, keepdims=True), X, self.classes_)
+
+
+def _by_class(values, X, classes):
+    """Per-class values as a DataFrame (a column per class; a Series for one column) on a pandas X's index."""
+    rows = _pandas.labels_of(X)
+    return values if rows is None else _pandas.wrap(values, rows.index, columns=classes)
 
 
 class ESNRegressor(BaseEstimator):
@@ -142,7 +155,17 @@ class ESNRegressor(BaseEstimator):
         return np.concatenate([states, inputs], axis=-1) if self.include_input else states
 
     def fit(self, u, y):
-        """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y."""
+        """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y.
+
+        pandas inputs (a Series or DataFrame per series) are welcome: ``predict`` and
+        ``forecast`` then return pandas objects with the targets' column names, on the
+        inputs' index (``predict``) or the index that continues the training targets'
+        (``forecast``: at its frequency for a DatetimeIndex/PeriodIndex, its step for a
+        RangeIndex or an evenly spaced integer index).
+        """
+        self._target_labels = _pandas.labels_of(y)
+        self._fit_index = (self._target_labels or _pandas.labels_of(u) or _pandas.Labels(None, None)).index
+        u, y = _pandas.to_numpy(u), _pandas.to_numpy(y)
         dtype = check.float_dtype(self.dtype)
         inputs, batched = check.sequences(u, dtype, "u")
         targets, _ = check.sequences(y if np.ndim(y) != 1 else np.asarray(y)[:, None], np.float64, "y")
@@ -177,8 +200,12 @@ class ESNRegressor(BaseEstimator):
         return prediction[..., 0] if self._y_was_1d else prediction
 
     def predict(self, u, *, reset: bool = False):
-        """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True)."""
+        """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True).
+
+        A pandas u gives a pandas result on u's index, named like the training targets."""
         self._check_fitted()
+        rows = _pandas.labels_of(u)
+        u = _pandas.to_numpy(u)
         reservoir = self.reservoir_
         if np.ndim(u) >= 2 and np.shape(u)[-1] != self.n_features_in_:  # scikit-learn's wording
             raise ValueError(f"X has {np.shape(u)[-1]} features, but {type(self).__name__} is expecting "
@@ -190,7 +217,9 @@ class ESNRegressor(BaseEstimator):
             reservoir.state = self.fitted_state_
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress)
         features = self._features(states, inputs if batched else inputs[0])
-        return self._shape_output(np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,)))
+        outputs = np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,))
+        prediction = self._shape_output(outputs)
+        return prediction if rows is None else _pandas.wrap(prediction, rows.index, self._target_labels)
 
     def forecast(self, n_steps: int, *, warmup=None):
         """Closed-loop forecast of the ``n_steps`` steps that follow the training targets.
@@ -199,8 +228,13 @@ class ESNRegressor(BaseEstimator):
         the previous output. With ``warmup`` (inputs that continue the fitted series),
         the reservoir first runs over it and the forecast starts with its prediction
         for the step after the warm-up. Needs as many outputs as inputs.
+
+        After a fit on pandas targets (or with a pandas ``warmup``) the result is a
+        pandas object whose index continues the targets' (or the warm-up's).
         """
         self._check_fitted()
+        warm_rows = _pandas.labels_of(warmup)
+        warmup = _pandas.to_numpy(warmup)
         n_steps = check.positive_int(n_steps, "n_steps")
         if self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
@@ -226,7 +260,11 @@ class ESNRegressor(BaseEstimator):
             if n_steps > 1:
                 outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, outputs[0],
                                                  include_input=self.include_input)
-        return self._shape_output(outputs)
+        outputs = self._shape_output(outputs)
+        index = warm_rows.index if warm_rows is not None else getattr(self, "_fit_index", None)
+        if index is None:
+            return outputs
+        return _pandas.wrap(outputs, _pandas.continued_index(index, n_steps), self._target_labels)
 
     def score(self, u, y):
         """Coefficient of determination R² of predict(u) (scikit-learn's regressor score)."""
@@ -287,14 +325,17 @@ class _ELM(BaseEstimator):
                              **options)
 
     def hidden_activations(self, X):
-        """The hidden activations (samples, n_hidden). (Not named `transform`: these are predictors.)"""
+        """The hidden activations (samples, n_hidden); a DataFrame on X's index for a pandas X.
+        (Not named `transform`: these are predictors.)"""
         check_is_fitted(self, "hidden_")
+        rows = _pandas.labels_of(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return self.hidden_.transform(X)
+        hidden = self.hidden_.transform(X)
+        return hidden if rows is None else _pandas.wrap(hidden, rows.index)
 
     def _decision(self, X):
         check_is_fitted(self, "readout_")
-        return self.readout_.predict(self.hidden_activations(X))
+        return self.readout_.predict(np.asarray(self.hidden_activations(X)))
 
     def store_hidden(self, X, store, name: str, *, chunk_rows: int = 10_000):
         """Write the hidden activations of X as run `name` of a StateStore, chunk by chunk.
@@ -339,6 +380,7 @@ class ELMRegressor(RegressorMixin, _ELM):
         return np.asarray(y, dtype=np.float64)
 
     def fit(self, X, y):
+        self._target_labels = _pandas.labels_of(y)
         X, y = self._validated(X, y, reset=True, y_numeric=True, multi_output=True)
         self._new_hidden_layer(X.shape[1])
         self._fit_readout(self.hidden_.transform(X), self._encode_targets(y))
@@ -353,7 +395,10 @@ class ELMRegressor(RegressorMixin, _ELM):
         return self
 
     def predict(self, X):
-        return np.asarray(self._decision(X), dtype=np.float64)
+        """Outputs (samples,) or (samples, n_outputs); pandas on X's index, named like y, for a pandas X."""
+        prediction = np.asarray(self._decision(X), dtype=np.float64)
+        rows = _pandas.labels_of(X)
+        return prediction if rows is None else _pandas.wrap(prediction, rows.index, self._target_labels)
 
 
 class ELMClassifier(_OneHotClassifier, _ELM):
@@ -376,6 +421,7 @@ class ELMClassifier(_OneHotClassifier, _ELM):
         return X, y
 
     def fit(self, X, y):
+        self._target_labels = _pandas.labels_of(y)
         X, y = self._labels(X, y, reset=True)
         self._set_classes(y)
         self._new_hidden_layer(X.shape[1])
@@ -486,6 +532,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
         check.non_negative_int(self.washout, "washout")
+        self._target_labels = _pandas.labels_of(y)
         sequences = self._sequences(X, reset=True)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != len(sequences):

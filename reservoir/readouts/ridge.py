@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _pandas
 from .. import _validation as check
 from .._diagnostics import warn_few_samples
 from ..config import settings
@@ -52,7 +53,7 @@ def _blocks(X, name: str, *, samples_1d: bool = True) -> list:
                          f"{name} is None")
     if sp.issparse(X):
         raise TypeError(f"{name} is a sparse matrix; the ridge readout needs dense states (X.toarray())")
-    if not hasattr(X, "shape") or not hasattr(X, "__getitem__") or _is_pandas(X):
+    if not hasattr(X, "shape") or not hasattr(X, "__getitem__") or _pandas.is_pandas(X):
         X = _numeric(X, name)
     elif getattr(X, "dtype", np.dtype(np.float64)).kind not in "fiub":
         X = _numeric(X, name)
@@ -88,13 +89,9 @@ def _shape(X) -> tuple:
     return tuple(shape) if shape is not None else np.asarray(X).shape
 
 
-def _is_pandas(X) -> bool:
-    return type(X).__module__.partition(".")[0] == "pandas"
-
-
 def _numeric(X, name: str) -> np.ndarray:
     """X as a NumPy array of real numbers (pandas' missing values become NaN and are caught later)."""
-    if _is_pandas(X):
+    if _pandas.is_pandas(X):
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)
     try:
         array = np.asarray(X)
@@ -253,6 +250,7 @@ class Ridge(RegressorMixin, BaseEstimator):
         if len(alphas) > 1 and validation is None:
             raise ValueError("several alphas need validation=(X_val, Y_val) to choose between them")
         self._check_names(X, reset=True)
+        self._target_labels = _pandas.labels_of(Y)
         self._single_target = _is_single_target(X, Y)
         train = self._accumulate(GramAccumulator(), X, Y)
         warn_few_samples(train.xx.shape[0] + bool(self.fit_intercept), train.count, self.alpha, stacklevel=2)
@@ -277,6 +275,7 @@ class Ridge(RegressorMixin, BaseEstimator):
             raise ValueError("refitted() needs a fit with validation=(X_val, Y_val) first")
         model = Ridge(alpha=self.alpha_, fit_intercept=self.fit_intercept)
         model._single_target = self._single_target
+        model._target_labels = getattr(self, "_target_labels", None)
         model._solve_from(self._train.merged(held_out), [self.alpha_], None)
         model.validation_errors_ = dict(self.validation_errors_)
         return model
@@ -380,6 +379,9 @@ class Ridge(RegressorMixin, BaseEstimator):
         """Predictions for X of shape (samples, features) or (B, T, features)."""
         check_is_fitted(self, "coef_")
         self._check_names(X, reset=False)
+        rows = _pandas.labels_of(X)
+        if rows is not None:  # a table in, a table out: X's index, the targets' names
+            return _pandas.wrap(self.predict(_numeric(X, "X")), rows.index, getattr(self, "_target_labels", None))
         if sp.issparse(X) or len(_shape(X)) == 1:
             _blocks(X, "X", samples_1d=False)  # raises, naming the shape the readout needs
         X = _numeric(X, "X")
