@@ -266,23 +266,31 @@ def test_a_50_step_series_beats_persistence(seed, washout):
     assert metrics.nrmse(y[40:], prediction) < metrics.nrmse(y[40:], u[40:]) / 2
 
 
-# --- pandas in ----------------------------------------------------------------------------------
+# --- pandas in, pandas out ----------------------------------------------------------------------
 
 
-def test_pandas_series_and_frames_give_the_numpy_results():
+def test_pandas_series_and_frames_give_the_numpy_results_with_their_index():
     pd = pytest.importorskip("pandas")
     series = datasets.mackey_glass(600)[:, 0]
     index = pd.date_range("2024-01-01", periods=600, freq="h")
     frame = pd.DataFrame({"value": series}, index=index)
-    from_numpy = ESNRegressor(100, seed=0).fit(series[:-1, None], series[1:]).predict(series[400:-1, None])
-    from_pandas = ESNRegressor(100, seed=0).fit(frame.iloc[:-1], frame["value"].iloc[1:].to_numpy())
-    np.testing.assert_allclose(np.asarray(from_pandas.predict(frame.iloc[400:-1]), dtype=np.float64).ravel(),
-                               from_numpy.ravel(), rtol=1e-6, atol=1e-8)
+    numpy_model = ESNRegressor(100, seed=0).fit(series[:-1, None], series[1:])
+    pandas_model = ESNRegressor(100, seed=0).fit(frame.iloc[:-1], frame["value"].iloc[1:])
+    prediction = pandas_model.predict(frame.iloc[400:-1])
+    np.testing.assert_allclose(np.asarray(prediction, dtype=np.float64).ravel(),
+                               numpy_model.predict(series[400:-1, None]).ravel(), rtol=1e-6, atol=1e-8)
+    assert isinstance(prediction, pd.Series) and prediction.name == "value"
+    assert prediction.index.equals(frame.index[400:-1])  # labelled as the inputs they follow
+    # The closed loop continues after the last training target, hour by hour.
+    forecast = pandas_model.forecast(5)
+    assert forecast.index.equals(pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=5, freq="h"))
+    np.testing.assert_allclose(np.asarray(forecast, dtype=np.float64).ravel(), numpy_model.forecast(5).ravel(),
+                               rtol=1e-6, atol=1e-8)
     X, labels = _classification("moons", 0)
-    table = pd.DataFrame(X, columns=["x", "y"])
+    table = pd.DataFrame(X, columns=["x", "y"], index=pd.RangeIndex(100, 500))
     model = ELMClassifier(seed=0).fit(table, labels)
     assert list(model.feature_names_in_) == ["x", "y"]
-    np.testing.assert_array_equal(model.predict(table), ELMClassifier(seed=0).fit(X, labels).predict(X))
+    np.testing.assert_array_equal(np.asarray(model.predict(table)), ELMClassifier(seed=0).fit(X, labels).predict(X))
 
 
 # --- side by side with ReservoirPy 0.4.2 ---------------------------------------------------------
