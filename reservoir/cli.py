@@ -14,6 +14,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,7 +367,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            # The library's warnings say what to change: shown as one line each, in order.
+            warnings.showwarning = lambda message, *_: print(f"warning: {message}", file=sys.stderr, flush=True)
+            return args.handler(args)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         print(f"reservoir {args.command}: error: {error}", file=sys.stderr)
         return 2

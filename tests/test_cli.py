@@ -125,6 +125,14 @@ def test_a_list_of_alphas_is_chosen_from(tmp_path, capsys):
     assert "--alpha: must be a number" in capsys.readouterr().err
 
 
+def test_library_warnings_are_one_line_each(tmp_path, capsys):
+    assert cli.main(["forecast", "--steps", "400", "--spectral-radius", "3", "--backend", "numpy",
+                     "--out", str(tmp_path)]) == 0
+    error = capsys.readouterr().err
+    assert "warning: " in error and "spectral" in error
+    assert "Warning:" not in error and "warnings.warn" not in error  # no file/line/category clutter
+
+
 def _figure_inputs(test=1799, horizon=500, seed=0):
     rng = np.random.default_rng(seed)
     truth = np.sin(0.1 * np.arange(test))[:, None]
