@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from . import _arrays, _pandas, backends
 from . import _validation as check
 from ._diagnostics import SaturationMonitor, warn_echo_state
+from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
 from .config import settings
 from .connectivity import _seed_sequence, input_matrix, random_sparse
@@ -315,10 +316,7 @@ class ESN:
 
     def config(self) -> dict:
         """Everything needed to rebuild this reservoir (with its seed), as plain values."""
-        return {"model": "ESN", "units": self.units, "density": self.density, "fan_in": self.fan_in,
-                "spectral_radius": self.spectral_radius, "leak_rate": self.leak_rate,
-                "input_scaling": self.input_scaling, "input_density": self.input_density,
-                "bias_scaling": self.bias_scaling, "activation": self.activation,
+        return {"model": "ESN", "units": self.units, **model_arguments(self, ESN_PARAMETERS),
                 "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
                 "dtype": self.dtype.name, "backend": self.backend_name}
 

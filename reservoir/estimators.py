@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import _pandas
 from . import _validation as check
+from ._parameters import ELM_PARAMETERS, ESN_PARAMETERS, model_arguments
 from .elm import HiddenLayer
 from .esn import ESN
 from .readouts import Ridge
@@ -59,11 +60,8 @@ def _seed(estimator):
 
 def _reservoir(estimator) -> ESN:
     """The ESN described by an estimator's reservoir parameters."""
-    return ESN(estimator.units, density=estimator.density, fan_in=estimator.fan_in,
-               spectral_radius=estimator.spectral_radius, leak_rate=estimator.leak_rate,
-               input_scaling=estimator.input_scaling, input_density=estimator.input_density,
-               bias_scaling=estimator.bias_scaling, activation=estimator.activation, seed=_seed(estimator),
-               dtype=estimator.dtype, backend=estimator.backend)
+    return ESN(estimator.units, dtype=estimator.dtype,
+               **model_arguments(estimator, ESN_PARAMETERS, seed=_seed(estimator)))
 
 
 class _OneHotClassifier(ClassifierMixin):
@@ -302,10 +300,7 @@ class _ELM(BaseEstimator):
         return tags
 
     def _new_hidden_layer(self, n_features: int) -> None:
-        self.hidden_ = HiddenLayer(self.n_hidden, n_features, density=self.density, fan_in=self.fan_in,
-                                   activation=self.activation, input_scaling=self.input_scaling,
-                                   bias_scaling=self.bias_scaling, seed=_seed(self), dtype=self.dtype,
-                                   backend=self.backend)
+        self.hidden_ = HiddenLayer(self.n_hidden, n_features, **model_arguments(self, ELM_PARAMETERS, seed=_seed(self)))
 
     def _fit_readout(self, H, targets):
         self.readout_ = _fit_ridge(H, targets, self.alpha)
