@@ -82,8 +82,9 @@ class SaturationMonitor:
         self.saturated += int(np.count_nonzero(sample > SATURATED_STATE))
         self.seen += sample.size
 
-    def finish(self, hint: str, stacklevel: int = 2) -> None:
+    def finish(self, hint, stacklevel: int = 2) -> None:
+        """Warn if the run was saturated; `hint()` says what to change (computed only then)."""
         if self.seen and self.saturated > SATURATED_FRACTION * self.seen:
             _warn(f"{self.saturated / self.seen:.0%} of the sampled reservoir states have |x| > {SATURATED_STATE}: "
                   "the tanh units are saturated and act as binary switches, which loses the input's detail. "
-                  f"{hint}", stacklevel + 1)
+                  f"{hint()}", stacklevel + 1)

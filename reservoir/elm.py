@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from . import _arrays, backends
 from . import _validation as check
+from ._reservoir import BackendModel
 from .connectivity import _seed_sequence, random_sparse
 from .kernels.activations import code as activation_code
 
@@ -43,7 +44,7 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None):
     return X
 
 
-class HiddenLayer:
+class HiddenLayer(BackendModel):
     """A sparse random hidden layer of `n_hidden` units over `n_features` inputs.
 
     Weights are uniform in [-input_scaling, input_scaling) on a random sparse pattern
@@ -72,10 +73,6 @@ class HiddenLayer:
         self.bias = (np.random.default_rng(bias_seed).uniform(-1.0, 1.0, n_hidden) * scale).astype(self.dtype)
         self._prepared = None
 
-    @property
-    def backend_name(self) -> str:
-        return self._backend.name
-
     def transform(self, X) -> np.ndarray:
         """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse.
 
@@ -84,12 +81,8 @@ class HiddenLayer:
             X = _arrays.device_features(X, self.dtype, "X", self.W.shape[1])
         else:
             X = check_features(_arrays.to_host(X), self.dtype, "X", self.W.shape[1])
-        kernels = self._backend.kernels()
-        if self._prepared is None:
-            self._prepared = kernels.prepare_elm(self.W, self.bias)
-        return kernels.elm_hidden(self._prepared, X, self.activation)
+        kernels, prepared = self._kernels()
+        return kernels.elm_hidden(prepared, X, self.activation)
 
-    def __getstate__(self):  # compiled layouts are rebuilt after unpickling
-        state = self.__dict__.copy()
-        state["_prepared"] = None
-        return state
+    def _prepare(self, kernels):
+        return kernels.prepare_elm(self.W, self.bias)

@@ -17,14 +17,14 @@ from . import _validation as check
 from ._diagnostics import SaturationMonitor, warn_echo_state
 from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
-from .config import settings
+from ._reservoir import InputDrivenModel
 from .connectivity import _seed_sequence, input_matrix, random_sparse
 from .kernels.activations import code as activation_code
 
 __all__ = ["ESN"]
 
 
-class ESN:
+class ESN(InputDrivenModel):
     """Echo-state network reservoir.
 
     Parameters
@@ -64,6 +64,8 @@ class ESN:
     On a GPU backend, CuPy inputs give CuPy states and the state stays on the GPU
     between calls; NumPy inputs are copied over and the states copied back.
     """
+
+    _noun = "reservoir"
 
     def __init__(self, units, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
@@ -134,15 +136,6 @@ class ESN:
 
     # ------------------------------------------------------------------ state
     @property
-    def backend_name(self) -> str:
-        """The backend that runs this reservoir (``"auto"`` resolved)."""
-        return self._backend.name
-
-    @property
-    def n_inputs(self) -> int | None:
-        return None if self.W_in is None else self.W_in.shape[1]
-
-    @property
     def state(self) -> np.ndarray:
         """Current state: (units,) after a single sequence, (B, units) after a batch.
 
@@ -167,35 +160,22 @@ class ESN:
         return self
 
     # ------------------------------------------------------------------ weights
-    def _ensure_input_weights(self, n_in: int) -> None:
-        if self.W_in is not None:
-            if n_in != self.W_in.shape[1]:
-                raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects "
-                                 f"{self.W_in.shape[1]}")
-            return
+    def _draw_input_weights(self, n_in: int) -> None:
         W_in = input_matrix(self.units, n_in, density=self.input_density, scaling=self.input_scaling,
                             seed=self._input_seed, dtype=self.dtype)
         self.W_in = np.ascontiguousarray(W_in.toarray())
         bias_rng = np.random.default_rng(self._bias_seed)
         self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
-        self._prepared = None
 
-    def _kernels(self):
-        kernels = self._backend.kernels()
-        if self._prepared is None:
-            self._prepared = kernels.prepare_esn(self.W, self.W_in, self.bias)
-        return kernels, self._prepared
+    def _prepare(self, kernels):
+        return kernels.prepare_esn(self.W, self.W_in, self.bias)
 
     def _start_state(self, batch: int, device: bool = False):
         """A copy of the state for `batch` sequences, on the GPU when `device` (zeros after reset)."""
         if self._state is None:
             xp = _arrays.device_namespace() if device else np
             return xp.zeros((batch, self.units), dtype=self.dtype)
-        if self._state.shape[0] != batch:
-            raise ValueError(
-                f"the reservoir holds the state of {self._state.shape[0]} sequence(s) but u has {batch}; "
-                "call reset() to start new sequences"
-            )
+        self._check_batch(self._state.shape[0], batch)
         return _arrays.like(self._state, device).copy()
 
     # ------------------------------------------------------------------ running
@@ -240,8 +220,7 @@ class ESN:
             inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
         batch, steps = inputs.shape[:2]
-        chunk = max(1, settings.time_chunk if checkpoint_every is None
-                    else check.positive_int(checkpoint_every, "checkpoint_every"))
+        chunk = self._chunk_steps(checkpoint_every)
         if store is None:
             state = self._start_state(batch, device)
             out = _arrays.namespace(inputs).empty((batch, steps, self.units), dtype=self.dtype)
@@ -252,8 +231,7 @@ class ESN:
                 return _pandas.wrap(out[0], rows.index)
             return out if batched else out[0]
 
-        if not isinstance(name, str) or not name:
-            raise ValueError("storing a run needs name= (the run's group in the store)")
+        self._check_run_name(name)
         if resume and name in store:
             run = store[name]
             expected = (batch, steps, self.units) if batched else (steps, self.units)
@@ -300,10 +278,10 @@ class ESN:
             yield first, last, block
         if bar is not None:
             bar.close()
-        saturation.finish(self._saturation_hint(inputs), stacklevel=3)
+        saturation.finish(lambda: self._saturation_hint(inputs), stacklevel=3)
 
     def _saturation_hint(self, inputs) -> str:
-        largest = float(_arrays.namespace(inputs).abs(inputs).max())
+        largest = float(np.abs(_arrays.to_host(inputs)).max())  # only when warning: a copy is fine
         radius = "the recurrent weights' scale" if self.spectral_radius is None else \
             f"spectral_radius (now {self.spectral_radius:g})"
         scaling = "the input weights" if self.input_scaling is None else f"input_scaling (now {self.input_scaling:g})"
@@ -344,11 +322,6 @@ class ESN:
         self._state = state[None]
         self._state_single = True
         return outputs
-
-    def __getstate__(self):  # kernel layouts (GPU arrays on a GPU backend) are rebuilt after unpickling
-        state = self.__dict__.copy()
-        state["_prepared"] = None
-        return state
 
     def __repr__(self) -> str:
         connectivity = (f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
