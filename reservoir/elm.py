@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from . import _arrays, backends
 from . import _validation as check
+from ._reservoir import BackendModel
 from .connectivity import _seed_sequence, random_sparse
 from .kernels.activations import code as activation_code
 
@@ -43,15 +44,18 @@ def check_features(X, dtype, name: str = "X", n_features: int | None = None):
     return X
 
 
-class HiddenLayer:
+class HiddenLayer(BackendModel):
     """A sparse random hidden layer of `n_hidden` units over `n_features` inputs.
 
     Weights are uniform in [-input_scaling, input_scaling) on a random sparse pattern
     (``density`` of all connections, or exactly ``fan_in`` inputs per unit), biases
-    uniform in [-bias_scaling, bias_scaling).
+    uniform in [-bias_scaling, bias_scaling). With neither ``density`` nor ``fan_in``,
+    the density is ``max(0.01, 10 / n_features)`` (at most 1) and every hidden unit
+    sees at least one input: all of them for up to 10 features, about 10 of them for
+    up to 1000, 1 % beyond (``reservoir.connectivity.default_density``).
     """
 
-    def __init__(self, n_hidden, n_features, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
+    def __init__(self, n_hidden, n_features, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
                  bias_scaling=1.0, seed=None, dtype="float32", backend="auto"):
         self.dtype = check.float_dtype(dtype)
         activation_code(activation)
@@ -69,10 +73,6 @@ class HiddenLayer:
         self.bias = (np.random.default_rng(bias_seed).uniform(-1.0, 1.0, n_hidden) * scale).astype(self.dtype)
         self._prepared = None
 
-    @property
-    def backend_name(self) -> str:
-        return self._backend.name
-
     def transform(self, X) -> np.ndarray:
         """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse.
 
@@ -81,12 +81,8 @@ class HiddenLayer:
             X = _arrays.device_features(X, self.dtype, "X", self.W.shape[1])
         else:
             X = check_features(_arrays.to_host(X), self.dtype, "X", self.W.shape[1])
-        kernels = self._backend.kernels()
-        if self._prepared is None:
-            self._prepared = kernels.prepare_elm(self.W, self.bias)
-        return kernels.elm_hidden(self._prepared, X, self.activation)
+        kernels, prepared = self._kernels()
+        return kernels.elm_hidden(prepared, X, self.activation)
 
-    def __getstate__(self):  # compiled layouts are rebuilt after unpickling
-        state = self.__dict__.copy()
-        state["_prepared"] = None
-        return state
+    def _prepare(self, kernels):
+        return kernels.prepare_elm(self.W, self.bias)

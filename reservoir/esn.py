@@ -12,25 +12,31 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays, backends
+from . import _arrays, _pandas, backends
 from . import _validation as check
+from ._diagnostics import SaturationMonitor, warn_echo_state
+from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
-from .config import settings
+from ._reservoir import InputDrivenModel
 from .connectivity import _seed_sequence, input_matrix, random_sparse
 from .kernels.activations import code as activation_code
 
 __all__ = ["ESN"]
 
 
-class ESN:
+class ESN(InputDrivenModel):
     """Echo-state network reservoir.
 
     Parameters
     ----------
     units : int
         Number of reservoir units.
-    density : float in (0, 1], default 0.01
-        Fraction of all possible recurrent connections (Erdős–Rényi).
+    density : float in (0, 1], optional
+        Fraction of all possible recurrent connections (Erdős–Rényi), exactly as given.
+        By default (neither ``density`` nor ``fan_in``) ``max(0.01, 10 / units)``, at
+        most 1: 1 % from 1000 units up, about 10 connections per unit below (every unit
+        at least one), so that small reservoirs are recurrent networks too (see
+        ``reservoir.connectivity.default_density``).
     fan_in : int, optional
         Exact number of recurrent sources per unit; replaces ``density``.
     spectral_radius : float > 0, default 0.9
@@ -59,7 +65,9 @@ class ESN:
     between calls; NumPy inputs are copied over and the states copied back.
     """
 
-    def __init__(self, units, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    _noun = "reservoir"
+
+    def __init__(self, units, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
                  seed=None, dtype="float32", backend="auto"):
         self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
@@ -68,6 +76,7 @@ class ESN:
         self.density = density
         self.fan_in = fan_in
         self.spectral_radius = check.positive_float(spectral_radius, "spectral_radius")
+        warn_echo_state(self.spectral_radius, self.leak_rate)
         self.input_scaling = check.real(input_scaling, "input_scaling")
         self.input_density = check.density(input_density, "input_density")
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
@@ -95,6 +104,9 @@ class ESN:
     def from_weights(cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto"):
         """An ESN on given matrices: W (units, units), W_in (units, n_in), bias (units,).
 
+        ``bias`` may also be a scalar or shape (1,) (one value for every unit, as
+        ReservoirPy's ``Reservoir.bias`` holds), or a (units, 1) column.
+
         ``dtype=None`` keeps W's dtype when it is float32 or float64 (float64 otherwise).
         """
         W = check.square_matrix(W, "W")
@@ -107,9 +119,7 @@ class ESN:
             W_in = W_in[:, None]
         if W_in.ndim != 2 or W_in.shape[0] != units:
             raise ValueError(f"W_in must have shape (units={units}, n_in), got {W_in.shape}")
-        bias = np.zeros(units) if bias is None else np.asarray(bias).ravel()
-        if bias.shape != (units,):
-            raise ValueError(f"bias must have shape ({units},), got {bias.shape}")
+        bias = np.zeros(units) if bias is None else _bias_vector(bias, units)
         W = sp.csr_array(W, dtype=dtype)
         for name, matrix in (("W", W.data), ("W_in", W_in), ("bias", bias)):
             if not np.all(np.isfinite(matrix)):
@@ -125,15 +135,6 @@ class ESN:
         return self
 
     # ------------------------------------------------------------------ state
-    @property
-    def backend_name(self) -> str:
-        """The backend that runs this reservoir (``"auto"`` resolved)."""
-        return self._backend.name
-
-    @property
-    def n_inputs(self) -> int | None:
-        return None if self.W_in is None else self.W_in.shape[1]
-
     @property
     def state(self) -> np.ndarray:
         """Current state: (units,) after a single sequence, (B, units) after a batch.
@@ -159,35 +160,22 @@ class ESN:
         return self
 
     # ------------------------------------------------------------------ weights
-    def _ensure_input_weights(self, n_in: int) -> None:
-        if self.W_in is not None:
-            if n_in != self.W_in.shape[1]:
-                raise ValueError(f"u has {n_in} features per step, but this reservoir's W_in expects "
-                                 f"{self.W_in.shape[1]}")
-            return
+    def _draw_input_weights(self, n_in: int) -> None:
         W_in = input_matrix(self.units, n_in, density=self.input_density, scaling=self.input_scaling,
                             seed=self._input_seed, dtype=self.dtype)
         self.W_in = np.ascontiguousarray(W_in.toarray())
         bias_rng = np.random.default_rng(self._bias_seed)
         self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
-        self._prepared = None
 
-    def _kernels(self):
-        kernels = self._backend.kernels()
-        if self._prepared is None:
-            self._prepared = kernels.prepare_esn(self.W, self.W_in, self.bias)
-        return kernels, self._prepared
+    def _prepare(self, kernels):
+        return kernels.prepare_esn(self.W, self.W_in, self.bias)
 
     def _start_state(self, batch: int, device: bool = False):
         """A copy of the state for `batch` sequences, on the GPU when `device` (zeros after reset)."""
         if self._state is None:
             xp = _arrays.device_namespace() if device else np
             return xp.zeros((batch, self.units), dtype=self.dtype)
-        if self._state.shape[0] != batch:
-            raise ValueError(
-                f"the reservoir holds the state of {self._state.shape[0]} sequence(s) but u has {batch}; "
-                "call reset() to start new sequences"
-            )
+        self._check_batch(self._state.shape[0], batch)
         return _arrays.like(self._state, device).copy()
 
     # ------------------------------------------------------------------ running
@@ -198,8 +186,9 @@ class ESN:
 
         Parameters
         ----------
-        u : array (T,), (T, n_in) or (B, T, n_in)
-            Inputs; 1-D is one feature. NaN/Inf raise ValueError naming the step.
+        u : array (T,), (T, n_in) or (B, T, n_in), or a pandas Series / DataFrame
+            Inputs; 1-D is one feature. NaN/Inf (and pandas' missing values) raise
+            ValueError naming the step. A pandas input gives a DataFrame of states on its index.
         progress : bool
             Show a progress bar over time.
         store : reservoir.StateStore, optional
@@ -220,6 +209,8 @@ class ESN:
         states : (T, units) or (B, T, units) in the reservoir's dtype; with `store`,
         the stored ``Run`` instead.
         """
+        rows = _pandas.labels_of(u) if store is None else None
+        u = _pandas.to_numpy(u)
         # GPU inputs stay on the GPU with a GPU backend; a CPU backend reads them from the host.
         device = _arrays.is_device(u) and self._backend.device_problem is not None
         if device:
@@ -229,18 +220,18 @@ class ESN:
             inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
         batch, steps = inputs.shape[:2]
-        chunk = max(1, settings.time_chunk if checkpoint_every is None
-                    else check.positive_int(checkpoint_every, "checkpoint_every"))
+        chunk = self._chunk_steps(checkpoint_every)
         if store is None:
             state = self._start_state(batch, device)
             out = _arrays.namespace(inputs).empty((batch, steps, self.units), dtype=self.dtype)
             for _ in self._advance(inputs, state, 0, chunk, lambda start, stop: out[:, start:stop], progress):
                 pass
             self._finish(state, batched)
+            if rows is not None:  # a Series or DataFrame in: a DataFrame of states on its index
+                return _pandas.wrap(out[0], rows.index)
             return out if batched else out[0]
 
-        if not isinstance(name, str) or not name:
-            raise ValueError("storing a run needs name= (the run's group in the store)")
+        self._check_run_name(name)
         if resume and name in store:
             run = store[name]
             expected = (batch, steps, self.units) if batched else (steps, self.units)
@@ -276,15 +267,26 @@ class ESN:
         kernels, prepared = self._kernels()
         steps = inputs.shape[1]
         bar = progress_bar(steps - start, progress)
+        saturation = SaturationMonitor(self.activation)
         for first in range(start, steps, chunk):
             last = min(first + chunk, steps)
             block = block_for(first, last)
             kernels.esn_run(prepared, inputs[:, first:last], state, self.leak_rate, self.activation, block)
+            saturation.observe(block)
             if bar is not None:
                 bar.update(last - first)
             yield first, last, block
         if bar is not None:
             bar.close()
+        saturation.finish(lambda: self._saturation_hint(inputs), stacklevel=3)
+
+    def _saturation_hint(self, inputs) -> str:
+        largest = float(np.abs(_arrays.to_host(inputs)).max())  # only when warning: a copy is fine
+        radius = "the recurrent weights' scale" if self.spectral_radius is None else \
+            f"spectral_radius (now {self.spectral_radius:g})"
+        scaling = "the input weights" if self.input_scaling is None else f"input_scaling (now {self.input_scaling:g})"
+        return (f"Lower {radius} or {scaling}, or scale the inputs to about [-1, 1] "
+                f"(they reach {largest:.3g}; e.g. sklearn.preprocessing.StandardScaler)")
 
     def _finish(self, state, batched: bool) -> None:
         self._state = state
@@ -292,10 +294,7 @@ class ESN:
 
     def config(self) -> dict:
         """Everything needed to rebuild this reservoir (with its seed), as plain values."""
-        return {"model": "ESN", "units": self.units, "density": self.density, "fan_in": self.fan_in,
-                "spectral_radius": self.spectral_radius, "leak_rate": self.leak_rate,
-                "input_scaling": self.input_scaling, "input_density": self.input_density,
-                "bias_scaling": self.bias_scaling, "activation": self.activation,
+        return {"model": "ESN", "units": self.units, **model_arguments(self, ESN_PARAMETERS),
                 "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
                 "dtype": self.dtype.name, "backend": self.backend_name}
 
@@ -324,13 +323,19 @@ class ESN:
         self._state_single = True
         return outputs
 
-    def __getstate__(self):  # kernel layouts (GPU arrays on a GPU backend) are rebuilt after unpickling
-        state = self.__dict__.copy()
-        state["_prepared"] = None
-        return state
-
     def __repr__(self) -> str:
-        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        connectivity = (f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+                        if self.density is not None else f"density=default ({self.W.nnz / self.units ** 2:.3g})")
         return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
                 f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
                 f"backend={self.backend_name!r})")
+
+
+def _bias_vector(bias, units: int) -> np.ndarray:
+    """A bias as (units,): a scalar or (1,) broadcasts; (units,), (units, 1) and (1, units) are kept."""
+    bias = bias.toarray() if sp.issparse(bias) else np.asarray(bias)
+    if bias.size == 1:
+        return np.full(units, bias.reshape(()), dtype=np.float64 if bias.dtype.kind != "f" else bias.dtype)
+    if bias.size != units or (bias.ndim == 2 and 1 not in bias.shape) or bias.ndim > 2:
+        raise ValueError(f"bias must be a scalar or have shape ({units},) or ({units}, 1), got {bias.shape}")
+    return bias.ravel()

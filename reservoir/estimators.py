@@ -9,12 +9,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from . import _pandas
 from . import _validation as check
+from ._parameters import ELM_PARAMETERS, ESN_PARAMETERS, model_arguments
 from .elm import HiddenLayer
 from .esn import ESN
 from .readouts import Ridge
 
 __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
+
+#: Steps dropped at the start of every training sequence when ``washout`` is not given
+#: (a tenth of shorter sequences): the reservoir forgets its zero start state.
+DEFAULT_WASHOUT = 100
 
 
 def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=True) -> Ridge:
@@ -39,13 +45,23 @@ def _samples(array, steps: slice):
     return array[..., steps, :] if np.ndim(array) >= 2 else array[steps]
 
 
+def _seed(estimator):
+    """The seed of an estimator's random weights: ``seed``, else scikit-learn's name for it, ``random_state``.
+
+    scikit-learn's tools (``set_random_state``, the estimator checks) set ``random_state``
+    to make fits reproducible; a given ``seed`` already does, and is kept. An int gives
+    the same weights under either name; a ``numpy.random.RandomState`` a seed drawn from it.
+    """
+    seed = estimator.seed if estimator.seed is not None else estimator.random_state
+    if isinstance(seed, np.random.RandomState):
+        seed = int(seed.randint(np.iinfo(np.int32).max))
+    return seed
+
+
 def _reservoir(estimator) -> ESN:
     """The ESN described by an estimator's reservoir parameters."""
-    return ESN(estimator.units, density=estimator.density, fan_in=estimator.fan_in,
-               spectral_radius=estimator.spectral_radius, leak_rate=estimator.leak_rate,
-               input_scaling=estimator.input_scaling, input_density=estimator.input_density,
-               bias_scaling=estimator.bias_scaling, activation=estimator.activation, seed=estimator.seed,
-               dtype=estimator.dtype, backend=estimator.backend)
+    return ESN(estimator.units, dtype=estimator.dtype,
+               **model_arguments(estimator, ESN_PARAMETERS, seed=_seed(estimator)))
 
 
 class _OneHotClassifier(ClassifierMixin):
@@ -61,19 +77,31 @@ class _OneHotClassifier(ClassifierMixin):
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
 
     def decision_function(self, X):
-        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1])."""
+        """Per-class outputs; for two classes, scikit-learn's 1-D convention (> 0 means classes_[1]).
+
+        A pandas X gives a Series (two classes) or a DataFrame with a column per class, on X's index."""
         scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        scores = scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+        return _by_class(scores, X, self.classes_)
 
     def predict(self, X):
+        """Labels (samples,); a pandas Series on X's index for a pandas X."""
         scores = self._scores(X)  # raises NotFittedError before classes_ is looked up
-        return self.classes_[np.argmax(scores, axis=1)]
+        labels = self.classes_[np.argmax(scores, axis=1)]
+        rows = _pandas.labels_of(X)
+        return labels if rows is None else _pandas.wrap(labels, rows.index, getattr(self, "_target_labels", None))
 
     def predict_proba(self, X):
-        """Softmax of the per-class outputs."""
+        """Softmax of the per-class outputs; a DataFrame with a column per class for a pandas X."""
         scores = self._scores(X)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+        return _by_class(scores / scores.sum(axis=1, keepdims=True), X, self.classes_)
+
+
+def _by_class(values, X, classes):
+    """Per-class values as a DataFrame (a column per class; a Series for one column) on a pandas X's index."""
+    rows = _pandas.labels_of(X)
+    return values if rows is None else _pandas.wrap(values, rows.index, columns=classes)
 
 
 class ESNRegressor(BaseEstimator):
@@ -91,14 +119,16 @@ class ESNRegressor(BaseEstimator):
     prediction is fed back as the next input (generative mode).
 
     Parameters are those of :class:`reservoir.ESN` plus ``alpha`` (float, or a list
-    chosen on the last ``validation_fraction`` of the training steps), ``washout``,
-    ``include_input`` and ``fit_intercept``; ``progress`` shows a progress bar.
+    chosen on the last ``validation_fraction`` of the training steps), ``washout``
+    (steps dropped per sequence; by default 100, or a tenth of a sequence shorter than
+    1000 steps), ``include_input`` and ``fit_intercept``; ``progress`` shows a progress
+    bar; ``random_state`` is scikit-learn's name for ``seed`` (used when ``seed`` is None).
     """
 
-    def __init__(self, units=500, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    def __init__(self, units=500, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", alpha=1e-6,
-                 washout=100, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
-                 dtype="float32", backend="auto", progress=False):
+                 washout=None, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
+                 dtype="float32", backend="auto", progress=False, random_state=None):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -117,19 +147,31 @@ class ESNRegressor(BaseEstimator):
         self.dtype = dtype
         self.backend = backend
         self.progress = progress
+        self.random_state = random_state
 
     def _features(self, states, inputs):
         return np.concatenate([states, inputs], axis=-1) if self.include_input else states
 
     def fit(self, u, y):
-        """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y."""
-        washout = check.non_negative_int(self.washout, "washout")
+        """Fit on inputs u ((T,), (T, n_in) or (B, T, n_in)) and aligned targets y.
+
+        pandas inputs (a Series or DataFrame per series) are welcome: ``predict`` and
+        ``forecast`` then return pandas objects with the targets' column names, on the
+        inputs' index (``predict``) or the index that continues the training targets'
+        (``forecast``: at its frequency for a DatetimeIndex/PeriodIndex, its step for a
+        RangeIndex or an evenly spaced integer index).
+        """
+        self._target_labels = _pandas.labels_of(y)
+        self._fit_index = (self._target_labels or _pandas.labels_of(u) or _pandas.Labels(None, None)).index
+        u, y = _pandas.to_numpy(u), _pandas.to_numpy(y)
         dtype = check.float_dtype(self.dtype)
         inputs, batched = check.sequences(u, dtype, "u")
         targets, _ = check.sequences(y if np.ndim(y) != 1 else np.asarray(y)[:, None], np.float64, "y")
         if targets.shape[:2] != inputs.shape[:2]:
             raise ValueError(f"u and y disagree on sequences and time steps: {inputs.shape[:2]} != {targets.shape[:2]}")
         steps = inputs.shape[1]
+        washout = (min(DEFAULT_WASHOUT, steps // 10) if self.washout is None
+                   else check.non_negative_int(self.washout, "washout"))
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
         reservoir = _reservoir(self)
@@ -156,8 +198,12 @@ class ESNRegressor(BaseEstimator):
         return prediction[..., 0] if self._y_was_1d else prediction
 
     def predict(self, u, *, reset: bool = False):
-        """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True)."""
+        """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True).
+
+        A pandas u gives a pandas result on u's index, named like the training targets."""
         self._check_fitted()
+        rows = _pandas.labels_of(u)
+        u = _pandas.to_numpy(u)
         reservoir = self.reservoir_
         if np.ndim(u) >= 2 and np.shape(u)[-1] != self.n_features_in_:  # scikit-learn's wording
             raise ValueError(f"X has {np.shape(u)[-1]} features, but {type(self).__name__} is expecting "
@@ -169,7 +215,9 @@ class ESNRegressor(BaseEstimator):
             reservoir.state = self.fitted_state_
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress)
         features = self._features(states, inputs if batched else inputs[0])
-        return self._shape_output(np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,)))
+        outputs = np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,))
+        prediction = self._shape_output(outputs)
+        return prediction if rows is None else _pandas.wrap(prediction, rows.index, self._target_labels)
 
     def forecast(self, n_steps: int, *, warmup=None):
         """Closed-loop forecast of the ``n_steps`` steps that follow the training targets.
@@ -178,8 +226,13 @@ class ESNRegressor(BaseEstimator):
         the previous output. With ``warmup`` (inputs that continue the fitted series),
         the reservoir first runs over it and the forecast starts with its prediction
         for the step after the warm-up. Needs as many outputs as inputs.
+
+        After a fit on pandas targets (or with a pandas ``warmup``) the result is a
+        pandas object whose index continues the targets' (or the warm-up's).
         """
         self._check_fitted()
+        warm_rows = _pandas.labels_of(warmup)
+        warmup = _pandas.to_numpy(warmup)
         n_steps = check.positive_int(n_steps, "n_steps")
         if self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
@@ -205,7 +258,11 @@ class ESNRegressor(BaseEstimator):
             if n_steps > 1:
                 outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, outputs[0],
                                                  include_input=self.include_input)
-        return self._shape_output(outputs)
+        outputs = self._shape_output(outputs)
+        index = warm_rows.index if warm_rows is not None else getattr(self, "_fit_index", None)
+        if index is None:
+            return outputs
+        return _pandas.wrap(outputs, _pandas.continued_index(index, n_steps), self._target_labels)
 
     def score(self, u, y):
         """Coefficient of determination R² of predict(u) (scikit-learn's regressor score)."""
@@ -223,8 +280,8 @@ class _ELM(BaseEstimator):
     finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
     """
 
-    def __init__(self, n_hidden=1000, *, density=0.01, fan_in=None, activation="tanh", input_scaling=1.0,
-                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+    def __init__(self, n_hidden=1000, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
+                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto", random_state=None):
         self.n_hidden = n_hidden
         self.density = density
         self.fan_in = fan_in
@@ -235,6 +292,7 @@ class _ELM(BaseEstimator):
         self.seed = seed
         self.dtype = dtype
         self.backend = backend
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -242,10 +300,7 @@ class _ELM(BaseEstimator):
         return tags
 
     def _new_hidden_layer(self, n_features: int) -> None:
-        self.hidden_ = HiddenLayer(self.n_hidden, n_features, density=self.density, fan_in=self.fan_in,
-                                   activation=self.activation, input_scaling=self.input_scaling,
-                                   bias_scaling=self.bias_scaling, seed=self.seed, dtype=self.dtype,
-                                   backend=self.backend)
+        self.hidden_ = HiddenLayer(self.n_hidden, n_features, **model_arguments(self, ELM_PARAMETERS, seed=_seed(self)))
 
     def _fit_readout(self, H, targets):
         self.readout_ = _fit_ridge(H, targets, self.alpha)
@@ -265,14 +320,17 @@ class _ELM(BaseEstimator):
                              **options)
 
     def hidden_activations(self, X):
-        """The hidden activations (samples, n_hidden). (Not named `transform`: these are predictors.)"""
+        """The hidden activations (samples, n_hidden); a DataFrame on X's index for a pandas X.
+        (Not named `transform`: these are predictors.)"""
         check_is_fitted(self, "hidden_")
+        rows = _pandas.labels_of(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return self.hidden_.transform(X)
+        hidden = self.hidden_.transform(X)
+        return hidden if rows is None else _pandas.wrap(hidden, rows.index)
 
     def _decision(self, X):
         check_is_fitted(self, "readout_")
-        return self.readout_.predict(self.hidden_activations(X))
+        return self.readout_.predict(np.asarray(self.hidden_activations(X)))
 
     def store_hidden(self, X, store, name: str, *, chunk_rows: int = 10_000):
         """Write the hidden activations of X as run `name` of a StateStore, chunk by chunk.
@@ -317,6 +375,7 @@ class ELMRegressor(RegressorMixin, _ELM):
         return np.asarray(y, dtype=np.float64)
 
     def fit(self, X, y):
+        self._target_labels = _pandas.labels_of(y)
         X, y = self._validated(X, y, reset=True, y_numeric=True, multi_output=True)
         self._new_hidden_layer(X.shape[1])
         self._fit_readout(self.hidden_.transform(X), self._encode_targets(y))
@@ -331,7 +390,10 @@ class ELMRegressor(RegressorMixin, _ELM):
         return self
 
     def predict(self, X):
-        return np.asarray(self._decision(X), dtype=np.float64)
+        """Outputs (samples,) or (samples, n_outputs); pandas on X's index, named like y, for a pandas X."""
+        prediction = np.asarray(self._decision(X), dtype=np.float64)
+        rows = _pandas.labels_of(X)
+        return prediction if rows is None else _pandas.wrap(prediction, rows.index, self._target_labels)
 
 
 class ELMClassifier(_OneHotClassifier, _ELM):
@@ -354,6 +416,7 @@ class ELMClassifier(_OneHotClassifier, _ELM):
         return X, y
 
     def fit(self, X, y):
+        self._target_labels = _pandas.labels_of(y)
         X, y = self._labels(X, y, reset=True)
         self._set_classes(y)
         self._new_hidden_layer(X.shape[1])
@@ -393,9 +456,9 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
     labels, as in :class:`ELMClassifier`.
     """
 
-    def __init__(self, units=300, *, density=0.01, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
+    def __init__(self, units=300, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", pooling="mean",
-                 washout=0, alpha=1e-6, seed=None, dtype="float32", backend="auto"):
+                 washout=0, alpha=1e-6, seed=None, dtype="float64", backend="auto", random_state=None):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -411,6 +474,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         self.seed = seed
         self.dtype = dtype
         self.backend = backend
+        self.random_state = random_state
 
     def _sequences(self, X, *, reset: bool) -> list:
         """X as a list of (T, n_in) float arrays (equal lengths keep one (B, T, n_in) array)."""
@@ -463,6 +527,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
         check.non_negative_int(self.washout, "washout")
+        self._target_labels = _pandas.labels_of(y)
         sequences = self._sequences(X, reset=True)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != len(sequences):

@@ -39,6 +39,7 @@ not guaranteed by construction.)
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -75,10 +76,18 @@ class StateStore:
             raise ValueError(f"mode must be 'r', 'w' or 'a', got {mode!r}")
         self.path = Path(path)
         self.mode = mode
+        parent = self.path.parent
+        if not parent.is_dir():
+            what = "is not a directory" if parent.exists() else "does not exist"
+            raise FileNotFoundError(f"cannot open {self.path}: the directory {parent} {what} (create it first, "
+                                    "e.g. os.makedirs)")
         if mode == "r" and not self.path.exists():
             raise FileNotFoundError(f"no such state file: {self.path}")
         if self.path.is_dir():
             raise IsADirectoryError(f"{self.path} is a directory; a StateStore needs a file path (e.g. states.h5)")
+        if mode != "r" and not os.access(parent if not self.path.exists() else self.path, os.W_OK):
+            raise PermissionError(f"cannot write {self.path}: no write permission "
+                                  f"{'for the file' if self.path.exists() else f'in the directory {parent}'}")
         try:
             self._file = h5py.File(self.path, mode)
         except (OSError, BlockingIOError) as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -320,15 +322,41 @@ def test_non_finite_data(rng, where, bad):
 
 
 def test_predict_before_fit():
-    with pytest.raises(RuntimeError, match="not fitted"):
+    """scikit-learn's NotFittedError, as the estimators raise (it is a ValueError and an AttributeError)."""
+    with pytest.raises(rs.NotFittedError, match="not fitted"):
         rs.Ridge().predict(np.zeros((3, 2)))
 
 
 def test_wrong_feature_count_on_predict(rng):
     X, Y = linear_data(rng, 20, 3, 1)
     model = rs.Ridge().fit(X, Y)
-    with pytest.raises(ValueError, match="4 features, the readout was fitted on 3"):
+    with pytest.raises(ValueError, match="X has 4 features, but Ridge is expecting 3"):
         model.predict(np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="4 features, the readout was fitted on 3"):  # a batch of sequences
+        model.predict(np.zeros((2, 5, 4)))
+
+
+def test_more_features_than_samples_warns(rng):
+    X, Y = linear_data(rng, 20, 30, 1)
+    with pytest.warns(rs.ReservoirWarning, match="31 features but only 20 training samples.*larger alpha"):
+        rs.Ridge().fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rs.Ridge().fit(X[:, :10], Y)  # 11 features, 20 samples: no warning
+
+
+def test_rows_as_nested_lists_are_a_table(rng):
+    """As in scikit-learn: a list of rows is a (samples, features) table, not a list of sequences."""
+    X, Y = linear_data(rng, 40, 3, 1)
+    from_lists = rs.Ridge(alpha=0.1).fit(X.tolist(), Y[:, 0].tolist())
+    from_arrays = rs.Ridge(alpha=0.1).fit(X, Y[:, 0])
+    assert_rel(from_lists.coef_, from_arrays.coef_)
+    assert from_lists.predict(X).shape == (40,)
+
+
+def test_one_dimensional_states_are_refused():
+    with pytest.raises(ValueError, match="Reshape your data"):
+        rs.Ridge().fit(np.arange(5.0), np.arange(5.0))
 
 
 def test_four_dimensional_states(rng):

@@ -8,6 +8,7 @@ below with the reason.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -15,13 +16,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import reservoir as rs
-
-
-@parametrize_with_checks([rs.ELMRegressor(n_hidden=50, density=0.5, seed=0),
-                          rs.ELMClassifier(n_hidden=50, density=0.5, seed=0)])
-def test_scikit_learn_checks(estimator, check):
-    check(estimator)
-
 
 # Checks that assume samples are independent rows; an ESN's samples are time steps.
 ESN_NOT_APPLICABLE = {
@@ -36,15 +30,41 @@ ESN_NOT_APPLICABLE = {
 }
 
 
-@parametrize_with_checks([rs.ESNRegressor(units=30, density=0.3, washout=0, seed=0)],
+# Every estimator as a first user builds it: all defaults, or only its size given. (The
+# checks set random_state, scikit-learn's name for seed, where they need reproducible fits.)
+# The default sizes (1000 hidden units, 500 and 300 reservoir units) take minutes on two
+# cores, so they run with the slow tests; the same defaults at small sizes run always.
+@parametrize_with_checks([rs.Ridge(), rs.Ridge(alpha=1.0, fit_intercept=False),
+                          rs.ELMRegressor(n_hidden=50), rs.ELMRegressor(10),
+                          rs.ELMClassifier(n_hidden=50), rs.ELMClassifier(10)])
+def test_scikit_learn_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([rs.ELMRegressor(), rs.ELMClassifier(), rs.ESNClassifier()])
+def test_scikit_learn_checks_at_default_sizes(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([rs.ESNRegressor()], expected_failed_checks=lambda estimator: ESN_NOT_APPLICABLE)
+def test_esn_regressor_scikit_learn_checks_at_default_size(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([rs.ESNRegressor(50), rs.ESNRegressor(10),
+                          rs.ESNRegressor(units=30, density=0.3, washout=0, seed=0)],
                          expected_failed_checks=lambda estimator: ESN_NOT_APPLICABLE)
 def test_esn_regressor_scikit_learn_checks(estimator, check):
     check(estimator)
 
 
-# float64: one sequence and a batch run different kernels whose float32 sums round
-# differently (4.6e-6 after the readout), more than the 1e-7 the subset check allows.
-@parametrize_with_checks([rs.ESNClassifier(units=30, density=0.3, seed=0, dtype="float64")])
+# The classifier's default dtype is float64: one sequence and a batch run different
+# kernels whose float32 sums round differently (4.6e-6 after the readout), more than the
+# 1e-7 the subset check allows.
+@parametrize_with_checks([rs.ESNClassifier(50), rs.ESNClassifier(10),
+                          rs.ESNClassifier(units=30, density=0.3, seed=0)])
 def test_esn_classifier_scikit_learn_checks(estimator, check):
     check(estimator)
 

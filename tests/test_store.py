@@ -219,3 +219,14 @@ def test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed, co
 def test_sigkill_many(tmp_path, seed, compression):
     # Uncompressed runs are safe by construction; compressed ones are checked here too.
     test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed, compression)
+
+
+@pytest.mark.parametrize("mode", ["r", "w", "a"])
+def test_a_missing_directory_is_named(tmp_path, mode):
+    """Not "truncated or corrupt?": the directory the file would go in does not exist."""
+    path = tmp_path / "no_such_dir" / "states.h5"
+    with pytest.raises(FileNotFoundError, match=r"the directory .*no_such_dir does not exist"):
+        rs.StateStore(path, mode)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(FileNotFoundError, match="is not a directory"):
+        rs.StateStore(tmp_path / "a_file" / "states.h5", mode)

@@ -19,26 +19,51 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _pandas
 from .. import _validation as check
+from .._diagnostics import warn_few_samples
 from ..config import settings
 
 __all__ = ["Ridge", "GramAccumulator"]
 
 
-def _blocks(X, name: str) -> list:
-    """Split what holds the samples into blocks of shape (rows, features) (views, no copies)."""
-    if isinstance(X, (list, tuple)):
-        if not X:
-            raise ValueError(f"{name} is an empty list")
+def _is_block_list(X) -> bool:
+    """A list of blocks (arrays of 2 or more dimensions, e.g. one per sequence), not a list of rows."""
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(len(np.shape(item)) >= 2 for item in X)
+
+
+def _blocks(X, name: str, *, samples_1d: bool = True) -> list:
+    """Split what holds the samples into blocks of shape (rows, features) (views, no copies).
+
+    A 1-D array is one feature per sample for targets (`samples_1d`); for states it is an error.
+    """
+    if isinstance(X, (list, tuple)) and (_is_block_list(X) or (samples_1d and X and np.ndim(X[0]) == 1)):
         blocks = []
         for item in X:
-            blocks.extend(_blocks(item, name))
+            blocks.extend(_blocks(item, name, samples_1d=samples_1d))
         return blocks
-    if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
-        X = np.asarray(X)
+    if isinstance(X, (list, tuple)) and not X:
+        raise ValueError(f"{name} is an empty list")
+    if X is None:
+        raise ValueError("Ridge requires y to be passed, but the target y is None" if name == "Y" else
+                         f"{name} is None")
+    if sp.issparse(X):
+        raise TypeError(f"{name} is a sparse matrix; the ridge readout needs dense states (X.toarray())")
+    if not hasattr(X, "shape") or not hasattr(X, "__getitem__") or _pandas.is_pandas(X):
+        X = _numeric(X, name)
+    elif getattr(X, "dtype", np.dtype(np.float64)).kind not in "fiub":
+        X = _numeric(X, name)
     if len(X.shape) == 1:
+        if not samples_1d:
+            raise ValueError(f"{name} is 1-D (shape {X.shape}); the readout needs (samples, features). Reshape "
+                             "your data: reshape(-1, 1) for one feature, reshape(1, -1) for one sample")
         return [np.asarray(X).reshape(-1, 1)]
+    if len(X.shape) >= 2 and X.shape[-1] == 0:  # scikit-learn's wording
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if len(X.shape) == 2:
         return [X]
     if len(X.shape) == 3:
@@ -58,8 +83,35 @@ def _chunks(X_blocks, Y_blocks, chunk_rows: int):
             yield x, y
 
 
+def _shape(X) -> tuple:
+    """The shape of an array, a table or a nested list (without NumPy's dispatch on foreign objects)."""
+    shape = getattr(X, "shape", None)
+    return tuple(shape) if shape is not None else np.asarray(X).shape
+
+
+def _numeric(X, name: str) -> np.ndarray:
+    """X as a NumPy array of real numbers (pandas' missing values become NaN and are caught later)."""
+    if _pandas.is_pandas(X):
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        array = np.asarray(X)
+        if array.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}")
+        if array.dtype.kind not in "fiub":
+            array = array.astype(np.float64)
+    except TypeError as error:
+        raise TypeError(f"{name} must hold real numbers: {error}") from None
+    except ValueError as error:
+        if "Complex" in str(error):
+            raise
+        raise ValueError(f"{name} must hold real numbers: {error}") from None
+    return array
+
+
 def _paired_blocks(X, Y):
-    X_blocks, Y_blocks = _blocks(X, "X"), _blocks(Y, "Y")
+    if isinstance(Y, (list, tuple)) and not _is_block_list(X):
+        Y = _numeric(Y, "Y")  # rows of a table beside X's rows, not one block per sequence
+    X_blocks, Y_blocks = _blocks(X, "X", samples_1d=False), _blocks(Y, "Y")
     if len(X_blocks) != len(Y_blocks):
         raise ValueError(f"X has {len(X_blocks)} sequences but Y has {len(Y_blocks)}")
     for index, (x, y) in enumerate(zip(X_blocks, Y_blocks)):
@@ -156,8 +208,14 @@ class GramAccumulator:
         return max(float(error), 0.0)
 
 
-class Ridge:
+class Ridge(RegressorMixin, BaseEstimator):
     """Linear readout ``y = x @ coef_.T + intercept_`` fitted by ridge regression.
+
+    A scikit-learn regressor (``get_params``/``set_params``, ``fit``/``predict``/``score``,
+    ``coef_``/``intercept_`` as in ``sklearn.linear_model.Ridge``) that also takes what
+    holds reservoir states: a (B, T, features) batch, a list of (T_i, features)
+    sequences, or anything sliceable by rows such as an h5py dataset, streamed in
+    chunks. A fit with more features than samples warns (it interpolates them).
 
     Parameters
     ----------
@@ -191,8 +249,11 @@ class Ridge:
         alphas = self._alphas()
         if len(alphas) > 1 and validation is None:
             raise ValueError("several alphas need validation=(X_val, Y_val) to choose between them")
-        self._single_target = _is_single_target(Y)
+        self._check_names(X, reset=True)
+        self._target_labels = _pandas.labels_of(Y)
+        self._single_target = _is_single_target(X, Y)
         train = self._accumulate(GramAccumulator(), X, Y)
+        warn_few_samples(train.xx.shape[0] + bool(self.fit_intercept), train.count, self.alpha, stacklevel=2)
         held_out = self._accumulate(GramAccumulator(), *validation) if validation is not None else None
         if held_out is not None and held_out.xx.shape != train.xx.shape:
             raise ValueError("validation data have a different number of features than the training data")
@@ -214,6 +275,7 @@ class Ridge:
             raise ValueError("refitted() needs a fit with validation=(X_val, Y_val) first")
         model = Ridge(alpha=self.alpha_, fit_intercept=self.fit_intercept)
         model._single_target = self._single_target
+        model._target_labels = getattr(self, "_target_labels", None)
         model._solve_from(self._train.merged(held_out), [self.alpha_], None)
         model.validation_errors_ = dict(self.validation_errors_)
         return model
@@ -226,8 +288,10 @@ class Ridge:
         alphas = self._alphas()
         if len(alphas) > 1:
             raise ValueError("partial_fit takes a single alpha")
-        if getattr(self, "_train", None) is None:
-            self._single_target = _is_single_target(Y)
+        first = getattr(self, "_train", None) is None
+        self._check_names(X, reset=first)
+        if first:
+            self._single_target = _is_single_target(X, Y)
             self._train = GramAccumulator()
         self._held_out = None  # refitted() would merge statistics of older samples
         self._solve_from(self._accumulate(self._train, X, Y), alphas, None)
@@ -298,11 +362,31 @@ class Ridge:
             self.coef_ = self.coef_[0]
             self.intercept_ = float(intercept[0])
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # several targets in one solve
+        return tags
+
+    def _check_names(self, X, *, reset: bool) -> None:
+        """scikit-learn's feature-name bookkeeping (``feature_names_in_``) for a 2-D table."""
+        if sp.issparse(X) or _is_block_list(X) or len(_shape(X)) != 2:
+            if reset and hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return
+        validate_data(self, X, reset=reset, skip_check_array=True)
+
     def predict(self, X) -> np.ndarray:
         """Predictions for X of shape (samples, features) or (B, T, features)."""
-        if not hasattr(self, "coef_"):
-            raise RuntimeError("this Ridge is not fitted yet: call fit() first")
-        X = np.asarray(X)
+        check_is_fitted(self, "coef_")
+        self._check_names(X, reset=False)
+        rows = _pandas.labels_of(X)
+        if rows is not None:  # a table in, a table out: X's index, the targets' names
+            return _pandas.wrap(self.predict(_numeric(X, "X")), rows.index, getattr(self, "_target_labels", None))
+        if sp.issparse(X) or len(_shape(X)) == 1:
+            _blocks(X, "X", samples_1d=False)  # raises, naming the shape the readout needs
+        X = _numeric(X, "X")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or Inf")
         if X.shape[-1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[-1]} features, the readout was fitted on {self.n_features_in_}")
         # Computed in float64 (a lightly penalised fit has large coefficients, and float32
@@ -313,6 +397,10 @@ class Ridge:
         return prediction[..., 0] if self._single_target else prediction
 
 
-def _is_single_target(Y) -> bool:
-    first = Y[0] if isinstance(Y, (list, tuple)) else Y
-    return len(np.shape(first)) == 1
+def _is_single_target(X, Y) -> bool:
+    """True for 1-D targets (one per sample), also when given per sequence beside a list of blocks."""
+    if Y is None:
+        raise ValueError("Ridge requires y to be passed, but the target y is None")
+    if _is_block_list(X) and isinstance(Y, (list, tuple)) and Y:
+        return len(_shape(Y[0])) == 1
+    return len(_shape(Y)) == 1
