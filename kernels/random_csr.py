@@ -21,6 +21,7 @@ from numba import njit, prange
 from numba.extending import register_jitable
 
 from ..config import settings
+from ._compile_notes import announce
 
 DISTRIBUTIONS = {"normal": 0, "uniform": 1, "bernoulli": 2}
 
@@ -137,12 +138,14 @@ def _fill_row(row, indptr, indices, data, n_cols, seed, distribution):
         data[j] = value
 
 
+@announce("random sparse matrices")
 @njit(cache=True)
 def _fill_rows_serial(indptr, indices, data, n_cols, seed, distribution):
     for row in range(indptr.shape[0] - 1):
         _fill_row(row, indptr, indices, data, n_cols, seed, distribution)
 
 
+@announce("large random sparse matrices")
 @njit(parallel=True, cache=True)
 def _fill_rows_parallel(indptr, indices, data, n_cols, seed, distribution):
     for row in prange(indptr.shape[0] - 1):

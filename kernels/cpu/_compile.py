@@ -9,17 +9,14 @@ typing: a first script that runs tanh on a small reservoir compiles tanh only an
 no parallel region. Every specialisation is cached on disk (``cache=True``), so
 only the first call on a machine pays for it.
 
-A compilation that takes long is announced (``reservoir._progress.compile_note``):
-Numba reports each real compilation (never a load from the cache) through its
-event API, and the kernels registered with ``announce`` say what is being built.
+A compilation that takes long is announced (``kernels._compile_notes.announce``).
 """
 
 from __future__ import annotations
 
 from numba import typeof, types
-from numba.core import event
 
-from ..._progress import compile_note
+from .._compile_notes import announce  # noqa: F401  (the kernels' modules import it from here)
 
 # Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -62,32 +59,3 @@ def call(kernel, *args):
     """
     entry = kernel.compile(tuple(_type_of(arg) for arg in args))
     return entry(*(arg.value if isinstance(arg, (Constant, AnyLayout)) else arg for arg in args))
-
-
-_ANNOUNCED: dict = {}  # dispatcher -> what it computes; None once announced in this process
-
-
-def announce(what: str):
-    """Decorator for a kernel whose compilation takes long: a note says `what` is being compiled."""
-    def register(kernel):
-        _ANNOUNCED[kernel] = what
-        return kernel
-    return register
-
-
-class _CompileListener(event.Listener):
-    def on_start(self, ev):
-        kernel = ev.data["dispatcher"]
-        what = _ANNOUNCED.get(kernel)
-        if what is not None:
-            _ANNOUNCED[kernel] = None
-            dtypes = sorted({arg.dtype.name for arg in ev.data["args"] if isinstance(arg, types.Array)
-                             and isinstance(arg.dtype, types.Float)})
-            compile_note(f"compiling the Numba CPU kernel for {what} ({', '.join(dtypes) or 'any dtype'}); "
-                         "once per machine, then loaded from Numba's cache")
-
-    def on_end(self, ev):
-        pass
-
-
-event.register("numba:compile", _CompileListener())

@@ -10,8 +10,10 @@ and exp by range reduction and a polynomial beyond. The logistic is
 forms for float arguments (``overload``), so they can be called from compiled code
 and, outside it, give NumPy's result. ``_activate_in_place`` applies an activation
 to a whole array, one loop per activation so that each vectorises; the kernels
-pass the activation as a compile-time constant (``_compile.call``), so only the
-loop asked for is compiled.
+pass the activation as a compile-time constant (``_compile.call``), and
+``_activate`` / ``_activate_in_place`` pick its function while compiling, so only the
+activation asked for is compiled (a branch on a constant is still typed and compiled
+by Numba; a choice made in an ``overload`` is not).
 
 Measured: see the asv benchmarks (asv_bench/benchmarks/esn.py).
 """
@@ -158,23 +160,55 @@ def _activate_typed(z, activation):
     return any_activation
 
 
+# z[:] = f(z) for a 1-D array, one function per activation so that each loop vectorises (a
+# choice inside one loop kept it scalar). Compiled with NumPy's error model: Python's
+# zero-division check on the rational tanh's division kept loops calling it from
+# vectorising. Functions of their own, never inlined, and their loops start at index 0:
+# inlined into a parallel loop's body, or run from a start Numba cannot prove
+# non-negative (its negative-index wraparound then stays in the loop), loops like these
+# stayed scalar.
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _activate_in_place(z, activation):
-    """z[:] = f(z) for a 1-D array, one loop per activation so that each vectorises
-    (a choice inside one loop kept it scalar).
+def _tanh_in_place(z):
+    for i in range(z.shape[0]):
+        z[i] = _tanh(z[i])
 
-    Compiled with NumPy's error model: Python's zero-division check on the rational
-    tanh's division kept loops calling it from vectorising. A function of its own,
-    never inlined, and its loops start at index 0: inlined into a parallel loop's
-    body, or run from a start Numba cannot prove non-negative (its negative-index
-    wraparound then stays in the loop), loops like these stayed scalar.
-    """
-    if activation == TANH:
-        for i in range(z.shape[0]):
-            z[i] = _tanh(z[i])
-    elif activation == SIGMOID:
-        for i in range(z.shape[0]):
-            z[i] = _sigmoid(z[i])
-    elif activation == RELU:
-        for i in range(z.shape[0]):
-            z[i] = _relu(z[i])
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _sigmoid_in_place(z):
+    for i in range(z.shape[0]):
+        z[i] = _sigmoid(z[i])
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _relu_in_place(z):
+    for i in range(z.shape[0]):
+        z[i] = _relu(z[i])
+
+
+@njit(cache=True)
+def _identity_in_place(z):
+    return
+
+
+_IN_PLACE = {TANH: _tanh_in_place, SIGMOID: _sigmoid_in_place, RELU: _relu_in_place, IDENTITY: _identity_in_place}
+
+
+def _activate_in_place(z, activation):
+    """z[:] = f(z) for a 1-D array and the activation of code `activation`."""
+    _IN_PLACE[activation](z)
+
+
+@overload(_activate_in_place, prefer_literal=True)
+def _activate_in_place_typed(z, activation):
+    if isinstance(activation, types.IntegerLiteral):
+        chosen = _IN_PLACE[activation.literal_value]
+        return lambda z, activation: chosen(z)
+
+    def any_activation(z, activation):
+        if activation == TANH:
+            _tanh_in_place(z)
+        elif activation == SIGMOID:
+            _sigmoid_in_place(z)
+        elif activation == RELU:
+            _relu_in_place(z)
+    return any_activation

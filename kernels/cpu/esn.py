@@ -28,7 +28,9 @@ whole step of a mid-sized reservoir. The two are separate functions on purpose:
 one Python function wrapped twice (with and without ``parallel=True``) shares one
 cache entry, and the serial wrapper then loads the parallel machine code. The host
 loop takes ``parallel`` and the activation as compile-time constants
-(``_compile.call``), so a call compiles the one variant it runs. Everything is
+(``_compile.call``) and picks the step and the activation while compiling
+(``_sell_step``, ``_csr_batch_step``: overloads), so a call compiles the one variant
+it runs. Everything is
 cached on disk (``cache=True``). Array copies are written as loops: a slice
 assignment between arrays compiles a shape check with its formatted error message,
 which took longer to compile than a small kernel.
@@ -44,7 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ...config import settings
 from .._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, sell_slice_sums, vector_lanes
@@ -196,6 +199,46 @@ def _csr_batch_step_serial(block_columns, segment_ptr, indices, data, W_in, bias
         _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
+def _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
+               partial, x_next, keep, leak, activation):
+    """The parallel or the serial one-sequence step; compiled code only, `parallel` a literal."""
+    raise NotImplementedError
+
+
+@overload(_sell_step, prefer_literal=True)
+def _sell_step_typed(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
+                     partial, x_next, keep, leak, activation):
+    # Chosen while compiling: a branch on the constant would still compile both steps.
+    if not isinstance(parallel, types.BooleanLiteral):
+        return None
+    step = _sell_step_parallel if parallel.literal_value else _sell_step_serial
+
+    def chosen(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
+               partial, x_next, keep, leak, activation):
+        step(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, partial, x_next,
+             keep, leak, activation)
+    return chosen
+
+
+def _csr_batch_step(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep,
+                    leak, activation):
+    """The parallel or the serial batched step; compiled code only, `parallel` a literal."""
+    raise NotImplementedError
+
+
+@overload(_csr_batch_step, prefer_literal=True)
+def _csr_batch_step_typed(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t,
+                          keep, leak, activation):
+    if not isinstance(parallel, types.BooleanLiteral):
+        return None
+    step = _csr_batch_step_parallel if parallel.literal_value else _csr_batch_step_serial
+
+    def chosen(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak,
+               activation):
+        step(block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
+    return chosen
+
+
 # --------------------------------------------------------------------------- host drivers
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out):
@@ -240,14 +283,13 @@ def _readout(x, u, coef, intercept, include_input, output):
 @njit(cache=True)
 def _sell_loop(parallel, sell, W_in, bias, inputs, x, keep, leak, activation, out):
     """inputs (T, n_in); out (T, n): each row of out is the next step's source state.
-    `parallel` a constant, `sell` the tuple of layouts.to_sell."""
+    `parallel` a literal, `sell` the tuple of layouts.to_sell."""
+    block_columns, block_slices, slice_ptr, columns, values, row_of = sell  # a star-args call drops the literals
     partial = np.empty_like(x)
     previous = x
     for t in range(inputs.shape[0]):
-        if parallel:
-            _sell_step_parallel(*sell, W_in, bias, inputs[t], previous, partial, out[t], keep, leak, activation)
-        else:
-            _sell_step_serial(*sell, W_in, bias, inputs[t], previous, partial, out[t], keep, leak, activation)
+        _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, inputs[t],
+                   previous, partial, out[t], keep, leak, activation)
         previous = out[t]
     for row in range(x.shape[0]):
         x[row] = previous[row]
@@ -260,12 +302,8 @@ def _csr_batch_loop(parallel, block_columns, segment_ptr, indices, data, W_in, b
     """inputs (T, n_in, B); x and x_next (n, B), the current state and scratch; out (B, T, n).
     Returns the one of the two buffers that holds the last state."""
     for t in range(inputs.shape[0]):
-        if parallel:
-            _csr_batch_step_parallel(block_columns, segment_ptr, indices, data, W_in, bias, inputs[t], x, x_next,
-                                     out[:, t], keep, leak, activation)
-        else:
-            _csr_batch_step_serial(block_columns, segment_ptr, indices, data, W_in, bias, inputs[t], x, x_next,
-                                   out[:, t], keep, leak, activation)
+        _csr_batch_step(parallel, block_columns, segment_ptr, indices, data, W_in, bias, inputs[t], x, x_next,
+                        out[:, t], keep, leak, activation)
         x, x_next = x_next, x
     return x
 
@@ -274,13 +312,12 @@ def _csr_batch_loop(parallel, block_columns, segment_ptr, indices, data, W_in, b
 @njit(cache=True)
 def _sell_generate_loop(parallel, sell, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation,
                         outputs):
+    block_columns, block_slices, slice_ptr, columns, values, row_of = sell
     x_next = np.empty_like(x)
     partial = np.empty_like(x)
     for t in range(outputs.shape[0]):
-        if parallel:
-            _sell_step_parallel(*sell, W_in, bias, u, x, partial, x_next, keep, leak, activation)
-        else:
-            _sell_step_serial(*sell, W_in, bias, u, x, partial, x_next, keep, leak, activation)
+        _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u, x,
+                   partial, x_next, keep, leak, activation)
         x, x_next = x_next, x
         _readout(x, u, coef, intercept, include_input, outputs[t])
     return x
