@@ -12,10 +12,11 @@ class Settings:
     #: starting a parallel region costs microseconds, more than a small step.
     parallel_min_work: int = 200_000
     #: Up to this many multiply-adds per step (nnz * batch) the ESN runs a plain CSR
-    #: kernel, one sequence after another: it compiles in a fraction of the time of
-    #: the SELL and SIMD batched kernels, and on a reservoir this small their layouts
-    #: gain little (see kernels/cpu/esn.py).
-    small_max_work: int = 50_000
+    #: kernel, one sequence after another: it compiles in about a second where the
+    #: SELL and SIMD batched kernels take ten or more on a first call, and is several
+    #: times slower per multiply-add than they are, which this small costs microseconds
+    #: a step (see kernels/cpu/esn.py).
+    small_max_work: int = 20_000
     #: Random sparse matrices with fewer nonzeros are filled by the generator's code run
     #: as Python (milliseconds) instead of compiling it (seconds on a first call); the
     #: matrix is the same bit for bit (see kernels/random_csr.py).

@@ -4,8 +4,9 @@ Three kernels, by the size of the work (nnz of W times the number of sequences):
 
 * a small reservoir (up to ``settings.small_max_work``): plain CSR, one row after
   another, one sequence after another, serial. It compiles in a fraction of the
-  time of the other two (one small function per dtype), and at this size the
-  matrix and state sit in L1 or L2, where the layouts below gain little.
+  time of the other two (one small function per dtype and activation, the same for
+  one sequence and a batch); per multiply-add it is several times slower than they
+  are, which at this size costs microseconds a step.
 * one sequence: SELL-8-sigma in column blocks (``layouts.to_sell``). A slice's 8 row
   sums are the 8 lanes of one vector FMA (``_simd.sell_slice_sums``); the columns are
   cut into blocks whose part of x stays in L1; the rows are then finished in vector
@@ -242,12 +243,23 @@ def _csr_batch_step_typed(parallel, block_columns, segment_ptr, indices, data, W
 # --------------------------------------------------------------------------- host drivers
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out):
-    """inputs (B, T, n_in), state (B, n) advanced in place, out (B, T, n): the sequences one after another."""
+    """inputs (B, T, n_in), state (B, n) advanced in place, out (B, T, n), any strides: the
+    sequences one after another.
+
+    The step reads and writes two contiguous buffers, and each new state is copied out:
+    read from a strided view of `out`, the random x[column] loads cost several times more.
+    """
+    x = np.empty(state.shape[1], dtype=state.dtype)
+    x_next = np.empty_like(x)
     for b in range(inputs.shape[0]):
-        x = state[b]
+        for row in range(x.shape[0]):
+            x[row] = state[b, row]
         for t in range(inputs.shape[1]):
-            _csr_step(indptr, indices, data, W_in, bias, inputs[b, t], x, out[b, t], keep, leak, activation)
-            x = out[b, t]
+            _csr_step(indptr, indices, data, W_in, bias, inputs[b, t], x, x_next, keep, leak, activation)
+            x, x_next = x_next, x
+            out_t = out[b, t]
+            for row in range(x.shape[0]):
+                out_t[row] = x[row]
         for row in range(x.shape[0]):
             state[b, row] = x[row]
 
