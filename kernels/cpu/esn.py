@@ -18,7 +18,7 @@ Three kernels, by the size of the work (nnz of W times the number of sequences):
   each sweep streams it (``layouts.to_column_blocks``).
 
 Loops that stayed scalar here, each found by measurement (see ``_finish_rows`` and
-``activation._activate_in_place``): a start index Numba cannot prove non-negative
+the comment above ``activation._tanh_in_place``): a start index Numba cannot prove non-negative
 (its negative-index wraparound stays in the loop: loop over a view from 0), a
 branch on the activation inside the loop (one loop per activation), and a loop
 inlined into a ``prange`` body (call a function of its own).
@@ -31,10 +31,9 @@ cache entry, and the serial wrapper then loads the parallel machine code. The ho
 loop takes ``parallel`` and the activation as compile-time constants
 (``_compile.call``) and picks the step and the activation while compiling
 (``_sell_step``, ``_csr_batch_step``: overloads), so a call compiles the one variant
-it runs. Everything is
-cached on disk (``cache=True``). Array copies are written as loops: a slice
-assignment between arrays compiles a shape check with its formatted error message,
-which took longer to compile than a small kernel.
+it runs. Everything is cached on disk (``cache=True``). Array copies are written as
+loops: a slice assignment between arrays compiles a shape check with its formatted
+error message, which took longer to compile than a small kernel.
 
 Three layers, as in every kernel file: device code (``_*_slice``/``_*_row``/``_*_step``),
 host driver (``_*_loop``, the time loop), public functions (``prepare_esn``, ``esn_run``,
@@ -242,15 +241,16 @@ def _csr_batch_step_typed(parallel, block_columns, segment_ptr, indices, data, W
 
 # --------------------------------------------------------------------------- host drivers
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out):
+def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out, scratch):
     """inputs (B, T, n_in), state (B, n) advanced in place, out (B, T, n), any strides: the
     sequences one after another.
 
-    The step reads and writes two contiguous buffers, and each new state is copied out:
-    read from a strided view of `out`, the random x[column] loads cost several times more.
+    The step reads and writes two contiguous buffers (`scratch`, (2, n), allocated by the
+    caller: an np.empty here adds a tenth to the compilation), and each new state is copied
+    out: read from a strided view of `out`, the random x[column] loads cost several times more.
     """
-    x = np.empty(state.shape[1], dtype=state.dtype)
-    x_next = np.empty_like(x)
+    x = scratch[0]
+    x_next = scratch[1]
     for b in range(inputs.shape[0]):
         for row in range(x.shape[0]):
             x[row] = state[b, row]
@@ -398,7 +398,7 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
         # One specialisation for one sequence and a batch, whole or a time chunk of it.
         x = np.ascontiguousarray(state)
         call(_csr_loop, *weights.csr(), weights.W_in, weights.bias, np.ascontiguousarray(inputs), x, keep, leak,
-             act, AnyLayout(out))
+             act, AnyLayout(out), np.empty((2, x.shape[1]), dtype=x.dtype))
         state[...] = x
     elif batch == 1:
         x = np.ascontiguousarray(state[0])
@@ -413,7 +413,8 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
         inputs_by_step = np.zeros((inputs.shape[1], inputs.shape[2], lanes), dtype=inputs.dtype)  # (T, n_in, lanes)
         inputs_by_step[..., :batch] = inputs.transpose(1, 2, 0)
         x = call(_csr_batch_loop, _parallel(weights.nnz * batch), *weights.batched(lanes), weights.W_in,
-                 weights.bias, inputs_by_step, x, cache_line_aligned_zeros(x.shape, x.dtype), keep, leak, act, out)
+                 weights.bias, inputs_by_step, x, cache_line_aligned_zeros(x.shape, x.dtype), keep, leak, act,
+                 AnyLayout(out))  # a time chunk of a batch is strided: one specialisation for both
         state[...] = x[:, :batch].T
     return out
 
