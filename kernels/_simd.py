@@ -12,7 +12,8 @@ and one bit-level helper the float64 tanh needs: ``power_of_two`` (2^k from the
 exponent bits, where ``math.ldexp`` would be a call that keeps loops scalar).
 
 Bounds are not checked: the callers in ``cpu/esn.py`` build the shapes each docstring
-asks for (``cpu.esn_run`` pads the batch to whole vectors).
+asks for (``cpu.esn_run`` pads the batch to whole vectors). Measured: see the asv
+benchmarks (asv_bench/benchmarks/esn.py).
 """
 
 from __future__ import annotations
@@ -61,8 +62,7 @@ def _accumulate_row_lanes(registers: int):
     memory (every product waiting 4 cycles for the previous one) with ~70 scalar
     instructions of alias checks between groups of four nonzeros. Here the lanes stay
     in registers, in two independent chains (even and odd nonzeros), so loads and
-    FMAs overlap: n = 10,000 at 1 %, B = 32, float32, 2-core EPYC: 0.045 ms per
-    sequence-step against 0.092 ms.
+    FMAs overlap: about twice as fast.
     """
 
     @intrinsic
@@ -174,8 +174,8 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
     Per 8 entries: one vector load of the weights, eight scalar loads of x inserted
     into a vector, one vector FMA. Written as scalar code, LLVM's loop vectoriser
     instead vectorised across chunks of the slice and spent a shuffle network per
-    chunk transposing the weights back (n = 10,000 at 1 %, one core: 0.45 ms per
-    step against 0.35 ms here). A hardware gather (vgatherdps) measured slower still.
+    chunk transposing the weights back (a quarter slower than this). A hardware
+    gather (vgatherdps) measured slower still.
     ``stop - start`` must be a multiple of 8 and x contiguous.
     """
     float_type = values.dtype
@@ -229,7 +229,7 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
 @intrinsic
 def power_of_two(typingctx, k):
     """2.0 ** k for an integer k in [-1022, 1023], from the exponent bits (no libm call, so the
-    loops around it vectorise: the float64 tanh in ``cpu/esn.py`` scales exp's reduced argument by it)."""
+    loops around it vectorise: the float64 tanh in ``cpu/activation.py`` scales exp's reduced argument by it)."""
     if not isinstance(k, types.Integer):
         return None
 

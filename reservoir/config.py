@@ -11,6 +11,19 @@ class Settings:
     #: Below this many multiply-adds per step (nnz * batch) the serial kernel runs:
     #: starting a parallel region costs microseconds, more than a small step.
     parallel_min_work: int = 200_000
+    #: Up to this many multiply-adds per step (nnz * batch) the ESN runs a plain CSR
+    #: kernel, one sequence after another: it compiles in about a second where the
+    #: SELL and SIMD batched kernels take ten or more on a first call, and is several
+    #: times slower per multiply-add than they are, which this small costs microseconds
+    #: a step (see kernels/cpu/esn.py).
+    small_max_work: int = 20_000
+    #: Random sparse matrices with fewer nonzeros are filled by the generator's code run
+    #: as Python (milliseconds) instead of compiling it (seconds on a first call); the
+    #: matrix is the same bit for bit (see kernels/random_csr.py).
+    random_fill_compile_min_nnz: int = 4096
+    #: Print a one-line note on stderr before a kernel compilation that takes long
+    #: (the note is logged at INFO on the "reservoir" logger either way).
+    compile_notes: bool = True
     #: Rows per slice of the SELL-C-sigma layout used for one sequence; 8 float32
     #: lanes fill an AVX2 register.
     sell_slice_rows: int = 8
@@ -24,7 +37,7 @@ class Settings:
     batch_state_block_bytes: int = 256 * 1024
     #: ELM hidden layer on a dense X: a BLAS product with the densified weights instead of
     #: the sparse push when the layer has at least this density and at most this many
-    #: weights (see kernels/cpu/esn.py ElmWeights.dense_transposed).
+    #: weights (see kernels/cpu/elm.py ElmWeights.dense_transposed).
     elm_blas_min_density: float = 0.05
     elm_blas_max_entries: int = 16_000_000
     #: Rows of states converted to float64 at a time when accumulating Gram matrices.

@@ -27,6 +27,18 @@ def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
     return W.astype(dtype), W_in.astype(dtype), bias.astype(dtype)
 
 
+#: The Numba path's three ESN kernels, each forced through the settings that pick them:
+#: the plain-CSR kernel of small reservoirs, and the SELL / batched kernels serial and parallel.
+KERNELS = {"small": dict(small_max_work=10**15),
+           "serial": dict(small_max_work=-1, parallel_min_work=10**15),
+           "parallel": dict(small_max_work=-1, parallel_min_work=0)}
+
+
+def _use_kernel(monkeypatch, kernel):
+    for name, value in KERNELS[kernel].items():
+        monkeypatch.setattr(settings, name, value)
+
+
 def _model(W, W_in, bias, *, leak_rate=1.0, activation="tanh", dtype, backend):
     return rs.ESN.from_weights(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype,
                                backend=backend)
@@ -137,10 +149,10 @@ def test_one_dimensional_input_is_one_feature(rng, esn_weights, backend, dtype, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("batch", [None, 3])
-def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dtype, min_work, batch, reference_esn):
-    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dtype, kernel, batch, reference_esn):
+    _use_kernel(monkeypatch, kernel)
     units = 211
     W, W_in, bias = _weights(esn_weights, rng, units, 2, dtype, density=0.05)
     u = rng.uniform(-1, 1, (30, 2) if batch is None else (batch, 30, 2)).astype(dtype)
@@ -154,11 +166,11 @@ def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dty
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_parallel_one_sequence_finish_in_chunks(rng, esn_weights, monkeypatch, dtype, activation, reference_esn):
     # The parallel one-sequence step finishes its rows (input drive, activation, leak)
-    # in chunks of cpu._FINISH_ROWS rows: two whole chunks and a short last one here.
-    from reservoir.kernels import cpu
+    # in chunks of _FINISH_ROWS rows: two whole chunks and a short last one here.
+    from reservoir.kernels.cpu.esn import _FINISH_ROWS
 
-    monkeypatch.setattr(settings, "parallel_min_work", 0)
-    units = 2 * cpu._FINISH_ROWS + 37
+    _use_kernel(monkeypatch, "parallel")
+    units = 2 * _FINISH_ROWS + 37
     W, W_in, bias = _weights(esn_weights, rng, units, 3, dtype, density=0.01)
     u = rng.uniform(-1, 1, (12, 3)).astype(dtype)
     states = _model(W, W_in, bias, leak_rate=0.6, activation=activation, dtype=dtype, backend="numba").run(u)
@@ -167,12 +179,12 @@ def test_parallel_one_sequence_finish_in_chunks(rng, esn_weights, monkeypatch, d
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
+@pytest.mark.parametrize("kernel", ["parallel", "serial"])
 @pytest.mark.parametrize("block_bytes", [1, 3 * 4 * 17, 10**9], ids=["one-column", "17-columns", "one-block"])
-def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work, block_bytes, reference_esn):
+def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, kernel, block_bytes, reference_esn):
     # Batched steps sweep the matrix one column block at a time; every block size,
     # down to one column per block, must give the reference's states.
-    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+    _use_kernel(monkeypatch, kernel)
     monkeypatch.setattr(settings, "batch_state_block_bytes", block_bytes)
     W, W_in, bias = _weights(esn_weights, rng, 97, 2, np.float64, density=0.1)
     u = rng.uniform(-1, 1, (3, 20, 2))
@@ -184,9 +196,10 @@ def test_batched_column_blocks(rng, esn_weights, monkeypatch, backend, min_work,
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [8, 9, 33, 40])
-def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batch, reference_esn):
+def test_batch_widths_across_simd_vectors(rng, esn_weights, monkeypatch, backend, dtype, batch, reference_esn):
     # The Numba batched step pads the batch to whole vectors (8 float32, 4 float64 lanes)
     # and sweeps four vectors at a time, then one: full, remainder and padded lanes.
+    _use_kernel(monkeypatch, "serial")
     W, W_in, bias = _weights(esn_weights, rng, 53, 2, dtype, density=0.2)
     u = rng.uniform(-1, 1, (batch, 15, 2)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.8, dtype=dtype, backend=backend)
@@ -201,11 +214,11 @@ def test_batch_widths_across_simd_vectors(rng, esn_weights, backend, dtype, batc
 @pytest.mark.parametrize("shape", [(1, 8), (37, 16), (1000, 40)])
 def test_batched_state_buffers_start_on_a_cache_line(shape, dtype):
     """The batched kernel gathers whole state rows as vectors; a buffer off a 64-byte line
-    splits every other load (see cpu._cache_line_aligned_zeros)."""
+    splits every other load (see cpu.layouts.cache_line_aligned_zeros)."""
     pytest.importorskip("numba")
-    from reservoir.kernels.cpu import _cache_line_aligned_zeros
+    from reservoir.kernels.cpu.layouts import cache_line_aligned_zeros
 
-    buffers = [_cache_line_aligned_zeros(shape, dtype) for _ in range(4)]
+    buffers = [cache_line_aligned_zeros(shape, dtype) for _ in range(4)]
     for buffer in buffers:
         assert buffer.ctypes.data % 64 == 0
         assert buffer.shape == shape and buffer.dtype == np.dtype(dtype) and buffer.flags.c_contiguous
@@ -217,11 +230,11 @@ def test_batched_state_buffers_start_on_a_cache_line(shape, dtype):
 def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
     # The one-sequence layout (column blocks of SELL-8 slices) rebuilt into a dense
     # matrix must be W, with every row in exactly one slot per block.
-    from reservoir.kernels import cpu
+    from reservoir.kernels.cpu.layouts import to_sell
 
     monkeypatch.setattr(settings, "sell_block_bytes", block_bytes)
     W = rs.random_sparse(101, 97, density=0.4, seed=int(rng.integers(1 << 30)), dtype=dtype)
-    block_columns, block_slices, slice_ptr, columns, values, row_of = cpu._to_sell(W, 8)
+    block_columns, block_slices, slice_ptr, columns, values, row_of = to_sell(W, 8)
     assert (len(block_columns) > 2) == (block_bytes < 10**9)
     dense = np.zeros(W.shape)
     for block in range(len(block_columns) - 1):
@@ -261,10 +274,10 @@ def test_batched_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("min_work", [0, 10**15], ids=["parallel", "serial"])
-def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, dtype, min_work, reference_esn):
+@pytest.mark.parametrize("kernel", ["parallel", "serial"])
+def test_single_sequence_column_blocks(rng, esn_weights, monkeypatch, backend, dtype, kernel, reference_esn):
     # Many column blocks (a dozen columns each) on one sequence, and in closed loop.
-    monkeypatch.setattr(settings, "parallel_min_work", min_work)
+    _use_kernel(monkeypatch, kernel)
     monkeypatch.setattr(settings, "sell_block_bytes", 12 * np.dtype(dtype).itemsize)
     W, W_in, bias = _weights(esn_weights, rng, 131, 2, dtype, density=0.6)
     u = rng.uniform(-1, 1, (40, 2)).astype(dtype)
@@ -296,8 +309,10 @@ def test_large_reservoir_takes_the_parallel_path_unpatched(rng, backend, batch, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("batch", [None, 2])
-def test_non_canonical_csr_weights(rng, backend, batch, reference_esn):
+@pytest.mark.parametrize("kernel", ["small", "serial"])
+def test_non_canonical_csr_weights(rng, monkeypatch, backend, batch, kernel, reference_esn):
     """Duplicate entries (summed by W @ x) and unsorted column indices in the given W."""
+    _use_kernel(monkeypatch, kernel)
     indptr = np.array([0, 3, 5, 5, 8])
     indices = np.array([2, 0, 2, 3, 1, 0, 3, 0])  # row 0: duplicate column 2, unsorted
     data = rng.uniform(-0.5, 0.5, 8)
@@ -333,8 +348,11 @@ def test_column_index_width_boundary(rng, backend, units, batch, reference_esn):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [None, 3])
-def test_time_chunks(rng, esn_weights, monkeypatch, backend, dtype, batch, reference_esn):
+@pytest.mark.parametrize("kernel", ["small", "serial"])
+def test_time_chunks(rng, esn_weights, monkeypatch, backend, dtype, batch, kernel, reference_esn):
+    # Chunks of a batch are strided views of the caller's arrays.
     monkeypatch.setattr(settings, "time_chunk", 7)
+    _use_kernel(monkeypatch, kernel)
     W, W_in, bias = _weights(esn_weights, rng, 31, 2, dtype)
     u = rng.uniform(-1, 1, (50, 2) if batch is None else (batch, 50, 2)).astype(dtype)
     esn = _model(W, W_in, bias, leak_rate=0.4, dtype=dtype, backend=backend)
@@ -431,8 +449,10 @@ def _generate_loop(W, W_in, bias, coef, intercept, first_input, n_steps, leak_ra
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("include_input", [True, False])
 @pytest.mark.parametrize("activation, leak_rate", [("tanh", 1.0), ("tanh", 0.3), ("sigmoid", 0.6)])
-def test_generate_matches_plain_closed_loop(rng, esn_weights, backend, dtype, include_input, activation,
-                                            leak_rate):
+@pytest.mark.parametrize("kernel", ["small", "serial"])
+def test_generate_matches_plain_closed_loop(rng, esn_weights, monkeypatch, backend, dtype, include_input, activation,
+                                            leak_rate, kernel):
+    _use_kernel(monkeypatch, kernel)
     units, n_in = 45, 2
     W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype)
     width = units + (n_in if include_input else 0)
@@ -711,21 +731,21 @@ def test_compiled_tanh_against_numpy(rng):
     """The Numba kernels' tanh is plain arithmetic so that loops calling it vectorise: float64
     within 2 ulp of np.tanh (measured maximum on this grid), float32 within the rational fit's
     3.4e-7; NaN stays NaN and the infinities saturate (float64: to exactly +-1)."""
-    from reservoir.kernels import cpu
     from reservoir.kernels.activations import TANH
+    from reservoir.kernels.cpu.activation import _activate_in_place
 
     z = np.concatenate([np.linspace(-25, 25, 400_001), rng.standard_normal(100_000) * 3,
                         rng.standard_normal(100_000) * 0.3, [0.625, -0.625, np.nextafter(0.625, 0), 1e-300,
                                                              5e-324, 19.5, 20.0, 1e300, np.inf, -np.inf, np.nan]])
     expected = np.tanh(z)
     got64 = z.copy()
-    cpu._activate_in_place(got64, TANH)
+    _activate_in_place(got64, TANH)
     finite = np.isfinite(z)
     ulps = np.abs(got64 - expected)[finite] / np.spacing(np.abs(expected[finite]))
     assert ulps.max() <= 2, ulps.max()
     assert np.isnan(got64[-1]) and got64[-3] == 1.0 and got64[-2] == -1.0
     with np.errstate(over="ignore"):  # 1e300 becomes inf in float32, on purpose
         got32 = z.astype(np.float32)
-    cpu._activate_in_place(got32, TANH)
+    _activate_in_place(got32, TANH)
     assert np.abs(got32[:-1] - expected[:-1]).max() <= 4e-7  # the infinities included
     assert np.isnan(got32[-1])

@@ -1,26 +1,18 @@
 """Numba CPU path: the time loop runs inside compiled code.
 
-One module per model, with the same stems as the other paths (``esn``, ``lif``);
-this package exposes the public functions every backend provides.
+One module per concern, with the same stems as the other paths where they exist:
+``esn``, ``elm`` and ``lif`` (the models' kernels), ``activation`` (tanh and the
+logistic in vectorisable arithmetic), ``layouts`` (the SELL and column-block
+layouts of the ESN steps), ``sparse`` (the matrix-vector product of the power
+method) and ``_compile`` (compile options, compile-time constants, the note before
+a long compilation). This package exposes the functions every backend provides.
 """
 
-from .esn import (  # noqa: F401  (private names: tests reach the layout helpers through the package)
-    _FINISH_ROWS,
-    ElmWeights,
-    EsnWeights,
-    _activate_in_place,
-    _cache_line_aligned_zeros,
-    _sigmoid,
-    _tanh,
-    _to_sell,
-    elm_hidden,
-    esn_generate,
-    esn_run,
-    prepare_elm,
-    prepare_esn,
-    spmv,
-)
+from .activation import _sigmoid, _tanh  # noqa: F401  (the gated readouts compile them into their cells)
+from .elm import ElmWeights, elm_hidden, prepare_elm
+from .esn import EsnWeights, esn_generate, esn_run, prepare_esn
 from .lif import LifWeights, lsm_run, prepare_lsm
+from .sparse import spmv
 
 __all__ = ["EsnWeights", "ElmWeights", "LifWeights", "prepare_esn", "esn_run", "esn_generate", "prepare_elm",
            "elm_hidden", "prepare_lsm", "lsm_run", "spmv"]
