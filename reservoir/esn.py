@@ -213,11 +213,9 @@ class ESN(InputDrivenModel):
         u = _pandas.to_numpy(u)
         # GPU inputs stay on the GPU with a GPU backend; a CPU backend reads them from the host.
         device = _arrays.is_device(u) and self._backend.device_problem is not None
-        if device:
-            inputs, batched = _arrays.device_sequences(u, self.dtype, "u", self.n_inputs)
-        else:
+        if not device:
             u = _arrays.to_host(u)
-            inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
         batch, steps = inputs.shape[:2]
         chunk = self._chunk_steps(checkpoint_every)
