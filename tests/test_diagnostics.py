@@ -87,3 +87,9 @@ def test_from_weights_takes_reservoirpy_bias_shapes(rng, bias):
 def test_from_weights_refuses_a_bias_of_another_size(rng):
     with pytest.raises(ValueError, match=r"bias must be a scalar or have shape \(8,\) or \(8, 1\), got \(3,\)"):
         rs.ESN.from_weights(np.eye(8), np.ones((8, 1)), np.ones(3))
+
+
+def test_fit_without_targets_says_how_to_forecast():
+    s = np.sin(0.1 * np.arange(100))
+    with pytest.raises(ValueError, match=r"requires y .*fit\(s\[:-1\], s\[1:\]\)"):
+        rs.ESNRegressor(20).fit(s, None)
