@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from . import _arrays
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -100,11 +102,15 @@ def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None
     """Bring inputs to shape (B, T, features) and `dtype`; return (array, was_batched).
 
     1-D is (T,) with one feature, 2-D is (T, features), 3-D is (B, T, features).
+    A GPU (CuPy) array stays on the GPU: the same checks run there, and only a
+    failing input is copied to the host to name the bad step.
     """
+    device = _arrays.is_device(u)
     if sp.issparse(u):
         raise TypeError(f"{name} must be a dense array, got a sparse matrix")
+    xp = _arrays.namespace(u)
     try:
-        array = np.asarray(u)
+        array = xp.asarray(u)
     except ValueError:  # NumPy's "inhomogeneous shape": a list of sequences of different lengths
         if isinstance(u, (list, tuple)) and len({np.shape(item) for item in u}) > 1:
             raise ValueError(f"{name} is a list of sequences of different shapes "
@@ -117,22 +123,51 @@ def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None
         array = array.astype(np.float64)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.ndim == 1:
-        array = array[None, :, None]
-        batched = False
-    elif array.ndim == 2:
-        array = array[None]
-        batched = False
-    elif array.ndim == 3:
-        batched = True
-    else:
+    if array.ndim not in (1, 2, 3):
         raise ValueError(f"{name} must have shape (T,), (T, features) or (B, T, features); got {array.shape}")
+    batched = array.ndim == 3
+    array = array[None, :, None] if array.ndim == 1 else array[None] if array.ndim == 2 else array
     if array.shape[1] == 0:
         raise ValueError(f"{name} has no time steps")
     if array.shape[2] == 0:  # scikit-learn's wording for an empty feature axis
-        raise ValueError(f"{name} has 0 feature(s) (shape={np.shape(u)}) while a minimum of 1 is required.")
+        raise ValueError(f"{name} has 0 feature(s) (shape={tuple(np.shape(u))}) while a minimum of 1 is required.")
     if n_features is not None and array.shape[2] != n_features:
         raise ValueError(f"{name} has {array.shape[2]} features per step, expected {n_features}")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    finite_sequences(array, name)
+    array = xp.ascontiguousarray(array, dtype=dtype)
+    if not device:
+        finite_sequences(array, name)
+    elif not bool(xp.isfinite(array).all()):
+        finite_sequences(_arrays.to_host(array), name)
     return array, batched
+
+
+def features(X, dtype, name: str = "X", n_features: int | None = None):
+    """X as a 2-D float array of `dtype`: NumPy, a CSR matrix (kept sparse) or CuPy (kept on the GPU).
+
+    ValueError for NaN/Inf, strings, an empty axis or a width other than `n_features`.
+    """
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
+        X = X.astype(dtype, copy=False)
+        values = X.data
+    else:
+        xp = _arrays.namespace(X)
+        try:
+            X = xp.asarray(X)
+            if X.dtype.kind not in "fiub":
+                X = X.astype(dtype)  # numbers held as objects or strings convert, or raise below
+            X = xp.ascontiguousarray(X, dtype=dtype) if _arrays.is_device(X) else np.asarray(X, dtype=dtype)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{name} must hold numbers: {error}") from None
+        values = X
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} has shape {X.shape}: it needs at least one sample and one feature")
+    if not bool(_arrays.namespace(values).isfinite(values).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, but the model was fitted on {n_features}")
+    return X

@@ -8,7 +8,6 @@ reads a scipy.sparse input without densifying it.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _arrays, backends
 from . import _validation as check
@@ -19,29 +18,7 @@ from .kernels.activations import code as activation_code
 __all__ = ["HiddenLayer", "check_features"]
 
 
-def check_features(X, dtype, name: str = "X", n_features: int | None = None):
-    """X as a 2-D float array (or CSR matrix) of `dtype`; ValueError for NaN/Inf, strings or a wrong width."""
-    if sp.issparse(X):
-        X = sp.csr_array(X)
-        if X.dtype.kind not in "fiub":
-            raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
-        X = X.astype(dtype, copy=False)
-        values = X.data
-    else:
-        try:
-            X = np.asarray(X, dtype=dtype)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{name} must hold numbers: {error}") from None
-        values = X
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} has shape {X.shape}: it needs at least one sample and one feature")
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features, but the model was fitted on {n_features}")
-    return X
+check_features = check.features  # the one feature validator, under the name this module gave it
 
 
 class HiddenLayer(BackendModel):
@@ -77,10 +54,9 @@ class HiddenLayer(BackendModel):
         """Hidden activations (samples, n_hidden) of X (samples, n_features), dense or sparse.
 
         On a GPU backend a CuPy X gives CuPy activations (nothing crosses to the host)."""
-        if _arrays.is_device(X) and self._backend.device_problem is not None:
-            X = _arrays.device_features(X, self.dtype, "X", self.W.shape[1])
-        else:
-            X = check_features(_arrays.to_host(X), self.dtype, "X", self.W.shape[1])
+        if not (_arrays.is_device(X) and self._backend.device_problem is not None):
+            X = _arrays.to_host(X)  # a CPU backend reads a GPU array from the host
+        X = check.features(X, self.dtype, "X", self.W.shape[1])
         kernels, prepared = self._kernels()
         return kernels.elm_hidden(prepared, X, self.activation)
 

@@ -61,6 +61,11 @@ class ESN(InputDrivenModel):
     The input weights are drawn on the first ``run`` (that is when the input width
     is known). The state carries over between ``run`` calls until ``reset()``.
 
+    Settings that run but give garbage warn (``reservoir.ReservoirWarning``) with what
+    to change: a spectral radius above 1.5 (the echo-state property lost, see
+    ``reservoir._diagnostics.warn_echo_state``), and a run where more than 90 % of
+    the states (sampled on a few steps per kernel call) are saturated, |x| > 0.99.
+
     On a GPU backend, CuPy inputs give CuPy states and the state stays on the GPU
     between calls; NumPy inputs are copied over and the states copied back.
     """
@@ -213,11 +218,9 @@ class ESN(InputDrivenModel):
         u = _pandas.to_numpy(u)
         # GPU inputs stay on the GPU with a GPU backend; a CPU backend reads them from the host.
         device = _arrays.is_device(u) and self._backend.device_problem is not None
-        if device:
-            inputs, batched = _arrays.device_sequences(u, self.dtype, "u", self.n_inputs)
-        else:
+        if not device:
             u = _arrays.to_host(u)
-            inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
         self._ensure_input_weights(inputs.shape[2])
         batch, steps = inputs.shape[:2]
         chunk = self._chunk_steps(checkpoint_every)

@@ -161,6 +161,9 @@ class ESNRegressor(BaseEstimator):
         (``forecast``: at its frequency for a DatetimeIndex/PeriodIndex, its step for a
         RangeIndex or an evenly spaced integer index).
         """
+        if y is None:  # scikit-learn's wording
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None "
+                             "(for one-step-ahead forecasting of a series s: fit(s[:-1], s[1:]))")
         self._target_labels = _pandas.labels_of(y)
         self._fit_index = (self._target_labels or _pandas.labels_of(u) or _pandas.Labels(None, None)).index
         u, y = _pandas.to_numpy(u), _pandas.to_numpy(y)
@@ -275,6 +278,12 @@ class ESNRegressor(BaseEstimator):
 
 class _ELM(BaseEstimator):
     """Shared parts of the ELM estimators: a sparse random hidden layer, then a ridge readout.
+
+    Parameters are those of ``reservoir.elm.HiddenLayer`` (``density`` unset: every
+    hidden unit sees all inputs up to 10 features, about 10 of them up to 1000, 1 %
+    beyond, and at least one), plus ``alpha`` and ``random_state`` (scikit-learn's name
+    for ``seed``, used when ``seed`` is None). pandas inputs give pandas outputs on
+    their index, named like the targets.
 
     Inputs are validated the scikit-learn way (``validate_data``: dense or CSR, float,
     finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
@@ -454,6 +463,13 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
     ``"mean"`` (the time average), ``"last"`` (the final state), ``"max"`` (per unit)
     or ``"mean+last"`` (both, concatenated). The readout is ridge regression on one-hot
     labels, as in :class:`ELMClassifier`.
+
+    The reservoir parameters are those of :class:`reservoir.ESN` (the same defaults;
+    ``density`` unset gives at least 10 connections per unit). ``dtype`` defaults to
+    float64 here: float32 sums of one sequence and of a batch round differently, and
+    the ridge readout magnifies that beyond scikit-learn's 1e-7 consistency checks.
+    ``random_state`` is scikit-learn's name for ``seed`` (used when ``seed`` is None).
+    A DataFrame X (a row per sequence) gives pandas predictions on its index.
     """
 
     def __init__(self, units=300, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from . import _validation as check
 from . import backends
 from ._progress import progress_bar
-from .config import settings
+from ._reservoir import InputDrivenModel
 from .connectivity import _seed_sequence, dale_weights, input_matrix, push_layout, random_delays, random_sparse
 from .kernels.lif import LifState, lif_params, sampled_steps
 from .metrics import firing_rate, isi_cv
@@ -99,7 +99,7 @@ class LSMResult:
         return isi_cv(self.spike_times, neurons, min_spikes=min_spikes)
 
 
-class LSM:
+class LSM(InputDrivenModel):
     """Liquid-state machine: LIF neurons, excitatory and inhibitory populations.
 
     Parameters
@@ -145,6 +145,8 @@ class LSM:
     dtype : {"float32", "float64"}
     backend : str, default "auto"
     """
+
+    _noun = "network"
 
     def __init__(self, n_exc, n_inh, *, density=0.02, fan_in=None, dt=1e-4, tau_m=20e-3, tau_exc=5e-3,
                  tau_inh=10e-3, v_rest=-60e-3, v_reset=-60e-3, v_thresh=-50e-3, refractory=5e-3,
@@ -233,26 +235,12 @@ class LSM:
             raise ValueError("v_init contains NaN or Inf")
         return v0
 
-    def _ensure_input_weights(self, n_in: int) -> None:
-        if self.W_in is not None:
-            if n_in != self.W_in.shape[1]:
-                raise ValueError(f"u has {n_in} features per step, but this network's W_in expects "
-                                 f"{self.W_in.shape[1]}")
-            return
+    def _draw_input_weights(self, n_in: int) -> None:
         self.W_in = input_matrix(self.n_neurons, n_in, density=self.input_density, scaling=self.input_scaling,
                                  seed=self._input_seed, dtype=self.dtype,
                                  nonnegative=self.input_encoding == "poisson")  # input spikes excite
-        self._prepared = None
 
     # ------------------------------------------------------------------ state
-    @property
-    def backend_name(self) -> str:
-        return self._backend.name
-
-    @property
-    def n_inputs(self) -> int | None:
-        return None if self.W_in is None else self.W_in.shape[1]
-
     @property
     def ring_slots(self) -> int:
         return self._delay_steps[1] + 1
@@ -272,17 +260,12 @@ class LSM:
     def _start_state(self, batch: int) -> LifState:
         if self._state is None:
             return LifState.initial(self._v0, batch, self.ring_slots)
-        if self._state.v.shape[0] != batch:
-            raise ValueError(f"the network holds the state of {self._state.v.shape[0]} trial(s) but u has "
-                             f"{batch}; call reset() to start new trials")
+        self._check_batch(self._state.v.shape[0], batch, "trial(s)")
         return self._state.copy()
 
-    def _kernels(self):
-        kernels = self._backend.kernels()
-        if self._prepared is None:
-            W_in = self.W_in if self.W_in is not None else sp.csr_array((self.n_neurons, 0), dtype=self.dtype)
-            self._prepared = kernels.prepare_lsm(self.W_push, self.delays, self.n_exc, W_in)
-        return kernels, self._prepared
+    def _prepare(self, kernels):
+        W_in = self.W_in if self.W_in is not None else sp.csr_array((self.n_neurons, 0), dtype=self.dtype)
+        return kernels.prepare_lsm(self.W_push, self.delays, self.n_exc, W_in)
 
     def params(self, trace_tau: float | None = None):
         """The per-step constants (``kernels.lif.LifParams``) for a trace time constant."""
@@ -392,8 +375,7 @@ class LSM:
             raise ValueError("window= (spike counts per window) and sample_every= (traces every so many steps) "
                              "exclude each other: give one of them")
         batch, steps = inputs.shape[:2]
-        chunk = max(1, settings.time_chunk if checkpoint_every is None
-                    else check.positive_int(checkpoint_every, "checkpoint_every"))
+        chunk = self._chunk_steps(checkpoint_every)
         if store is not None:
             if window:
                 raise ValueError("a stored run keeps traces (and spikes); window= counts are for in-memory runs")
@@ -500,8 +482,7 @@ class LSM:
             bar.close()
     def _run_stored(self, u, inputs, batched, params, chunk, record_states, record_spikes, progress, store, name,
                     resume, targets, storage_dtype, compression, store_weights):
-        if not isinstance(name, str) or not name:
-            raise ValueError("storing a run needs name= (the run's group in the store)")
+        self._check_run_name(name)
         batch, steps = inputs.shape[:2]
         if resume and name in store:
             run = store[name]

@@ -87,3 +87,20 @@ def test_from_weights_takes_reservoirpy_bias_shapes(rng, bias):
 def test_from_weights_refuses_a_bias_of_another_size(rng):
     with pytest.raises(ValueError, match=r"bias must be a scalar or have shape \(8,\) or \(8, 1\), got \(3,\)"):
         rs.ESN.from_weights(np.eye(8), np.ones((8, 1)), np.ones(3))
+
+
+def test_fit_without_targets_says_how_to_forecast():
+    s = np.sin(0.1 * np.arange(100))
+    with pytest.raises(ValueError, match=r"requires y .*fit\(s\[:-1\], s\[1:\]\)"):
+        rs.ESNRegressor(20).fit(s, None)
+
+
+@pytest.mark.parametrize("bias", [0.0, 0.3])
+def test_from_weights_reproduces_a_reservoirpy_reservoir(rng, bias):
+    """ReservoirPy's Reservoir keeps a scalar bias: its W, Win and bias as they are give its states."""
+    nodes = pytest.importorskip("reservoirpy.nodes")
+    reference = nodes.Reservoir(units=30, sr=0.9, lr=0.3, input_scaling=0.5, bias=bias, seed=0)
+    u = rng.uniform(-1, 1, (60, 2))
+    expected = reference.run(u)
+    esn = rs.ESN.from_weights(reference.W, reference.Win, reference.bias, leak_rate=0.3, dtype="float64")
+    np.testing.assert_allclose(esn.run(u), expected, rtol=1e-10, atol=1e-12)

@@ -18,13 +18,19 @@ def _series(n=300, freq="D", seed=0):
     return pd.Series(values, index=pd.date_range("2024-01-01", periods=n, freq=freq), name="load")
 
 
-def test_reservoir_works_without_pandas():
-    """pandas is optional: with it unimportable, reservoir imports, fits and forecasts (NumPy out).
+def test_importing_reservoir_does_not_import_pandas():
+    """Nor scikit-learn, which imports pandas whenever it is installed: both load with the estimators."""
+    code = ("import sys, numpy as np, reservoir as rs\n"
+            "rs.ESN(20, seed=0).run(np.sin(np.arange(50.0)))\n"
+            "print('pandas' in sys.modules, 'sklearn' in sys.modules)\n"
+            "rs.ESNRegressor\n"
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True"]
 
-    (Whether ``import reservoir`` leaves pandas out of sys.modules is scikit-learn's
-    choice: ``sklearn.utils.fixes`` imports pandas whenever it is installed. The
-    reservoir modules themselves never import it; they look in sys.modules.)
-    """
+
+def test_reservoir_works_without_pandas():
+    """pandas is optional: with it unimportable, reservoir imports, fits and forecasts (NumPy out)."""
     code = ("import sys; sys.modules['pandas'] = None\n"
             "import numpy as np, reservoir as rs\n"
             "s = np.sin(0.2 * np.arange(200))\n"
