@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validation as check
-from .._arrays import device_sequences, is_device, namespace, to_host
+from .._arrays import is_device, namespace, to_host
 
 __all__ = ["Resident", "Stored", "sequence_parts", "aligned_parts", "build_data", "is_resident", "width",
            "one_value_per_entry", "host"]
@@ -61,10 +61,7 @@ class _Row:
 
 def _resident_sequences(array, dtype, name: str):
     """A NumPy/CuPy array (T,), (T, n) or (B, T, n) as a list of (T, n) arrays of `dtype`; NaN raises."""
-    if is_device(array):
-        batch, batched = device_sequences(array, dtype, name)  # the same checks, on the device
-    else:
-        batch, batched = check.sequences(array, dtype, name)
+    batch, batched = check.sequences(array, dtype, name)  # a CuPy array is checked on the device
     return list(batch), batched
 
 
