@@ -17,7 +17,7 @@ ESN_PARAMETERS = {
     "leak_rate": 1.0,
     "input_scaling": 1.0,
     "input_density": 1.0,
-    "bias_scaling": 0.0,
+    "bias_scaling": 0.5,
     "activation": "tanh",
     "seed": None,
     "backend": "auto",

@@ -47,8 +47,11 @@ class ESN(InputDrivenModel):
         Input weights are uniform in [-input_scaling, input_scaling).
     input_density : float in (0, 1], default 1.0
         Fraction of nonzero input weights.
-    bias_scaling : float, default 0.0
-        Biases are uniform in [-bias_scaling, bias_scaling).
+    bias_scaling : float, default 0.5
+        Biases are uniform in [-bias_scaling, bias_scaling). Not 0 by default: without a
+        bias ``tanh(W x + W_in u)`` is an odd function of the inputs, so the states can
+        express no even function of them (squares, products, the mean of a zero-mean
+        signal) and such tasks fail however the readout is trained.
     activation : {"tanh", "identity", "sigmoid", "relu"}
     seed : int, optional
         Seeds the recurrent, input and bias weights (independent streams).
@@ -73,7 +76,7 @@ class ESN(InputDrivenModel):
     _noun = "reservoir"
 
     def __init__(self, units, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh",
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh",
                  seed=None, dtype="float32", backend="auto"):
         self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
         if fan_in is not None:

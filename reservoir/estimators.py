@@ -18,6 +18,12 @@ from .readouts import Ridge
 
 __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
+#: Penalties ``alpha="auto"`` chooses from (ELM estimators), on held-out samples.
+AUTO_ALPHAS = tuple(10.0 ** k for k in range(-6, 3))
+#: The penalty ``alpha="auto"`` takes where no samples are held out: ``partial_fit``,
+#: activations read from a store, fewer than 10 samples.
+AUTO_ALPHA_STREAM = 1e-3
+
 #: Steps dropped at the start of every training sequence when ``washout`` is not given
 #: (a tenth of shorter sequences): the reservoir forgets its zero start state.
 DEFAULT_WASHOUT = 100
@@ -126,7 +132,7 @@ class ESNRegressor(BaseEstimator):
     """
 
     def __init__(self, units=500, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", alpha=1e-6,
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh", alpha=1e-6,
                  washout=None, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
                  dtype="float32", backend="auto", progress=False, random_state=None):
         self.units = units
@@ -282,7 +288,9 @@ class _ELM(BaseEstimator):
     Parameters are those of ``reservoir.elm.HiddenLayer`` (``density`` unset: every
     hidden unit sees all inputs up to 10 features, about 10 of them up to 1000, 1 %
     beyond, and at least one), plus ``alpha`` and ``random_state`` (scikit-learn's name
-    for ``seed``, used when ``seed`` is None). pandas inputs give pandas outputs on
+    for ``seed``, used when ``seed`` is None). ``alpha="auto"`` (the default) picks the
+    ridge penalty from 1e-6 ... 100 on a random fifth of the samples and refits on all
+    of them; a float or a list (chosen on the last fifth) as for the ESN estimators. pandas inputs give pandas outputs on
     their index, named like the targets.
 
     Inputs are validated the scikit-learn way (``validate_data``: dense or CSR, float,
@@ -290,7 +298,7 @@ class _ELM(BaseEstimator):
     """
 
     def __init__(self, n_hidden=1000, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
-                 bias_scaling=1.0, alpha=1e-6, seed=None, dtype="float32", backend="auto", random_state=None):
+                 bias_scaling=1.0, alpha="auto", seed=None, dtype="float32", backend="auto", random_state=None):
         self.n_hidden = n_hidden
         self.density = density
         self.fan_in = fan_in
@@ -312,14 +320,39 @@ class _ELM(BaseEstimator):
         self.hidden_ = HiddenLayer(self.n_hidden, n_features, **model_arguments(self, ELM_PARAMETERS, seed=_seed(self)))
 
     def _fit_readout(self, H, targets):
-        self.readout_ = _fit_ridge(H, targets, self.alpha)
+        if isinstance(self.alpha, str) and self.alpha == "auto":
+            self.readout_ = self._auto_alpha_ridge(H, targets)
+        else:
+            self.readout_ = _fit_ridge(H, targets, self.alpha)
         self.alpha_ = self.readout_.alpha_
+
+    def _auto_alpha_ridge(self, H, targets) -> Ridge:
+        """``alpha="auto"``: the penalty of :data:`AUTO_ALPHAS` that predicts a random fifth of
+        the samples best (the samples of an ELM are unordered), refitted on all of them.
+
+        Why not a fixed penalty: with as many hidden units as samples or more (1,000 units
+        on a few hundred samples is a first script), a tiny one interpolates the noise;
+        on large data the same tiny one is right. Held-out data tells which.
+        """
+        count = H.shape[0]
+        if count < 10 or not isinstance(H, np.ndarray):
+            # too few samples to hold some out, or stored activations read as a stream
+            return Ridge(alpha=AUTO_ALPHA_STREAM).fit(H, targets)
+        order = np.random.default_rng(_seed(self)).permutation(count)
+        held_out = order[:max(1, count // 5)]
+        kept = np.sort(order[count // 5:])
+        readout = Ridge(alpha=AUTO_ALPHAS).fit(H[kept], targets[kept],
+                                              validation=(H[np.sort(held_out)], targets[np.sort(held_out)]))
+        return readout.refitted()
 
     def _partial(self, H_of_X, targets):
         if not hasattr(self, "readout_"):
-            if np.size(self.alpha) > 1:
-                raise ValueError("partial_fit takes a single alpha")
-            self.readout_ = Ridge(alpha=self.alpha)
+            alpha = self.alpha
+            if isinstance(alpha, str) and alpha == "auto":
+                alpha = AUTO_ALPHA_STREAM  # a stream holds nothing out to choose on
+            elif np.size(alpha) > 1:
+                raise ValueError("partial_fit takes a single alpha (a list is chosen on held-out data by fit)")
+            self.readout_ = Ridge(alpha=alpha)
         self.readout_.partial_fit(H_of_X, targets)
         self.alpha_ = self.readout_.alpha_
 
@@ -473,7 +506,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
     """
 
     def __init__(self, units=300, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.0, activation="tanh", pooling="mean",
+                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh", pooling="mean",
                  washout=0, alpha=1e-6, seed=None, dtype="float64", backend="auto", random_state=None):
         self.units = units
         self.density = density

@@ -104,9 +104,9 @@ def test_partial_fit_equals_fit(rng):
         streamed.partial_fit(X[start:start + 128], y[start:start + 128])
     np.testing.assert_allclose(streamed.predict(X), whole.predict(X), rtol=1e-8, atol=1e-10)
     labels = (y > 0).astype(int)
-    clf = rs.ELMClassifier(80, density=0.5, seed=2, dtype="float64")
+    clf = rs.ELMClassifier(80, density=0.5, alpha=1e-4, seed=2, dtype="float64")
     clf.partial_fit(X[:250], labels[:250], classes=[0, 1]).partial_fit(X[250:], labels[250:])
-    full = rs.ELMClassifier(80, density=0.5, seed=2, dtype="float64").fit(X, labels)
+    full = rs.ELMClassifier(80, density=0.5, alpha=1e-4, seed=2, dtype="float64").fit(X, labels)
     np.testing.assert_allclose(clf.decision_function(X), full.decision_function(X), rtol=1e-8, atol=1e-10)
     with pytest.raises(ValueError, match="classes="):
         rs.ELMClassifier(10).partial_fit(X, labels)
@@ -160,10 +160,10 @@ def test_fit_from_stored_hidden_activations(tmp_path, rng):
         model.fit_hidden(run.time_range(), y)
     np.testing.assert_allclose(model.predict(X), in_memory.predict(X), rtol=1e-8, atol=1e-10)
     labels = (y > 0).astype(int)
-    clf = rs.ELMClassifier(90, density=0.5, seed=4, dtype="float64")
+    clf = rs.ELMClassifier(90, density=0.5, alpha=1e-4, seed=4, dtype="float64")
     with rs.StateStore(tmp_path / "hidden.h5", "a") as store:
         clf.fit_hidden(clf.store_hidden(X, store, "clf").time_range(), labels)
-    full = rs.ELMClassifier(90, density=0.5, seed=4, dtype="float64").fit(X, labels)
+    full = rs.ELMClassifier(90, density=0.5, alpha=1e-4, seed=4, dtype="float64").fit(X, labels)
     np.testing.assert_allclose(clf.decision_function(X), full.decision_function(X), rtol=1e-8, atol=1e-10)
 
 

@@ -21,22 +21,6 @@ SEEDS = (0, 1, 2)
 # More seeds for the tasks that pass: the sweep runs with --runslow.
 SWEEP = [*SEEDS, *(pytest.param(seed, marks=pytest.mark.slow) for seed in (3, 4, 5, 6))]
 
-# Defaults that still fail a newcomer's first task (strict: an unexpected pass fails, so
-# the marks go as soon as the defaults are fixed).
-ODD_RESERVOIR = pytest.mark.xfail(strict=True, reason=(
-    "bias_scaling defaults to 0: tanh(W x + W_in u) is then an odd function of the inputs, so products and "
-    "squares of inputs (and the mean of the states over a zero-mean sequence) are out of reach; "
-    "bias_scaling=0.5 passes (product task R² 0.87-0.90, two-frequency accuracy 1.0)"))
-ELM_OVERFIT = pytest.mark.xfail(strict=True, reason=(
-    "alpha=1e-6 with 1000 hidden units on 200-300 samples nearly interpolates the noise "
-    "(2-feature R² 0.43 and 0.85, blobs accuracy 0.68 and 0.85 against LogisticRegression's 0.80 and 0.91); "
-    "alpha=1e-3 gives R² 0.94 and 0.92, alpha=1e-2 blobs 0.80 and 0.86"))
-
-
-def _marked(cases, failing, mark):
-    """pytest params of `cases` (tuples), with `mark` on those in `failing`."""
-    return [pytest.param(*case, marks=mark) if case in failing else pytest.param(*case) for case in cases]
-
 
 def r2(y_true, y_pred) -> float:
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
@@ -157,7 +141,6 @@ def _two_input_product_task(seed, steps=1500):
     return u, y
 
 
-@ODD_RESERVOIR
 @pytest.mark.parametrize("seed", SEEDS)
 def test_esn_regressor_defaults_on_two_inputs_beat_a_linear_filter(seed):
     u, y = _two_input_product_task(seed)
@@ -174,8 +157,7 @@ def _sine_samples(seed, n=300, features=1):
     return X, y
 
 
-@pytest.mark.parametrize("seed, features", _marked([(seed, features) for features in (1, 2) for seed in SEEDS],
-                                                    {(1, 2), (2, 2)}, ELM_OVERFIT))
+@pytest.mark.parametrize("seed, features", [(seed, features) for features in (1, 2) for seed in SEEDS])
 def test_elm_regressor_defaults_fit_a_smooth_function(seed, features):
     X, y = _sine_samples(seed, features=features)
     design = np.c_[X, np.ones(len(X))]
@@ -192,8 +174,7 @@ def _classification(kind, seed):
     return make_moons(400, noise=0.2, random_state=seed)
 
 
-@pytest.mark.parametrize("seed, kind", _marked([(seed, kind) for kind in ("blobs", "moons") for seed in SEEDS],
-                                                {(0, "blobs"), (2, "blobs")}, ELM_OVERFIT))
+@pytest.mark.parametrize("seed, kind", [(seed, kind) for kind in ("blobs", "moons") for seed in SEEDS])
 def test_elm_classifier_defaults_on_two_features(seed, kind):
     X, y = _classification(kind, seed)
     accuracy = ELMClassifier(seed=seed).fit(X[:300], y[:300]).score(X[300:], y[300:])
@@ -215,7 +196,6 @@ def _two_frequencies(seed, n=80, steps=50):
     return X, labels
 
 
-@ODD_RESERVOIR
 @pytest.mark.parametrize("seed", SEEDS)
 def test_esn_classifier_defaults_tell_two_frequencies_apart(seed):
     X, y = _two_frequencies(seed)
@@ -249,7 +229,6 @@ def test_small_elms_on_one_and_two_features(seed, n_hidden):
     assert accuracy >= logistic - 0.1, (accuracy, logistic)
 
 
-@ODD_RESERVOIR
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_10_unit_esn_classifier(seed):
     X, y = _two_frequencies(seed)
