@@ -290,8 +290,8 @@ class _ELM(BaseEstimator):
     beyond, and at least one), plus ``alpha`` and ``random_state`` (scikit-learn's name
     for ``seed``, used when ``seed`` is None). ``alpha="auto"`` (the default) picks the
     ridge penalty from 1e-6 ... 100 on a random fifth of the samples and refits on all
-    of them; a float or a list (chosen on the last fifth) as for the ESN estimators. pandas inputs give pandas outputs on
-    their index, named like the targets.
+    of them; a float or a list (chosen on the last fifth) as for the ESN estimators.
+    pandas inputs give pandas outputs on their index, named like the targets.
 
     Inputs are validated the scikit-learn way (``validate_data``: dense or CSR, float,
     finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
