@@ -1,9 +1,9 @@
 """Reservoir states in HDF5: streamed to disk, checkpointed, resumable.
 
-File layout (``format_version`` 1)::
+File layout (``format_version`` 2, ``FORMAT_VERSION``)::
 
     /                      attrs: format_version, library ("reservoir-engine")
-    /<run>/                attrs: config (JSON), library_version, dtype, storage_dtype
+    /<run>/                attrs: config (JSON), library_version, dtype, storage_dtype, steps (T)
     /<run>/states          (T, N) or (B, T, N), chunked along time
     /<run>/inputs          beside the states when given (same leading axes)
     /<run>/targets         idem
