@@ -37,7 +37,7 @@ class Settings:
     batch_state_block_bytes: int = 256 * 1024
     #: ELM hidden layer on a dense X: a BLAS product with the densified weights instead of
     #: the sparse push when the layer has at least this density and at most this many
-    #: weights (see kernels/cpu/elm.py ElmWeights.dense_transposed).
+    #: weights (see kernels/cpu/elm.py CpuElmWeights.dense_transposed).
     elm_blas_min_density: float = 0.05
     elm_blas_max_entries: int = 16_000_000
     #: Rows of states converted to float64 at a time when accumulating Gram matrices.

@@ -2,7 +2,7 @@
 
 The oracle for each backend is ``reservoir.kernels.reference`` run in float64 on the
 very same (dtype-rounded) weights and inputs; the reference kernel itself is checked
-against a hand-written loop of the DESIGN.md update equation.
+against a hand-written loop of the ESN update equation (user guide).
 """
 
 from __future__ import annotations

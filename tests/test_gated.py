@@ -1,6 +1,6 @@
 """Gated recurrent readouts (GRU, LSTM): equations, gradients, training, storage, validation.
 
-The references here are written from the gate equations in DESIGN.md with one weight
+The references here are written from the gate equations (user guide) with one weight
 matrix per gate acting on the concatenation [x_t, h_{t-1}] (the package stacks them and
 splits the product into an input half and a recurrent half), and the gradients are
 checked against central finite differences.
@@ -36,7 +36,7 @@ def _sigmoid(a):
 
 
 def _reference_layer(kind, gates, X, h0=None, c0=None):
-    """One layer over X (T, n) from the per-gate (W (m, n + m), b) of DESIGN.md; returns (T, m)."""
+    """One layer over X (T, n) from the per-gate (W (m, n + m), b) of the gate equations; returns (T, m)."""
     m = gates[next(iter(gates))][1].shape[0]
     h = np.zeros(m) if h0 is None else np.array(h0, dtype=np.float64)
     c = np.zeros(m) if c0 is None else np.array(c0, dtype=np.float64)

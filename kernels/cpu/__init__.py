@@ -9,10 +9,10 @@ a long compilation). This package exposes the functions every backend provides.
 """
 
 from .activation import _sigmoid, _tanh  # noqa: F401  (the gated readouts compile them into their cells)
-from .elm import ElmWeights, elm_hidden, prepare_elm
-from .esn import EsnWeights, esn_generate, esn_run, prepare_esn
-from .lif import LifWeights, lsm_run, prepare_lsm
+from .elm import CpuElmWeights, elm_hidden, prepare_elm
+from .esn import CpuEsnWeights, esn_generate, esn_run, prepare_esn
+from .lif import CpuLifWeights, lsm_run, prepare_lsm
 from .sparse import spmv
 
-__all__ = ["EsnWeights", "ElmWeights", "LifWeights", "prepare_esn", "esn_run", "esn_generate", "prepare_elm",
+__all__ = ["CpuEsnWeights", "CpuElmWeights", "CpuLifWeights", "prepare_esn", "esn_run", "esn_generate", "prepare_elm",
            "elm_hidden", "prepare_lsm", "lsm_run", "spmv"]

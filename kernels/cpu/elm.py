@@ -3,7 +3,7 @@
 W_hidden is held in CSC (one column per input feature), and each sample pushes its
 nonzero features into the hidden units they feed: a sparse X is read as CSR, never
 densified. For a dense X and a hidden layer dense enough, a BLAS product with the
-densified weights does the sum instead (``ElmWeights.dense_transposed``). Samples
+densified weights does the sum instead (``CpuElmWeights.dense_transposed``). Samples
 are independent: every kernel is parallel over samples.
 
 Three layers, as in every kernel file: device code (the ``_elm_*`` kernels, the
@@ -70,7 +70,7 @@ def _elm_bias_activate(bias, activation, product, H):
 
 # --------------------------------------------------------------------------- public functions
 @dataclass
-class ElmWeights:
+class CpuElmWeights:
     """Hidden weights in CSC (one column per input feature) for the push kernel; for a dense
     X and a hidden layer dense enough, also as a dense (features, hidden) array for BLAS."""
 
@@ -103,13 +103,13 @@ class ElmWeights:
         return self._dense
 
 
-def prepare_elm(W_hidden, bias) -> ElmWeights:
+def prepare_elm(W_hidden, bias) -> CpuElmWeights:
     csc = sp.csc_array(W_hidden)
     csc.sort_indices()
-    return ElmWeights(csc, np.ascontiguousarray(bias, dtype=csc.dtype))
+    return CpuElmWeights(csc, np.ascontiguousarray(bias, dtype=csc.dtype))
 
 
-def elm_hidden(weights: ElmWeights, X, activation: str) -> np.ndarray:
+def elm_hidden(weights: CpuElmWeights, X, activation: str) -> np.ndarray:
     """Same contract as ``reference.elm_hidden``; a sparse X is read as CSR, never densified."""
     W = weights.csc
     H = np.empty((X.shape[0], W.shape[0]), dtype=W.dtype)

@@ -337,7 +337,7 @@ def _sell_generate_loop(parallel, sell, W_in, bias, x, u, coef, intercept, inclu
 
 # --------------------------------------------------------------------------- public functions
 @dataclass
-class EsnWeights:
+class CpuEsnWeights:
     """Weights in the layouts this path reads; the SELL and column-block copies are built on first use."""
 
     W: sp.csr_array
@@ -374,11 +374,11 @@ class EsnWeights:
         return self._batched[1]
 
 
-def prepare_esn(W, W_in, bias) -> EsnWeights:
+def prepare_esn(W, W_in, bias) -> CpuEsnWeights:
     W = sp.csr_array(W)
     W.sort_indices()
     dtype = W.dtype
-    return EsnWeights(W, np.ascontiguousarray(W_in, dtype=dtype), np.ascontiguousarray(bias, dtype=dtype))
+    return CpuEsnWeights(W, np.ascontiguousarray(W_in, dtype=dtype), np.ascontiguousarray(bias, dtype=dtype))
 
 
 def _small(work: int) -> bool:
@@ -389,7 +389,7 @@ def _parallel(work: int) -> Constant:
     return Constant(work >= settings.parallel_min_work)
 
 
-def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: str, out):
+def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``."""
     dtype = weights.W.dtype.type
     keep, leak, act = dtype(1.0 - leak_rate), dtype(leak_rate), Constant(code(activation))
@@ -419,7 +419,7 @@ def esn_run(weights: EsnWeights, inputs, state, leak_rate: float, activation: st
     return out
 
 
-def esn_generate(weights: EsnWeights, readout_coef, readout_intercept, include_input: bool,
+def esn_generate(weights: CpuEsnWeights, readout_coef, readout_intercept, include_input: bool,
                  state, first_input, n_steps: int, leak_rate: float, activation: str):
     """Same contract as ``reference.esn_generate``."""
     dtype = weights.W.dtype

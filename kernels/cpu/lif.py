@@ -179,7 +179,7 @@ def _lif_parallel(push_indptr, push_indices, push_data, delays, n_exc, in_indptr
 
 
 @dataclass
-class LifWeights:
+class CpuLifWeights:
     push_indptr: np.ndarray
     push_indices: np.ndarray
     push_data: np.ndarray
@@ -190,17 +190,17 @@ class LifWeights:
     in_data: np.ndarray
 
 
-def prepare_lsm(push, delays, n_exc: int, W_in) -> LifWeights:
+def prepare_lsm(push, delays, n_exc: int, W_in) -> CpuLifWeights:
     """Recurrent and input matrices both in push layout (rows = sources), sorted."""
     push = sp.csr_array(push)
     input_push = sp.csr_array(sp.csr_array(W_in).T)  # rows = input channels
     input_push.sort_indices()  # each neuron sums its channels in ascending order, as the reference's matvec
-    return LifWeights(push.indptr.astype(np.int64), push.indices.astype(np.int64), push.data,
+    return CpuLifWeights(push.indptr.astype(np.int64), push.indices.astype(np.int64), push.data,
                       np.asarray(delays, dtype=np.int64), int(n_exc), input_push.indptr.astype(np.int64),
                       input_push.indices.astype(np.int64), input_push.data.astype(push.data.dtype))
 
 
-def lsm_run(weights: LifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
+def lsm_run(weights: CpuLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
             record_spikes: bool, sample_every: int = 1):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
