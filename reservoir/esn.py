@@ -67,7 +67,7 @@ class ESN(InputDrivenModel):
     Settings that run but give garbage warn (``reservoir.ReservoirWarning``) with what
     to change: a spectral radius above 1.5 (the echo-state property lost, see
     ``reservoir._diagnostics.warn_echo_state``), and a run where more than 90 % of
-    the states (sampled on a few steps per kernel call) are saturated, |x| > 0.99.
+    the states (sampled on a few steps per kernel call) are saturated, ``|x| > 0.99``.
 
     On a GPU backend, CuPy inputs give CuPy states and the state stays on the GPU
     between calls; NumPy inputs are copied over and the states copied back.
