@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(BIN)/reservoir forecast --out forecast_out
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 	$(MAKE) docs
 

@@ -31,8 +31,7 @@ esn.run(u)
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
-CASES = [("float32", "one sequence"), ("float64", "one sequence"), ("float32", "batch of 8"),
-         ("float64", "batch of 8")]
+CASES = [("float32", "one sequence"), ("float64", "one sequence"), ("float32", "batch of 8"), ("float64", "batch of 8")]
 
 
 def timed_child(code: str, cache_dir: str) -> tuple[float, float]:
@@ -62,6 +61,7 @@ def main() -> None:
 
         def show(times):
             return f"{statistics.median(times):6.2f} [{min(times):.2f}-{max(times):.2f}]"
+
         columns = [show([t[i] for t in runs]) for runs in (cold, warm) for i in (0, 1)]
         print(f"{dtype + ', ' + kind:24} " + " ".join(f"{c:>21}" for c in columns), flush=True)
 

@@ -63,8 +63,9 @@ ROWS: list[dict] = []
 
 
 def row(figure, backend, size, measured, floor="", target="", note=""):
-    ROWS.append(dict(figure=figure, backend=backend, size=size, measured=measured, floor=floor, target=target,
-                     note=note))
+    ROWS.append(
+        dict(figure=figure, backend=backend, size=size, measured=measured, floor=floor, target=target, note=note)
+    )
     print(f"  {figure:<28} {backend:<11} {size:<26} {measured:<22} {floor:<18} {target:<18} {note}", flush=True)
 
 
@@ -105,9 +106,11 @@ def device_info(cp):
     device = cp.cuda.Device()
     props = cp.cuda.runtime.getDeviceProperties(device.id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    return (f"{name}, {props['multiProcessorCount']} SMs, {props['l2CacheSize'] / 2**20:.0f} MiB L2, "
-            f"{props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}, "
-            f"driver {cp.cuda.runtime.driverGetVersion()}")
+    return (
+        f"{name}, {props['multiProcessorCount']} SMs, {props['l2CacheSize'] / 2**20:.0f} MiB L2, "
+        f"{props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}, "
+        f"driver {cp.cuda.runtime.driverGetVersion()}"
+    )
 
 
 #: The copy that measures the floor's bandwidth: far larger than the 50 MB L2.
@@ -164,6 +167,7 @@ def time_esn(name, W, W_in, bias, u, repeats, cp):
     def call():
         esn.reset()
         esn.run(u_device)
+
     return median_time(call, repeats, sync), None
 
 
@@ -174,8 +178,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer steps (a smoke test)")
     parser.add_argument("--commit", default=None, help="commit measured (default: git rev-parse HEAD)")
     parser.add_argument("--out", default=None, help="write the markdown table here")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"comma-separated, to fit a time limit: {','.join(PARTS)} (the copy bandwidth always)")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated, to fit a time limit: {','.join(PARTS)} (the copy bandwidth always)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -193,8 +200,7 @@ def main(argv=None) -> int:
             usable.append(name)
     commit = args.commit or _git_commit()
     device = device_info(cp)
-    print(f"device: {device}\ndate: {datetime.date.today()}\ncommit: {commit}\n"
-          f"settings: {settings}\n", flush=True)
+    print(f"device: {device}\ndate: {datetime.date.today()}\ncommit: {commit}\nsettings: {settings}\n", flush=True)
 
     big = 20_000 if args.quick else 100_000
     steps_big, steps_batch, steps_small = (20, 5, 200) if args.quick else (200, 20, 2000)
@@ -202,22 +208,36 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(SEED)
 
     bandwidth = copy_bandwidth(cp, args.repeats)
-    row("copy bandwidth", "cupy", f"{COPY_BYTES / 2**30:g} GiB device to device", f"{bandwidth / 1e12:.3f} TB/s",
-        note="read + write")
+    row(
+        "copy bandwidth",
+        "cupy",
+        f"{COPY_BYTES / 2**30:g} GiB device to device",
+        f"{bandwidth / 1e12:.3f} TB/s",
+        note="read + write",
+    )
 
     chosen = set(args.parts.split(","))
 
     def l2():
         l2_bandwidth = l2_read_bandwidth(cp, args.repeats)
-        row("L2 read bandwidth", "cupy", f"{L2_BYTES >> 20} MiB x 200 passes", f"{l2_bandwidth / 1e12:.3f} TB/s",
-            note="16-byte ld.global.cg (L1 bypassed)")
+        row(
+            "L2 read bandwidth",
+            "cupy",
+            f"{L2_BYTES >> 20} MiB x 200 passes",
+            f"{l2_bandwidth / 1e12:.3f} TB/s",
+            note="16-byte ld.global.cg (L1 bypassed)",
+        )
         return l2_bandwidth
+
     l2_bandwidth = guarded(l2, "L2 read bandwidth") if "l2" in chosen else None
 
     parts = [
         ("single", "ESN one sequence", lambda: esn_single(usable, big, steps_big, bandwidth, rng, args.repeats, cp)),
-        ("batched", "ESN batched",
-         lambda: esn_batched(usable, big, batch, steps_batch, bandwidth, rng, args.repeats, cp, l2_bandwidth)),
+        (
+            "batched",
+            "ESN batched",
+            lambda: esn_batched(usable, big, batch, steps_batch, bandwidth, rng, args.repeats, cp, l2_bandwidth),
+        ),
         ("small", "ESN small", lambda: esn_small(usable, steps_small, bandwidth, rng, args.repeats, cp)),
         ("elm", "ELM", lambda: elm(usable, args.quick, bandwidth, rng, args.repeats, cp)),
         ("cpu", "Numba CPU", lambda: cpu_context(big, rng)),
@@ -255,8 +275,15 @@ def esn_single(usable, n, steps, bandwidth, rng, repeats, cp):
             row("ESN one sequence", name, f"n={n:,} p=0.01 f32", "not measured", note=problem)
             continue
         per_step = seconds / steps
-        row("ESN one sequence", name, f"n={n:,} p=0.01 f32", f"{ms(per_step)}/step", f"{ms(floor)}/step",
-            "<= 1.3x floor", f"{per_step / floor:.2f}x floor")
+        row(
+            "ESN one sequence",
+            name,
+            f"n={n:,} p=0.01 f32",
+            f"{ms(per_step)}/step",
+            f"{ms(floor)}/step",
+            "<= 1.3x floor",
+            f"{per_step / floor:.2f}x floor",
+        )
 
 
 def esn_batched(usable, n, batch, steps, bandwidth, rng, repeats, cp, l2_bandwidth=None):
@@ -266,16 +293,26 @@ def esn_batched(usable, n, batch, steps, bandwidth, rng, repeats, cp, l2_bandwid
     # The CSR kernel reads B contiguous state values per nonzero, from L2 (the (n, B) state,
     # 25.6 MB here, fits there but not in L1): nnz * B * 4 bytes a step, far more than the
     # matrix itself. Its time at the L2 bandwidth bounds this design, not the DRAM floor.
-    gathers = "" if l2_bandwidth is None else \
-        f"; L2 gathers of this design {us(W.nnz * batch * 4 / l2_bandwidth / batch)}/seq-step"
+    gathers = (
+        ""
+        if l2_bandwidth is None
+        else f"; L2 gathers of this design {us(W.nnz * batch * 4 / l2_bandwidth / batch)}/seq-step"
+    )
     for name in usable:
         seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
         if problem:
             row("ESN batched", name, f"n={n:,} B={batch}", "not measured", note=problem)
             continue
         per_sequence_step = seconds / steps / batch
-        row("ESN batched", name, f"n={n:,} B={batch}", f"{us(per_sequence_step)}/seq-step",
-            f"{us(floor)}/seq-step", "< 10 us/seq-step", f"{per_sequence_step / floor:.2f}x floor{gathers}")
+        row(
+            "ESN batched",
+            name,
+            f"n={n:,} B={batch}",
+            f"{us(per_sequence_step)}/seq-step",
+            f"{us(floor)}/seq-step",
+            "< 10 us/seq-step",
+            f"{per_sequence_step / floor:.2f}x floor{gathers}",
+        )
 
 
 def esn_small(usable, steps, bandwidth, rng, repeats, cp):
@@ -288,8 +325,15 @@ def esn_small(usable, steps, bandwidth, rng, repeats, cp):
                 row("ESN small", name, f"n={n:,} p=0.01", "not measured", note=problem)
                 continue
             per_step = seconds / steps
-            row("ESN small", name, f"n={n:,} p=0.01 ({W.nnz:,} nnz)", f"{us(per_step)}/step",
-                f"{us(esn_floor_bytes(W) / bandwidth)}/step", "< 2 us/step", "on chip" if n <= 4096 else "")
+            row(
+                "ESN small",
+                name,
+                f"n={n:,} p=0.01 ({W.nnz:,} nnz)",
+                f"{us(per_step)}/step",
+                f"{us(esn_floor_bytes(W) / bandwidth)}/step",
+                "< 2 us/step",
+                "on chip" if n <= 4096 else "",
+            )
 
 
 def elm(usable, quick, bandwidth, rng, repeats, cp):
@@ -306,8 +350,15 @@ def elm(usable, quick, bandwidth, rng, repeats, cp):
             continue
         layer.transform(X_device)  # warm-up
         seconds = median_time(lambda: layer.transform(X_device), repeats, cp.cuda.Device().synchronize)
-        row("ELM hidden layer", name, f"{samples:,}x{features} -> {hidden:,}", ms(seconds), ms(floor), "",
-            f"{seconds / floor:.2f}x floor; {samples / seconds:,.0f} samples/s")
+        row(
+            "ELM hidden layer",
+            name,
+            f"{samples:,}x{features} -> {hidden:,}",
+            ms(seconds),
+            ms(floor),
+            "",
+            f"{seconds / floor:.2f}x floor; {samples / seconds:,.0f} samples/s",
+        )
 
 
 def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
@@ -326,6 +377,7 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
     try:
         import jax
         import jax.numpy as jnp
+
         importlib.import_module("reservoirpy.jax.nodes")  # its absence is reported, not raised
     except Exception as error:
         row("vs ReservoirPy JAX", "-", "", "not measured", note=f"reservoirpy.jax unavailable: {error}")
@@ -334,7 +386,7 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
         row("vs ReservoirPy JAX", "-", "", "not measured", note=f"JAX runs on {jax.default_backend()}, not the GPU")
         return
     short, long = (50, 200) if quick else (100, 400)
-    for n in ((2_000, 10_000) if quick else (10_000, 100_000)):
+    for n in (2_000, 10_000) if quick else (10_000, 100_000):
         W, W_in, bias = matrix(n, 0.01)
         u = rng.uniform(-1, 1, (long, 1)).astype(np.float32)
         node = reservoirpy_jax_reservoir(W, W_in, bias, leak_rate=0.5)
@@ -342,12 +394,16 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
         start = time.perf_counter()
         theirs_states = np.asarray(node.run(u_short))  # from the zero state, to check it is the same network
         first_call = time.perf_counter() - start
-        expected = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, dtype="float32", backend="numba").run(
-            u[:short])
+        expected = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, dtype="float32", backend="numba").run(u[:short])
         error = float(np.max(np.abs(theirs_states - expected)))
         if error > 1e-4:  # not the same network: a ratio would mean nothing
-            row("vs ReservoirPy JAX", "jax", f"n={n:,}", "not measured",
-                note=f"its states differ from ours by {error:.2e}")
+            row(
+                "vs ReservoirPy JAX",
+                "jax",
+                f"n={n:,}",
+                "not measured",
+                note=f"its states differ from ours by {error:.2e}",
+            )
             continue
         tries = repeats if first_call < 20 else 1  # each call recompiles: keep slow sizes inside the time limit
         # Later runs go on from the state the last one left (ReservoirPy nodes keep it): the same work.
@@ -355,17 +411,29 @@ def reservoirpy_jax(usable, quick, rng, repeats, cp, require_gpu=True):
         call_long = median_time(lambda: jax.block_until_ready(node.run(u_long)), tries, lambda: None)
         marginal = max(call_long - call_short, 0.0) / (long - short)
         overhead = max(call_short - marginal * short, 0.0)
-        row("ReservoirPy JAX", "jax", f"n={n:,} p=0.01", f"{us(call_long / long)}/step ({long} steps a call)",
+        row(
+            "ReservoirPy JAX",
+            "jax",
+            f"n={n:,} p=0.01",
+            f"{us(call_long / long)}/step ({long} steps a call)",
             note=f"marginal {us(marginal)}/step + {overhead:.2f} s a run() call (re-trace and compile); "
-                 f"JAX {jax.__version__} on {jax.default_backend()}")
+            f"JAX {jax.__version__} on {jax.default_backend()}",
+        )
         for name in usable:
             seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
             if problem:
                 row("vs ReservoirPy JAX", name, f"n={n:,}", "not measured", note=problem)
                 continue
             ours = seconds / long
-            row("vs ReservoirPy JAX", name, f"n={n:,} p=0.01", f"{us(ours)}/step ({long} steps a call)", "", "",
-                f"{call_long / seconds:.1f}x faster per call; {marginal / ours:.1f}x on the marginal step")
+            row(
+                "vs ReservoirPy JAX",
+                name,
+                f"n={n:,} p=0.01",
+                f"{us(ours)}/step ({long} steps a call)",
+                "",
+                "",
+                f"{call_long / seconds:.1f}x faster per call; {marginal / ours:.1f}x on the marginal step",
+            )
 
 
 def cpu_context(n, rng):
@@ -385,11 +453,16 @@ def cuba_lsm(usable, quick, repeats):
     cpu = cuba(seed=SEED, backend="numba", dtype="float32")
     cpu_result = cpu.run(n_steps=steps, record_states=False)
     biological = steps * cpu.dt
-    cpu_seconds = median_time(lambda: (cpu.reset(), cpu.run(n_steps=steps, record_states=False)),
-                              min(repeats, 3), lambda: None)
-    row("CUBA LSM (context)", "numba CPU", f"4,000 neurons, {biological:g} s",
+    cpu_seconds = median_time(
+        lambda: (cpu.reset(), cpu.run(n_steps=steps, record_states=False)), min(repeats, 3), lambda: None
+    )
+    row(
+        "CUBA LSM (context)",
+        "numba CPU",
+        f"4,000 neurons, {biological:g} s",
         f"{cpu_seconds / biological:.3f} s/bio-s",
-        note=f"{biological / cpu_seconds:.1f}x real time; {cpu_result.firing_rate():.2f} Hz")
+        note=f"{biological / cpu_seconds:.1f}x real time; {cpu_result.firing_rate():.2f} Hz",
+    )
     import cupy as cp
 
     sync = cp.cuda.Device().synchronize
@@ -406,38 +479,56 @@ def cuba_lsm(usable, quick, repeats):
                     problem = f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU"
                 elif propagation == "pull":
                     early, cpu_early = result.spike_times < 2_000, cpu_result.spike_times < 2_000
-                    if not (np.array_equal(result.spike_times[early], cpu_result.spike_times[cpu_early]) and
-                            np.array_equal(result.spike_neurons[early], cpu_result.spike_neurons[cpu_early])):
+                    if not (
+                        np.array_equal(result.spike_times[early], cpu_result.spike_times[cpu_early])
+                        and np.array_equal(result.spike_neurons[early], cpu_result.spike_neurons[cpu_early])
+                    ):
                         problem = "pull: spikes differ from the CPU run in the first 2,000 steps"
                 label = f"CUBA LSM {propagation}"
                 if problem:
                     row(label, name, "4,000 neurons", "not measured", note=problem)
                     continue
-                seconds = median_time(lambda: (net.reset(), net.run(n_steps=steps, record_states=False)),
-                                      repeats, sync)
-                row(label, name, f"4,000 neurons, {biological:g} s f32", f"{seconds / biological * 1e3:.2f} ms/bio-s",
-                    "", ">= 50x real time",
-                    f"{biological / seconds:.1f}x real time; {cpu_seconds / seconds:.1f}x the CPU; {rate:.2f} Hz")
+                seconds = median_time(lambda: (net.reset(), net.run(n_steps=steps, record_states=False)), repeats, sync)
+                row(
+                    label,
+                    name,
+                    f"4,000 neurons, {biological:g} s f32",
+                    f"{seconds / biological * 1e3:.2f} ms/bio-s",
+                    "",
+                    ">= 50x real time",
+                    f"{biological / seconds:.1f}x real time; {cpu_seconds / seconds:.1f}x the CPU; {rate:.2f} Hz",
+                )
     finally:
         settings.gpu_lif_propagation = saved
 
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        ).stdout.strip()
     except Exception:
         return "unknown (pass --commit)"
 
 
 def _markdown(device, commit) -> str:
-    lines = [f"# GPU figures ({datetime.date.today()})", "",
-             f"- device: {device}", f"- commit: {commit}", f"- host: {platform.node()} ({platform.machine()})",
-             "- script: `python asv_bench/gpu_bench.py` (medians of timed calls on CuPy arrays, after a warm-up)",
-             "", "| figure | backend | size | measured | floor | target | note |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# GPU figures ({datetime.date.today()})",
+        "",
+        f"- device: {device}",
+        f"- commit: {commit}",
+        f"- host: {platform.node()} ({platform.machine()})",
+        "- script: `python asv_bench/gpu_bench.py` (medians of timed calls on CuPy arrays, after a warm-up)",
+        "",
+        "| figure | backend | size | measured | floor | target | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for item in ROWS:
-        lines.append("| " + " | ".join(str(item[key]) for key in
-                                         ("figure", "backend", "size", "measured", "floor", "target", "note")) + " |")
+        lines.append(
+            "| "
+            + " | ".join(str(item[key]) for key in ("figure", "backend", "size", "measured", "floor", "target", "note"))
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -51,8 +51,13 @@ def profile(name: str):
 def first_parent_order(branch: str = "main") -> list[str]:
     """Full hashes, oldest first; empty when git is unavailable."""
     try:
-        out = subprocess.run(["git", "rev-list", "--first-parent", "--reverse", branch], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "rev-list", "--first-parent", "--reverse", branch],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return []
     return out.split()
@@ -60,8 +65,9 @@ def first_parent_order(branch: str = "main") -> list[str]:
 
 def subject(commit: str) -> str:
     try:
-        return subprocess.run(["git", "log", "-1", "--format=%s", commit], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "log", "-1", "--format=%s", commit], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
@@ -72,8 +78,9 @@ def load(results_dir: Path, machine: str | None):
     if machine is not None:
         machines = [p for p in machines if p.name == machine]
     if len(machines) != 1:
-        raise SystemExit(f"choose one machine with --machine: {[p.name for p in machines] or 'none found'} "
-                         f"in {results_dir}")
+        raise SystemExit(
+            f"choose one machine with --machine: {[p.name for p in machines] or 'none found'} in {results_dir}"
+        )
     commits = {}
     for path in sorted(machines[0].glob("*.json")):
         if path.name == "machine.json":
@@ -87,12 +94,14 @@ def load(results_dir: Path, machine: str | None):
             values = entry.get("result")
             if values is None:
                 continue
-            quartiles = zip(entry.get("stats_q_25") or [None] * len(values),
-                            entry.get("stats_q_75") or [None] * len(values))
+            quartiles = zip(
+                entry.get("stats_q_25") or [None] * len(values), entry.get("stats_q_75") or [None] * len(values)
+            )
             combinations = list(itertools.product(*params)) if params else [()]
-            results[name] = {"params": [list(p) for p in params],
-                             **{combo: (value, q25, q75) for combo, value, (q25, q75) in
-                                zip(combinations, values, quartiles)}}
+            results[name] = {
+                "params": [list(p) for p in params],
+                **{combo: (value, q25, q75) for combo, value, (q25, q75) in zip(combinations, values, quartiles)},
+            }
         commits.setdefault(data["commit_hash"], {"date": data.get("date"), "results": {}})["results"].update(results)
     return machines[0].name, commits
 
@@ -105,8 +114,7 @@ def measured_with(commit_results: dict, prof) -> bool:
     commit and environment, so the benchmarks of one file come from one run.
     """
     esn = commit_results.get(ESN)
-    return esn is not None and esn["params"][1:] == [[str(u) for u in prof.units],
-                                                     [str(d) for d in prof.densities]]
+    return esn is not None and esn["params"][1:] == [[str(u) for u in prof.units], [str(d) for d in prof.densities]]
 
 
 def series(commits, order, name, key, prof, scale):
@@ -173,8 +181,11 @@ def main() -> None:
     parser.add_argument("--profile", default="full", help="RESERVOIR_BENCH_PROFILE the history was run with")
     parser.add_argument("--branch", default="main")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--note", default="one Numba thread (NUMBA_NUM_THREADS=1), float32, `make bench-history`",
-                        help="how the history was measured, printed under the figures")
+    parser.add_argument(
+        "--note",
+        default="one Numba thread (NUMBA_NUM_THREADS=1), float32, `make bench-history`",
+        help="how the history was measured, printed under the figures",
+    )
     parser.add_argument("--table", action="store_true", help="print the plotted values as a markdown table")
     args = parser.parse_args()
 
@@ -184,27 +195,41 @@ def main() -> None:
     order += sorted((c for c in commits if c not in order), key=lambda c: commits[c]["date"] or 0)
     note = f"asv, machine {machine!r}, profile {prof.name!r}; {args.note}"
 
-    esn_lines = {f"n = {units:,}, density 0.01": series(commits, order, ESN, ("'numba'", str(units), "0.01"), prof,
-                                                        1e3 / prof.steps)
-                 for units in ESN_UNITS}
-    cuba_points = series(commits, order, CUBA, ("'numba'",), prof,
-                         1e3 * STEPS_PER_BIOLOGICAL_SECOND / prof.cuba_steps)
+    esn_lines = {
+        f"n = {units:,}, density 0.01": series(
+            commits, order, ESN, ("'numba'", str(units), "0.01"), prof, 1e3 / prof.steps
+        )
+        for units in ESN_UNITS
+    }
+    cuba_points = series(commits, order, CUBA, ("'numba'",), prof, 1e3 * STEPS_PER_BIOLOGICAL_SECOND / prof.cuba_steps)
 
-    plot(args.out / "asv_esn_step.png",
-         f"ESN.run, one sequence, numba, float32: time per step\n({prof.steps} steps per timed call)", "ms per step",
-         esn_lines, order, note)
-    plot(args.out / "asv_cuba.png",
-         f"CUBA (4,000 LIF neurons, Brette et al. 2007), numba: wall time per biological second\n"
-         f"({prof.cuba_steps:,} steps of 0.1 ms per timed call, spikes recorded)", "ms per biological second",
-         {"CUBA, spikes recorded": cuba_points}, order, note)
+    plot(
+        args.out / "asv_esn_step.png",
+        f"ESN.run, one sequence, numba, float32: time per step\n({prof.steps} steps per timed call)",
+        "ms per step",
+        esn_lines,
+        order,
+        note,
+    )
+    plot(
+        args.out / "asv_cuba.png",
+        f"CUBA (4,000 LIF neurons, Brette et al. 2007), numba: wall time per biological second\n"
+        f"({prof.cuba_steps:,} steps of 0.1 ms per timed call, spikes recorded)",
+        "ms per biological second",
+        {"CUBA, spikes recorded": cuba_points},
+        order,
+        note,
+    )
 
     if args.table:
         print("\n| commit | subject | ESN n=1,000 ms/step | ESN n=10,000 ms/step | CUBA ms per biological s |")
         print("|---|---|---|---|---|")
         columns = [dict(points) for points in esn_lines.values()] + [dict(cuba_points)]
         for commit in order:
-            cells = [f"{column[commit][0]:.4g} ({column[commit][1]:.3g}-{column[commit][2]:.3g})"
-                     if commit in column else "" for column in columns]
+            cells = [
+                f"{column[commit][0]:.4g} ({column[commit][1]:.3g}-{column[commit][2]:.3g})" if commit in column else ""
+                for column in columns
+            ]
             if any(cells):
                 print(f"| {commit[:7]} | {subject(commit)[:70]} | " + " | ".join(cells) + " |")
 

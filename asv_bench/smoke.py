@@ -65,13 +65,16 @@ def load(profile: str = "smoke"):
     previous = os.environ.get("RESERVOIR_BENCH_PROFILE")
     os.environ["RESERVOIR_BENCH_PROFILE"] = profile
     try:
-        spec = importlib.util.spec_from_file_location(PACKAGE, BENCHMARK_DIR / "__init__.py",
-                                                      submodule_search_locations=[str(BENCHMARK_DIR)])
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, BENCHMARK_DIR / "__init__.py", submodule_search_locations=[str(BENCHMARK_DIR)]
+        )
         package = importlib.util.module_from_spec(spec)
         sys.modules[PACKAGE] = package
         spec.loader.exec_module(package)
-        modules = [importlib.import_module(f"{PACKAGE}.{info.name}")
-                   for info in sorted(pkgutil.iter_modules([str(BENCHMARK_DIR)]), key=lambda info: info.name)]
+        modules = [
+            importlib.import_module(f"{PACKAGE}.{info.name}")
+            for info in sorted(pkgutil.iter_modules([str(BENCHMARK_DIR)]), key=lambda info: info.name)
+        ]
     finally:
         if previous is None:
             del os.environ["RESERVOIR_BENCH_PROFILE"]
@@ -101,8 +104,9 @@ def discover(modules) -> list[Benchmark]:
                         name = f"{short}.{attribute}.{method_name}"
                         found[name] = Benchmark(name, value, method_name, _params(method) or _params(value), module)
             elif inspect.isfunction(value) and attribute.startswith(PREFIXES):
-                found[f"{short}.{attribute}"] = Benchmark(f"{short}.{attribute}", None, attribute, _params(value),
-                                                          module)
+                found[f"{short}.{attribute}"] = Benchmark(
+                    f"{short}.{attribute}", None, attribute, _params(value), module
+                )
     return [found[name] for name in sorted(found)]
 
 
@@ -141,11 +145,17 @@ def run_one(benchmark: Benchmark, args: tuple) -> Outcome:
             _call(teardown, extra + args)
         if benchmark.method_name.startswith("track_"):
             if not isinstance(result, numbers.Real) or isinstance(result, bool):
-                return Outcome(benchmark.name, args, "failed", time.perf_counter() - start,
-                               f"track_ returned {result!r}, not a number")
+                return Outcome(
+                    benchmark.name,
+                    args,
+                    "failed",
+                    time.perf_counter() - start,
+                    f"track_ returned {result!r}, not a number",
+                )
             if not math.isfinite(result):
-                return Outcome(benchmark.name, args, "failed", time.perf_counter() - start,
-                               f"track_ returned {result!r}")
+                return Outcome(
+                    benchmark.name, args, "failed", time.perf_counter() - start, f"track_ returned {result!r}"
+                )
     except Exception:  # noqa: BLE001 - reported, not raised: the table lists every failure
         return Outcome(benchmark.name, args, "failed", time.perf_counter() - start, traceback.format_exc())
     return Outcome(benchmark.name, args, "ok", time.perf_counter() - start)
@@ -177,8 +187,10 @@ def main() -> int:
     for outcome in failed:
         print(f"\nFAILED {outcome.benchmark}{outcome.params}:\n{outcome.message}")
     counts = {status: sum(o.status == status for o in outcomes) for status in ("ok", "skipped", "failed")}
-    print(f"\n{counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
-          f"in {time.perf_counter() - start:.1f} s (profile {args.profile})")
+    print(
+        f"\n{counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
+        f"in {time.perf_counter() - start:.1f} s (profile {args.profile})"
+    )
     return 1 if failed else 0
 
 

@@ -65,9 +65,12 @@ def main() -> None:
         return min(timed(lambda: esn.reset().run(u))[0] for _ in range(2))
 
     rows.append(("in memory (no store)", in_memory(), None, None))
-    for label, options in (("store, float32", {}), ("store, float32, lzf", {"compression": "lzf"}),
-                           ("store, float32, gzip", {"compression": "gzip"}),
-                           ("store, float16", {"storage_dtype": "float16"})):
+    for label, options in (
+        ("store, float32", {}),
+        ("store, float32, lzf", {"compression": "lzf"}),
+        ("store, float32, gzip", {"compression": "gzip"}),
+        ("store, float16", {"storage_dtype": "float16"}),
+    ):
         path = Path(args.dir) / f"store-figures-{os.getpid()}.h5"
         with rs.StateStore(path, "w") as store:
             seconds, _ = timed(lambda: esn.reset().run(u, store=store, name="run", checkpoint_every=1000, **options))
@@ -75,23 +78,33 @@ def main() -> None:
         path.unlink()
         rows.append((label, seconds, seconds / in_memory(), size))  # the same run in memory, beside it
 
-    print(f"# State store, {date.today()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"ESN n = {args.units:,}, density {args.density}, float32, T = {args.steps:,} "
-          f"({megabytes:,.0f} MB of states), checkpoint every 1000 steps\n")
+    print(
+        f"# State store, {date.today()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"ESN n = {args.units:,}, density {args.density}, float32, T = {args.steps:,} "
+        f"({megabytes:,.0f} MB of states), checkpoint every 1000 steps\n"
+    )
     print("| run | seconds | states MB/s | slowdown vs in memory | file MB |")
     print("|---|---|---|---|---|")
     for label, seconds, slowdown, size in rows:
-        print(f"| {label} | {seconds:.2f} | {megabytes / seconds:,.0f} | "
-              f"{'-' if slowdown is None else f'{slowdown:.2f}x'} | {'-' if size is None else f'{size:,.0f}'} |")
+        print(
+            f"| {label} | {seconds:.2f} | {megabytes / seconds:,.0f} | "
+            f"{'-' if slowdown is None else f'{slowdown:.2f}x'} | {'-' if size is None else f'{size:,.0f}'} |"
+        )
 
     path = Path(args.dir) / f"store-long-{os.getpid()}.h5"
-    result = subprocess.run([sys.executable, "-c", LONG_RUN, str(args.units), str(args.long_steps),
-                             str(args.density), str(path)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", LONG_RUN, str(args.units), str(args.long_steps), str(args.density), str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     above, baseline = (float(v) for v in result.stdout.split())
     size = path.stat().st_size / 1e9
     path.unlink()
-    print(f"\nLong run streamed to disk: n = {args.units:,}, T = {args.long_steps:,} ({size:.1f} GB file): "
-          f"peak RSS {above:,.0f} MB above the process baseline ({baseline:,.0f} MB after imports and set-up).")
+    print(
+        f"\nLong run streamed to disk: n = {args.units:,}, T = {args.long_steps:,} ({size:.1f} GB file): "
+        f"peak RSS {above:,.0f} MB above the process baseline ({baseline:,.0f} MB after imports and set-up)."
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,17 @@ def _positive_int(value, name):
     return int(value)
 
 
-def mackey_glass(n_steps: int, tau: float = 17, seed=None, *, beta: float = 0.2, gamma: float = 0.1,
-                 exponent: float = 10.0, sample_step: float = 1.0, substeps: int = 10) -> np.ndarray:
+def mackey_glass(
+    n_steps: int,
+    tau: float = 17,
+    seed=None,
+    *,
+    beta: float = 0.2,
+    gamma: float = 0.1,
+    exponent: float = 10.0,
+    sample_step: float = 1.0,
+    substeps: int = 10,
+) -> np.ndarray:
     """Mackey-Glass delay differential equation, sampled every ``sample_step``.
 
         dx/dt = beta * x(t - tau) / (1 + x(t - tau)**exponent) - gamma * x(t)
@@ -100,8 +109,9 @@ def narma(n_steps: int, order: int = 10, seed=None, *, coefficients: str | None 
     return u.reshape(-1, 1), Y[1:].reshape(-1, 1)
 
 
-def lorenz(n_steps: int, dt: float = 0.01, seed=None, *, sigma: float = 10.0, rho: float = 28.0,
-           beta: float = 8.0 / 3.0) -> np.ndarray:
+def lorenz(
+    n_steps: int, dt: float = 0.01, seed=None, *, sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0
+) -> np.ndarray:
     """Lorenz-63 system integrated by classic Runge-Kutta with step ``dt``.
 
     Starts at (1, 1, 1) when ``seed`` is None, else at a point drawn near it

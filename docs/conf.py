@@ -33,9 +33,16 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
-                    "**/*.md5", "**/*.codeobj.json", "sg_execution_times.rst",
-                    "examples"]  # the gallery's sources; sphinx-gallery renders them into auto_examples/
+exclude_patterns = [
+    "_build",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "**/*.md5",
+    "**/*.codeobj.json",
+    "sg_execution_times.rst",
+    "examples",
+]  # the gallery's sources; sphinx-gallery renders them into auto_examples/
 default_role = "literal"
 nitpicky = False
 
@@ -101,8 +108,22 @@ _SECTION_WITH_ENTRIES = {"Parameters", "Other Parameters", "Attributes", "Return
 _ENTRY = re.compile(r"^\*{0,2}\w+(\s*,\s*\*{0,2}\w+)*\s*(:.*)?$")
 
 
-_NUMPYDOC_SECTIONS = {"Parameters", "Returns", "Yields", "Receives", "Raises", "Warns", "Other Parameters",
-                      "Attributes", "Methods", "See Also", "Notes", "Warnings", "References", "Examples"}
+_NUMPYDOC_SECTIONS = {
+    "Parameters",
+    "Returns",
+    "Yields",
+    "Receives",
+    "Raises",
+    "Warns",
+    "Other Parameters",
+    "Attributes",
+    "Methods",
+    "See Also",
+    "Notes",
+    "Warnings",
+    "References",
+    "Examples",
+}
 
 
 def _notes_for_trailing_prose(app, what, name, obj, options, lines):
@@ -116,9 +137,15 @@ def _notes_for_trailing_prose(app, what, name, obj, options, lines):
         return
     for index, line in enumerate(lines[:-1]):
         underline = lines[index + 1].strip()
-        if (line.strip() and not line[0].isspace() and line.strip() not in _NUMPYDOC_SECTIONS
-                and len(underline) >= 3 and set(underline) == {"-"} and len(underline) == len(line.strip())):
-            lines[index:index + 2] = ["Notes", "-----", f"**{line.strip()}.**", ""]
+        if (
+            line.strip()
+            and not line[0].isspace()
+            and line.strip() not in _NUMPYDOC_SECTIONS
+            and len(underline) >= 3
+            and set(underline) == {"-"}
+            and len(underline) == len(line.strip())
+        ):
+            lines[index : index + 2] = ["Notes", "-----", f"**{line.strip()}.**", ""]
             return
     section = None
     for index, line in enumerate(lines):
@@ -126,14 +153,30 @@ def _notes_for_trailing_prose(app, what, name, obj, options, lines):
         if line.strip() and set(following.strip()) == {"-"} and len(following.strip()) >= 3:
             section = line.strip()
             continue
-        if (section in _SECTION_WITH_ENTRIES and index > 0 and not lines[index - 1].strip() and line.strip()
-                and not line[0].isspace() and not set(line.strip()) <= {"-"} and not _ENTRY.match(line)):
+        if (
+            section in _SECTION_WITH_ENTRIES
+            and index > 0
+            and not lines[index - 1].strip()
+            and line.strip()
+            and not line[0].isspace()
+            and not set(line.strip()) <= {"-"}
+            and not _ENTRY.match(line)
+        ):
             lines[index:index] = ["Notes", "-----"]
             return
 
 
-_PUBLIC_MODULES = ("reservoir", "reservoir.readouts", "reservoir.metrics", "reservoir.datasets", "reservoir.lsm",
-                   "reservoir.storage", "reservoir.connectivity", "reservoir.backends", "reservoir.config")
+_PUBLIC_MODULES = (
+    "reservoir",
+    "reservoir.readouts",
+    "reservoir.metrics",
+    "reservoir.datasets",
+    "reservoir.lsm",
+    "reservoir.storage",
+    "reservoir.connectivity",
+    "reservoir.backends",
+    "reservoir.config",
+)
 
 
 def _public_objects():
@@ -146,8 +189,10 @@ def _public_objects():
     for module_name in _PUBLIC_MODULES:
         module = importlib.import_module(module_name)
         names = getattr(module, "__all__", None) or [
-            name for name, value in vars(module).items()
-            if not name.startswith("_") and getattr(value, "__module__", None) == module_name]
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_") and getattr(value, "__module__", None) == module_name
+        ]
         for name in names:
             value = getattr(module, name)
             if inspect.isclass(value) or inspect.isfunction(value):
@@ -167,15 +212,19 @@ def _check_api_reference(app):
         target = reservoir
         try:
             for part in entry.split("."):
-                target = getattr(target, part) if hasattr(target, part) else importlib.import_module(
-                    f"{target.__name__}.{part}")
+                target = (
+                    getattr(target, part)
+                    if hasattr(target, part)
+                    else importlib.import_module(f"{target.__name__}.{part}")
+                )
         except (AttributeError, ImportError):
             continue  # autosummary itself reports an entry that does not import
         documented.add(id(target))
     missing = sorted(name for key, name in _public_objects().items() if key not in documented)
     if missing:
         sphinx_logging.getLogger(__name__).warning(
-            "public names missing from docs/api/index.rst: %s", ", ".join(missing))
+            "public names missing from docs/api/index.rst: %s", ", ".join(missing)
+        )
 
 
 def setup(app):

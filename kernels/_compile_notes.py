@@ -18,9 +18,11 @@ _ANNOUNCED: dict = {}  # dispatcher -> what it computes; None once announced in 
 def announce(what: str):
     """Decorator (outside ``njit``) for a kernel whose compilation takes long: a note says `what`
     is being compiled."""
+
     def register(kernel):
         _ANNOUNCED[kernel] = what
         return kernel
+
     return register
 
 
@@ -30,10 +32,17 @@ class _CompileListener(event.Listener):
         what = _ANNOUNCED.get(kernel)
         if what is not None:
             _ANNOUNCED[kernel] = None
-            dtypes = sorted({arg.dtype.name for arg in ev.data["args"] if isinstance(arg, types.Array)
-                             and isinstance(arg.dtype, types.Float)})
-            compile_note(f"compiling the Numba CPU kernel for {what} ({', '.join(dtypes) or 'any dtype'}); "
-                         "once per machine, then loaded from Numba's cache")
+            dtypes = sorted(
+                {
+                    arg.dtype.name
+                    for arg in ev.data["args"]
+                    if isinstance(arg, types.Array) and isinstance(arg.dtype, types.Float)
+                }
+            )
+            compile_note(
+                f"compiling the Numba CPU kernel for {what} ({', '.join(dtypes) or 'any dtype'}); "
+                "once per machine, then loaded from Numba's cache"
+            )
 
     def on_end(self, ev):
         pass

@@ -55,8 +55,12 @@ def cuda_source_text(source: str) -> str:
     NVRTC gets one string (no include path to set up), and CuPy's disk cache, keyed on
     that string, sees a change to a header too.
     """
-    return re.sub(r'^#include "([\w.]+\.cuh)".*$', lambda match: (CUDA_SOURCES / match.group(1)).read_text(),
-                  (CUDA_SOURCES / source).read_text(), flags=re.MULTILINE)
+    return re.sub(
+        r'^#include "([\w.]+\.cuh)".*$',
+        lambda match: (CUDA_SOURCES / match.group(1)).read_text(),
+        (CUDA_SOURCES / source).read_text(),
+        flags=re.MULTILINE,
+    )
 
 
 def esn_scalars(dtype, leak_rate: float, activation: str):
@@ -149,24 +153,29 @@ class GridNotCoResidentError(RuntimeError):
 
 
 def _co_residency_advice(kernel: str, blocks: int, threads: int, shared_bytes: int) -> str:
-    return (f"{kernel}: a grid of {blocks} blocks of {threads} threads ({shared_bytes} bytes of shared memory "
-            "each) cannot be resident on this GPU all at once, and the kernel's grid-wide barrier between time "
-            "steps needs every block running together. Lower settings.gpu_threads_per_block or "
-            "settings.gpu_shared_bytes, raise settings.gpu_min_entries_per_block (fewer blocks), or run where "
-            "the GPU's multiprocessors are not limited (e.g. by MPS)")
+    return (
+        f"{kernel}: a grid of {blocks} blocks of {threads} threads ({shared_bytes} bytes of shared memory "
+        "each) cannot be resident on this GPU all at once, and the kernel's grid-wide barrier between time "
+        "steps needs every block running together. Lower settings.gpu_threads_per_block or "
+        "settings.gpu_shared_bytes, raise settings.gpu_min_entries_per_block (fewer blocks), or run where "
+        "the GPU's multiprocessors are not limited (e.g. by MPS)"
+    )
 
 
 def check_co_resident(kernel: str, blocks: int, max_blocks: int, threads: int, shared_bytes: int) -> None:
     """Raise :class:`GridNotCoResidentError` before launching more blocks than can be co-resident."""
     if blocks > max_blocks:
-        raise GridNotCoResidentError(f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)}; at most "
-                                     f"{max_blocks} blocks fit")
+        raise GridNotCoResidentError(
+            f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)}; at most {max_blocks} blocks fit"
+        )
 
 
 def refused_launch(kernel: str, blocks: int, threads: int, shared_bytes: int, error: Exception):
     """The error for a cooperative launch the driver refused (`error`), naming why."""
-    return GridNotCoResidentError(f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)} "
-                                  f"(the driver refused the cooperative launch: {error})")
+    return GridNotCoResidentError(
+        f"{_co_residency_advice(kernel, blocks, threads, shared_bytes)} "
+        f"(the driver refused the cooperative launch: {error})"
+    )
 
 
 def _staged_bytes(ptr: np.ndarray, units: int, blocks: int, itemsize: int) -> tuple[int, int]:
@@ -178,8 +187,16 @@ def _staged_bytes(ptr: np.ndarray, units: int, blocks: int, itemsize: int) -> tu
     return capacity, _align16(capacity * itemsize) + _align16(capacity * 4) + _align16((per_block + 1) * 4)
 
 
-def plan_grid(ptr: np.ndarray, itemsize: int, *, max_blocks, shared_limit: int, min_entries_per_block: int,
-              single_block_max_entries: int, state_bytes: int = 0) -> GridPlan:
+def plan_grid(
+    ptr: np.ndarray,
+    itemsize: int,
+    *,
+    max_blocks,
+    shared_limit: int,
+    min_entries_per_block: int,
+    single_block_max_entries: int,
+    state_bytes: int = 0,
+) -> GridPlan:
     """Blocks and staging for a persistent kernel over `ptr` (per-unit offsets: slices or rows).
 
     * Small matrices (at most `single_block_max_entries` entries) whose entries and
@@ -241,14 +258,22 @@ def lif_layout(push, delays, n_exc: int, W_in) -> LifLayout:
     W_in = sp.csr_array(W_in, dtype=push.dtype).copy()
     W_in.sort_indices()
     _int32_offsets(W_in.nnz, "the input matrix")
-    return LifLayout(push.indptr.astype(np.int32), push.indices[order].astype(np.int32),
-                     np.ascontiguousarray(push.data[order]), delays[order].astype(np.int32),
-                     W_in.indptr.astype(np.int32), W_in.indices.astype(np.int32), np.ascontiguousarray(W_in.data),
-                     n, int(n_exc))
+    return LifLayout(
+        push.indptr.astype(np.int32),
+        push.indices[order].astype(np.int32),
+        np.ascontiguousarray(push.data[order]),
+        delays[order].astype(np.int32),
+        W_in.indptr.astype(np.int32),
+        W_in.indices.astype(np.int32),
+        np.ascontiguousarray(W_in.data),
+        n,
+        int(n_exc),
+    )
 
 
-def plan_lif_blocks(n: int, batch: int, max_blocks: int, *, single_block_max_neurons: int,
-                    neurons_per_block: int) -> int:
+def plan_lif_blocks(
+    n: int, batch: int, max_blocks: int, *, single_block_max_neurons: int, neurons_per_block: int
+) -> int:
     """Blocks per trial: one (``__syncthreads`` between phases, an ordinary launch) up to
     `single_block_max_neurons`, else about `neurons_per_block` each, as long as all blocks
     of all trials are co-resident (`max_blocks`), which the cooperative launch of the grid

@@ -39,8 +39,9 @@ def _vector_lanes_typed(array):
 
 def _fma(builder, vector: ir.VectorType, float_type):
     """LLVM's fused multiply-add on `vector` (lanes of `float_type`)."""
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                          f"llvm.fma.v{vector.count}f{float_type.bitwidth}")
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{vector.count}f{float_type.bitwidth}"
+    )
 
 
 def _load_index(context, builder, array, index_type, k):
@@ -68,8 +69,14 @@ def _accumulate_row_lanes(registers: int):
     @intrinsic
     def accumulate(typingctx, data, indices, start, stop, x, lane, acc):
         float_type = data.dtype
-        if not (isinstance(float_type, types.Float) and isinstance(indices.dtype, types.Integer)
-                and x.ndim == 2 and x.layout == "C" and x.dtype == float_type and acc.dtype == float_type):
+        if not (
+            isinstance(float_type, types.Float)
+            and isinstance(indices.dtype, types.Integer)
+            and x.ndim == 2
+            and x.layout == "C"
+            and x.dtype == float_type
+            and acc.dtype == float_type
+        ):
             return None
         signature = types.void(data, indices, start, stop, x, lane, acc)
 
@@ -99,12 +106,17 @@ def _accumulate_row_lanes(registers: int):
                 column = _load_index(context, builder, indices_a, indices.dtype, k)
                 row = builder.gep(x_a.data, [builder.add(builder.mul(column, row_length), lane_v)])
                 weight = builder.load(builder.gep(data_a.data, [k]))
-                splat = builder.insert_element(ir.Constant(vector, ir.Undefined), weight,
-                                               ir.Constant(ir.IntType(32), 0))
-                splat = builder.shuffle_vector(splat, ir.Constant(vector, ir.Undefined),
-                                               ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
-                rows = [builder.load(vector_at(row, ir.Constant(i64, r * width)), align=align)
-                        for r in range(registers)]
+                splat = builder.insert_element(
+                    ir.Constant(vector, ir.Undefined), weight, ir.Constant(ir.IntType(32), 0)
+                )
+                splat = builder.shuffle_vector(
+                    splat,
+                    ir.Constant(vector, ir.Undefined),
+                    ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width),
+                )
+                rows = [
+                    builder.load(vector_at(row, ir.Constant(i64, r * width)), align=align) for r in range(registers)
+                ]
                 return splat, rows
 
             entry = builder.block
@@ -179,8 +191,13 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
     ``stop - start`` must be a multiple of 8 and x contiguous.
     """
     float_type = values.dtype
-    if not (isinstance(float_type, types.Float) and isinstance(columns.dtype, types.Integer)
-            and x.ndim == 1 and x.layout == "C" and x.dtype == float_type):
+    if not (
+        isinstance(float_type, types.Float)
+        and isinstance(columns.dtype, types.Integer)
+        and x.ndim == 1
+        and x.layout == "C"
+        and x.dtype == float_type
+    ):
         return None
     signature = types.UniTuple(float_type, 8)(values, columns, start, stop, x)
 
@@ -208,8 +225,9 @@ def sell_slice_sums(typingctx, values, columns, start, stop, x):
         builder.cbranch(builder.icmp_signed("<", k, stop_v), body, done)
 
         builder.position_at_end(body)
-        weights = builder.load(builder.bitcast(builder.gep(values_a.data, [k]), vector.as_pointer()),
-                               align=float_type.bitwidth // 8)
+        weights = builder.load(
+            builder.bitcast(builder.gep(values_a.data, [k]), vector.as_pointer()), align=float_type.bitwidth // 8
+        )
         sources = ir.Constant(vector, ir.Undefined)
         for r in range(8):
             column = _load_index(context, builder, columns_a, columns.dtype, builder.add(k, ir.Constant(i64, r)))
@@ -237,4 +255,5 @@ def power_of_two(typingctx, k):
         k64 = context.cast(builder, args[0], signature.args[0], types.int64)
         biased = builder.add(k64, ir.Constant(ir.IntType(64), 1023))
         return builder.bitcast(builder.shl(biased, ir.Constant(ir.IntType(64), 52)), ir.DoubleType())
+
     return types.float64(k), codegen

@@ -67,15 +67,24 @@ class KernelModule(Protocol):
     def esn_run(self, weights, inputs, state, leak_rate: float, activation: str, out):
         """Run B sequences: x[t] = (1 - a) x[t-1] + a f(W x[t-1] + W_in u[t] + b); returns out."""
 
-    def esn_generate(self, weights, readout_coef, readout_intercept, include_input: bool, state, first_input,
-                     n_steps: int, leak_rate: float, activation: str):
+    def esn_generate(
+        self,
+        weights,
+        readout_coef,
+        readout_intercept,
+        include_input: bool,
+        state,
+        first_input,
+        n_steps: int,
+        leak_rate: float,
+        activation: str,
+    ):
         """Closed loop for one sequence: each readout output becomes the next input; returns the outputs."""
 
     def prepare_lsm(self, push, delays, n_exc: int, W_in) -> object:
         """The path's layout of a LIF network: push rows (targets of each neuron), delays, W_in."""
 
-    def lsm_run(self, weights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-                record_spikes: bool):
+    def lsm_run(self, weights, params: tuple, inputs, input_spikes: bool, state, out, window: int, record_spikes: bool):
         """Advance B trials over every step of inputs; returns per-trial (step, neuron) spikes or None."""
 
     def prepare_elm(self, W_hidden, bias) -> object:
@@ -109,6 +118,6 @@ def conformance_problems(module: ModuleType) -> list[str]:
             problems.append(f"{module.__name__}.{name} is missing")
             continue
         expected, got = _parameters(getattr(KernelModule, name)), _parameters(function)
-        if got[:len(expected)] != expected or not _optional_extras(function, len(expected)):
+        if got[: len(expected)] != expected or not _optional_extras(function, len(expected)):
             problems.append(f"{module.__name__}.{name}({', '.join(got)}): the contract is ({', '.join(expected)})")
     return problems

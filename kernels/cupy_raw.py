@@ -58,8 +58,12 @@ def _module(source: str, device_id: int, cooperative: bool) -> cp.RawModule:
     # float32 results are checked against the float64 reference to 1e-5. CuPy launches
     # every kernel of a module built with enable_cooperative_groups cooperatively, so a
     # source whose kernel runs both ways (lif.cu) gets one module per way.
-    return cp.RawModule(code=layout.cuda_source_text(source), options=("--std=c++17",),
-                        name_expressions=layout.name_expressions(source), enable_cooperative_groups=cooperative)
+    return cp.RawModule(
+        code=layout.cuda_source_text(source),
+        options=("--std=c++17",),
+        name_expressions=layout.name_expressions(source),
+        enable_cooperative_groups=cooperative,
+    )
 
 
 def _kernel(source: str, name: str, dtype, cooperative: bool = False) -> cp.RawKernel:
@@ -80,11 +84,11 @@ def _max_blocks(kernel: cp.RawKernel, threads: int):
     def blocks(shared_bytes: int) -> int:
         _allow_shared(kernel, shared_bytes)
         try:
-            per_sm = cp.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, threads,
-                                                                              shared_bytes)
+            per_sm = cp.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, threads, shared_bytes)
         except (AttributeError, cp.cuda.driver.CUDADriverError):  # older CuPy: one block per SM always fits
             per_sm = 1
         return per_sm * multiprocessors
+
     return blocks
 
 
@@ -99,10 +103,15 @@ def _shared_limit() -> int:
 
 def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
     threads = settings.gpu_threads_per_block
-    return layout.plan_grid(ptr_host, itemsize, max_blocks=_max_blocks(kernel, threads),
-                            shared_limit=_shared_limit(), min_entries_per_block=settings.gpu_min_entries_per_block,
-                            single_block_max_entries=settings.gpu_single_block_max_entries,
-                            state_bytes=state_bytes)
+    return layout.plan_grid(
+        ptr_host,
+        itemsize,
+        max_blocks=_max_blocks(kernel, threads),
+        shared_limit=_shared_limit(),
+        min_entries_per_block=settings.gpu_min_entries_per_block,
+        single_block_max_entries=settings.gpu_single_block_max_entries,
+        state_bytes=state_bytes,
+    )
 
 
 def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, shared_bytes: int) -> None:
@@ -112,8 +121,10 @@ def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, s
     blocks = int(np.prod(grid))
     if grid[0] > 1:  # blocks along x share the work and meet at the grid barrier (y: independent trials)
         if not cp.cuda.Device().attributes.get("CooperativeLaunch", 1):
-            raise layout.GridNotCoResidentError(f"{name}: this GPU does not support cooperative launches, which "
-                                                "the multi-block persistent kernels need; use backend='numba'")
+            raise layout.GridNotCoResidentError(
+                f"{name}: this GPU does not support cooperative launches, which "
+                "the multi-block persistent kernels need; use backend='numba'"
+            )
         layout.check_co_resident(name, blocks, _max_blocks(kernel, threads)(shared_bytes), threads, shared_bytes)
     try:
         kernel(grid, (threads,), args, shared_mem=shared_bytes)
@@ -125,8 +136,14 @@ def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, s
 
 def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
     _allow_shared(kernel, plan.shared_bytes)
-    _launch_checked(kernel, name, (plan.blocks,), settings.gpu_threads_per_block,
-                        (*args, np.int32(plan.stage), np.int32(plan.capacity)), plan.shared_bytes)
+    _launch_checked(
+        kernel,
+        name,
+        (plan.blocks,),
+        settings.gpu_threads_per_block,
+        (*args, np.int32(plan.stage), np.int32(plan.capacity)),
+        plan.shared_bytes,
+    )
 
 
 def _device(array, dtype=None):
@@ -194,8 +211,24 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
         direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
         states = out[0] if direct else cp.empty((steps, n), dtype)
         start = _device(state[0], dtype)
-        args = (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, _device(inputs[0], dtype), start,
-                states, np.int32(n), np.int32(n_in), np.int32(n_slices), np.int32(steps), keep, leak, act)
+        args = (
+            slice_ptr,
+            columns,
+            values,
+            row_of,
+            weights.W_in,
+            weights.bias,
+            _device(inputs[0], dtype),
+            start,
+            states,
+            np.int32(n),
+            np.int32(n_in),
+            np.int32(n_slices),
+            np.int32(steps),
+            keep,
+            leak,
+            act,
+        )
         _launch_persistent(kernel, "esn_run_sell", plan, args)
         if not direct:
             _write_back(out[0], states)
@@ -211,9 +244,25 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
     # array (a view with contiguous rows is fine), else into a fresh one.
     direct = isinstance(out, cp.ndarray) and out.strides[1:] == (n * dtype.itemsize, dtype.itemsize)
     states = out if direct else cp.empty((batch, steps, n), dtype)
-    args = (indptr, indices, data, weights.W_in, weights.bias, inputs_by_step, x_buffers, states,
-            np.int64(states.strides[0] // dtype.itemsize), np.int32(n), np.int32(n_in), np.int32(batch),
-            np.int32(steps), keep, leak, act, np.int32(layout.next_power_of_two_log2(batch)))
+    args = (
+        indptr,
+        indices,
+        data,
+        weights.W_in,
+        weights.bias,
+        inputs_by_step,
+        x_buffers,
+        states,
+        np.int64(states.strides[0] // dtype.itemsize),
+        np.int32(n),
+        np.int32(n_in),
+        np.int32(batch),
+        np.int32(steps),
+        keep,
+        leak,
+        act,
+        np.int32(layout.next_power_of_two_log2(batch)),
+    )
     _launch_persistent(kernel, "esn_run_csr_batch", plan, args)
     if not direct:
         _write_back(out, states)
@@ -221,8 +270,17 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
     return out
 
 
-def esn_generate(weights: CupyEsnWeights, readout_coef, readout_intercept, include_input: bool,
-                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+def esn_generate(
+    weights: CupyEsnWeights,
+    readout_coef,
+    readout_intercept,
+    include_input: bool,
+    state,
+    first_input,
+    n_steps: int,
+    leak_rate: float,
+    activation: str,
+):
     """Same contract as ``reference.esn_generate``; returns outputs where `state` lives (NumPy or CuPy)."""
     dtype = weights.dtype
     keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
@@ -239,9 +297,29 @@ def esn_generate(weights: CupyEsnWeights, readout_coef, readout_intercept, inclu
     u_buffers[:, 0] = _device(first_input, dtype)
     partial = cp.empty((2, n_out, plan.blocks), dtype)
     outputs = cp.empty((n_steps, n_out), dtype)
-    args = (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, coef, _device(readout_intercept, dtype),
-            np.int32(n_out), np.int32(bool(include_input)), x_buffers, u_buffers, partial, outputs, np.int32(n),
-            np.int32(n_in), np.int32(n_slices), np.int32(n_steps), keep, leak, act)
+    args = (
+        slice_ptr,
+        columns,
+        values,
+        row_of,
+        weights.W_in,
+        weights.bias,
+        coef,
+        _device(readout_intercept, dtype),
+        np.int32(n_out),
+        np.int32(bool(include_input)),
+        x_buffers,
+        u_buffers,
+        partial,
+        outputs,
+        np.int32(n),
+        np.int32(n_in),
+        np.int32(n_slices),
+        np.int32(n_steps),
+        keep,
+        leak,
+        act,
+    )
     _launch_persistent(kernel, "esn_generate_sell", plan, args)
     _write_back(state, x_buffers[n_steps % 2])
     return outputs if isinstance(state, cp.ndarray) else cp.asnumpy(outputs)
@@ -281,14 +359,41 @@ def elm_hidden(weights: CupyElmWeights, X, activation: str):
         # matrix is left as it was).
         X = cpx_sparse.csr_matrix(X if cpx_sparse.issparse(X) else sp.csr_matrix(X), dtype=dtype).copy()
         X.sum_duplicates()
-        _kernel("elm.cu", "elm_sparse", dtype)(grid, (threads,), (
-            indptr, indices, values, weights.bias, X.indptr.astype(cp.int32), X.indices.astype(cp.int32),
-            cp.ascontiguousarray(X.data), H, np.int32(n_samples), np.int32(n_hidden), act))
+        _kernel("elm.cu", "elm_sparse", dtype)(
+            grid,
+            (threads,),
+            (
+                indptr,
+                indices,
+                values,
+                weights.bias,
+                X.indptr.astype(cp.int32),
+                X.indices.astype(cp.int32),
+                cp.ascontiguousarray(X.data),
+                H,
+                np.int32(n_samples),
+                np.int32(n_hidden),
+                act,
+            ),
+        )
     else:
         X = _device(X, dtype)
-        _kernel("elm.cu", "elm_dense", dtype)(grid, (threads,), (indptr, indices, values, weights.bias, X, H,
-                                                                 np.int32(n_samples), np.int32(X.shape[1]),
-                                                                 np.int32(n_hidden), act))
+        _kernel("elm.cu", "elm_dense", dtype)(
+            grid,
+            (threads,),
+            (
+                indptr,
+                indices,
+                values,
+                weights.bias,
+                X,
+                H,
+                np.int32(n_samples),
+                np.int32(X.shape[1]),
+                np.int32(n_hidden),
+                act,
+            ),
+        )
     return H if on_device else cp.asnumpy(H)
 
 
@@ -301,13 +406,25 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.GpuLifWeights:
 
 
 def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> int:
-    return layout.plan_lif_blocks(n, batch, _max_blocks(kernel, threads)(shared_bytes),
-                                  single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
-                                  neurons_per_block=settings.gpu_lif_neurons_per_block)
+    return layout.plan_lif_blocks(
+        n,
+        batch,
+        _max_blocks(kernel, threads)(shared_bytes),
+        single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
+        neurons_per_block=settings.gpu_lif_neurons_per_block,
+    )
 
 
-def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-            record_spikes: bool):
+def lsm_run(
+    weights: layout.GpuLifWeights,
+    params: tuple,
+    inputs,
+    input_spikes: bool,
+    state,
+    out,
+    window: int,
+    record_spikes: bool,
+):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
     `state` (``kernels.lif.LifState``) may hold NumPy arrays (copied to the device and
@@ -336,35 +453,84 @@ def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: 
     records = cp.empty((batch, capacity, 2), cp.int32)
     counts = cp.zeros(batch, cp.int64)
     positions = cp.zeros(batch, cp.int64)
-    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace,
-     refractory_steps) = params
-    scalars = tuple(dtype.type(x) for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
-                                            decay_exc, decay_inh, decay_trace))
+    (
+        v_rest,
+        v_reset,
+        v_thresh,
+        decay_m,
+        gain_exc,
+        gain_inh,
+        gain_ext,
+        decay_exc,
+        decay_inh,
+        decay_trace,
+        refractory_steps,
+    ) = params
+    scalars = tuple(
+        dtype.type(x)
+        for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace)
+    )
     threads = max(32, min(settings.gpu_lif_threads_per_block, plain.max_threads_per_block) // 32 * 32)
     chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
     shared_bytes = 4 * chunk
     # One block per trial: __syncthreads between phases, an ordinary launch of any number
     # of trials. Several: the grid barrier, so a cooperative launch of the whole grid
     # (planned with that module's occupancy).
-    cooperative = (_kernel("lif.cu", "lif_run", dtype, cooperative=True)
-                   if n > settings.gpu_lif_single_block_max_neurons else plain)
+    cooperative = (
+        _kernel("lif.cu", "lif_run", dtype, cooperative=True)
+        if n > settings.gpu_lif_single_block_max_neurons
+        else plain
+    )
     blocks = _lif_blocks(cooperative, batch, n, threads, shared_bytes)
     kernel = plain if blocks == 1 else cooperative
     while True:
-        _launch_checked(kernel, "lif_run", (blocks, batch), threads, (
-            *weights.push, np.int32(weights.layout.n_exc), *weights.inputs, u, np.int32(n_in), np.int32(steps),
-            np.int32(has_input), np.int32(bool(input_spikes)), arrays["v"], arrays["i_exc"], arrays["i_inh"],
-            arrays["refractory"], arrays["ring_exc"], arrays["ring_inh"], arrays["trace"], np.int32(n),
-            np.int32(slots), np.int64(state.step), states, np.int32(states.shape[1] if record_states else 0),
-            np.int32(record_states), np.int32(window), np.int32(bool(record_spikes)), records,
-            np.int64(records.shape[1]), counts, positions, cp.zeros((batch, 3, n), cp.int32),
-            cp.zeros((batch, 3), cp.int32), *scalars, np.int32(max(int(refractory_steps) - 1, 0)),
-            np.int32(push_variant), np.int32(chunk)), shared_bytes)
+        _launch_checked(
+            kernel,
+            "lif_run",
+            (blocks, batch),
+            threads,
+            (
+                *weights.push,
+                np.int32(weights.layout.n_exc),
+                *weights.inputs,
+                u,
+                np.int32(n_in),
+                np.int32(steps),
+                np.int32(has_input),
+                np.int32(bool(input_spikes)),
+                arrays["v"],
+                arrays["i_exc"],
+                arrays["i_inh"],
+                arrays["refractory"],
+                arrays["ring_exc"],
+                arrays["ring_inh"],
+                arrays["trace"],
+                np.int32(n),
+                np.int32(slots),
+                np.int64(state.step),
+                states,
+                np.int32(states.shape[1] if record_states else 0),
+                np.int32(record_states),
+                np.int32(window),
+                np.int32(bool(record_spikes)),
+                records,
+                np.int64(records.shape[1]),
+                counts,
+                positions,
+                cp.zeros((batch, 3, n), cp.int32),
+                cp.zeros((batch, 3), cp.int32),
+                *scalars,
+                np.int32(max(int(refractory_steps) - 1, 0)),
+                np.int32(push_variant),
+                np.int32(chunk),
+            ),
+            shared_bytes,
+        )
         if bool((positions == steps).all()):
             break
         # A trial stopped with its records nearly full: double them and go on from where it stopped.
         grown = cp.empty((batch, 2 * records.shape[1], 2), cp.int32)
-        grown[:, :records.shape[1]] = records
+        grown[:, : records.shape[1]] = records
         records = grown
     for name in names:
         _write_back(getattr(state, name), arrays[name])
@@ -375,4 +541,4 @@ def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: 
         return None
     spike_counts = cp.asnumpy(counts)
     host = cp.asnumpy(records)
-    return [layout.spikes_in_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
+    return [layout.spikes_in_step_order(host[b, : spike_counts[b]]) for b in range(batch)]

@@ -32,10 +32,10 @@ def lstm_forward(xp, Gx, Wh_T, h, c, gates, C, TC, H):
         a = Gx[:, t] + h @ Wh_T
         g_t = gates[:, t]
         g_t[...] = sigmoid(xp, a)
-        g_t[:, 2 * m:3 * m] = xp.tanh(a[:, 2 * m:3 * m])
-        c = g_t[:, :m] * c + g_t[:, m:2 * m] * g_t[:, 2 * m:3 * m]
+        g_t[:, 2 * m : 3 * m] = xp.tanh(a[:, 2 * m : 3 * m])
+        c = g_t[:, :m] * c + g_t[:, m : 2 * m] * g_t[:, 2 * m : 3 * m]
         tc = xp.tanh(c)
-        h = g_t[:, 3 * m:] * tc
+        h = g_t[:, 3 * m :] * tc
         C[:, t], TC[:, t], H[:, t] = c, tc, h
 
 
@@ -45,15 +45,15 @@ def lstm_backward(xp, gates, C, TC, c0, dH, Wh, dG):
     dh_next = xp.zeros((B, m), dtype=dH.dtype)
     dc_next = xp.zeros((B, m), dtype=dH.dtype)
     for t in range(T - 1, -1, -1):
-        f, i, g, o = (gates[:, t, k * m:(k + 1) * m] for k in range(4))
+        f, i, g, o = (gates[:, t, k * m : (k + 1) * m] for k in range(4))
         c_prev = C[:, t - 1] if t else c0
         tc = TC[:, t]
         dh = dH[:, t] + dh_next
         dc = dc_next + dh * o * (1.0 - tc * tc)
         dG[:, t, :m] = dc * c_prev * f * (1.0 - f)
-        dG[:, t, m:2 * m] = dc * g * i * (1.0 - i)
-        dG[:, t, 2 * m:3 * m] = dc * i * (1.0 - g * g)
-        dG[:, t, 3 * m:] = dh * tc * o * (1.0 - o)
+        dG[:, t, m : 2 * m] = dc * g * i * (1.0 - i)
+        dG[:, t, 2 * m : 3 * m] = dc * i * (1.0 - g * g)
+        dG[:, t, 3 * m :] = dh * tc * o * (1.0 - o)
         dc_next = dc * f
         dh_next = dG[:, t] @ Wh
 
@@ -62,12 +62,12 @@ def gru_forward(xp, Gx, Wh_zr_T, Wh_c_T, h, gates, RH, H):
     """Fill gates (B, T, 3m), reset states r ⊙ h RH and outputs H (B, T, m) from h."""
     m = h.shape[1]
     for t in range(Gx.shape[1]):
-        zr = sigmoid(xp, Gx[:, t, :2 * m] + h @ Wh_zr_T)
+        zr = sigmoid(xp, Gx[:, t, : 2 * m] + h @ Wh_zr_T)
         rh = zr[:, m:] * h
-        candidate = xp.tanh(Gx[:, t, 2 * m:] + rh @ Wh_c_T)
+        candidate = xp.tanh(Gx[:, t, 2 * m :] + rh @ Wh_c_T)
         h = candidate + zr[:, :m] * (h - candidate)
-        gates[:, t, :2 * m] = zr
-        gates[:, t, 2 * m:] = candidate
+        gates[:, t, : 2 * m] = zr
+        gates[:, t, 2 * m :] = candidate
         RH[:, t], H[:, t] = rh, h
 
 
@@ -76,12 +76,12 @@ def gru_backward(xp, gates, H, h0, dH, Wh_zr, Wh_c, dG):
     B, T, m = dH.shape
     dh_next = xp.zeros((B, m), dtype=dH.dtype)
     for t in range(T - 1, -1, -1):
-        z, r, candidate = (gates[:, t, k * m:(k + 1) * m] for k in range(3))
+        z, r, candidate = (gates[:, t, k * m : (k + 1) * m] for k in range(3))
         h_prev = H[:, t - 1] if t else h0
         dh = dH[:, t] + dh_next
         d_candidate = dh * (1.0 - z) * (1.0 - candidate * candidate)
         d_rh = d_candidate @ Wh_c
         dG[:, t, :m] = dh * (h_prev - candidate) * z * (1.0 - z)
-        dG[:, t, m:2 * m] = d_rh * h_prev * r * (1.0 - r)
-        dG[:, t, 2 * m:] = d_candidate
-        dh_next = dh * z + d_rh * r + dG[:, t, :2 * m] @ Wh_zr
+        dG[:, t, m : 2 * m] = d_rh * h_prev * r * (1.0 - r)
+        dG[:, t, 2 * m :] = d_candidate
+        dh_next = dh * z + d_rh * r + dG[:, t, : 2 * m] @ Wh_zr

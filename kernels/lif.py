@@ -59,9 +59,19 @@ class LifParams:
     def as_tuple(self, dtype) -> tuple:
         """Scalars in kernel argument order; floats cast to `dtype` so float32 stays float32."""
         cast = np.dtype(dtype).type
-        return (cast(self.v_rest), cast(self.v_reset), cast(self.v_thresh), cast(self.decay_m),
-                cast(self.gain_exc), cast(self.gain_inh), cast(self.gain_ext), cast(self.decay_exc),
-                cast(self.decay_inh), cast(self.decay_trace), np.int64(self.refractory_steps))
+        return (
+            cast(self.v_rest),
+            cast(self.v_reset),
+            cast(self.v_thresh),
+            cast(self.decay_m),
+            cast(self.gain_exc),
+            cast(self.gain_inh),
+            cast(self.gain_ext),
+            cast(self.decay_exc),
+            cast(self.decay_inh),
+            cast(self.decay_trace),
+            np.int64(self.refractory_steps),
+        )
 
 
 def synaptic_gain(dt: float, tau_m: float, tau_syn: float) -> float:
@@ -76,10 +86,17 @@ def lif_params(*, dt, tau_m, tau_exc, tau_inh, v_rest, v_reset, v_thresh, refrac
     """The exact-integration constants of one step (arguments already validated)."""
     decay_m = math.exp(-dt / tau_m)
     return LifParams(
-        v_rest=v_rest, v_reset=v_reset, v_thresh=v_thresh, decay_m=decay_m,
-        gain_exc=synaptic_gain(dt, tau_m, tau_exc), gain_inh=synaptic_gain(dt, tau_m, tau_inh),
-        gain_ext=1.0 - decay_m, decay_exc=math.exp(-dt / tau_exc), decay_inh=math.exp(-dt / tau_inh),
-        decay_trace=math.exp(-dt / trace_tau), refractory_steps=int(round(refractory / dt)),
+        v_rest=v_rest,
+        v_reset=v_reset,
+        v_thresh=v_thresh,
+        decay_m=decay_m,
+        gain_exc=synaptic_gain(dt, tau_m, tau_exc),
+        gain_inh=synaptic_gain(dt, tau_m, tau_inh),
+        gain_ext=1.0 - decay_m,
+        decay_exc=math.exp(-dt / tau_exc),
+        decay_inh=math.exp(-dt / tau_inh),
+        decay_trace=math.exp(-dt / trace_tau),
+        refractory_steps=int(round(refractory / dt)),
     )
 
 
@@ -106,10 +123,15 @@ class LifState:
         """Membrane potentials v0 (n,) in every trial; no current, nothing in flight."""
         n, dtype = v0.shape[0], v0.dtype
         zeros = np.zeros((batch, n), dtype=dtype)
-        return cls(v=np.repeat(v0[None], batch, axis=0), i_exc=zeros.copy(), i_inh=zeros.copy(),
-                   refractory=np.zeros((batch, n), dtype=np.int32),
-                   ring_exc=np.zeros((batch, ring_slots, n), dtype=dtype),
-                   ring_inh=np.zeros((batch, ring_slots, n), dtype=dtype), trace=zeros.copy())
+        return cls(
+            v=np.repeat(v0[None], batch, axis=0),
+            i_exc=zeros.copy(),
+            i_inh=zeros.copy(),
+            refractory=np.zeros((batch, n), dtype=np.int32),
+            ring_exc=np.zeros((batch, ring_slots, n), dtype=dtype),
+            ring_inh=np.zeros((batch, ring_slots, n), dtype=dtype),
+            trace=zeros.copy(),
+        )
 
     ARRAYS = ("v", "i_exc", "i_inh", "refractory", "ring_exc", "ring_inh", "trace")
 

@@ -51,8 +51,17 @@ def esn_run(weights: ReferenceEsnWeights, inputs, state, leak_rate: float, activ
     return out
 
 
-def esn_generate(weights: ReferenceEsnWeights, readout_coef, readout_intercept, include_input: bool,
-                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+def esn_generate(
+    weights: ReferenceEsnWeights,
+    readout_coef,
+    readout_intercept,
+    include_input: bool,
+    state,
+    first_input,
+    n_steps: int,
+    leak_rate: float,
+    activation: str,
+):
     """Closed loop for one sequence: each output becomes the next input.
 
     readout y = coef @ [x, u] + intercept (or coef @ x + intercept without the input);
@@ -108,8 +117,16 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> ReferenceLifWeights:
     return ReferenceLifWeights(sp.csr_array(push), np.asarray(delays), int(n_exc), sp.csr_array(W_in))
 
 
-def lsm_run(weights: ReferenceLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-            record_spikes: bool):
+def lsm_run(
+    weights: ReferenceLifWeights,
+    params: tuple,
+    inputs,
+    input_spikes: bool,
+    state,
+    out,
+    window: int,
+    record_spikes: bool,
+):
     """Advance B trials over every step of `inputs` (B, T, n_in), one step at a time.
 
     `params` is ``kernels.lif.LifParams.as_tuple``; `state` (``kernels.lif.LifState``)
@@ -119,8 +136,19 @@ def lsm_run(weights: ReferenceLifWeights, params: tuple, inputs, input_spikes: b
     None records no states. Returns, per trial, the spikes as (step, neuron) rows
     (int64, steps counted from the start of `inputs`), or None without `record_spikes`.
     """
-    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
-     decay_trace, refractory_steps) = params
+    (
+        v_rest,
+        v_reset,
+        v_thresh,
+        decay_m,
+        gain_exc,
+        gain_inh,
+        gain_ext,
+        decay_exc,
+        decay_inh,
+        decay_trace,
+        refractory_steps,
+    ) = params
     n = state.v.shape[1]
     slots = state.ring_exc.shape[1]
     push, delays = weights.push, weights.delays
@@ -149,8 +177,11 @@ def lsm_run(weights: ReferenceLifWeights, params: tuple, inputs, input_spikes: b
                 for j in spiked:
                     start, stop = push.indptr[j], push.indptr[j + 1]
                     ring = state.ring_exc[b] if j < weights.n_exc else state.ring_inh[b]
-                    np.add.at(ring, ((state.step + delays[start:stop]) % slots, push.indices[start:stop]),
-                              push.data[start:stop])
+                    np.add.at(
+                        ring,
+                        ((state.step + delays[start:stop]) % slots, push.indices[start:stop]),
+                        push.data[start:stop],
+                    )
                 if input_spikes:  # input spikes arrive with the recurrent ones of this step
                     state.ring_exc[b, slot] += drive
                 i_exc += state.ring_exc[b, slot]

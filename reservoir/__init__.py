@@ -19,9 +19,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # about a second to import, and imports pandas whenever it is installed, so a script
 # that only runs reservoirs pays for neither.
 _LAZY = {
-    "ESNRegressor": "estimators", "ESNClassifier": "estimators", "ELMRegressor": "estimators",
-    "ELMClassifier": "estimators", "NotFittedError": "estimators", "Ridge": "readouts",
-    "GRUReadout": "readouts", "LSTMReadout": "readouts",
+    "ESNRegressor": "estimators",
+    "ESNClassifier": "estimators",
+    "ELMRegressor": "estimators",
+    "ELMClassifier": "estimators",
+    "NotFittedError": "estimators",
+    "Ridge": "readouts",
+    "GRUReadout": "readouts",
+    "LSTMReadout": "readouts",
 }
 
 
@@ -40,8 +45,23 @@ def __dir__():
 
 
 __all__ = [
-    "ESN", "LSM", "ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError",
-    "ReservoirWarning", "Ridge",
-    "GRUReadout", "LSTMReadout", "StateStore", "random_sparse", "spectral_radius", "backends", "datasets", "lsm",
-    "metrics", "__version__",
+    "ESN",
+    "LSM",
+    "ESNRegressor",
+    "ESNClassifier",
+    "ELMRegressor",
+    "ELMClassifier",
+    "NotFittedError",
+    "ReservoirWarning",
+    "Ridge",
+    "GRUReadout",
+    "LSTMReadout",
+    "StateStore",
+    "random_sparse",
+    "spectral_radius",
+    "backends",
+    "datasets",
+    "lsm",
+    "metrics",
+    "__version__",
 ]

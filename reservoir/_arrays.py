@@ -20,8 +20,9 @@ def _cupy():
     try:
         import cupy
     except ImportError:
-        raise TypeError("a GPU array was given, but CuPy is not installed: "
-                        "pip install 'reservoir-engine[cuda]'") from None
+        raise TypeError(
+            "a GPU array was given, but CuPy is not installed: pip install 'reservoir-engine[cuda]'"
+        ) from None
     return cupy
 
 

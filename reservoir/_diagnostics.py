@@ -50,17 +50,23 @@ def warn_echo_state(spectral_radius, leak_rate: float, stacklevel: int = 2) -> N
     if spectral_radius is None:
         return
     if spectral_radius > ECHO_STATE_LIMIT:
-        _warn(f"spectral_radius={spectral_radius:g} is above {ECHO_STATE_LIMIT}, where the echo-state property "
-              "usually fails: the states depend on where the reservoir started more than on the input. "
-              "Use spectral_radius <= 1.2", stacklevel + 1)
+        _warn(
+            f"spectral_radius={spectral_radius:g} is above {ECHO_STATE_LIMIT}, where the echo-state property "
+            "usually fails: the states depend on where the reservoir started more than on the input. "
+            "Use spectral_radius <= 1.2",
+            stacklevel + 1,
+        )
 
 
 def warn_few_samples(n_features: int, n_samples: int, alpha, stacklevel: int = 2) -> None:
     """Warn when a readout has more features than training samples (it can interpolate them)."""
     if n_features > n_samples:
-        _warn(f"the readout has {n_features} features but only {n_samples} training samples: it can fit them "
-              f"exactly and will generalise poorly (alpha={alpha}). Use fewer units, more (or longer) training "
-              "data, or a larger alpha", stacklevel + 1)
+        _warn(
+            f"the readout has {n_features} features but only {n_samples} training samples: it can fit them "
+            f"exactly and will generalise poorly (alpha={alpha}). Use fewer units, more (or longer) training "
+            "data, or a larger alpha",
+            stacklevel + 1,
+        )
 
 
 class SaturationMonitor:
@@ -85,6 +91,9 @@ class SaturationMonitor:
     def finish(self, hint, stacklevel: int = 2) -> None:
         """Warn if the run was saturated; `hint()` says what to change (computed only then)."""
         if self.seen and self.saturated > SATURATED_FRACTION * self.seen:
-            _warn(f"{self.saturated / self.seen:.0%} of the sampled reservoir states have |x| > {SATURATED_STATE}: "
-                  "the tanh units are saturated and act as binary switches, which loses the input's detail. "
-                  f"{hint()}", stacklevel + 1)
+            _warn(
+                f"{self.saturated / self.seen:.0%} of the sampled reservoir states have |x| > {SATURATED_STATE}: "
+                "the tanh units are saturated and act as binary switches, which loses the input's detail. "
+                f"{hint()}",
+                stacklevel + 1,
+            )

@@ -64,8 +64,9 @@ class InputDrivenModel(BackendModel):
     def _ensure_input_weights(self, n_in: int) -> None:
         if self.W_in is not None:
             if n_in != self.W_in.shape[1]:
-                raise ValueError(f"u has {n_in} features per step, but this {self._noun}'s W_in expects "
-                                 f"{self.W_in.shape[1]}")
+                raise ValueError(
+                    f"u has {n_in} features per step, but this {self._noun}'s W_in expects {self.W_in.shape[1]}"
+                )
             return
         self._draw_input_weights(n_in)
         self._prepared = None
@@ -73,14 +74,20 @@ class InputDrivenModel(BackendModel):
     def _check_batch(self, held: int, batch: int, sequences: str = "sequence(s)") -> None:
         """The state held is of `held` sequences; a run continuing it must have as many."""
         if held != batch:
-            raise ValueError(f"the {self._noun} holds the state of {held} {sequences} but u has {batch}; "
-                             f"call reset() to start new {sequences.replace('(s)', 's')}")
+            raise ValueError(
+                f"the {self._noun} holds the state of {held} {sequences} but u has {batch}; "
+                f"call reset() to start new {sequences.replace('(s)', 's')}"
+            )
 
     @staticmethod
     def _chunk_steps(checkpoint_every) -> int:
         """Steps per kernel call (and per checkpoint of a stored run)."""
-        return max(1, settings.time_chunk if checkpoint_every is None
-                   else check.positive_int(checkpoint_every, "checkpoint_every"))
+        return max(
+            1,
+            settings.time_chunk
+            if checkpoint_every is None
+            else check.positive_int(checkpoint_every, "checkpoint_every"),
+        )
 
     @staticmethod
     def _check_run_name(name) -> str:

@@ -113,9 +113,11 @@ def sequences(u, dtype: np.dtype, name: str = "u", n_features: int | None = None
         array = xp.asarray(u)
     except ValueError:  # NumPy's "inhomogeneous shape": a list of sequences of different lengths
         if isinstance(u, (list, tuple)) and len({np.shape(item) for item in u}) > 1:
-            raise ValueError(f"{name} is a list of sequences of different shapes "
-                             f"{sorted({np.shape(item) for item in u})}: a batch needs equal lengths; run them "
-                             "one at a time (or pad them)") from None
+            raise ValueError(
+                f"{name} is a list of sequences of different shapes "
+                f"{sorted({np.shape(item) for item in u})}: a batch needs equal lengths; run them "
+                "one at a time (or pad them)"
+            ) from None
         raise
     if array.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}")

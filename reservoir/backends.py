@@ -102,10 +102,28 @@ register(Backend("numba", "cpu", ("numba",), "Numba CPU kernels, time loop compi
 # GPU priorities: "auto" prefers the faster GPU path; cupy > numba-cuda is the order the
 # benchmark (asv_bench/gpu_bench.py) is to confirm on a GPU.
 _GPU_HINT = "install the GPU extra: pip install 'reservoir-engine[cuda]'"
-register(Backend("numba-cuda", "cuda", ("numba.cuda",), "Numba-CUDA kernels, persistent time loop on the GPU", 20,
-                 device_problem=_numba_cuda_device_problem, install_hint=_GPU_HINT))
-register(Backend("cupy", "cupy_raw", ("cupy",), "CUDA C kernels loaded with CuPy, persistent time loop on the GPU",
-                 30, device_problem=_cupy_device_problem, install_hint=_GPU_HINT))
+register(
+    Backend(
+        "numba-cuda",
+        "cuda",
+        ("numba.cuda",),
+        "Numba-CUDA kernels, persistent time loop on the GPU",
+        20,
+        device_problem=_numba_cuda_device_problem,
+        install_hint=_GPU_HINT,
+    )
+)
+register(
+    Backend(
+        "cupy",
+        "cupy_raw",
+        ("cupy",),
+        "CUDA C kernels loaded with CuPy, persistent time loop on the GPU",
+        30,
+        device_problem=_cupy_device_problem,
+        install_hint=_GPU_HINT,
+    )
+)
 
 
 def names() -> list[str]:

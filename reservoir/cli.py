@@ -89,8 +89,9 @@ def minimum_steps(washout: int | None = None, train: int | None = None) -> int:
     return steps
 
 
-def plan(steps: int, n_inputs: int = 1, *, washout: int | None = None, train: int | None = None,
-         units: int | None = None) -> Plan:
+def plan(
+    steps: int, n_inputs: int = 1, *, washout: int | None = None, train: int | None = None, units: int | None = None
+) -> Plan:
     """Choose the sizes not given for a series of ``steps`` steps with ``n_inputs`` columns.
 
     Raises ValueError naming the length and the minimum when no fit is possible.
@@ -99,38 +100,51 @@ def plan(steps: int, n_inputs: int = 1, *, washout: int | None = None, train: in
     chosen_washout, chosen_train = _auto_sizes(steps, washout, train)
     if not _fits(steps, chosen_washout, chosen_train):
         needed = minimum_steps(washout, train)
-        given = " and ".join(f"--{name} {value}" for name, value in (("washout", washout), ("train", train))
-                             if value is not None)
-        raise ValueError(f"the series has {steps} steps; a forecast{' with ' + given if given else ''} needs at "
-                         f"least {needed} ({MIN_TRAIN} training and {MIN_TEST} test steps at the least)")
+        given = " and ".join(
+            f"--{name} {value}" for name, value in (("washout", washout), ("train", train)) if value is not None
+        )
+        raise ValueError(
+            f"the series has {steps} steps; a forecast{' with ' + given if given else ''} needs at "
+            f"least {needed} ({MIN_TRAIN} training and {MIN_TEST} test steps at the least)"
+        )
     notes = []
     if (washout, train) != (chosen_washout, chosen_train) and (chosen_washout, chosen_train) != (
-            DEFAULT_WASHOUT, DEFAULT_TRAIN):
-        notes.append(f"the series has {steps} steps: washout {chosen_washout} and {chosen_train} training steps "
-                     f"(defaults {DEFAULT_WASHOUT} and {DEFAULT_TRAIN}), leaving "
-                     f"{steps - 1 - chosen_washout - chosen_train} test steps; set --washout/--train to choose")
+        DEFAULT_WASHOUT,
+        DEFAULT_TRAIN,
+    ):
+        notes.append(
+            f"the series has {steps} steps: washout {chosen_washout} and {chosen_train} training steps "
+            f"(defaults {DEFAULT_WASHOUT} and {DEFAULT_TRAIN}), leaving "
+            f"{steps - 1 - chosen_washout - chosen_train} test steps; set --washout/--train to choose"
+        )
     limit = max(1, chosen_train // SAMPLES_PER_UNIT)
     if units is None:
         units = min(DEFAULT_UNITS, limit)
         if units < DEFAULT_UNITS:
-            notes.append(f"{units} units (default {DEFAULT_UNITS}): at most one unit per {SAMPLES_PER_UNIT} "
-                         f"training steps, so the readout does not fit noise; set --units to choose")
+            notes.append(
+                f"{units} units (default {DEFAULT_UNITS}): at most one unit per {SAMPLES_PER_UNIT} "
+                f"training steps, so the readout does not fit noise; set --units to choose"
+            )
     elif units > limit:
         features = units + n_inputs
-        notes.append(f"warning: {units} units on {chosen_train} training steps fit {features} features on "
-                     f"{chosen_train} samples: expect overfitting (a large test error); use --units {limit} or "
-                     f"fewer, or a longer series")
+        notes.append(
+            f"warning: {units} units on {chosen_train} training steps fit {features} features on "
+            f"{chosen_train} samples: expect overfitting (a large test error); use --units {limit} or "
+            f"fewer, or a longer series"
+        )
     short = train is None and chosen_train < DEFAULT_TRAIN
     return Plan(steps, chosen_washout, chosen_train, units, notes, short)
 
 
 def _count(minimum: int):
     """An argparse type: an int >= minimum (argparse names the option in its error)."""
+
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
+
     parse.__name__ = "integer"  # argparse says "invalid integer value" for non-numbers
     return parse
 
@@ -156,32 +170,67 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _forecast_parser(subparsers):
-    parser = subparsers.add_parser("forecast", help="train an ESN forecaster and report its error",
-                                   description=__doc__, formatter_class=_HelpFormatter)
+    parser = subparsers.add_parser(
+        "forecast",
+        help="train an ESN forecaster and report its error",
+        description=__doc__,
+        formatter_class=_HelpFormatter,
+    )
     add = parser.add_argument
-    add("--data", default="mackey-glass",
-        help="'mackey-glass' (built in) or a path to a .csv/.npy series (rows are time steps, columns variables)")
-    add("--steps", type=_count(2), default=None,
-        help=f"length of the built-in series (default: {BUILT_IN_STEPS}; a file is used whole)")
-    add("--train", type=_count(1), default=None,
+    add(
+        "--data",
+        default="mackey-glass",
+        help="'mackey-glass' (built in) or a path to a .csv/.npy series (rows are time steps, columns variables)",
+    )
+    add(
+        "--steps",
+        type=_count(2),
+        default=None,
+        help=f"length of the built-in series (default: {BUILT_IN_STEPS}; a file is used whole)",
+    )
+    add(
+        "--train",
+        type=_count(1),
+        default=None,
         help=f"training steps after the washout (default: {DEFAULT_TRAIN}, fewer for a short series: at least "
-             f"{TEST_FRACTION:.0%}% of it is kept for testing)")
-    add("--washout", type=_count(0), default=None,
+        f"{TEST_FRACTION:.0%}% of it is kept for testing)",
+    )
+    add(
+        "--washout",
+        type=_count(0),
+        default=None,
         help=f"initial steps not used for training, while the reservoir forgets its zero state (default: "
-             f"{DEFAULT_WASHOUT}, or {WASHOUT_FRACTION:.0%}% of a short series)")
-    add("--horizon", type=_count(1), default=500,
-        help="closed-loop forecast steps after training (cut to the test steps there are)")
-    add("--units", type=_count(1), default=None,
-        help=f"reservoir units (default: {DEFAULT_UNITS}, or one per {SAMPLES_PER_UNIT} training steps if fewer)")
-    add("--density", type=float, default=None,
+        f"{DEFAULT_WASHOUT}, or {WASHOUT_FRACTION:.0%}% of a short series)",
+    )
+    add(
+        "--horizon",
+        type=_count(1),
+        default=500,
+        help="closed-loop forecast steps after training (cut to the test steps there are)",
+    )
+    add(
+        "--units",
+        type=_count(1),
+        default=None,
+        help=f"reservoir units (default: {DEFAULT_UNITS}, or one per {SAMPLES_PER_UNIT} training steps if fewer)",
+    )
+    add(
+        "--density",
+        type=float,
+        default=None,
         help="recurrent connection density, the fraction of all pairs (default: 0.01, or about 10 connections per "
-             "unit in a reservoir of fewer than 1000 units)")
+        "unit in a reservoir of fewer than 1000 units)",
+    )
     add("--spectral-radius", type=float, default=1.25, help="spectral radius of the recurrent matrix")
     add("--leak-rate", type=float, default=0.3, help="leak rate a: x <- (1 - a) x + a tanh(...); 1 is no leak")
     add("--input-scaling", type=float, default=0.5, help="input weights are uniform in [-scaling, scaling)")
-    add("--alpha", type=_alphas, default=None,
+    add(
+        "--alpha",
+        type=_alphas,
+        default=None,
         help=f"ridge penalty, or a comma-separated list chosen on the last 20%% of the training steps (default: "
-             f"{DEFAULT_ALPHA:g}; for a short series chosen from {','.join(f'{a:g}' for a in SHORT_SERIES_ALPHAS)})")
+        f"{DEFAULT_ALPHA:g}; for a short series chosen from {','.join(f'{a:g}' for a in SHORT_SERIES_ALPHAS)})",
+    )
     add("--backend", default="auto", choices=["auto", *backends.names()], help="where the reservoir runs")
     add("--dtype", default="float32", choices=["float32", "float64"], help="reservoir precision")
     add("--seed", type=int, default=42, help="seed of the random weights")
@@ -194,8 +243,10 @@ def _load(args) -> tuple[np.ndarray, str]:
         return datasets.mackey_glass(args.steps or BUILT_IN_STEPS, tau=17), "Mackey-Glass (tau = 17)"
     series = datasets.load_series(args.data)
     if args.steps is not None:
-        print(f"note: --steps {args.steps} is for the built-in series; {Path(args.data).name} is used whole "
-              f"({series.shape[0]} steps)")
+        print(
+            f"note: --steps {args.steps} is for the built-in series; {Path(args.data).name} is used whole "
+            f"({series.shape[0]} steps)"
+        )
     return series, Path(args.data).name
 
 
@@ -208,8 +259,10 @@ def forecast(args) -> int:
     if alpha is None:
         alpha = SHORT_SERIES_ALPHAS if sizes.short else DEFAULT_ALPHA
         if sizes.short:
-            print(f"note: alpha chosen from {', '.join(f'{a:g}' for a in alpha)} on the last 20% of the training "
-                  f"steps (default {DEFAULT_ALPHA:g} for a long series); set --alpha to choose")
+            print(
+                f"note: alpha chosen from {', '.join(f'{a:g}' for a in alpha)} on the last 20% of the training "
+                f"steps (default {DEFAULT_ALPHA:g} for a long series); set --alpha to choose"
+            )
     end_train = sizes.washout + sizes.train
     # Standardise with training statistics only: nothing of the test part leaks in.
     train_part = series[: end_train + 1]
@@ -220,10 +273,19 @@ def forecast(args) -> int:
     inputs, targets = z[:-1], z[1:]  # one step ahead: y[t] is the next value after u[t]
     # density=None is left out: the estimator's default adapts it to small reservoirs.
     density = {} if args.density is None else {"density": args.density}
-    model = ESNRegressor(sizes.units, **density, spectral_radius=args.spectral_radius,
-                         leak_rate=args.leak_rate, input_scaling=args.input_scaling, alpha=alpha,
-                         washout=sizes.washout, seed=args.seed, dtype=args.dtype, backend=args.backend,
-                         progress=sys.stderr.isatty())
+    model = ESNRegressor(
+        sizes.units,
+        **density,
+        spectral_radius=args.spectral_radius,
+        leak_rate=args.leak_rate,
+        input_scaling=args.input_scaling,
+        alpha=alpha,
+        washout=sizes.washout,
+        seed=args.seed,
+        dtype=args.dtype,
+        backend=args.backend,
+        progress=sys.stderr.isatty(),
+    )
     started = time.perf_counter()
     model.fit(inputs[:end_train], targets[:end_train])
     fit_seconds = time.perf_counter() - started
@@ -241,39 +303,69 @@ def forecast(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     states = model.reservoir_.reset().run(inputs)
-    states_path = save_run(out / "states.h5", "forecast", states, inputs=inputs, targets=targets,
-                           config={**model.get_params(), "data": label, "backend": model.reservoir_.backend_name})
+    states_path = save_run(
+        out / "states.h5",
+        "forecast",
+        states,
+        inputs=inputs,
+        targets=targets,
+        config={**model.get_params(), "data": label, "backend": model.reservoir_.backend_name},
+    )
     try:
-        figure = forecast_figure(truth * scale + mean, one_step * scale + mean, closed_loop * scale + mean,
-                                 label=label, first_step=end_train + 1, units=sizes.units,
-                                 one_step_nrmse=one_step_nrmse, closed_loop_nrmse=closed_loop_nrmse)
+        figure = forecast_figure(
+            truth * scale + mean,
+            one_step * scale + mean,
+            closed_loop * scale + mean,
+            label=label,
+            first_step=end_train + 1,
+            units=sizes.units,
+            one_step_nrmse=one_step_nrmse,
+            closed_loop_nrmse=closed_loop_nrmse,
+        )
         figure.savefig(out / "forecast.png", dpi=110)
         figure = out / "forecast.png"
     except ImportError:
         figure = "not written: matplotlib is missing (pip install 'reservoir-engine[plot]')"
 
-    print(f"data: {label}, {series.shape[0]} steps; reservoir: {sizes.units} units, "
-          f"backend {model.reservoir_.backend_name}, {args.dtype}; washout {sizes.washout}, "
-          f"{sizes.train} training steps; fit {fit_seconds:.2f} s"
-          + (f"; alpha {model.alpha_:g} chosen" if np.size(alpha) > 1 else ""))
+    print(
+        f"data: {label}, {series.shape[0]} steps; reservoir: {sizes.units} units, "
+        f"backend {model.reservoir_.backend_name}, {args.dtype}; washout {sizes.washout}, "
+        f"{sizes.train} training steps; fit {fit_seconds:.2f} s"
+        + (f"; alpha {model.alpha_:g} chosen" if np.size(alpha) > 1 else "")
+    )
     print(f"one-step NRMSE    ({sizes.test} test steps): {one_step_nrmse:.4g}")
     print(f"closed-loop NRMSE ({horizon} steps, generative): {closed_loop_nrmse:.4g}")
-    print(f"baseline: persistence (next value = last value) one-step NRMSE {persistence_nrmse:.4g}; "
-          "predicting the mean scores about 1")
+    print(
+        f"baseline: persistence (next value = last value) one-step NRMSE {persistence_nrmse:.4g}; "
+        "predicting the mean scores about 1"
+    )
     if not one_step_nrmse < persistence_nrmse:
-        print("warning: the one-step forecast is no better than repeating the last value; try another "
-              "--alpha, --units or --leak-rate, or a longer series")
+        print(
+            "warning: the one-step forecast is no better than repeating the last value; try another "
+            "--alpha, --units or --leak-rate, or a longer series"
+        )
     if not closed_loop_nrmse < 1:
-        print("note: the closed-loop forecast drifts away from the series (NRMSE >= 1 is no better than "
-              "predicting the mean); a larger --alpha often steadies it")
+        print(
+            "note: the closed-loop forecast drifts away from the series (NRMSE >= 1 is no better than "
+            "predicting the mean); a larger --alpha often steadies it"
+        )
     print(f"states: {states_path} ({states.shape[0]} x {states.shape[1]})")
     print(f"figure: {figure}")
     return 0
 
 
-def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int = 0, units: int | None = None,
-                    one_step_nrmse: float | None = None, closed_loop_nrmse: float | None = None,
-                    max_shown: int = 500):
+def forecast_figure(
+    truth,
+    one_step,
+    closed_loop,
+    *,
+    label: str,
+    first_step: int = 0,
+    units: int | None = None,
+    one_step_nrmse: float | None = None,
+    closed_loop_nrmse: float | None = None,
+    max_shown: int = 500,
+):
     """The forecast figure: one-step and closed-loop forecasts against the truth, and their errors.
 
     ``truth`` and ``one_step`` cover the test steps ((T,) or (T, k); the first column is
@@ -302,16 +394,27 @@ def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int
 
     top.plot(steps, truth[:shown], color="black", lw=2.2, alpha=0.45, label="truth")
     top.plot(steps, one_step[:shown], color="tab:blue", lw=1.1, ls="--", label="one step ahead")
-    top.set_title(f"one step ahead (each step from the true past){score(one_step_nrmse)} over all {test:,} test steps",
-                  loc="left", fontsize=10)
+    top.set_title(
+        f"one step ahead (each step from the true past){score(one_step_nrmse)} over all {test:,} test steps",
+        loc="left",
+        fontsize=10,
+    )
     middle.plot(steps, truth[:shown], color="black", lw=2.2, alpha=0.45, label="truth")
     finite = np.isfinite(closed_loop)
-    middle.plot(steps[:horizon][finite], closed_loop[finite], color="tab:red", lw=1.1,
-                label="closed loop (own outputs fed back)")
+    middle.plot(
+        steps[:horizon][finite],
+        closed_loop[finite],
+        color="tab:red",
+        lw=1.1,
+        label="closed loop (own outputs fed back)",
+    )
     if horizon < shown:
         middle.axvline(horizon - 0.5, color="tab:red", lw=0.8, ls=":")
-    middle.set_title(f"closed loop, {horizon:,} steps generated from the end of training{score(closed_loop_nrmse)}",
-                     loc="left", fontsize=10)
+    middle.set_title(
+        f"closed loop, {horizon:,} steps generated from the end of training{score(closed_loop_nrmse)}",
+        loc="left",
+        fontsize=10,
+    )
     low, high = np.min(truth[:shown]), np.max(truth[:shown])
     span = high - low if high > low else 1.0
     shown_range = (low - 0.15 * span, high + 0.45 * span)
@@ -325,15 +428,24 @@ def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int
     with np.errstate(invalid="ignore"):
         outside = np.flatnonzero(~((closed_loop >= shown_range[0]) & (closed_loop <= shown_range[1])))
     if outside.size:
-        middle.text(0.01, 0.95, f"the closed loop leaves the range shown at test step {outside[0]:,}",
-                    transform=middle.transAxes, color="tab:red", fontsize=9, va="top")
+        middle.text(
+            0.01,
+            0.95,
+            f"the closed loop leaves the range shown at test step {outside[0]:,}",
+            transform=middle.transAxes,
+            color="tab:red",
+            fontsize=9,
+            va="top",
+        )
     tiny = np.finfo(np.float64).tiny  # log scale: an exact hit is drawn at the bottom, not dropped
-    bottom.semilogy(steps, np.abs(one_step[:shown] - truth[:shown]) + tiny, color="tab:blue", lw=1,
-                    label="one step ahead")
+    bottom.semilogy(
+        steps, np.abs(one_step[:shown] - truth[:shown]) + tiny, color="tab:blue", lw=1, label="one step ahead"
+    )
     with np.errstate(invalid="ignore", over="ignore"):
         error = np.abs(closed_loop - truth[:horizon])
-    bottom.semilogy(steps[:horizon], np.where(np.isfinite(error), error, np.nan) + tiny, color="tab:red", lw=1,
-                    label="closed loop")
+    bottom.semilogy(
+        steps[:horizon], np.where(np.isfinite(error), error, np.nan) + tiny, color="tab:red", lw=1, label="closed loop"
+    )
     spread = np.std(truth)
     if spread > 0:
         bottom.axhline(spread, color="gray", lw=0.8, ls="--", label="std of the truth (NRMSE 1)")
@@ -346,17 +458,23 @@ def forecast_figure(truth, one_step, closed_loop, *, label: str, first_step: int
     bottom.legend(loc="upper right", fontsize=9, ncol=3)
     bottom.grid(alpha=0.3, which="both")
     last = first_step + shown - 1
-    bottom.set_xlabel(f"test step (0 is time step {first_step:,} of the series); "
-                      f"shown: test steps 0–{shown - 1:,} of {test:,} (time steps {first_step:,}–{last:,})")
-    figure.suptitle(f"ESN forecast of {label}" + (f", {units:,} units" if units else "")
-                    + f": test steps 0–{shown - 1:,} of {test:,}")
+    bottom.set_xlabel(
+        f"test step (0 is time step {first_step:,} of the series); "
+        f"shown: test steps 0–{shown - 1:,} of {test:,} (time steps {first_step:,}–{last:,})"
+    )
+    figure.suptitle(
+        f"ESN forecast of {label}"
+        + (f", {units:,} units" if units else "")
+        + f": test steps 0–{shown - 1:,} of {test:,}"
+    )
     return figure
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``reservoir`` argument parser, with its sub-commands."""
-    parser = argparse.ArgumentParser(prog="reservoir", description="reservoir-engine command line",
-                                     formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="reservoir", description="reservoir-engine command line", formatter_class=_HelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library chooses")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _forecast_parser(subparsers)

@@ -26,8 +26,18 @@ from . import _validation as check
 from .config import settings
 from .kernels.random_csr import DISTRIBUTIONS, fill_random_rows
 
-__all__ = ["random_sparse", "spectral_radius", "row_counts", "input_matrix", "dale_weights", "push_layout",
-           "random_delays", "default_density", "DEFAULT_DENSITY", "MIN_MEAN_FAN_IN"]
+__all__ = [
+    "random_sparse",
+    "spectral_radius",
+    "row_counts",
+    "input_matrix",
+    "dale_weights",
+    "push_layout",
+    "random_delays",
+    "default_density",
+    "DEFAULT_DENSITY",
+    "MIN_MEAN_FAN_IN",
+]
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +227,16 @@ def _arpack_radius(W: sp.csr_array, tol: float) -> float:
     v0 = np.random.default_rng(0).standard_normal(n)
     k = 6
     try:
-        values = spla.eigs(operator, k=k, which="LM", tol=tol, v0=v0, ncv=min(n - 1, 4 * k),
-                           maxiter=max(1000, n), return_eigenvectors=False)
+        values = spla.eigs(
+            operator,
+            k=k,
+            which="LM",
+            tol=tol,
+            v0=v0,
+            ncv=min(n - 1, 4 * k),
+            maxiter=max(1000, n),
+            return_eigenvectors=False,
+        )
     except spla.ArpackNoConvergence as error:
         values = error.eigenvalues
         if len(values) == 0:
@@ -245,7 +263,7 @@ def _power_radius(W: sp.csr_array, tol: float, min_iterations: int = 40, max_ite
         log_growth.append(np.log(norm))
         x = (y / norm).astype(W.dtype)
         if iteration >= min_iterations and iteration % 10 == 0:
-            estimate = float(np.exp(np.mean(log_growth[iteration // 2:])))
+            estimate = float(np.exp(np.mean(log_growth[iteration // 2 :])))
             if abs(estimate - previous) <= tol * 10 * estimate:
                 break
             previous = estimate
@@ -255,15 +273,19 @@ def _power_radius(W: sp.csr_array, tol: float, min_iterations: int = 40, max_ite
 def _nonzero_radius(W) -> float:
     # What to do about it: a small reservoir at an explicit 1 % density draws about
     # units * units / 100 connections, e.g. one for ESN(10), and they seldom close a cycle.
-    hint = (f"{W.shape[0]} units, {int(np.count_nonzero(W.data))} nonzero connection(s); a random reservoir "
-            "this sparse needs a higher density (or fan_in) or more units; leave density unset for the default "
-            f"of at least {MIN_MEAN_FAN_IN} connections per unit")
+    hint = (
+        f"{W.shape[0]} units, {int(np.count_nonzero(W.data))} nonzero connection(s); a random reservoir "
+        "this sparse needs a higher density (or fan_in) or more units; leave density unset for the default "
+        f"of at least {MIN_MEAN_FAN_IN} connections per unit"
+    )
     if W.nnz == 0 or not np.any(W.data):
         raise ValueError(f"cannot rescale to a spectral radius: the matrix is all zeros ({hint})")
     rho = spectral_radius(W)
     if rho == 0.0:
-        raise ValueError(f"cannot rescale to a spectral radius: the matrix is nilpotent (spectral radius 0: its "
-                         f"connections form no cycle; {hint})")
+        raise ValueError(
+            f"cannot rescale to a spectral radius: the matrix is nilpotent (spectral radius 0: its "
+            f"connections form no cycle; {hint})"
+        )
     return rho
 
 
@@ -313,8 +335,9 @@ def random_delays(nnz: int, low: int, high: int, seed=None) -> np.ndarray:
     return np.random.default_rng(seed).integers(low, high + 1, size=nnz).astype(dtype)
 
 
-def input_matrix(units: int, n_in: int, *, density: float, scaling: float, seed=None, dtype="float32",
-                 nonnegative: bool = False) -> sp.csr_array:
+def input_matrix(
+    units: int, n_in: int, *, density: float, scaling: float, seed=None, dtype="float32", nonnegative: bool = False
+) -> sp.csr_array:
     """Input weights (units, n_in): a fraction `density` nonzero, uniform in [-scaling, scaling)
     (in [0, scaling) with `nonnegative`, e.g. for excitatory input spikes)."""
     W_in = random_sparse(units, n_in, density=density, distribution="uniform", seed=seed, dtype=dtype)

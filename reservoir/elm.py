@@ -32,8 +32,20 @@ class HiddenLayer(BackendModel):
     up to 1000, 1 % beyond (``reservoir.connectivity.default_density``).
     """
 
-    def __init__(self, n_hidden, n_features, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
-                 bias_scaling=1.0, seed=None, dtype="float32", backend="auto"):
+    def __init__(
+        self,
+        n_hidden,
+        n_features,
+        *,
+        density=None,
+        fan_in=None,
+        activation="tanh",
+        input_scaling=1.0,
+        bias_scaling=1.0,
+        seed=None,
+        dtype="float32",
+        backend="auto",
+    ):
         self.dtype = check.float_dtype(dtype)
         activation_code(activation)
         self.activation = activation
@@ -42,9 +54,15 @@ class HiddenLayer(BackendModel):
             density = None
             fan_in = min(check.positive_int(fan_in, "fan_in"), n_features)  # a narrow input has fewer features
         weight_seed, bias_seed = _seed_sequence(seed).spawn(2)
-        self.W = random_sparse(check.positive_int(n_hidden, "n_hidden"), check.positive_int(n_features, "n_features"),
-                               density=density, fan_in=fan_in, distribution="uniform", seed=weight_seed,
-                               dtype=self.dtype)
+        self.W = random_sparse(
+            check.positive_int(n_hidden, "n_hidden"),
+            check.positive_int(n_features, "n_features"),
+            density=density,
+            fan_in=fan_in,
+            distribution="uniform",
+            seed=weight_seed,
+            dtype=self.dtype,
+        )
         self.W.data *= self.dtype.type(check.real(input_scaling, "input_scaling"))
         scale = check.non_negative_float(bias_scaling, "bias_scaling")
         self.bias = (np.random.default_rng(bias_seed).uniform(-1.0, 1.0, n_hidden) * scale).astype(self.dtype)

@@ -75,9 +75,22 @@ class ESN(InputDrivenModel):
 
     _noun = "reservoir"
 
-    def __init__(self, units, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh",
-                 seed=None, dtype="float32", backend="auto"):
+    def __init__(
+        self,
+        units,
+        *,
+        density=None,
+        fan_in=None,
+        spectral_radius=0.9,
+        leak_rate=1.0,
+        input_scaling=1.0,
+        input_density=1.0,
+        bias_scaling=0.5,
+        activation="tanh",
+        seed=None,
+        dtype="float32",
+        backend="auto",
+    ):
         self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
         if fan_in is not None:
             density = None
@@ -90,8 +103,14 @@ class ESN(InputDrivenModel):
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
         self.seed = seed
         recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
-        self.W = random_sparse(self.units, density=density, fan_in=fan_in, spectral_radius=self.spectral_radius,
-                               seed=recurrent_seed, dtype=self.dtype)
+        self.W = random_sparse(
+            self.units,
+            density=density,
+            fan_in=fan_in,
+            spectral_radius=self.spectral_radius,
+            seed=recurrent_seed,
+            dtype=self.dtype,
+        )
         self.W_in = None  # drawn on the first run, when the input width is known
         self.bias = None
 
@@ -169,8 +188,14 @@ class ESN(InputDrivenModel):
 
     # ------------------------------------------------------------------ weights
     def _draw_input_weights(self, n_in: int) -> None:
-        W_in = input_matrix(self.units, n_in, density=self.input_density, scaling=self.input_scaling,
-                            seed=self._input_seed, dtype=self.dtype)
+        W_in = input_matrix(
+            self.units,
+            n_in,
+            density=self.input_density,
+            scaling=self.input_scaling,
+            seed=self._input_seed,
+            dtype=self.dtype,
+        )
         self.W_in = np.ascontiguousarray(W_in.toarray())
         bias_rng = np.random.default_rng(self._bias_seed)
         self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
@@ -187,9 +212,20 @@ class ESN(InputDrivenModel):
         return _arrays.like(self._state, device).copy()
 
     # ------------------------------------------------------------------ running
-    def run(self, u, *, progress: bool = False, store=None, name: str | None = None,
-            checkpoint_every: int | None = None, resume: bool = False, targets=None,
-            storage_dtype=None, compression: str | None = None, store_weights: bool = False):
+    def run(
+        self,
+        u,
+        *,
+        progress: bool = False,
+        store=None,
+        name: str | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool = False,
+        targets=None,
+        storage_dtype=None,
+        compression: str | None = None,
+        store_weights: bool = False,
+    ):
         """Run the reservoir over inputs and return every state.
 
         Parameters
@@ -242,23 +278,35 @@ class ESN(InputDrivenModel):
             run = store[name]
             expected = (batch, steps, self.units) if batched else (steps, self.units)
             if run.states.shape != expected:
-                raise ValueError(f"{run.path}: run {name!r} holds states of shape {run.states.shape}; "
-                                 f"resuming it with these inputs would give {expected}")
+                raise ValueError(
+                    f"{run.path}: run {name!r} holds states of shape {run.states.shape}; "
+                    f"resuming it with these inputs would give {expected}"
+                )
             state = _arrays.like(np.array(run.saved_state(), dtype=self.dtype), device)
             start = run.steps_done
         else:
             state = self._start_state(batch, device)
             host_u = _arrays.to_host(u)
-            run = store.create_run(name, steps=steps, units=self.units, batch=batch if batched else None,
-                                   dtype=self.dtype, storage_dtype=storage_dtype, compression=compression,
-                                   inputs=host_u if np.ndim(host_u) > 1 else np.asarray(host_u)[:, None],
-                                   targets=targets, config=self.config(), chunk_steps=min(chunk, steps))
+            run = store.create_run(
+                name,
+                steps=steps,
+                units=self.units,
+                batch=batch if batched else None,
+                dtype=self.dtype,
+                storage_dtype=storage_dtype,
+                compression=compression,
+                inputs=host_u if np.ndim(host_u) > 1 else np.asarray(host_u)[:, None],
+                targets=targets,
+                config=self.config(),
+                chunk_steps=min(chunk, steps),
+            )
             start = 0
         if store_weights:
             run.save_weights(W=self.W, W_in=self.W_in, bias=self.bias)
         buffer = np.empty((batch, min(chunk, steps), self.units), dtype=self.dtype)
-        for first, last, block in self._advance(inputs, state, start, chunk,
-                                                lambda first, last: buffer[:, :last - first], progress):
+        for first, last, block in self._advance(
+            inputs, state, start, chunk, lambda first, last: buffer[:, : last - first], progress
+        ):
             run.write(first, block if batched else block[0])
             run.commit(last, _arrays.to_host(state))
         self._finish(state, batched)
@@ -288,11 +336,16 @@ class ESN(InputDrivenModel):
 
     def _saturation_hint(self, inputs) -> str:
         largest = float(np.abs(_arrays.to_host(inputs)).max())  # only when warning: a copy is fine
-        radius = "the recurrent weights' scale" if self.spectral_radius is None else \
-            f"spectral_radius (now {self.spectral_radius:g})"
+        radius = (
+            "the recurrent weights' scale"
+            if self.spectral_radius is None
+            else f"spectral_radius (now {self.spectral_radius:g})"
+        )
         scaling = "the input weights" if self.input_scaling is None else f"input_scaling (now {self.input_scaling:g})"
-        return (f"Lower {radius} or {scaling}, or scale the inputs to about [-1, 1] "
-                f"(they reach {largest:.3g}; e.g. sklearn.preprocessing.StandardScaler)")
+        return (
+            f"Lower {radius} or {scaling}, or scale the inputs to about [-1, 1] "
+            f"(they reach {largest:.3g}; e.g. sklearn.preprocessing.StandardScaler)"
+        )
 
     def _finish(self, state, batched: bool) -> None:
         self._state = state
@@ -300,9 +353,14 @@ class ESN(InputDrivenModel):
 
     def config(self) -> dict:
         """Everything needed to rebuild this reservoir (with its seed), as plain values."""
-        return {"model": "ESN", "units": self.units, **model_arguments(self, ESN_PARAMETERS),
-                "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
-                "dtype": self.dtype.name, "backend": self.backend_name}
+        return {
+            "model": "ESN",
+            "units": self.units,
+            **model_arguments(self, ESN_PARAMETERS),
+            "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
+            "dtype": self.dtype.name,
+            "backend": self.backend_name,
+        }
 
     def generate(self, n_steps, readout_coef, readout_intercept, first_input, *, include_input=True) -> np.ndarray:
         """Closed loop: feed a linear readout's output back as the next input.
@@ -323,18 +381,26 @@ class ESN(InputDrivenModel):
             raise ValueError(f"closed loop needs as many outputs as inputs: {coef.shape[0]} != {self.n_inputs}")
         kernels, prepared = self._kernels()
         state = self._start_state(1, _arrays.is_device(self._state))[0]  # outputs live where the state does
-        outputs = kernels.esn_generate(prepared, coef, intercept, include_input, state, first_input,
-                                       n_steps, self.leak_rate, self.activation)
+        outputs = kernels.esn_generate(
+            prepared, coef, intercept, include_input, state, first_input, n_steps, self.leak_rate, self.activation
+        )
         self._state = state[None]
         self._state_single = True
         return outputs
 
     def __repr__(self) -> str:
-        connectivity = (f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
-                        if self.density is not None else f"density=default ({self.W.nnz / self.units ** 2:.3g})")
-        return (f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
-                f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
-                f"backend={self.backend_name!r})")
+        connectivity = (
+            f"fan_in={self.fan_in}"
+            if self.fan_in is not None
+            else f"density={self.density:g}"
+            if self.density is not None
+            else f"density=default ({self.W.nnz / self.units**2:.3g})"
+        )
+        return (
+            f"ESN(units={self.units}, {connectivity}, spectral_radius={self.spectral_radius}, "
+            f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
+            f"backend={self.backend_name!r})"
+        )
 
 
 def _bias_vector(bias, units: int) -> np.ndarray:

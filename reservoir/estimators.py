@@ -19,7 +19,7 @@ from .readouts import Ridge
 __all__ = ["ESNRegressor", "ESNClassifier", "ELMRegressor", "ELMClassifier", "NotFittedError"]
 
 #: Penalties ``alpha="auto"`` chooses from (ELM estimators), on held-out samples.
-AUTO_ALPHAS = tuple(10.0 ** k for k in range(-6, 3))
+AUTO_ALPHAS = tuple(10.0**k for k in range(-6, 3))
 #: The penalty ``alpha="auto"`` takes where no samples are held out: ``partial_fit``,
 #: activations read from a store, fewer than 10 samples.
 AUTO_ALPHA_STREAM = 1e-3
@@ -40,8 +40,11 @@ def _fit_ridge(features, targets, alpha, validation_fraction=0.2, fit_intercept=
         split = int(round(count * (1.0 - fraction)))
         if not 0 < split < count:
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples")
-        readout.fit(_samples(features, slice(None, split)), _samples(targets, slice(None, split)),
-                    validation=(_samples(features, slice(split, None)), _samples(targets, slice(split, None))))
+        readout.fit(
+            _samples(features, slice(None, split)),
+            _samples(targets, slice(None, split)),
+            validation=(_samples(features, slice(split, None)), _samples(targets, slice(split, None))),
+        )
         return readout.refitted()
     return readout.fit(features, targets)
 
@@ -66,8 +69,9 @@ def _seed(estimator):
 
 def _reservoir(estimator) -> ESN:
     """The ESN described by an estimator's reservoir parameters."""
-    return ESN(estimator.units, dtype=estimator.dtype,
-               **model_arguments(estimator, ESN_PARAMETERS, seed=_seed(estimator)))
+    return ESN(
+        estimator.units, dtype=estimator.dtype, **model_arguments(estimator, ESN_PARAMETERS, seed=_seed(estimator))
+    )
 
 
 class _OneHotClassifier(ClassifierMixin):
@@ -76,8 +80,9 @@ class _OneHotClassifier(ClassifierMixin):
     def _set_classes(self, labels):
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
-            raise ValueError(f"a classifier needs samples of at least 2 classes; y has one class only: "
-                             f"{self.classes_.tolist()}")
+            raise ValueError(
+                f"a classifier needs samples of at least 2 classes; y has one class only: {self.classes_.tolist()}"
+            )
 
     def _one_hot(self, y):
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
@@ -131,10 +136,29 @@ class ESNRegressor(BaseEstimator):
     bar; ``random_state`` is scikit-learn's name for ``seed`` (used when ``seed`` is None).
     """
 
-    def __init__(self, units=500, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh", alpha=1e-6,
-                 washout=None, include_input=True, fit_intercept=True, validation_fraction=0.2, seed=None,
-                 dtype="float32", backend="auto", progress=False, random_state=None):
+    def __init__(
+        self,
+        units=500,
+        *,
+        density=None,
+        fan_in=None,
+        spectral_radius=0.9,
+        leak_rate=1.0,
+        input_scaling=1.0,
+        input_density=1.0,
+        bias_scaling=0.5,
+        activation="tanh",
+        alpha=1e-6,
+        washout=None,
+        include_input=True,
+        fit_intercept=True,
+        validation_fraction=0.2,
+        seed=None,
+        dtype="float32",
+        backend="auto",
+        progress=False,
+        random_state=None,
+    ):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -168,8 +192,10 @@ class ESNRegressor(BaseEstimator):
         RangeIndex or an evenly spaced integer index).
         """
         if y is None:  # scikit-learn's wording
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None "
-                             "(for one-step-ahead forecasting of a series s: fit(s[:-1], s[1:]))")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(for one-step-ahead forecasting of a series s: fit(s[:-1], s[1:]))"
+            )
         self._target_labels = _pandas.labels_of(y)
         self._fit_index = (self._target_labels or _pandas.labels_of(u) or _pandas.Labels(None, None)).index
         u, y = _pandas.to_numpy(u), _pandas.to_numpy(y)
@@ -179,13 +205,17 @@ class ESNRegressor(BaseEstimator):
         if targets.shape[:2] != inputs.shape[:2]:
             raise ValueError(f"u and y disagree on sequences and time steps: {inputs.shape[:2]} != {targets.shape[:2]}")
         steps = inputs.shape[1]
-        washout = (min(DEFAULT_WASHOUT, steps // 10) if self.washout is None
-                   else check.non_negative_int(self.washout, "washout"))
+        washout = (
+            min(DEFAULT_WASHOUT, steps // 10)
+            if self.washout is None
+            else check.non_negative_int(self.washout, "washout")
+        )
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
         reservoir = _reservoir(self)
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress).reshape(
-            inputs.shape[:2] + (-1,))
+            inputs.shape[:2] + (-1,)
+        )
         features = self._features(states, inputs)[:, washout:]
         targets = targets[:, washout:]
         readout = _fit_ridge(features, targets, self.alpha, self.validation_fraction, self.fit_intercept)
@@ -215,8 +245,10 @@ class ESNRegressor(BaseEstimator):
         u = _pandas.to_numpy(u)
         reservoir = self.reservoir_
         if np.ndim(u) >= 2 and np.shape(u)[-1] != self.n_features_in_:  # scikit-learn's wording
-            raise ValueError(f"X has {np.shape(u)[-1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
+            raise ValueError(
+                f"X has {np.shape(u)[-1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
         inputs, batched = check.sequences(u, reservoir.dtype, "u", self.n_features_in_)
         if reset:
             reservoir.reset()
@@ -244,8 +276,10 @@ class ESNRegressor(BaseEstimator):
         warmup = _pandas.to_numpy(warmup)
         n_steps = check.positive_int(n_steps, "n_steps")
         if self.n_outputs_ != self.n_features_in_:
-            raise ValueError(f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
-                             f"n_inputs ({self.n_features_in_})")
+            raise ValueError(
+                f"forecast feeds outputs back as inputs: needs n_outputs ({self.n_outputs_}) == "
+                f"n_inputs ({self.n_features_in_})"
+            )
         reservoir = self.reservoir_
         state = np.asarray(self.fitted_state_)
         if state.ndim != 1:
@@ -254,8 +288,7 @@ class ESNRegressor(BaseEstimator):
         coef = np.atleast_2d(self.readout_.coef_)
         intercept = np.atleast_1d(self.readout_.intercept_)
         if warmup is None:
-            outputs = reservoir.generate(n_steps, coef, intercept, self.last_target_,
-                                         include_input=self.include_input)
+            outputs = reservoir.generate(n_steps, coef, intercept, self.last_target_, include_input=self.include_input)
         else:
             warm, _ = check.sequences(warmup, reservoir.dtype, "warmup", self.n_features_in_)
             if warm.shape[0] != 1:
@@ -265,8 +298,9 @@ class ESNRegressor(BaseEstimator):
             outputs = np.empty((n_steps, self.n_outputs_), dtype=reservoir.dtype)
             outputs[0] = first.ravel()
             if n_steps > 1:
-                outputs[1:] = reservoir.generate(n_steps - 1, coef, intercept, outputs[0],
-                                                 include_input=self.include_input)
+                outputs[1:] = reservoir.generate(
+                    n_steps - 1, coef, intercept, outputs[0], include_input=self.include_input
+                )
         outputs = self._shape_output(outputs)
         index = warm_rows.index if warm_rows is not None else getattr(self, "_fit_index", None)
         if index is None:
@@ -297,8 +331,21 @@ class _ELM(BaseEstimator):
     finite, ``n_features_in_``); the hidden layer runs on the reservoir backends.
     """
 
-    def __init__(self, n_hidden=1000, *, density=None, fan_in=None, activation="tanh", input_scaling=1.0,
-                 bias_scaling=1.0, alpha="auto", seed=None, dtype="float32", backend="auto", random_state=None):
+    def __init__(
+        self,
+        n_hidden=1000,
+        *,
+        density=None,
+        fan_in=None,
+        activation="tanh",
+        input_scaling=1.0,
+        bias_scaling=1.0,
+        alpha="auto",
+        seed=None,
+        dtype="float32",
+        backend="auto",
+        random_state=None,
+    ):
         self.n_hidden = n_hidden
         self.density = density
         self.fan_in = fan_in
@@ -339,10 +386,11 @@ class _ELM(BaseEstimator):
             # too few samples to hold some out, or stored activations read as a stream
             return Ridge(alpha=AUTO_ALPHA_STREAM).fit(H, targets)
         order = np.random.default_rng(_seed(self)).permutation(count)
-        held_out = order[:max(1, count // 5)]
-        kept = np.sort(order[count // 5:])
-        readout = Ridge(alpha=AUTO_ALPHAS).fit(H[kept], targets[kept],
-                                              validation=(H[np.sort(held_out)], targets[np.sort(held_out)]))
+        held_out = order[: max(1, count // 5)]
+        kept = np.sort(order[count // 5 :])
+        readout = Ridge(alpha=AUTO_ALPHAS).fit(
+            H[kept], targets[kept], validation=(H[np.sort(held_out)], targets[np.sort(held_out)])
+        )
         return readout.refitted()
 
     def _partial(self, H_of_X, targets):
@@ -358,8 +406,7 @@ class _ELM(BaseEstimator):
 
     def _validated(self, X, y, *, reset: bool, **options):
         """(X, y) checked for fitting; y=None gets scikit-learn's "requires y" error."""
-        return validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset,
-                             **options)
+        return validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset, **options)
 
     def hidden_activations(self, X):
         """The hidden activations (samples, n_hidden); a DataFrame on X's index for a pandas X.
@@ -384,11 +431,16 @@ class _ELM(BaseEstimator):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=first)
         if first:
             self._new_hidden_layer(X.shape[1])
-        run = store.create_run(name, steps=X.shape[0], units=self.n_hidden, dtype=self.hidden_.dtype,
-                               config={"model": type(self).__name__, **self.get_params()})
+        run = store.create_run(
+            name,
+            steps=X.shape[0],
+            units=self.n_hidden,
+            dtype=self.hidden_.dtype,
+            config={"model": type(self).__name__, **self.get_params()},
+        )
         no_state = np.zeros((1, self.n_hidden))  # an ELM has no state to checkpoint
         for start in range(0, X.shape[0], chunk_rows):
-            hidden = self.hidden_.transform(X[start:start + chunk_rows])
+            hidden = self.hidden_.transform(X[start : start + chunk_rows])
             run.write(start, hidden)
             run.commit(start + hidden.shape[0], no_state)
         return run
@@ -505,9 +557,26 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
     A DataFrame X (a row per sequence) gives pandas predictions on its index.
     """
 
-    def __init__(self, units=300, *, density=None, fan_in=None, spectral_radius=0.9, leak_rate=1.0,
-                 input_scaling=1.0, input_density=1.0, bias_scaling=0.5, activation="tanh", pooling="mean",
-                 washout=0, alpha=1e-6, seed=None, dtype="float64", backend="auto", random_state=None):
+    def __init__(
+        self,
+        units=300,
+        *,
+        density=None,
+        fan_in=None,
+        spectral_radius=0.9,
+        leak_rate=1.0,
+        input_scaling=1.0,
+        input_density=1.0,
+        bias_scaling=0.5,
+        activation="tanh",
+        pooling="mean",
+        washout=0,
+        alpha=1e-6,
+        seed=None,
+        dtype="float64",
+        backend="auto",
+        random_state=None,
+    ):
         self.units = units
         self.density = density
         self.fan_in = fan_in
@@ -539,12 +608,16 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
                         raise
                     # scikit-learn's 2-D convention counts time steps as features: say how to
                     # classify sequences of another length (its wording kept, its checks match it).
-                    raise ValueError(f"{str(error).rstrip('.')}. As (n_sequences, T) the sequence length is "
-                                     "fixed at fit; pass (n_sequences, T, n_in) or a list of sequences "
-                                     "for other lengths") from None
+                    raise ValueError(
+                        f"{str(error).rstrip('.')}. As (n_sequences, T) the sequence length is "
+                        "fixed at fit; pass (n_sequences, T, n_in) or a list of sequences "
+                        "for other lengths"
+                    ) from None
             elif array.ndim != 3:
-                raise ValueError(f"X must be (n_sequences, T), (n_sequences, T, n_in) or a list of sequences; "
-                                 f"got shape {array.shape}")
+                raise ValueError(
+                    f"X must be (n_sequences, T), (n_sequences, T, n_in) or a list of sequences; "
+                    f"got shape {array.shape}"
+                )
             sequences = check.sequences(array, np.float64, "X")[0]
         widths = {s.shape[-1] for s in sequences}
         if len(widths) != 1:
@@ -566,8 +639,12 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
             if washout >= len(states):
                 raise ValueError(f"washout={washout} leaves no steps of a sequence of length {len(states)}")
             kept = states[washout:]
-            parts = {"mean": [kept.mean(axis=0)], "last": [kept[-1]], "max": [kept.max(axis=0)],
-                     "mean+last": [kept.mean(axis=0), kept[-1]]}[self.pooling]
+            parts = {
+                "mean": [kept.mean(axis=0)],
+                "last": [kept[-1]],
+                "max": [kept.max(axis=0)],
+                "mean+last": [kept.mean(axis=0), kept[-1]],
+            }[self.pooling]
             features.append(np.concatenate(parts))
         self.reservoir_.reset()
         return np.asarray(features, dtype=np.float64)

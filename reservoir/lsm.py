@@ -94,8 +94,9 @@ class LSMResult:
 
     def isi_cv(self, min_spikes: int = 3) -> float:
         """Mean over neurons (and trials) of the coefficient of variation of inter-spike intervals."""
-        neurons = self.spike_neurons if self.spike_trials is None else \
-            self.spike_trials * self.n_neurons + self.spike_neurons
+        neurons = (
+            self.spike_neurons if self.spike_trials is None else self.spike_trials * self.n_neurons + self.spike_neurons
+        )
         return isi_cv(self.spike_times, neurons, min_spikes=min_spikes)
 
 
@@ -148,11 +149,33 @@ class LSM(InputDrivenModel):
 
     _noun = "network"
 
-    def __init__(self, n_exc, n_inh, *, density=0.02, fan_in=None, dt=1e-4, tau_m=20e-3, tau_exc=5e-3,
-                 tau_inh=10e-3, v_rest=-60e-3, v_reset=-60e-3, v_thresh=-50e-3, refractory=5e-3,
-                 w_exc=1.62e-3, w_inh=-9e-3, delay=None, input_encoding="current", input_scaling=None,
-                 input_density=0.1, input_rate=100.0, v_init="uniform", seed=None, dtype="float32",
-                 backend="auto"):
+    def __init__(
+        self,
+        n_exc,
+        n_inh,
+        *,
+        density=0.02,
+        fan_in=None,
+        dt=1e-4,
+        tau_m=20e-3,
+        tau_exc=5e-3,
+        tau_inh=10e-3,
+        v_rest=-60e-3,
+        v_reset=-60e-3,
+        v_thresh=-50e-3,
+        refractory=5e-3,
+        w_exc=1.62e-3,
+        w_inh=-9e-3,
+        delay=None,
+        input_encoding="current",
+        input_scaling=None,
+        input_density=0.1,
+        input_rate=100.0,
+        v_init="uniform",
+        seed=None,
+        dtype="float32",
+        backend="auto",
+    ):
         self.n_exc = check.positive_int(n_exc, "n_exc")
         self.n_inh = check.non_negative_int(n_inh, "n_inh")
         self.n_neurons = self.n_exc + self.n_inh
@@ -178,8 +201,9 @@ class LSM(InputDrivenModel):
             raise ValueError(f"input_encoding must be one of {ENCODINGS}, got {input_encoding!r}")
         self.input_encoding = input_encoding
         default_scaling = 20e-3 if input_encoding == "current" else 5e-3
-        self.input_scaling = default_scaling if input_scaling is None else \
-            check.positive_float(input_scaling, "input_scaling")
+        self.input_scaling = (
+            default_scaling if input_scaling is None else check.positive_float(input_scaling, "input_scaling")
+        )
         self.input_density = check.density(input_density, "input_density")
         self.input_rate = check.positive_float(input_rate, "input_rate")
         self.density = None if fan_in is not None else density
@@ -190,8 +214,14 @@ class LSM(InputDrivenModel):
 
         streams = _seed_sequence(seed).spawn(5)
         recurrent_seed, delay_seed, self._input_seed, v_seed, poisson_seed = streams
-        W = random_sparse(self.n_neurons, density=self.density, fan_in=fan_in, distribution="bernoulli",
-                          seed=recurrent_seed, dtype=self.dtype)
+        W = random_sparse(
+            self.n_neurons,
+            density=self.density,
+            fan_in=fan_in,
+            distribution="bernoulli",
+            seed=recurrent_seed,
+            dtype=self.dtype,
+        )
         self.W = dale_weights(W, self.n_exc, self.w_exc, self.w_inh)  # pull layout: rows = targets
         self.W_push = push_layout(self.W)  # rows = sources: what a spike visits
         self.delays = random_delays(self.W_push.nnz, *self._delay_steps, seed=delay_seed)
@@ -216,8 +246,10 @@ class LSM(InputDrivenModel):
             seconds = check.real(bound, "delay")
             count = int(round(seconds / self.dt))
             if count < 1:
-                raise ValueError(f"delay {seconds:g} s is shorter than one step (dt={self.dt:g} s); "
-                                 "use delay=None for delivery within the step")
+                raise ValueError(
+                    f"delay {seconds:g} s is shorter than one step (dt={self.dt:g} s); "
+                    "use delay=None for delivery within the step"
+                )
             steps.append(count)
         if steps[0] > steps[1]:
             raise ValueError(f"delay range ({bounds[0]}, {bounds[1]}) has low > high")
@@ -236,9 +268,15 @@ class LSM(InputDrivenModel):
         return v0
 
     def _draw_input_weights(self, n_in: int) -> None:
-        self.W_in = input_matrix(self.n_neurons, n_in, density=self.input_density, scaling=self.input_scaling,
-                                 seed=self._input_seed, dtype=self.dtype,
-                                 nonnegative=self.input_encoding == "poisson")  # input spikes excite
+        self.W_in = input_matrix(
+            self.n_neurons,
+            n_in,
+            density=self.input_density,
+            scaling=self.input_scaling,
+            seed=self._input_seed,
+            dtype=self.dtype,
+            nonnegative=self.input_encoding == "poisson",
+        )  # input spikes excite
 
     # ------------------------------------------------------------------ state
     @property
@@ -270,9 +308,17 @@ class LSM(InputDrivenModel):
     def params(self, trace_tau: float | None = None):
         """The per-step constants (``kernels.lif.LifParams``) for a trace time constant."""
         trace_tau = self.tau_m if trace_tau is None else check.positive_float(trace_tau, "trace_tau")
-        return lif_params(dt=self.dt, tau_m=self.tau_m, tau_exc=self.tau_exc, tau_inh=self.tau_inh,
-                          v_rest=self.v_rest, v_reset=self.v_reset, v_thresh=self.v_thresh,
-                          refractory=self.refractory, trace_tau=trace_tau)
+        return lif_params(
+            dt=self.dt,
+            tau_m=self.tau_m,
+            tau_exc=self.tau_exc,
+            tau_inh=self.tau_inh,
+            v_rest=self.v_rest,
+            v_reset=self.v_reset,
+            v_thresh=self.v_thresh,
+            refractory=self.refractory,
+            trace_tau=trace_tau,
+        )
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, u, n_steps):
@@ -287,8 +333,10 @@ class LSM(InputDrivenModel):
         if n_steps is not None and n_steps != inputs.shape[1]:
             raise ValueError(f"n_steps={n_steps} but u has {inputs.shape[1]} steps")
         if self.input_encoding == "poisson" and (inputs.min() < 0 or inputs.max() > 1):
-            raise ValueError(f"Poisson encoding needs u in [0, 1] (rate = u * input_rate); got values in "
-                             f"[{inputs.min():g}, {inputs.max():g}]: rescale u first")
+            raise ValueError(
+                f"Poisson encoding needs u in [0, 1] (rate = u * input_rate); got values in "
+                f"[{inputs.min():g}, {inputs.max():g}]: rescale u first"
+            )
         self._ensure_input_weights(inputs.shape[2])
         return inputs, batched
 
@@ -307,9 +355,27 @@ class LSM(InputDrivenModel):
         return np.ascontiguousarray((uniform < probability).transpose(1, 0, 2), dtype=self.dtype)
 
     # ------------------------------------------------------------------ running
-    def run(self, u=None, *, n_steps=None, record_spikes=True, record_states=True, trace_tau=None,
-            sample_every=None, window=None, out=None, progress=False, store=None, name=None, checkpoint_every=None,
-            resume=False, targets=None, storage_dtype=None, compression=None, store_weights=False):
+    def run(
+        self,
+        u=None,
+        *,
+        n_steps=None,
+        record_spikes=True,
+        record_states=True,
+        trace_tau=None,
+        sample_every=None,
+        window=None,
+        out=None,
+        progress=False,
+        store=None,
+        name=None,
+        checkpoint_every=None,
+        resume=False,
+        targets=None,
+        storage_dtype=None,
+        compression=None,
+        store_weights=False,
+    ):
         """Simulate the network over inputs (or without input for `n_steps`).
 
         Parameters
@@ -372,8 +438,10 @@ class LSM(InputDrivenModel):
         params = self.params(trace_tau).as_tuple(self.dtype)
         window = 0 if window is None else check.positive_int(window, "window")
         if window and sample_every is not None:
-            raise ValueError("window= (spike counts per window) and sample_every= (traces every so many steps) "
-                             "exclude each other: give one of them")
+            raise ValueError(
+                "window= (spike counts per window) and sample_every= (traces every so many steps) "
+                "exclude each other: give one of them"
+            )
         batch, steps = inputs.shape[:2]
         chunk = self._chunk_steps(checkpoint_every)
         if store is not None:
@@ -383,8 +451,23 @@ class LSM(InputDrivenModel):
                 raise ValueError("a stored run keeps the traces of every step; sample_every= is for in-memory runs")
             if out is not None:
                 raise ValueError("out= is for in-memory runs; a stored run writes into its store")
-            return self._run_stored(u, inputs, batched, params, chunk, record_states, record_spikes, progress,
-                                    store, name, resume, targets, storage_dtype, compression, store_weights)
+            return self._run_stored(
+                u,
+                inputs,
+                batched,
+                params,
+                chunk,
+                record_states,
+                record_spikes,
+                progress,
+                store,
+                name,
+                resume,
+                targets,
+                storage_dtype,
+                compression,
+                store_weights,
+            )
         if window:
             period = window
         elif sample_every is None:
@@ -404,12 +487,13 @@ class LSM(InputDrivenModel):
             raise ValueError("out= receives the states, but record_states=False records none")
 
         def block_for(first, last):
-            return None if states is None else states[:, first // period:-(-last // period)]
+            return None if states is None else states[:, first // period : -(-last // period)]
 
         state = self._start_state(batch)
         spikes = []
-        for _, _, _, records in self._advance(inputs, state, 0, chunk, params, window, 0 if window else period,
-                                              block_for, record_spikes, progress):
+        for _, _, _, records in self._advance(
+            inputs, state, 0, chunk, params, window, 0 if window else period, block_for, record_spikes, progress
+        ):
             spikes.append(records)
         self._state = state
         self._state_single = not batched
@@ -422,21 +506,24 @@ class LSM(InputDrivenModel):
         """The (B, rows, N) array the states go to: `out` (checked, as a view) or a new one."""
         shape = (batch, rows, self.n_neurons) if batched else (rows, self.n_neurons)
         if out is None:  # traces fill every row; counts are added
-            return np.zeros((batch, rows, self.n_neurons), self.dtype) if window else \
-                np.empty((batch, rows, self.n_neurons), self.dtype)
+            return (
+                np.zeros((batch, rows, self.n_neurons), self.dtype)
+                if window
+                else np.empty((batch, rows, self.n_neurons), self.dtype)
+            )
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
         if out.shape != shape or out.dtype != self.dtype:
-            raise ValueError(f"out must have the states' shape {shape} and dtype {self.dtype.name}; got "
-                             f"{out.shape} {out.dtype.name}")
+            raise ValueError(
+                f"out must have the states' shape {shape} and dtype {self.dtype.name}; got {out.shape} {out.dtype.name}"
+            )
         if not (out.flags.c_contiguous and out.flags.writeable):
             raise ValueError("out must be C-contiguous and writeable")
         if window:
             out[...] = 0
         return out if batched else out[None]
 
-    def _advance(self, inputs, state, start, chunk, params, window, sample_every, block_for, record_spikes,
-                 progress):
+    def _advance(self, inputs, state, start, chunk, params, window, sample_every, block_for, record_spikes, progress):
         """Run time chunks from `start`; yield (first, last, states block, spikes).
 
         `block_for(first, last)` gives the array the chunk's states go to (or None):
@@ -460,19 +547,23 @@ class LSM(InputDrivenModel):
             if out is None or not sampled:
                 per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, window, record_spikes)
             elif native:
-                per_trial = kernels.lsm_run(prepared, params, block, poisson, state, out, 0, record_spikes,
-                                            sample_every=sample_every)
+                per_trial = kernels.lsm_run(
+                    prepared, params, block, poisson, state, out, 0, record_spikes, sample_every=sample_every
+                )
             else:  # every step's traces into the scratch, then the sampled ones kept
                 if scratch is None:
                     scratch = np.empty((inputs.shape[0], min(chunk, steps - start), self.n_neurons), self.dtype)
-                every = scratch[:, :last - first]
+                every = scratch[:, : last - first]
                 per_trial = kernels.lsm_run(prepared, params, block, poisson, state, every, 0, record_spikes)
                 out[...] = every[:, sampled_steps(last - first, sample_every)]
             records = None
             if record_spikes:
-                records = np.concatenate([np.column_stack([trial[:, 0] + first, trial[:, 1],
-                                                           np.full(len(trial), b, dtype=np.int64)])
-                                          for b, trial in enumerate(per_trial)])
+                records = np.concatenate(
+                    [
+                        np.column_stack([trial[:, 0] + first, trial[:, 1], np.full(len(trial), b, dtype=np.int64)])
+                        for b, trial in enumerate(per_trial)
+                    ]
+                )
                 if len(per_trial) > 1:  # time order across trials: by step, then trial, then neuron
                     records = records[np.lexsort((records[:, 1], records[:, 2], records[:, 0]))]
             if bar is not None:
@@ -480,8 +571,25 @@ class LSM(InputDrivenModel):
             yield first, last, out, records
         if bar is not None:
             bar.close()
-    def _run_stored(self, u, inputs, batched, params, chunk, record_states, record_spikes, progress, store, name,
-                    resume, targets, storage_dtype, compression, store_weights):
+
+    def _run_stored(
+        self,
+        u,
+        inputs,
+        batched,
+        params,
+        chunk,
+        record_states,
+        record_spikes,
+        progress,
+        store,
+        name,
+        resume,
+        targets,
+        storage_dtype,
+        compression,
+        store_weights,
+    ):
         self._check_run_name(name)
         batch, steps = inputs.shape[:2]
         if resume and name in store:
@@ -490,9 +598,11 @@ class LSM(InputDrivenModel):
             if not isinstance(saved, dict) or "v" not in saved:
                 raise ValueError(f"{run.path}: run {name!r} is not an LSM run")
             if run.steps != steps or saved["v"].shape != (batch, self.n_neurons):
-                raise ValueError(f"{run.path}: run {name!r} holds {run.steps} steps of {saved['v'].shape[0]} "
-                                 f"trial(s) of {saved['v'].shape[1]} neurons; these inputs give {steps} steps of "
-                                 f"{batch} trial(s) of {self.n_neurons}")
+                raise ValueError(
+                    f"{run.path}: run {name!r} holds {run.steps} steps of {saved['v'].shape[0]} "
+                    f"trial(s) of {saved['v'].shape[1]} neurons; these inputs give {steps} steps of "
+                    f"{batch} trial(s) of {self.n_neurons}"
+                )
             state = LifState.from_arrays(saved)
             spike_count = int(saved["spike_count"])
             start = run.steps_done
@@ -500,22 +610,33 @@ class LSM(InputDrivenModel):
             state = self._start_state(batch)
             spike_count = start = 0
             stored_inputs = None if u is None else (u if np.ndim(u) > 1 else np.asarray(u)[:, None])
-            run = store.create_run(name, steps=steps, units=self.n_neurons, batch=batch if batched else None,
-                                   dtype=self.dtype, storage_dtype=storage_dtype, compression=compression,
-                                   inputs=stored_inputs, targets=targets, config=self.config(),
-                                   chunk_steps=min(chunk, steps), states=record_states,
-                                   state_arrays={**state.arrays(), "spike_count": np.int64(0)},
-                                   spikes=record_spikes)
+            run = store.create_run(
+                name,
+                steps=steps,
+                units=self.n_neurons,
+                batch=batch if batched else None,
+                dtype=self.dtype,
+                storage_dtype=storage_dtype,
+                compression=compression,
+                inputs=stored_inputs,
+                targets=targets,
+                config=self.config(),
+                chunk_steps=min(chunk, steps),
+                states=record_states,
+                state_arrays={**state.arrays(), "spike_count": np.int64(0)},
+                spikes=record_spikes,
+            )
         if store_weights:
             W_in = self.W_in if self.W_in is not None else sp.csr_array((self.n_neurons, 0), dtype=self.dtype)
             run.save_weights(W=self.W, W_in=W_in, delays=self.delays)
         buffer = np.empty((batch, min(chunk, steps), self.n_neurons), dtype=self.dtype) if record_states else None
 
         def block_for(first, last):
-            return None if buffer is None else buffer[:, :last - first]
+            return None if buffer is None else buffer[:, : last - first]
 
-        for first, last, block, records in self._advance(inputs, state, start, chunk, params, 0, 1, block_for,
-                                                         record_spikes, progress):
+        for first, last, block, records in self._advance(
+            inputs, state, start, chunk, params, 0, 1, block_for, record_spikes, progress
+        ):
             if block is not None:
                 run.write(first, block if batched else block[0])
             if records is not None and len(records):
@@ -538,21 +659,39 @@ class LSM(InputDrivenModel):
 
     def config(self) -> dict:
         """Everything needed to rebuild this network (with its seed), as plain values."""
-        return {"model": "LSM", "n_exc": self.n_exc, "n_inh": self.n_inh, "density": self.density,
-                "fan_in": self.fan_in, "dt": self.dt, "tau_m": self.tau_m, "tau_exc": self.tau_exc,
-                "tau_inh": self.tau_inh, "v_rest": self.v_rest, "v_reset": self.v_reset,
-                "v_thresh": self.v_thresh, "refractory": self.refractory, "w_exc": self.w_exc,
-                "w_inh": self.w_inh, "delay": self.delay, "input_encoding": self.input_encoding,
-                "input_scaling": self.input_scaling, "input_density": self.input_density,
-                "input_rate": self.input_rate,
-                "v_init": self.v_init if isinstance(self.v_init, (str, int, float)) else "array",
-                "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
-                "dtype": self.dtype.name, "backend": self.backend_name}
+        return {
+            "model": "LSM",
+            "n_exc": self.n_exc,
+            "n_inh": self.n_inh,
+            "density": self.density,
+            "fan_in": self.fan_in,
+            "dt": self.dt,
+            "tau_m": self.tau_m,
+            "tau_exc": self.tau_exc,
+            "tau_inh": self.tau_inh,
+            "v_rest": self.v_rest,
+            "v_reset": self.v_reset,
+            "v_thresh": self.v_thresh,
+            "refractory": self.refractory,
+            "w_exc": self.w_exc,
+            "w_inh": self.w_inh,
+            "delay": self.delay,
+            "input_encoding": self.input_encoding,
+            "input_scaling": self.input_scaling,
+            "input_density": self.input_density,
+            "input_rate": self.input_rate,
+            "v_init": self.v_init if isinstance(self.v_init, (str, int, float)) else "array",
+            "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
+            "dtype": self.dtype.name,
+            "backend": self.backend_name,
+        }
 
     def __repr__(self) -> str:
         connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
-        return (f"LSM(n_exc={self.n_exc}, n_inh={self.n_inh}, {connectivity}, dt={self.dt:g}, "
-                f"input_encoding={self.input_encoding!r}, dtype={self.dtype.name}, backend={self.backend_name!r})")
+        return (
+            f"LSM(n_exc={self.n_exc}, n_inh={self.n_inh}, {connectivity}, dt={self.dt:g}, "
+            f"input_encoding={self.input_encoding!r}, dtype={self.dtype.name}, backend={self.backend_name!r})"
+        )
 
 
 def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
@@ -563,7 +702,21 @@ def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
     (above threshold: the network is self-sustained without input), refractory 5 ms,
     w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t].
     """
-    return LSM(3200, 800, density=0.02, dt=dt, tau_m=20e-3, tau_exc=5e-3, tau_inh=10e-3, v_rest=-49e-3,
-               v_reset=-60e-3, v_thresh=-50e-3, refractory=5e-3, w_exc=60 * 0.27 / 10 * 1e-3,
-               w_inh=-20 * 4.5 / 10 * 1e-3, seed=seed, dtype=dtype, backend=backend)
-
+    return LSM(
+        3200,
+        800,
+        density=0.02,
+        dt=dt,
+        tau_m=20e-3,
+        tau_exc=5e-3,
+        tau_inh=10e-3,
+        v_rest=-49e-3,
+        v_reset=-60e-3,
+        v_thresh=-50e-3,
+        refractory=5e-3,
+        w_exc=60 * 0.27 / 10 * 1e-3,
+        w_inh=-20 * 4.5 / 10 * 1e-3,
+        seed=seed,
+        dtype=dtype,
+        backend=backend,
+    )

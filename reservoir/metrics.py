@@ -79,8 +79,16 @@ def isi_cv(spike_times, spike_neurons, *, min_spikes: int = 3) -> float:
     return float(np.mean(spread[keep] / mean[keep]))
 
 
-def memory_capacity(states, inputs, *, max_delay: int = 100, washout: int | None = None, alpha: float = 1e-8,
-                    test_fraction: float = 0.5, return_curve: bool = False):
+def memory_capacity(
+    states,
+    inputs,
+    *,
+    max_delay: int = 100,
+    washout: int | None = None,
+    alpha: float = 1e-8,
+    test_fraction: float = 0.5,
+    return_curve: bool = False,
+):
     """Jaeger's (2001) short-term memory capacity of a reservoir.
 
     ``MC = sum_k r2(u[t - k], y_k[t])`` over delays ``k = 1 .. max_delay``, where
@@ -129,8 +137,9 @@ def memory_capacity(states, inputs, *, max_delay: int = 100, washout: int | None
     X_train, Y_train = states[rows[train]], targets[train]
     if np.ndim(alpha) > 0:
         cut = int(len(X_train) * 0.8)
-        alpha = Ridge(alpha=list(alpha)).fit(X_train[:cut], Y_train[:cut],
-                                            validation=(X_train[cut:], Y_train[cut:])).alpha_
+        alpha = (
+            Ridge(alpha=list(alpha)).fit(X_train[:cut], Y_train[:cut], validation=(X_train[cut:], Y_train[cut:])).alpha_
+        )
     readout = Ridge(alpha=alpha).fit(X_train, Y_train)
     predicted = readout.predict(states[rows[test]]).reshape(-1, max_delay)
     truth = targets[test]

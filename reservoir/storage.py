@@ -79,15 +79,18 @@ class StateStore:
         parent = self.path.parent
         if not parent.is_dir():
             what = "is not a directory" if parent.exists() else "does not exist"
-            raise FileNotFoundError(f"cannot open {self.path}: the directory {parent} {what} (create it first, "
-                                    "e.g. os.makedirs)")
+            raise FileNotFoundError(
+                f"cannot open {self.path}: the directory {parent} {what} (create it first, e.g. os.makedirs)"
+            )
         if mode == "r" and not self.path.exists():
             raise FileNotFoundError(f"no such state file: {self.path}")
         if self.path.is_dir():
             raise IsADirectoryError(f"{self.path} is a directory; a StateStore needs a file path (e.g. states.h5)")
         if mode != "r" and not os.access(parent if not self.path.exists() else self.path, os.W_OK):
-            raise PermissionError(f"cannot write {self.path}: no write permission "
-                                  f"{'for the file' if self.path.exists() else f'in the directory {parent}'}")
+            raise PermissionError(
+                f"cannot write {self.path}: no write permission "
+                f"{'for the file' if self.path.exists() else f'in the directory {parent}'}"
+            )
         try:
             self._file = h5py.File(self.path, mode)
         except (OSError, BlockingIOError) as error:
@@ -116,8 +119,10 @@ class StateStore:
         if attrs.get("library", LIBRARY) != LIBRARY:
             raise StoreError(f"{self.path} was written by {attrs['library']!r}, not {LIBRARY}")
         if version > FORMAT_VERSION:
-            raise StoreError(f"{self.path} has format_version {version}, newer than this library reads "
-                             f"({FORMAT_VERSION}); upgrade reservoir-engine")
+            raise StoreError(
+                f"{self.path} has format_version {version}, newer than this library reads "
+                f"({FORMAT_VERSION}); upgrade reservoir-engine"
+            )
         if version != FORMAT_VERSION:
             raise StoreError(f"{self.path} has format_version {version}; this library reads {FORMAT_VERSION}")
 
@@ -143,10 +148,24 @@ class StateStore:
             raise KeyError(f"{self.path} has no run named {name!r}; it has {sorted(self._file)}")
         return Run(self._file[name], self.path)
 
-    def create_run(self, name: str, *, steps: int, units: int, batch: int | None = None, dtype="float32",
-                   storage_dtype=None, inputs=None, targets=None, config: dict | None = None,
-                   compression: str | None = None, chunk_steps: int = DEFAULT_CHUNK_STEPS,
-                   states: bool = True, state_arrays: dict | None = None, spikes: bool = False) -> Run:
+    def create_run(
+        self,
+        name: str,
+        *,
+        steps: int,
+        units: int,
+        batch: int | None = None,
+        dtype="float32",
+        storage_dtype=None,
+        inputs=None,
+        targets=None,
+        config: dict | None = None,
+        compression: str | None = None,
+        chunk_steps: int = DEFAULT_CHUNK_STEPS,
+        states: bool = True,
+        state_arrays: dict | None = None,
+        spikes: bool = False,
+    ) -> Run:
         """Create run `name` with room for `steps` states of `units` units (per sequence of `batch`).
 
         `inputs`/`targets` (arrays with the same leading axes) are written now.
@@ -160,8 +179,10 @@ class StateStore:
         if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
             raise ValueError(f"a run name is a non-empty string without '/', got {name!r}")
         if name in self._file:
-            raise StoreError(f"{self.path} already has a run named {name!r}; use resume=True to continue it "
-                             "or another name (runs are never overwritten)")
+            raise StoreError(
+                f"{self.path} already has a run named {name!r}; use resume=True to continue it "
+                "or another name (runs are never overwritten)"
+            )
         if compression not in (None, "lzf", "gzip"):
             raise ValueError(f"compression must be None, 'lzf' or 'gzip', got {compression!r}")
         dtype = np.dtype(dtype)
@@ -169,16 +190,32 @@ class StateStore:
         if storage_dtype.kind != "f":
             raise TypeError(f"storage_dtype must be a float type, got {storage_dtype}")
         lead = (steps,) if batch is None else (batch, steps)
-        extras = {key: np.asarray(array) for key, array in (("inputs", inputs), ("targets", targets))
-                  if array is not None}
+        extras = {
+            key: np.asarray(array) for key, array in (("inputs", inputs), ("targets", targets)) if array is not None
+        }
         for key, array in extras.items():  # checked before anything is written: a refused run leaves no trace
             if array.shape[:-1] != lead:
-                raise ValueError(f"{key} has shape {array.shape}; its time axis (and batch) must match "
-                                 f"the states': {lead} + (features,)")
+                raise ValueError(
+                    f"{key} has shape {array.shape}; its time axis (and batch) must match "
+                    f"the states': {lead} + (features,)"
+                )
         group = self._file.create_group(name)
         try:
-            self._fill_run(group, lead, units, batch, dtype, storage_dtype, extras, config, compression,
-                           chunk_steps, states, state_arrays, spikes)
+            self._fill_run(
+                group,
+                lead,
+                units,
+                batch,
+                dtype,
+                storage_dtype,
+                extras,
+                config,
+                compression,
+                chunk_steps,
+                states,
+                state_arrays,
+                spikes,
+            )
         except BaseException:  # e.g. the disk filled up: no half-made run keeps the name
             del self._file[name]
             raise
@@ -186,8 +223,21 @@ class StateStore:
         return Run(group, self.path)
 
     @staticmethod
-    def _fill_run(group, lead, units, batch, dtype, storage_dtype, extras, config, compression, chunk_steps,
-                  states, state_arrays, spikes) -> None:
+    def _fill_run(
+        group,
+        lead,
+        units,
+        batch,
+        dtype,
+        storage_dtype,
+        extras,
+        config,
+        compression,
+        chunk_steps,
+        states,
+        state_arrays,
+        spikes,
+    ) -> None:
         steps = lead[-1]
         group.attrs["config"] = json.dumps(config or {}, default=str)
         group.attrs["library_version"] = _library_version()
@@ -351,8 +401,9 @@ class Run:
         stored = {}
         for key, item in self._group["weights"].items():
             if isinstance(item, h5py.Group):
-                stored[key] = sp.csr_array((item["data"][...], item["indices"][...], item["indptr"][...]),
-                                           shape=tuple(item.attrs["shape"]))
+                stored[key] = sp.csr_array(
+                    (item["data"][...], item["indices"][...], item["indptr"][...]), shape=tuple(item.attrs["shape"])
+                )
             else:
                 stored[key] = item[...]
         return stored
@@ -382,7 +433,7 @@ class TimeRange:
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError("a TimeRange is read with contiguous slices of time")
         first, last, _ = index.indices(self.shape[0])
-        return self.dataset[self.start + first:self.start + last]
+        return self.dataset[self.start + first : self.start + last]
 
 
 class _SequenceView:
@@ -405,8 +456,15 @@ def _create_allocated(group, name, shape, dtype, chunk_steps, compression):
         chunks = (1,) * (len(shape) - 2) + (max(1, min(chunk_steps, shape[-2])), shape[-1])
     if compression is None:
         dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
-    return group.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, compression=compression,
-                                dcpl=dcpl, fillvalue=np.zeros((), dtype=dtype)[()])
+    return group.create_dataset(
+        name,
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        compression=compression,
+        dcpl=dcpl,
+        fillvalue=np.zeros((), dtype=dtype)[()],
+    )
 
 
 def _library_version() -> str:
@@ -415,8 +473,9 @@ def _library_version() -> str:
     return __version__
 
 
-def save_run(path, name: str, states, *, inputs=None, targets=None, config: dict | None = None,
-             compression: str | None = None) -> Path:
+def save_run(
+    path, name: str, states, *, inputs=None, targets=None, config: dict | None = None, compression: str | None = None
+) -> Path:
     """Write in-memory states (and inputs/targets) as a complete run of a new file."""
     states = np.asarray(states)
     if states.ndim not in (2, 3):
@@ -425,9 +484,17 @@ def save_run(path, name: str, states, *, inputs=None, targets=None, config: dict
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     with StateStore(partial, "w") as store:
-        run = store.create_run(name, steps=states.shape[-2], units=states.shape[-1], batch=batch,
-                               dtype=states.dtype if states.dtype.kind == "f" else np.float64,
-                               inputs=inputs, targets=targets, config=config, compression=compression)
+        run = store.create_run(
+            name,
+            steps=states.shape[-2],
+            units=states.shape[-1],
+            batch=batch,
+            dtype=states.dtype if states.dtype.kind == "f" else np.float64,
+            inputs=inputs,
+            targets=targets,
+            config=config,
+            compression=compression,
+        )
         run.write(0, states)
         run.commit(states.shape[-2], np.zeros((batch or 1, states.shape[-1])))
     partial.replace(path)  # an earlier complete file is only replaced by a complete one
@@ -438,7 +505,10 @@ def load_run(path, name: str) -> dict:
     """Read a whole run into memory: a dict of arrays plus ``config``."""
     with StateStore(path, "r") as store:
         run = store[name]
-        result = {key: dataset[...] for key, dataset in
-                  (("states", run.states), ("inputs", run.inputs), ("targets", run.targets)) if dataset is not None}
+        result = {
+            key: dataset[...]
+            for key, dataset in (("states", run.states), ("inputs", run.inputs), ("targets", run.targets))
+            if dataset is not None
+        }
         result["config"] = run.config
     return result

@@ -42,16 +42,17 @@ def _dense_spectral_radius(W) -> float:
     return float(np.abs(np.linalg.eigvals(dense.astype(np.float64))).max())
 
 
-def _esn_weights(rng, units, n_in, *, density=0.2, spectral_radius=0.9, input_scaling=1.0, bias_scaling=0.2,
-                dtype=np.float64):
+def _esn_weights(
+    rng, units, n_in, *, density=0.2, spectral_radius=0.9, input_scaling=1.0, bias_scaling=0.2, dtype=np.float64
+):
     """Random (W, W_in, bias) built with scipy/numpy only (not with the package)."""
     import scipy.sparse as sp
 
-    W = sp.random_array((units, units), density=density, rng=rng, format="csr",
-                        data_sampler=rng.standard_normal)
+    W = sp.random_array((units, units), density=density, rng=rng, format="csr", data_sampler=rng.standard_normal)
     if W.nnz == 0:  # tiny reservoirs: make sure there is at least one connection
-        W = sp.csr_array(np.array(rng.standard_normal((units, units)) * (rng.random((units, units)) < 0.5)
-                                  + np.eye(units) * 0.5))
+        W = sp.csr_array(
+            np.array(rng.standard_normal((units, units)) * (rng.random((units, units)) < 0.5) + np.eye(units) * 0.5)
+        )
     # Dense eigvals for small reservoirs; the circular law (radius ~ std * sqrt(n * p))
     # for larger ones, where only a contractive scale matters, not the exact radius.
     radius = _dense_spectral_radius(W) if units <= 300 else np.sqrt(W.nnz / units)
@@ -89,8 +90,9 @@ def _reference_esn(W, W_in, bias, u, leak_rate, activation, state=None):
     from reservoir.kernels import reference
 
     u = np.asarray(u, dtype=np.float64)
-    weights = reference.prepare_esn(sp.csr_array(W, dtype=np.float64), np.asarray(W_in, np.float64),
-                                    np.asarray(bias, np.float64))
+    weights = reference.prepare_esn(
+        sp.csr_array(W, dtype=np.float64), np.asarray(W_in, np.float64), np.asarray(bias, np.float64)
+    )
     batch, steps = u.shape[:2]
     x = np.zeros((batch, W.shape[0])) if state is None else np.array(state, dtype=np.float64).reshape(batch, -1)
     out = np.empty((batch, steps, W.shape[0]))
@@ -121,8 +123,9 @@ def reference_esn():
 
 # ----------------------------------------------------------------------------- slow tests
 def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", default=False,
-                     help="also run tests marked slow (or select them with -m slow)")
+    parser.addoption(
+        "--runslow", action="store_true", default=False, help="also run tests marked slow (or select them with -m slow)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

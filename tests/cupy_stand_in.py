@@ -55,8 +55,11 @@ class DeviceCSR:
         return sp.csr_matrix((np.asarray(self.data), np.asarray(self.indices), np.asarray(self.indptr)), self.shape)
 
 
-def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem, cooperative=False: None,
-                     blocks_per_sm: int = 2, cooperative_limit: int | None = None) -> dict:
+def stand_in_modules(
+    on_launch=lambda name, dtype, grid, block, args, shared_mem, cooperative=False: None,
+    blocks_per_sm: int = 2,
+    cooperative_limit: int | None = None,
+) -> dict:
     """sys.modules entries for cupy, cupyx, cupyx.scipy and cupyx.scipy.sparse.
 
     ``on_launch(kernel name, T's dtype, grid, block, args, shared_mem, cooperative=...)``
@@ -74,14 +77,17 @@ def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem
         setattr(cp, name, getattr(np, name))
     cp.asarray = to_device
     cp.ascontiguousarray = lambda array, dtype=None: (
-        to_device(array, dtype) if to_device(array, dtype).flags.c_contiguous
-        else np.ascontiguousarray(array, dtype=dtype).view(DeviceArray))
+        to_device(array, dtype)
+        if to_device(array, dtype).flags.c_contiguous
+        else np.ascontiguousarray(array, dtype=dtype).view(DeviceArray)
+    )
     cp.zeros = cp.empty = lambda shape, dtype=float: np.zeros(shape, dtype).view(DeviceArray)  # no garbage
     cp.empty_like = lambda array: np.zeros_like(array).view(DeviceArray)
     cp.asnumpy = lambda array: np.array(array).view(np.ndarray)
     cp.copyto = np.copyto
     cp.random = types.SimpleNamespace(
-        random=lambda size, dtype=float: np.random.default_rng(0).random(size, dtype).view(DeviceArray))
+        random=lambda size, dtype=float: np.random.default_rng(0).random(size, dtype).view(DeviceArray)
+    )
 
     class CUDADriverError(Exception):
         pass
@@ -99,14 +105,12 @@ def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem
         def __call__(self, grid, block, args, *, shared_mem=0):
             blocks = int(np.prod(grid))
             if self.enable_cooperative_groups and blocks > limit:
-                raise CUDADriverError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: too many blocks in cooperative "
-                                      "launch")
-            on_launch(self.name, self.dtype, grid, block, args, shared_mem,
-                      cooperative=self.enable_cooperative_groups)
+                raise CUDADriverError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: too many blocks in cooperative launch")
+            on_launch(self.name, self.dtype, grid, block, args, shared_mem, cooperative=self.enable_cooperative_groups)
 
     class RawModule:
         def __init__(self, code, options, name_expressions, enable_cooperative_groups=False):
-            assert "#include \"" not in code  # NVRTC gets one string
+            assert '#include "' not in code  # NVRTC gets one string
             self.expressions = set(name_expressions)
             self.enable_cooperative_groups = enable_cooperative_groups
 
@@ -115,17 +119,25 @@ def stand_in_modules(on_launch=lambda name, dtype, grid, block, args, shared_mem
             return RawKernel(expression, self.enable_cooperative_groups)
 
     properties = {"name": b"CPU stand-in", "multiProcessorCount": 4, "l2CacheSize": 2**20, "totalGlobalMem": 2**30}
-    device = types.SimpleNamespace(id=0, attributes={"MultiProcessorCount": multiprocessors,
-                                                     "MaxSharedMemoryPerBlockOptin": 227 * 1024,
-                                                     "CooperativeLaunch": 1},
-                                   synchronize=lambda: None)
+    device = types.SimpleNamespace(
+        id=0,
+        attributes={
+            "MultiProcessorCount": multiprocessors,
+            "MaxSharedMemoryPerBlockOptin": 227 * 1024,
+            "CooperativeLaunch": 1,
+        },
+        synchronize=lambda: None,
+    )
     cp.RawModule = RawModule
     cp.cuda = types.SimpleNamespace(
         Device=lambda: device,
-        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: blocks_per_sm,
-                                     CUDADriverError=CUDADriverError),
-        runtime=types.SimpleNamespace(getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0,
-                                      driverGetVersion=lambda: 0))
+        driver=types.SimpleNamespace(
+            occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: blocks_per_sm, CUDADriverError=CUDADriverError
+        ),
+        runtime=types.SimpleNamespace(
+            getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0
+        ),
+    )
     cupyx = types.ModuleType("cupyx")
     cupyx.__spec__ = importlib.machinery.ModuleSpec("cupyx", None)
     cupyx_scipy = types.ModuleType("cupyx.scipy")

@@ -27,12 +27,24 @@ BENCHMARKS = smoke.discover(smoke.load("smoke"))
 # The capabilities the suite measures, each with at least one benchmark (a rename or a lost
 # module fails here rather than leaving a hole in the report).
 REQUIRED = [
-    "esn.Construction.time_random_sparse", "esn.Run.time_run_single", "esn.Run.time_run_batched",
-    "esn.Narma10.track_narma10_nrmse", "lsm.Cuba.time_cuba", "lsm.Cuba.track_cuba_rate_hz",
-    "lsm.LargeNetwork.time_run", "elm.Fit.time_fit", "elm.Fit.peakmem_fit", "elm.Predict.time_predict",
-    "elm.Digits.track_digits_accuracy", "ridge.Fit.time_fit", "store.RidgeFromStore.time_fit_from_store",
-    "gated.TrainStep.time_train_step", "gated.FitEpoch.time_fit_epoch", "store.StoredRun.time_stored",
-    "store.StoredRead.time_read_all", "store.StoredRead.time_read_chunks",
+    "esn.Construction.time_random_sparse",
+    "esn.Run.time_run_single",
+    "esn.Run.time_run_batched",
+    "esn.Narma10.track_narma10_nrmse",
+    "lsm.Cuba.time_cuba",
+    "lsm.Cuba.track_cuba_rate_hz",
+    "lsm.LargeNetwork.time_run",
+    "elm.Fit.time_fit",
+    "elm.Fit.peakmem_fit",
+    "elm.Predict.time_predict",
+    "elm.Digits.track_digits_accuracy",
+    "ridge.Fit.time_fit",
+    "store.RidgeFromStore.time_fit_from_store",
+    "gated.TrainStep.time_train_step",
+    "gated.FitEpoch.time_fit_epoch",
+    "store.StoredRun.time_stored",
+    "store.StoredRead.time_read_all",
+    "store.StoredRead.time_read_chunks",
 ]
 
 
@@ -89,8 +101,14 @@ def test_runner_reports_a_broken_benchmark():
 def test_asv_check():
     """asv's own discovery and signature checks against this environment."""
     env = {**os.environ, "RESERVOIR_BENCH_PROFILE": "smoke"}
-    result = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=ASV_BENCH, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "asv", "check", "--python=same"],
+        cwd=ASV_BENCH,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0 and "No problems found" in result.stdout, result.stdout + result.stderr
 
 
@@ -103,21 +121,60 @@ def test_plot_history_from_stored_results(tmp_path):
     plot_history = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plot_history)
     full = plot_history.profile("full")
-    columns = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b",
-               "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples", "profile"]
+    columns = [
+        "result",
+        "params",
+        "version",
+        "started_at",
+        "duration",
+        "stats_ci_99_a",
+        "stats_ci_99_b",
+        "stats_q_25",
+        "stats_q_75",
+        "stats_number",
+        "stats_repeat",
+        "samples",
+        "profile",
+    ]
     backends = ["'numba'", "'numpy'"]
     esn_params = [backends, [str(u) for u in full.units], [str(d) for d in full.densities]]
     n_esn = len(backends) * len(full.units) * len(full.densities)
     for i, commit in enumerate(["a" * 40, "b" * 40]):
         esn = [0.5 + i] * n_esn
-        results = {"esn.Run.time_run_single": [esn, esn_params, "v", 0, 1.0, None, None, esn, esn],
-                   "lsm.Cuba.time_cuba": [[0.04, float("nan")], [backends], "v", 0, 1.0, None, None,
-                                          [0.039, None], [0.041, None]]}
-        (machine / f"{commit[:8]}-env.json").write_text(json.dumps(
-            {"commit_hash": commit, "date": 1000 + i, "result_columns": columns, "results": results, "version": 2}))
+        results = {
+            "esn.Run.time_run_single": [esn, esn_params, "v", 0, 1.0, None, None, esn, esn],
+            "lsm.Cuba.time_cuba": [
+                [0.04, float("nan")],
+                [backends],
+                "v",
+                0,
+                1.0,
+                None,
+                None,
+                [0.039, None],
+                [0.041, None],
+            ],
+        }
+        (machine / f"{commit[:8]}-env.json").write_text(
+            json.dumps(
+                {"commit_hash": commit, "date": 1000 + i, "result_columns": columns, "results": results, "version": 2}
+            )
+        )
     out = tmp_path / "docs"
-    result = subprocess.run([sys.executable, str(ASV_BENCH / "plot_history.py"), "--results", str(tmp_path / "results"),
-                             "--out", str(out), "--table"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ASV_BENCH / "plot_history.py"),
+            "--results",
+            str(tmp_path / "results"),
+            "--out",
+            str(out),
+            "--table",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "asv_esn_step.png").stat().st_size > 0 and (out / "asv_cuba.png").stat().st_size > 0
     per_step = f"{0.5e3 / full.steps:.4g}"  # ms per step from 0.5 s per timed call
@@ -141,13 +198,35 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
 
     out = tmp_path / "gpu-results.md"
     parts = ",".join(part for part in bench.PARTS if part != "l2")  # a CUDA C kernel: compiled below instead
-    assert bench.main(["--quick", "--backends", "numba", "--repeats", "1", "--commit", "test", "--parts", parts,
-                       "--out", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--quick",
+                "--backends",
+                "numba",
+                "--repeats",
+                "1",
+                "--commit",
+                "test",
+                "--parts",
+                parts,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = {(row["figure"], row["backend"]): row for row in bench.ROWS}
     failed = [row for row in bench.ROWS if "failed" in row["note"]]
     assert not failed, failed
-    for figure in ("ESN one sequence", "ESN batched", "ESN small", "ELM hidden layer", "CUBA LSM pull",
-                   "CUBA LSM push"):
+    for figure in (
+        "ESN one sequence",
+        "ESN batched",
+        "ESN small",
+        "ELM hidden layer",
+        "CUBA LSM pull",
+        "CUBA LSM push",
+    ):
         measured = rows[(figure, "numba")]["measured"]
         assert measured != "not measured" and any(ch.isdigit() for ch in measured), (figure, measured)
     assert "| ESN one sequence | numba |" in out.read_text()
@@ -155,7 +234,18 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 def test_gpu_bench_l2_kernel_compiles_for_sm90(tmp_path):
-    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "--Werror=all-warnings", "-o", str(tmp_path / "l2.ptx"),
-                             str(ASV_BENCH / "l2_read.cu")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "nvcc",
+            "--ptx",
+            "-arch=sm_90",
+            "--Werror=all-warnings",
+            "-o",
+            str(tmp_path / "l2.ptx"),
+            str(ASV_BENCH / "l2_read.cu"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "ld.global.cg.v4.f32" in (tmp_path / "l2.ptx").read_text()  # 16-byte loads that skip L1

@@ -23,9 +23,23 @@ def _printed_number(text: str, name: str) -> float:
 
 def test_help_explains_every_option_and_its_default(capsys):
     options = [a for a in _forecast_parser()._actions if a.option_strings and a.dest != "help"]
-    assert {a.dest for a in options} >= {"data", "steps", "train", "washout", "horizon", "units", "density",
-                                         "spectral_radius", "leak_rate", "input_scaling", "alpha", "backend",
-                                         "dtype", "seed", "out"}
+    assert {a.dest for a in options} >= {
+        "data",
+        "steps",
+        "train",
+        "washout",
+        "horizon",
+        "units",
+        "density",
+        "spectral_radius",
+        "leak_rate",
+        "input_scaling",
+        "alpha",
+        "backend",
+        "dtype",
+        "seed",
+        "out",
+    }
     with pytest.raises(SystemExit) as stop:
         cli.main(["forecast", "--help"])
     assert stop.value.code == 0
@@ -59,8 +73,10 @@ def test_adapted_sizes_leave_a_test_part_and_more_samples_than_features(steps):
 def test_an_explicit_oversized_reservoir_is_kept_with_a_warning():
     sizes = cli.plan(309, units=200, train=250, washout=10)
     assert sizes.units == 200
-    assert any(note.startswith("warning") and "200 units on 250 training steps" in note and "--units 62" in note
-               for note in sizes.notes)
+    assert any(
+        note.startswith("warning") and "200 units on 250 training steps" in note and "--units 62" in note
+        for note in sizes.notes
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -79,7 +95,7 @@ def test_a_300_step_series_adapts_and_beats_persistence(tmp_path, capsys, seed):
     assert test >= 50
     # The baseline, computed here from the raw series: the next value is the last one seen.
     truth = series[-test:]
-    persistence = metrics.nrmse(truth, series[-test - 1:-1])
+    persistence = metrics.nrmse(truth, series[-test - 1 : -1])
     one_step = _printed_number(printed, "one-step NRMSE")
     assert one_step < 0.5 * persistence, (one_step, persistence)
     assert _printed_number(printed, "closed-loop NRMSE") > 0
@@ -116,8 +132,10 @@ def test_too_few_training_steps_are_refused_by_name():
 
 
 def test_a_list_of_alphas_is_chosen_from(tmp_path, capsys):
-    assert cli.main(["forecast", "--steps", "400", "--alpha", "1e-6,1e-3,1", "--backend", "numpy",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(["forecast", "--steps", "400", "--alpha", "1e-6,1e-3,1", "--backend", "numpy", "--out", str(tmp_path)])
+        == 0
+    )
     chosen = float(re.search(r"alpha (\S+) chosen", capsys.readouterr().out).group(1))
     assert chosen in (1e-6, 1e-3, 1.0)
     with pytest.raises(SystemExit):
@@ -126,8 +144,10 @@ def test_a_list_of_alphas_is_chosen_from(tmp_path, capsys):
 
 
 def test_library_warnings_are_one_line_each(tmp_path, capsys):
-    assert cli.main(["forecast", "--steps", "400", "--spectral-radius", "3", "--backend", "numpy",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(["forecast", "--steps", "400", "--spectral-radius", "3", "--backend", "numpy", "--out", str(tmp_path)])
+        == 0
+    )
     error = capsys.readouterr().err
     assert "warning: " in error and "spectral" in error
     assert "Warning:" not in error and "warnings.warn" not in error  # no file/line/category clutter
@@ -143,8 +163,16 @@ def _figure_inputs(test=1799, horizon=500, seed=0):
 
 def test_the_figure_separates_forecasts_and_shows_the_error():
     truth, one_step, closed_loop = _figure_inputs()
-    figure = cli.forecast_figure(truth, one_step, closed_loop, label="sine", first_step=4201, units=1000,
-                                 one_step_nrmse=0.0014, closed_loop_nrmse=0.29)
+    figure = cli.forecast_figure(
+        truth,
+        one_step,
+        closed_loop,
+        label="sine",
+        first_step=4201,
+        units=1000,
+        one_step_nrmse=0.0014,
+        closed_loop_nrmse=0.29,
+    )
     top, middle, bottom = figure.axes
     assert [line.get_label() for line in top.get_lines()] == ["truth", "one step ahead"]
     assert [line.get_label() for line in middle.get_lines()][:2] == ["truth", "closed loop (own outputs fed back)"]

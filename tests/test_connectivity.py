@@ -17,18 +17,21 @@ from reservoir.connectivity import default_density, rescale_to_spectral_radius
 
 def _rows(W):
     """Column indices of every row, as a list of arrays."""
-    return [W.indices[W.indptr[i]:W.indptr[i + 1]] for i in range(W.shape[0])]
+    return [W.indices[W.indptr[i] : W.indptr[i + 1]] for i in range(W.shape[0])]
 
 
 # --------------------------------------------------------------------------- format
 @pytest.mark.parametrize("dtype", ["float32", "float64", np.float32, np.float64])
-@pytest.mark.parametrize("shape, kwargs", [
-    ((50, None), dict(density=0.1)),
-    ((40, 7), dict(density=0.3)),
-    ((7, 40), dict(fan_in=5)),
-    ((300, 300), dict(fan_in=3)),
-    ((1, 1), dict(density=1.0)),
-])
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((50, None), dict(density=0.1)),
+        ((40, 7), dict(density=0.3)),
+        ((7, 40), dict(fan_in=5)),
+        ((300, 300), dict(fan_in=3)),
+        ((1, 1), dict(density=1.0)),
+    ],
+)
 def test_format_shape_dtype_and_canonical(shape, kwargs, dtype):
     n, n_in = shape
     W = rs.random_sparse(n, n_in, seed=3, dtype=dtype, **kwargs)
@@ -138,11 +141,14 @@ def test_bernoulli_values_are_plus_minus_one_with_equal_probability():
     assert abs((data > 0).mean() - 0.5) < 5 * math.sqrt(0.25 / n)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(n=2000, n_in=500, density=0.02),   # Erdős–Rényi
-    dict(n=4000, n_in=500, fan_in=5),       # sparse rows: draw, sort, redraw repeats
-    dict(n=400, n_in=500, fan_in=100),      # dense rows: selection sampling
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n=2000, n_in=500, density=0.02),  # Erdős–Rényi
+        dict(n=4000, n_in=500, fan_in=5),  # sparse rows: draw, sort, redraw repeats
+        dict(n=400, n_in=500, fan_in=100),  # dense rows: selection sampling
+    ],
+)
 def test_column_indices_are_uniform(kwargs):
     W = rs.random_sparse(seed=21, **kwargs)
     counts = np.bincount(W.indices, minlength=W.shape[1])
@@ -194,8 +200,7 @@ def _known_spectrum(n, rng):
     dominant pair) and a diagonal of values in [-2, 2], then a random permutation
     similarity (P A P^T keeps the spectrum)."""
     diagonal = rng.uniform(-2, 2, n - 2)
-    A = sp.block_diag([sp.csr_array(np.array([[0.0, -3.0], [3.0, 0.0]])), sp.diags_array(diagonal)],
-                      format="csr")
+    A = sp.block_diag([sp.csr_array(np.array([[0.0, -3.0], [3.0, 0.0]])), sp.diags_array(diagonal)], format="csr")
     permutation = rng.permutation(n)
     return sp.csr_array(A[permutation][:, permutation])
 
@@ -237,12 +242,15 @@ def test_power_method_on_a_large_random_matrix():
     assert rs.spectral_radius(W) == pytest.approx(arpack, rel=0.01)
 
 
-@pytest.mark.parametrize("n, kwargs, target", [
-    (100, dict(density=0.1), 0.9),
-    (500, dict(fan_in=5), 1.25),
-    (800, dict(density=0.01), 0.5),
-    pytest.param(2000, dict(density=0.005), 0.95, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "n, kwargs, target",
+    [
+        (100, dict(density=0.1), 0.9),
+        (500, dict(fan_in=5), 1.25),
+        (800, dict(density=0.01), 0.5),
+        pytest.param(2000, dict(density=0.005), 0.95, marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_spectral_radius_rescaling(n, kwargs, target, dtype, dense_spectral_radius):
     W = rs.random_sparse(n, spectral_radius=target, seed=4, dtype=dtype, **kwargs)
@@ -323,8 +331,9 @@ def test_rescaling_an_all_zero_matrix():
     for n in (10, 600):
         with pytest.raises(ValueError, match="all zeros"):
             rescale_to_spectral_radius(sp.csr_array((n, n), dtype=np.float64), 0.9)
-        explicit_zeros = sp.csr_array((np.zeros(3), np.array([0, 1, 2]), np.array([0, 3] + [3] * (n - 1))),
-                                      shape=(n, n))
+        explicit_zeros = sp.csr_array(
+            (np.zeros(3), np.array([0, 1, 2]), np.array([0, 3] + [3] * (n - 1))), shape=(n, n)
+        )
         with pytest.raises(ValueError, match="all zeros"):
             rescale_to_spectral_radius(explicit_zeros, 0.9)
 
@@ -338,8 +347,11 @@ def test_rescaling_a_nilpotent_matrix():
 
 def test_a_reservoir_too_sparse_to_rescale_says_what_to_change():
     """ESN(10) at an explicit 1 % density draws about one connection: the error names the cause and the fix."""
-    with pytest.raises(ValueError, match=r"10 units, \d nonzero connection\(s\); .*higher density \(or fan_in\)"
-                                         r".*leave density unset"):
+    with pytest.raises(
+        ValueError,
+        match=r"10 units, \d nonzero connection\(s\); .*higher density \(or fan_in\)"
+        r".*leave density unset",
+    ):
         rs.ESN(10, density=0.01, seed=0)
     assert rs.ESN(10, density=0.5, seed=0).W.nnz > 0  # the fix it names works
 

@@ -19,22 +19,27 @@ pytest.importorskip("numba")
 
 @pytest.mark.parametrize("distribution", ["normal", "uniform", "bernoulli"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape, kwargs", [((60, 70), dict(density=0.3)),  # dense rows: selection sampling
-                                           ((90, 400), dict(fan_in=7)),  # sparse rows: draw, sort, redraw
-                                           ((5, 3), dict(density=1.0))])
-def test_small_matrices_run_the_generator_as_python_with_the_same_result(monkeypatch, distribution, dtype, shape,
-                                                                         kwargs):
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((60, 70), dict(density=0.3)),  # dense rows: selection sampling
+        ((90, 400), dict(fan_in=7)),  # sparse rows: draw, sort, redraw
+        ((5, 3), dict(density=1.0)),
+    ],
+)
+def test_small_matrices_run_the_generator_as_python_with_the_same_result(
+    monkeypatch, distribution, dtype, shape, kwargs
+):
     matrices = []
     for threshold in (10**12, 0):  # run as Python, then compiled
         monkeypatch.setattr(settings, "random_fill_compile_min_nnz", threshold)
-        matrices.append(rs.random_sparse(shape[0], shape[1], distribution=distribution, seed=11, dtype=dtype,
-                                         **kwargs))
+        matrices.append(rs.random_sparse(shape[0], shape[1], distribution=distribution, seed=11, dtype=dtype, **kwargs))
     python, compiled = matrices
     assert python.dtype == compiled.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(python.indptr, compiled.indptr)
     np.testing.assert_array_equal(python.indices, compiled.indices)
     np.testing.assert_array_equal(python.data, compiled.data)
-    assert python.nnz > 0 and np.all(np.diff(python.indices[python.indptr[0]:python.indptr[1]]) > 0)
+    assert python.nnz > 0 and np.all(np.diff(python.indices[python.indptr[0] : python.indptr[1]]) > 0)
 
 
 def test_literal_constants_are_compiled_in():
@@ -106,10 +111,26 @@ def test_a_first_script_compiles_only_what_it_runs(tmp_path):
     a batch; on the SELL path the serial step only, tanh only; a note on stderr for the SELL
     kernels, and none once they are cached."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    runs = [subprocess.run([sys.executable, "-c", FIRST_SCRIPT], env=env, capture_output=True, text=True,
-                           check=True, cwd=os.path.dirname(os.path.dirname(rs.__file__))) for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", FIRST_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(os.path.dirname(rs.__file__)),
+        )
+        for _ in range(2)
+    ]
     compiled = eval(runs[0].stdout.strip().splitlines()[-1])
-    assert compiled == {"_csr_loop": 1, "_sell_step_serial": 1, "_sell_step_parallel": 0, "_csr_batch_loop": 0,
-                        "_tanh_in_place": 1, "_sigmoid_in_place": 0, "_relu_in_place": 0}
+    assert compiled == {
+        "_csr_loop": 1,
+        "_sell_step_serial": 1,
+        "_sell_step_parallel": 0,
+        "_csr_batch_loop": 0,
+        "_tanh_in_place": 1,
+        "_sigmoid_in_place": 0,
+        "_relu_in_place": 0,
+    }
     assert "compiling the Numba CPU kernel for a one-sequence ESN step (float32)" in runs[0].stderr
     assert "compiling" not in runs[1].stderr

@@ -23,8 +23,12 @@ def narma_by_hand(u, order=10):
     Y = {}
     Y[0] = 0.0
     for t in range(T):
-        Y[t + 1] = (0.3 * Y_at(Y, t) + 0.05 * Y_at(Y, t) * sum(Y_at(Y, t - i) for i in range(order))
-                    + 1.5 * u_at(t - order + 1) * u_at(t) + 0.1)
+        Y[t + 1] = (
+            0.3 * Y_at(Y, t)
+            + 0.05 * Y_at(Y, t) * sum(Y_at(Y, t - i) for i in range(order))
+            + 1.5 * u_at(t - order + 1) * u_at(t)
+            + 0.1
+        )
     return np.array([Y[t + 1] for t in range(T)])
 
 
@@ -104,8 +108,9 @@ def test_mackey_glass_other_delay_matches_euler():
     np.testing.assert_allclose(series[:, 0], mackey_glass_euler(150, tau=6), atol=5e-3)
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_steps=0), dict(n_steps=10, tau=0), dict(n_steps=10, tau=-3),
-                                    dict(n_steps=10, tau=0.01)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(n_steps=0), dict(n_steps=10, tau=0), dict(n_steps=10, tau=-3), dict(n_steps=10, tau=0.01)]
+)
 def test_mackey_glass_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="n_steps|tau"):
         mackey_glass(**kwargs)
@@ -237,8 +242,9 @@ def test_load_single_column_and_whitespace_text(tmp_path, rng):
     np.testing.assert_allclose(load_series(headed)[:, 0], data, rtol=1e-15)
 
 
-@pytest.mark.parametrize("array", [np.arange(10.0), np.arange(12, dtype=np.int32).reshape(6, 2),
-                                   np.linspace(0, 1, 8, dtype=np.float32)])
+@pytest.mark.parametrize(
+    "array", [np.arange(10.0), np.arange(12, dtype=np.int32).reshape(6, 2), np.linspace(0, 1, 8, dtype=np.float32)]
+)
 def test_load_npy(tmp_path, array):
     path = tmp_path / "series.npy"
     np.save(path, array)
@@ -298,7 +304,7 @@ def test_narma30_uses_jaegers_coefficients_and_stays_bounded():
     u, y = u.ravel(), y.ravel()
     Y = np.concatenate([[0.0], y])
     for t in range(29, 500):
-        expected = 0.2 * Y[t] + 0.004 * Y[t] * Y[t - 29:t + 1].sum() + 1.5 * u[t - 29] * u[t] + 0.001
+        expected = 0.2 * Y[t] + 0.004 * Y[t] * Y[t - 29 : t + 1].sum() + 1.5 * u[t - 29] * u[t] + 0.001
         assert Y[t + 1] == pytest.approx(expected, rel=1e-12)
     assert np.all(np.isfinite(y)) and y.max() < 1.0
     with pytest.raises(ValueError, match="coefficients"):

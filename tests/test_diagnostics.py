@@ -34,8 +34,10 @@ def test_a_sound_reservoir_does_not_warn(rng):
     assert np.mean(np.abs(states) > 0.99) < 0.5
 
 
-@pytest.mark.parametrize("radius, leak_rate, warns", [(1.25, 1.0, False), (1.6, 1.0, True), (3.0, 0.3, True),
-                                                      (1.25, 0.3, False), (1e6, 1.0, True)])
+@pytest.mark.parametrize(
+    "radius, leak_rate, warns",
+    [(1.25, 1.0, False), (1.6, 1.0, True), (3.0, 0.3, True), (1.25, 0.3, False), (1e6, 1.0, True)],
+)
 def test_spectral_radius_beyond_the_echo_state_limit_warns(radius, leak_rate, warns):
     build = lambda: rs.ESN(50, spectral_radius=radius, leak_rate=leak_rate, seed=0)  # noqa: E731
     if warns:

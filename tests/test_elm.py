@@ -13,15 +13,20 @@ import reservoir as rs
 from reservoir.elm import HiddenLayer
 
 BACKENDS = rs.backends.available()
-ACTIVATIONS = {"tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0),
-               "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "identity": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+}
 
 
 def _formula(layer, X, activation):
     """f(X W_hiddenᵀ + b) with dense NumPy in float64."""
     X = X.toarray() if sp.issparse(X) else X
-    return ACTIVATIONS[activation](np.asarray(X, np.float64) @ layer.W.toarray().astype(np.float64).T
-                                   + layer.bias.astype(np.float64))
+    return ACTIVATIONS[activation](
+        np.asarray(X, np.float64) @ layer.W.toarray().astype(np.float64).T + layer.bias.astype(np.float64)
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -32,8 +37,17 @@ def _formula(layer, X, activation):
 def test_hidden_layer_matches_formula(rng, backend, activation, dtype, sparse_input, density):
     # On a dense X the Numba path pushes through a sparse layer and uses a BLAS product
     # from settings.elm_blas_min_density (5 %) on: both against the formula.
-    layer = HiddenLayer(257, 31, density=density, activation=activation, input_scaling=0.7, bias_scaling=0.3,
-                        seed=1, dtype=dtype, backend=backend)
+    layer = HiddenLayer(
+        257,
+        31,
+        density=density,
+        activation=activation,
+        input_scaling=0.7,
+        bias_scaling=0.3,
+        seed=1,
+        dtype=dtype,
+        backend=backend,
+    )
     X = rng.standard_normal((43, 31)) * (rng.random((43, 31)) < 0.4)
     H = layer.transform(sp.csr_array(X) if sparse_input else X)
     assert H.shape == (43, 257) and H.dtype == np.dtype(dtype)
@@ -91,8 +105,12 @@ def test_classifier(rng):
     # one-hot ridge, checked by hand
     H = _formula(model.hidden_, X[:400], "tanh")
     coef, intercept = _closed_form(H, (y[:400, None] == model.classes_[None]).astype(float), 1e-2)
-    np.testing.assert_allclose(model.decision_function(X[400:]),
-                               _formula(model.hidden_, X[400:], "tanh") @ coef + intercept, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        model.decision_function(X[400:]),
+        _formula(model.hidden_, X[400:], "tanh") @ coef + intercept,
+        rtol=1e-7,
+        atol=1e-9,
+    )
 
 
 def test_partial_fit_equals_fit(rng):
@@ -101,7 +119,7 @@ def test_partial_fit_equals_fit(rng):
     whole = rs.ELMRegressor(80, density=0.5, alpha=1e-4, seed=2, dtype="float64").fit(X, y)
     streamed = rs.ELMRegressor(80, density=0.5, alpha=1e-4, seed=2, dtype="float64")
     for start in range(0, 500, 128):
-        streamed.partial_fit(X[start:start + 128], y[start:start + 128])
+        streamed.partial_fit(X[start : start + 128], y[start : start + 128])
     np.testing.assert_allclose(streamed.predict(X), whole.predict(X), rtol=1e-8, atol=1e-10)
     labels = (y > 0).astype(int)
     clf = rs.ELMClassifier(80, density=0.5, alpha=1e-4, seed=2, dtype="float64")

@@ -29,9 +29,11 @@ def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
 
 #: The Numba path's three ESN kernels, each forced through the settings that pick them:
 #: the plain-CSR kernel of small reservoirs, and the SELL / batched kernels serial and parallel.
-KERNELS = {"small": dict(small_max_work=10**15),
-           "serial": dict(small_max_work=-1, parallel_min_work=10**15),
-           "parallel": dict(small_max_work=-1, parallel_min_work=0)}
+KERNELS = {
+    "small": dict(small_max_work=10**15),
+    "serial": dict(small_max_work=-1, parallel_min_work=10**15),
+    "parallel": dict(small_max_work=-1, parallel_min_work=0),
+}
 
 
 def _use_kernel(monkeypatch, kernel):
@@ -40,8 +42,7 @@ def _use_kernel(monkeypatch, kernel):
 
 
 def _model(W, W_in, bias, *, leak_rate=1.0, activation="tanh", dtype, backend):
-    return rs.ESN.from_weights(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype,
-                               backend=backend)
+    return rs.ESN.from_weights(W, W_in, bias, leak_rate=leak_rate, activation=activation, dtype=dtype, backend=backend)
 
 
 # --------------------------------------------------------------------------- the oracle itself
@@ -67,8 +68,9 @@ def test_first_step_from_zero_state_is_the_update_equation(rng, esn_weights):
     # And the second step uses W on the first state.
     u1 = rng.uniform(-1, 1, 2)
     second = esn.run(u1[None])[0]
-    np.testing.assert_allclose(second, (1 - a) * first + a * np.tanh(W @ first + W_in @ u1 + bias),
-                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        second, (1 - a) * first + a * np.tanh(W @ first + W_in @ u1 + bias), rtol=1e-13, atol=1e-15
+    )
 
 
 # --------------------------------------------------------------------------- backends vs reference
@@ -239,13 +241,16 @@ def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
     dense = np.zeros(W.shape)
     for block in range(len(block_columns) - 1):
         slices = range(block_slices[block], block_slices[block + 1])
-        assert sorted(r for s in slices for r in row_of[8 * s: 8 * s + 8] if r >= 0) == list(range(101))
+        assert sorted(r for s in slices for r in row_of[8 * s : 8 * s + 8] if r >= 0) == list(range(101))
         for s in slices:
             entries = np.arange(slice_ptr[s], slice_ptr[s + 1]).reshape(-1, 8)
-            for r, row in enumerate(row_of[8 * s: 8 * s + 8]):
+            for r, row in enumerate(row_of[8 * s : 8 * s + 8]):
                 if row >= 0:
-                    np.add.at(dense[row], block_columns[block] + columns[entries[:, r]].astype(np.int64),
-                              values[entries[:, r]])
+                    np.add.at(
+                        dense[row],
+                        block_columns[block] + columns[entries[:, r]].astype(np.int64),
+                        values[entries[:, r]],
+                    )
     np.testing.assert_array_equal(dense, W.toarray())
 
 
@@ -335,8 +340,9 @@ def test_column_index_width_boundary(rng, backend, units, batch, reference_esn):
     W = rs.random_sparse(units, fan_in=3, seed=1, dtype="float64")
     W.data *= 0.5
     # Make sure the last columns are used, where 16-bit indices would wrap around.
-    W = sp.csr_array(W + sp.csr_array((np.full(3, 0.3), (np.array([0, 1, 2]), np.array([units - 1] * 3))),
-                                      shape=(units, units)))
+    W = sp.csr_array(
+        W + sp.csr_array((np.full(3, 0.3), (np.array([0, 1, 2]), np.array([units - 1] * 3))), shape=(units, units))
+    )
     W_in = rng.uniform(-1, 1, (units, 1))
     bias = rng.uniform(-0.1, 0.1, units)
     u = rng.uniform(-1, 1, (6, 1) if batch is None else (batch, 6, 1))
@@ -426,11 +432,14 @@ def test_state_setter_and_continuation(rng, esn_weights, backend, reference_esn)
 
 
 # --------------------------------------------------------------------------- closed loop
-def _generate_loop(W, W_in, bias, coef, intercept, first_input, n_steps, leak_rate, activation, include_input,
-                   x0):
+def _generate_loop(W, W_in, bias, coef, intercept, first_input, n_steps, leak_rate, activation, include_input, x0):
     """Plain float64 closed loop: x = (1-a) x + a f(W x + W_in u + b); y = coef @ [x, u] + c; u = y."""
-    f = {"tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0),
-         "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
+    f = {
+        "tanh": np.tanh,
+        "identity": lambda z: z,
+        "relu": lambda z: np.maximum(z, 0),
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    }[activation]
     W = np.asarray(W.toarray(), dtype=np.float64)
     W_in, bias, coef = (np.asarray(v, dtype=np.float64) for v in (W_in, bias, coef))
     x = np.asarray(x0, dtype=np.float64).copy()
@@ -450,8 +459,9 @@ def _generate_loop(W, W_in, bias, coef, intercept, first_input, n_steps, leak_ra
 @pytest.mark.parametrize("include_input", [True, False])
 @pytest.mark.parametrize("activation, leak_rate", [("tanh", 1.0), ("tanh", 0.3), ("sigmoid", 0.6)])
 @pytest.mark.parametrize("kernel", ["small", "serial"])
-def test_generate_matches_plain_closed_loop(rng, esn_weights, monkeypatch, backend, dtype, include_input, activation,
-                                            leak_rate, kernel):
+def test_generate_matches_plain_closed_loop(
+    rng, esn_weights, monkeypatch, backend, dtype, include_input, activation, leak_rate, kernel
+):
     _use_kernel(monkeypatch, kernel)
     units, n_in = 45, 2
     W, W_in, bias = _weights(esn_weights, rng, units, n_in, dtype)
@@ -465,8 +475,9 @@ def test_generate_matches_plain_closed_loop(rng, esn_weights, monkeypatch, backe
     esn.run(warm)  # generate starts from the current state
     x0 = esn.state
     outputs = esn.generate(30, coef, intercept, first_input, include_input=include_input)
-    expected, last = _generate_loop(W, W_in, bias, coef, intercept.astype(np.float64), first_input, 30, leak_rate,
-                                    activation, include_input, x0)
+    expected, last = _generate_loop(
+        W, W_in, bias, coef, intercept.astype(np.float64), first_input, 30, leak_rate, activation, include_input, x0
+    )
     assert outputs.shape == (30, n_in)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(outputs, expected, **tol)
@@ -480,8 +491,9 @@ def test_generate_from_zero_state_with_one_output(rng, esn_weights, backend):
     coef = rng.standard_normal(31) * 0.1  # 1-D coef: one output
     esn = _model(W, W_in, bias, dtype=np.float64, backend=backend)
     outputs = esn.generate(15, coef, 0.05, [0.3])
-    expected, _ = _generate_loop(W, W_in, bias, coef[None], np.array([0.05]), [0.3], 15, 1.0, "tanh", True,
-                                 np.zeros(30))
+    expected, _ = _generate_loop(
+        W, W_in, bias, coef[None], np.array([0.05]), [0.3], 15, 1.0, "tanh", True, np.zeros(30)
+    )
     np.testing.assert_allclose(outputs, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -514,11 +526,14 @@ def test_seeded_esn_is_the_same_on_every_backend(rng):
         np.testing.assert_allclose(states, runs[0], **TOL[np.float64])
 
 
-@pytest.mark.parametrize("units, kwargs, radius", [
-    (200, dict(density=0.05), 0.9),
-    (300, dict(fan_in=6), 1.1),
-    (150, dict(density=0.1), 0.5),
-])
+@pytest.mark.parametrize(
+    "units, kwargs, radius",
+    [
+        (200, dict(density=0.05), 0.9),
+        (300, dict(fan_in=6), 1.1),
+        (150, dict(density=0.1), 0.5),
+    ],
+)
 def test_recurrent_matrix_has_the_requested_spectral_radius(dense_spectral_radius, units, kwargs, radius):
     esn = rs.ESN(units, spectral_radius=radius, seed=1, **kwargs)
     assert esn.W.shape == (units, units)
@@ -527,11 +542,13 @@ def test_recurrent_matrix_has_the_requested_spectral_radius(dense_spectral_radiu
         np.testing.assert_array_equal(np.diff(esn.W.indptr), kwargs["fan_in"])
 
 
-@pytest.mark.parametrize("input_scaling, input_density, bias_scaling", [(1.0, 1.0, 0.0), (0.25, 0.5, 0.4),
-                                                                         (3.0, 0.2, 1.0)])
+@pytest.mark.parametrize(
+    "input_scaling, input_density, bias_scaling", [(1.0, 1.0, 0.0), (0.25, 0.5, 0.4), (3.0, 0.2, 1.0)]
+)
 def test_input_weights_and_bias_ranges(rng, input_scaling, input_density, bias_scaling):
-    esn = rs.ESN(400, density=0.02, input_scaling=input_scaling, input_density=input_density,
-                 bias_scaling=bias_scaling, seed=2)
+    esn = rs.ESN(
+        400, density=0.02, input_scaling=input_scaling, input_density=input_density, bias_scaling=bias_scaling, seed=2
+    )
     assert esn.W_in is None  # drawn on the first run, when the input width is known
     esn.run(rng.uniform(-1, 1, (5, 3)))
     assert esn.W_in.shape == (400, 3)
@@ -635,19 +652,22 @@ def test_sparse_input(small_esn):
         small_esn.run(sp.csr_array(np.ones((4, 2))))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(activation="softmax"), ValueError, "unknown activation 'softmax'"),
-    (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
-    (dict(leak_rate=0), ValueError, "leak_rate"),
-    (dict(leak_rate=1.5), ValueError, "leak_rate"),
-    (dict(leak_rate=float("nan")), ValueError, "leak_rate"),
-    (dict(dtype=int), TypeError, "dtype must be float32 or float64"),
-    (dict(dtype="int32"), TypeError, "dtype must be float32 or float64"),
-    (dict(spectral_radius=0), ValueError, "spectral_radius"),
-    (dict(input_density=0), ValueError, "input_density"),
-    (dict(bias_scaling=-1), ValueError, "bias_scaling"),
-    (dict(density=1.5), ValueError, "density"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(activation="softmax"), ValueError, "unknown activation 'softmax'"),
+        (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
+        (dict(leak_rate=0), ValueError, "leak_rate"),
+        (dict(leak_rate=1.5), ValueError, "leak_rate"),
+        (dict(leak_rate=float("nan")), ValueError, "leak_rate"),
+        (dict(dtype=int), TypeError, "dtype must be float32 or float64"),
+        (dict(dtype="int32"), TypeError, "dtype must be float32 or float64"),
+        (dict(spectral_radius=0), ValueError, "spectral_radius"),
+        (dict(input_density=0), ValueError, "input_density"),
+        (dict(bias_scaling=-1), ValueError, "bias_scaling"),
+        (dict(density=1.5), ValueError, "density"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         rs.ESN(20, **{"density": 0.2, **kwargs})
@@ -659,11 +679,14 @@ def test_bad_units(units, error):
         rs.ESN(units)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(activation="gelu"), "unknown activation"),
-    (dict(backend="nope"), "unknown backend"),
-    (dict(leak_rate=0.0), "leak_rate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(activation="gelu"), "unknown activation"),
+        (dict(backend="nope"), "unknown backend"),
+        (dict(leak_rate=0.0), "leak_rate"),
+    ],
+)
 def test_bad_from_weights_arguments(rng, esn_weights, kwargs, match):
     W, W_in, bias = esn_weights(rng, 5, 1)
     with pytest.raises(ValueError, match=match):
@@ -705,8 +728,9 @@ def test_named_backend_resolves_to_itself():
 
 
 def test_unavailable_backend_names_the_missing_module(monkeypatch):
-    fake = backends.Backend("fakegpu", "reference", ("numpy", "surely_not_installed_module_xyz"),
-                            "a backend for tests", priority=1_000)
+    fake = backends.Backend(
+        "fakegpu", "reference", ("numpy", "surely_not_installed_module_xyz"), "a backend for tests", priority=1_000
+    )
     monkeypatch.setitem(backends._REGISTRY, "fakegpu", fake)
     assert "fakegpu" in backends.names()
     assert "fakegpu" not in backends.available()
@@ -734,9 +758,14 @@ def test_compiled_tanh_against_numpy(rng):
     from reservoir.kernels.activations import TANH
     from reservoir.kernels.cpu.activation import _activate_in_place
 
-    z = np.concatenate([np.linspace(-25, 25, 400_001), rng.standard_normal(100_000) * 3,
-                        rng.standard_normal(100_000) * 0.3, [0.625, -0.625, np.nextafter(0.625, 0), 1e-300,
-                                                             5e-324, 19.5, 20.0, 1e300, np.inf, -np.inf, np.nan]])
+    z = np.concatenate(
+        [
+            np.linspace(-25, 25, 400_001),
+            rng.standard_normal(100_000) * 3,
+            rng.standard_normal(100_000) * 0.3,
+            [0.625, -0.625, np.nextafter(0.625, 0), 1e-300, 5e-324, 19.5, 20.0, 1e300, np.inf, -np.inf, np.nan],
+        ]
+    )
     expected = np.tanh(z)
     got64 = z.copy()
     _activate_in_place(got64, TANH)

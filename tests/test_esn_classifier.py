@@ -22,14 +22,17 @@ def _waves(rng, n, length=60):
 @pytest.mark.parametrize("pooling", ["mean", "last", "max", "mean+last"])
 def test_matches_hand_built_pipeline(rng, pooling):
     X, y = _waves(rng, 40)
-    model = rs.ESNClassifier(80, density=0.1, pooling=pooling, washout=5, alpha=1e-3, seed=3,
-                             dtype="float64").fit(X, y)
+    model = rs.ESNClassifier(80, density=0.1, pooling=pooling, washout=5, alpha=1e-3, seed=3, dtype="float64").fit(X, y)
     esn = rs.ESN(80, density=0.1, seed=3, dtype="float64")
     pooled = []
     for x in X:
         states = esn.reset().run(x)[5:]
-        parts = {"mean": [states.mean(0)], "last": [states[-1]], "max": [states.max(0)],
-                 "mean+last": [states.mean(0), states[-1]]}[pooling]
+        parts = {
+            "mean": [states.mean(0)],
+            "last": [states[-1]],
+            "max": [states.max(0)],
+            "mean+last": [states.mean(0), states[-1]],
+        }[pooling]
         pooled.append(np.concatenate(parts))
     pooled = np.array(pooled)
     one_hot = np.eye(2)[y]
@@ -69,7 +72,10 @@ def test_other_lengths_after_a_2d_fit(rng):
     X, y = _waves(rng, 20)
     model = rs.ESNClassifier(40, density=0.2, seed=0).fit(X, y)
     longer = _waves(rng, 4, length=90)[0]
-    with pytest.raises(ValueError, match=r"X has 90 features, but ESNClassifier is expecting 60 features as input\. "
-                                         r"As \(n_sequences, T\) the sequence length is fixed"):
+    with pytest.raises(
+        ValueError,
+        match=r"X has 90 features, but ESNClassifier is expecting 60 features as input\. "
+        r"As \(n_sequences, T\) the sequence length is fixed",
+    ):
         model.predict(longer)
     assert model.predict(longer[:, :, None]).tolist() == model.predict(list(longer[:, :, None])).tolist()

@@ -41,8 +41,9 @@ def test_fit_and_predict_equal_the_pipeline_by_hand(series, backend, one_dimensi
     if one_dimensional_y:
         y_train = y_train[:, 0]
     units, alpha, washout, seed = 120, 1e-5, 50, 11
-    model = rs.ESNRegressor(units=units, alpha=alpha, washout=washout, seed=seed, dtype="float64",
-                            backend=backend, **ESN_KWARGS).fit(u_train, y_train)
+    model = rs.ESNRegressor(
+        units=units, alpha=alpha, washout=washout, seed=seed, dtype="float64", backend=backend, **ESN_KWARGS
+    ).fit(u_train, y_train)
 
     esn = rs.ESN(units, seed=seed, dtype="float64", backend="numpy", **ESN_KWARGS)
     states = esn.run(u_train)
@@ -58,16 +59,16 @@ def test_fit_and_predict_equal_the_pipeline_by_hand(series, backend, one_dimensi
     assert prediction.shape == ((400,) if one_dimensional_y else (400, 1))
     np.testing.assert_allclose(prediction.reshape(-1, 1), expected, rtol=0, atol=1e-8)
     # reset=True starts from zeros: the in-sample prediction of the training inputs.
-    np.testing.assert_allclose(model.predict(u_train, reset=True).reshape(-1, 1), train_prediction,
-                               rtol=0, atol=1e-8)
+    np.testing.assert_allclose(model.predict(u_train, reset=True).reshape(-1, 1), train_prediction, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_batched_fit_equals_the_pipeline_by_hand(rng, backend):
     u = rng.uniform(0, 0.5, (3, 200, 2))
     y = np.stack([np.sin(u[..., 0].cumsum(axis=1)), u[..., 1] ** 2], axis=-1)
-    model = rs.ESNRegressor(units=60, alpha=1e-3, washout=20, seed=4, dtype="float64", backend=backend,
-                            **ESN_KWARGS).fit(u, y)
+    model = rs.ESNRegressor(
+        units=60, alpha=1e-3, washout=20, seed=4, dtype="float64", backend=backend, **ESN_KWARGS
+    ).fit(u, y)
     esn = rs.ESN(60, seed=4, dtype="float64", backend="numpy", **ESN_KWARGS)
     states = esn.run(u)
     features = np.concatenate([states, u], axis=-1)[:, 20:].reshape(-1, 62)
@@ -80,8 +81,16 @@ def test_batched_fit_equals_the_pipeline_by_hand(rng, backend):
 
 def test_without_input_features_and_intercept(series):
     u_train, y_train, u_test, _ = _task(series)
-    model = rs.ESNRegressor(units=80, alpha=1e-4, washout=30, seed=2, dtype="float64", include_input=False,
-                            fit_intercept=False, **ESN_KWARGS).fit(u_train, y_train)
+    model = rs.ESNRegressor(
+        units=80,
+        alpha=1e-4,
+        washout=30,
+        seed=2,
+        dtype="float64",
+        include_input=False,
+        fit_intercept=False,
+        **ESN_KWARGS,
+    ).fit(u_train, y_train)
     esn = rs.ESN(80, seed=2, dtype="float64", backend="numpy", **ESN_KWARGS)
     states = esn.run(u_train)[30:]
     coef = np.linalg.solve(states.T @ states + 1e-4 * np.eye(80), states.T @ y_train[30:])
@@ -98,8 +107,7 @@ def test_one_step_mackey_glass_forecast(series):
     assert error < 0.05
     assert error < 0.1 * persistence
     r2 = model.score(u_test, y_test)
-    assert r2 == pytest.approx(1 - np.sum((y_test - prediction) ** 2) / np.sum((y_test - y_test.mean()) ** 2),
-                               rel=1e-9)
+    assert r2 == pytest.approx(1 - np.sum((y_test - prediction) ** 2) / np.sum((y_test - y_test.mean()) ** 2), rel=1e-9)
     assert r2 > 0.99
 
 
@@ -141,8 +149,9 @@ def _forecast_by_hand(model, x_end_of_fit, last_target, n_steps):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_forecast_matches_a_closed_loop_by_hand(series, backend):
     u_train, y_train, _, _ = _task(series)
-    model = rs.ESNRegressor(units=150, alpha=1e-6, washout=100, seed=5, dtype="float64", backend=backend,
-                            **ESN_KWARGS).fit(u_train, y_train)
+    model = rs.ESNRegressor(
+        units=150, alpha=1e-6, washout=100, seed=5, dtype="float64", backend=backend, **ESN_KWARGS
+    ).fit(u_train, y_train)
     # The state at the end of fit, by hand, on the reference backend.
     esn = rs.ESN(150, seed=5, dtype="float64", backend="numpy", **ESN_KWARGS)
     x_end = esn.run(u_train)[-1]
@@ -160,8 +169,9 @@ def test_forecast_matches_a_closed_loop_by_hand(series, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_forecast_after_a_warmup(series, backend):
     u_train, y_train, u_test, _ = _task(series)
-    model = rs.ESNRegressor(units=100, alpha=1e-6, washout=100, seed=8, dtype="float64", backend=backend,
-                            **ESN_KWARGS).fit(u_train, y_train)
+    model = rs.ESNRegressor(
+        units=100, alpha=1e-6, washout=100, seed=8, dtype="float64", backend=backend, **ESN_KWARGS
+    ).fit(u_train, y_train)
     warmup = u_test[:50]  # continues the training inputs
     esn = rs.ESN(100, seed=8, dtype="float64", backend="numpy", **ESN_KWARGS)
     esn.run(u_train)
@@ -181,8 +191,7 @@ def test_forecast_with_one_dimensional_series(series):
     assert forecast.shape == (10,)
     esn = rs.ESN(100, seed=3, dtype="float64", backend="numpy", **ESN_KWARGS)
     x_end = esn.run(s[:-1])[-1]
-    np.testing.assert_allclose(forecast, _forecast_by_hand(model, x_end, s[-1:], 10)[:, 0], rtol=1e-8,
-                               atol=1e-9)
+    np.testing.assert_allclose(forecast, _forecast_by_hand(model, x_end, s[-1:], 10)[:, 0], rtol=1e-8, atol=1e-9)
 
 
 @pytest.mark.parametrize("n_steps", [0, -2])
@@ -238,8 +247,9 @@ def test_alpha_list_selects_on_the_last_validation_fraction(series):
     u_train, y_train, _, _ = _task(series)
     alphas = [1e-10, 1e-6, 1e-2, 10.0]
     washout, fraction = 50, 0.25
-    model = rs.ESNRegressor(units=80, alpha=alphas, washout=washout, validation_fraction=fraction, seed=6,
-                            dtype="float64", **ESN_KWARGS).fit(u_train, y_train)
+    model = rs.ESNRegressor(
+        units=80, alpha=alphas, washout=washout, validation_fraction=fraction, seed=6, dtype="float64", **ESN_KWARGS
+    ).fit(u_train, y_train)
     assert model.alpha_ in alphas
     # By hand: fit on the first 75 % of the kept steps, score on the rest, take the best.
     esn = rs.ESN(80, seed=6, dtype="float64", backend="numpy", **ESN_KWARGS)

@@ -32,7 +32,7 @@ def lagged(x, lags: int) -> np.ndarray:
     """Rows [x[t], x[t-1], ..., x[t-lags+1], 1] for t >= lags - 1 (x: (T,) or (T, k))."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     rows = len(x) - lags + 1
-    return np.column_stack([x[lags - 1 - k: lags - 1 - k + rows] for k in range(lags)] + [np.ones((rows, 1))])
+    return np.column_stack([x[lags - 1 - k : lags - 1 - k + rows] for k in range(lags)] + [np.ones((rows, 1))])
 
 
 def linear_autoregression(series, train_end: int, order: int = 5):
@@ -46,10 +46,10 @@ def linear_autoregression(series, train_end: int, order: int = 5):
     coef, *_ = np.linalg.lstsq(design, s[order:train_end], rcond=None)
 
     def one_step(start):
-        return lagged(s[start - order: -1], order) @ coef
+        return lagged(s[start - order : -1], order) @ coef
 
     def closed_loop(n):
-        history = list(s[train_end - order: train_end])
+        history = list(s[train_end - order : train_end])
         for _ in range(n):
             history.append(float(np.r_[history[::-1][:order], 1.0] @ coef))
         return np.asarray(history[order:])
@@ -60,7 +60,7 @@ def linear_autoregression(series, train_end: int, order: int = 5):
 def lagged_inputs_r2(u, y, split: int, lags: int = 10) -> float:
     """R² on the test part of a linear model of the last `lags` inputs (an LTI filter with bias)."""
     design = lagged(u, lags)
-    targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[lags - 1:]
+    targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[lags - 1 :]
     cut = split - lags + 1
     coef, *_ = np.linalg.lstsq(design[:cut], targets[:cut], rcond=None)
     return r2(targets[cut:], design[cut:] @ coef)
@@ -258,15 +258,20 @@ def test_pandas_series_and_frames_give_the_numpy_results_with_their_index():
     numpy_model = ESNRegressor(100, seed=0).fit(series[:-1, None], series[1:])
     pandas_model = ESNRegressor(100, seed=0).fit(frame.iloc[:-1], frame["value"].iloc[1:])
     prediction = pandas_model.predict(frame.iloc[400:-1])
-    np.testing.assert_allclose(np.asarray(prediction, dtype=np.float64).ravel(),
-                               numpy_model.predict(series[400:-1, None]).ravel(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(prediction, dtype=np.float64).ravel(),
+        numpy_model.predict(series[400:-1, None]).ravel(),
+        rtol=1e-6,
+        atol=1e-8,
+    )
     assert isinstance(prediction, pd.Series) and prediction.name == "value"
     assert prediction.index.equals(frame.index[400:-1])  # labelled as the inputs they follow
     # The closed loop continues after the last training target, hour by hour.
     forecast = pandas_model.forecast(5)
     assert forecast.index.equals(pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=5, freq="h"))
-    np.testing.assert_allclose(np.asarray(forecast, dtype=np.float64).ravel(), numpy_model.forecast(5).ravel(),
-                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(forecast, dtype=np.float64).ravel(), numpy_model.forecast(5).ravel(), rtol=1e-6, atol=1e-8
+    )
     X, labels = _classification("moons", 0)
     table = pd.DataFrame(X, columns=["x", "y"], index=pd.RangeIndex(100, 500))
     model = ELMClassifier(seed=0).fit(table, labels)
@@ -288,16 +293,17 @@ def test_readme_quickstart_matches_reservoirpy():
     for seed in range(5):
         esn = rpy.ESN(units=100, sr=1.25, lr=0.3, ridge=1e-5, seed=seed)
         theirs.append(metrics.nrmse(y_test, esn.fit(x_train, y_train, warmup=100).run(x_test)))
-        model = ESNRegressor(100, spectral_radius=1.25, leak_rate=0.3, alpha=1e-5, washout=100, seed=seed,
-                             dtype="float64")
+        model = ESNRegressor(
+            100, spectral_radius=1.25, leak_rate=0.3, alpha=1e-5, washout=100, seed=seed, dtype="float64"
+        )
         ours.append(metrics.nrmse(y_test, model.fit(x_train, y_train).predict(x_test)))
     assert np.median(ours) < 2 * np.median(theirs), (ours, theirs)
 
 
 @pytest.mark.slow
 def test_two_input_product_task_beside_reservoirpy():
-    # ReservoirPy's reservoir has no bias by default either: at defaults both are odd
-    # functions of the input and cannot form the product; with a bias both can.
+    # ReservoirPy's reservoir has no bias by default: its states are then odd functions
+    # of the input and cannot form the product; given a bias (ours has one by default) they can.
     rpy = pytest.importorskip("reservoirpy")
     for seed in SEEDS:
         u, y = _two_input_product_task(seed)

@@ -82,8 +82,9 @@ def _random_parameters(cell, n, m, n_layers, n_out, rng):
 def test_predict_matches_the_gate_equations(readout, n_layers, loops, rng):
     """predict() over windows shorter than the series (state carried) equals the per-gate reference."""
     X = rng.standard_normal((50, 4))
-    model = readout(5, n_layers=n_layers, epochs=1, window=7, batch_size=2, validation_fraction=0, seed=0,
-                    dtype="float64").fit(X, rng.standard_normal((50, 2)))
+    model = readout(
+        5, n_layers=n_layers, epochs=1, window=7, batch_size=2, validation_fraction=0, seed=0, dtype="float64"
+    ).fit(X, rng.standard_normal((50, 2)))
     model.parameters_ = _random_parameters(model._cell, 4, 5, n_layers, 2, rng)
     np.testing.assert_allclose(model.predict(X), _reference_outputs(model, X), rtol=1e-10, atol=1e-12)
 
@@ -92,7 +93,8 @@ def test_predict_matches_the_gate_equations(readout, n_layers, loops, rng):
 def test_windowed_prediction_equals_whole_sequence_prediction(readout, rng):
     X = rng.standard_normal((3, 40, 3))
     model = readout(4, epochs=1, window=6, validation_fraction=0, seed=1, dtype="float64").fit(
-        X, rng.standard_normal((3, 40)))
+        X, rng.standard_normal((3, 40))
+    )
     whole = clone(model).set_params(window=None).fit(X, rng.standard_normal((3, 40)))
     whole.parameters_ = model.parameters_
     np.testing.assert_allclose(model.predict(X), whole.predict(X), rtol=1e-12, atol=1e-13)
@@ -101,7 +103,8 @@ def test_windowed_prediction_equals_whole_sequence_prediction(readout, rng):
 
 def test_lstm_forget_bias_starts_at_one_and_gates_have_the_documented_shapes():
     model = LSTMReadout(6, n_layers=2, epochs=1, validation_fraction=0, seed=0).fit(
-        np.zeros((10, 3)), np.zeros((10, 1)))
+        np.zeros((10, 3)), np.zeros((10, 1))
+    )
     first, second, output = model.gate_weights()
     W, b = first["forget"]
     assert W.shape == (6, 3 + 6) and np.all(b == 1.0)
@@ -161,8 +164,9 @@ def test_compiled_loops_match_numpy_loops(cell, dtype, rtol, monkeypatch, rng):
     results = {}
     for use_numba in (True, False):
         monkeypatch.setattr(gated_cells, "USE_NUMBA", use_numba)
-        results[use_numba] = network.loss_and_gradients(cell, np, params, X, lengths, state, target,
-                                                      network.MANY_TO_MANY)
+        results[use_numba] = network.loss_and_gradients(
+            cell, np, params, X, lengths, state, target, network.MANY_TO_MANY
+        )
     (loss_a, grads_a, final_a), (loss_b, grads_b, final_b) = results[True], results[False]
     np.testing.assert_allclose(loss_a, loss_b, rtol=rtol)
     for a, b in zip(grads_a, grads_b):
@@ -232,8 +236,9 @@ def test_small_data_sets_train_in_smaller_minibatches():
     lanes = windows.training_lanes(windows.windows_per_epoch(lengths, 64), 32, 8)
     chains = windows.training_chains(lengths, 64, lanes, rng)
     assert len(list(windows.lane_steps(windows.lane_plan(chains, lanes)))) >= 8
-    model = GRUReadout(4, epochs=1, validation_fraction=0, seed=0).fit(rng.standard_normal((1200, 3)),
-                                                                        rng.standard_normal(1200))
+    model = GRUReadout(4, epochs=1, validation_fraction=0, seed=0).fit(
+        rng.standard_normal((1200, 3)), rng.standard_normal(1200)
+    )
     assert model.batch_size_ == lanes == 2
 
 
@@ -261,8 +266,15 @@ def test_states_carried_across_windows_in_training_match_the_reference(readout, 
 
     def visit(requests, items, state):
         seen.extend((request, state[0][0][i].copy()) for i, request in enumerate(requests))
-        _, final, _ = network.network_forward(model._cell, np, model.parameters_, data.read(requests, False)[0],
-                                            state, np.array([b - a for _, a, b in requests]), keep=False)
+        _, final, _ = network.network_forward(
+            model._cell,
+            np,
+            model.parameters_,
+            data.read(requests, False)[0],
+            state,
+            np.array([b - a for _, a, b in requests]),
+            keep=False,
+        )
         return final
 
     model._run_lanes(data, chains, 3, visit)
@@ -278,7 +290,7 @@ def test_states_carried_across_windows_in_training_match_the_reference(readout, 
         if start == 0:
             np.testing.assert_array_equal(h, 0.0)
         else:
-            reference = _reference_layer(kind, layers[0], X[origin[start]:start])[-1]
+            reference = _reference_layer(kind, layers[0], X[origin[start] : start])[-1]
             np.testing.assert_allclose(h, reference, rtol=1e-10, atol=1e-12)
 
 
@@ -341,8 +353,10 @@ def test_gated_readout_counts_events_a_linear_readout_cannot(readout):
     model = readout(16, epochs=40, window=None, batch_size=16, learning_rate=1e-2, patience=10, seed=0)
     model.fit(list(states[train]), counts[train])
     accuracy = model.score(list(states[test]), counts[test])
-    print(f"\nevent counting accuracy: ridge (last state) {ridge_accuracy:.3f}, ridge (mean state) "
-          f"{pooled_accuracy:.3f}, {readout.__name__} {accuracy:.3f}")
+    print(
+        f"\nevent counting accuracy: ridge (last state) {ridge_accuracy:.3f}, ridge (mean state) "
+        f"{pooled_accuracy:.3f}, {readout.__name__} {accuracy:.3f}"
+    )
     assert ridge_accuracy < 0.5 and pooled_accuracy < 0.8
     assert accuracy > 0.9
     probabilities = model.predict_proba(states[test])
@@ -369,8 +383,17 @@ def test_early_stopping_keeps_the_best_epoch(rng):
     """Noise targets: the validation loss stops improving; the kept parameters are those of the
     best epoch (their validation loss recomputed equals the curve's minimum)."""
     X, y = rng.standard_normal((400, 10)), rng.standard_normal((400, 1))
-    model = GRUReadout(32, epochs=60, learning_rate=3e-2, window=20, batch_size=4, validation_fraction=0.25,
-                       patience=3, seed=0, dtype="float64").fit(X, y)
+    model = GRUReadout(
+        32,
+        epochs=60,
+        learning_rate=3e-2,
+        window=20,
+        batch_size=4,
+        validation_fraction=0.25,
+        patience=3,
+        seed=0,
+        dtype="float64",
+    ).fit(X, y)
     assert model.n_iter_ < 60
     assert model.n_iter_ == model.best_epoch_ + 1 + 3
     assert model.best_validation_loss_ == min(model.validation_loss_curve_)
@@ -493,7 +516,8 @@ def test_targets_and_inputs_from_runs(rng, tmp_path):
         assert model.parameters_[0].shape == (3 * 4, 20 + 1 + 4)
         states = run.states[...]
     reference = GRUReadout(4, epochs=2, window=16, input_to_readout=True, seed=0).fit(
-        states, np.roll(u, 1, axis=1).astype(np.float32), inputs=u)
+        states, np.roll(u, 1, axis=1).astype(np.float32), inputs=u
+    )
     np.testing.assert_allclose(model.parameters_[0], reference.parameters_[0], rtol=1e-5, atol=1e-6)
 
 
@@ -511,20 +535,38 @@ def test_predict_before_fit_raises_not_fitted():
 
     assert rs.NotFittedError is NotFittedError  # scikit-learn's, so sklearn's own checks recognise it
     for readout in READOUTS:
-        for call in (lambda m: m.predict(np.zeros((5, 3))), lambda m: m.predict_proba([np.zeros((5, 3))]),
-                     lambda m: m.score(np.zeros((5, 3)), np.zeros(5)), lambda m: m.gate_weights()):
+        for call in (
+            lambda m: m.predict(np.zeros((5, 3))),
+            lambda m: m.predict_proba([np.zeros((5, 3))]),
+            lambda m: m.score(np.zeros((5, 3)), np.zeros(5)),
+            lambda m: m.gate_weights(),
+        ):
             with pytest.raises(NotFittedError, match="not fitted"):
                 call(readout())
 
 
-@pytest.mark.parametrize("name, value, error", [
-    ("hidden", 0, ValueError), ("hidden", 2.5, TypeError), ("n_layers", 0, ValueError),
-    ("epochs", -1, ValueError), ("learning_rate", 0.0, ValueError), ("learning_rate", np.nan, ValueError),
-    ("window", 0, ValueError), ("batch_size", 0, ValueError), ("weight_decay", -1e-3, ValueError),
-    ("clip", 0.0, ValueError), ("validation_fraction", 1.0, ValueError), ("validation_fraction", -0.1, ValueError),
-    ("patience", 0, ValueError), ("seed", -3, ValueError), ("seed", "x", TypeError), ("dtype", "int32", TypeError),
-    ("input_to_readout", "yes", TypeError),
-])
+@pytest.mark.parametrize(
+    "name, value, error",
+    [
+        ("hidden", 0, ValueError),
+        ("hidden", 2.5, TypeError),
+        ("n_layers", 0, ValueError),
+        ("epochs", -1, ValueError),
+        ("learning_rate", 0.0, ValueError),
+        ("learning_rate", np.nan, ValueError),
+        ("window", 0, ValueError),
+        ("batch_size", 0, ValueError),
+        ("weight_decay", -1e-3, ValueError),
+        ("clip", 0.0, ValueError),
+        ("validation_fraction", 1.0, ValueError),
+        ("validation_fraction", -0.1, ValueError),
+        ("patience", 0, ValueError),
+        ("seed", -3, ValueError),
+        ("seed", "x", TypeError),
+        ("dtype", "int32", TypeError),
+        ("input_to_readout", "yes", TypeError),
+    ],
+)
 def test_bad_hyper_parameters_raise_naming_them(name, value, error):
     with pytest.raises(error, match=name):
         GRUReadout(**{name: value}).fit(np.zeros((20, 2)), np.zeros(20))
@@ -568,8 +610,21 @@ def test_estimator_api_parameters_are_stored_unchanged():
     model = GRUReadout(12, n_layers=2, window=None, clip=None, seed=3)
     params = model.get_params()
     assert params["hidden"] == 12 and params["window"] is None and params["clip"] is None
-    assert set(params) == {"hidden", "n_layers", "epochs", "learning_rate", "window", "batch_size", "weight_decay",
-                           "clip", "validation_fraction", "patience", "input_to_readout", "seed", "dtype"}
+    assert set(params) == {
+        "hidden",
+        "n_layers",
+        "epochs",
+        "learning_rate",
+        "window",
+        "batch_size",
+        "weight_decay",
+        "clip",
+        "validation_fraction",
+        "patience",
+        "input_to_readout",
+        "seed",
+        "dtype",
+    }
     copy = clone(model).set_params(hidden=7)
     assert copy.hidden == 7 and model.hidden == 12 and type(copy) is GRUReadout
     unvalidated = GRUReadout(hidden=-1)  # no work, no validation before fit
@@ -590,9 +645,12 @@ def test_cupy_is_not_imported_on_the_cpu_path(tmp_path):
 
     (tmp_path / "cupy").mkdir()
     (tmp_path / "cupy" / "__init__.py").write_text(
-        "import sys\nsys.stderr.write('STAND-IN CUPY IMPORTED\\n')\nraise ImportError('stand-in cupy')\n")
-    code = ("import numpy as np; from reservoir.readouts.gated import GRUReadout;"
-            "GRUReadout(3, epochs=1).fit(np.zeros((20, 2)), np.zeros(20)).predict(np.zeros((5, 2)))")
+        "import sys\nsys.stderr.write('STAND-IN CUPY IMPORTED\\n')\nraise ImportError('stand-in cupy')\n"
+    )
+    code = (
+        "import numpy as np; from reservoir.readouts.gated import GRUReadout;"
+        "GRUReadout(3, epochs=1).fit(np.zeros((20, 2)), np.zeros(20)).predict(np.zeros((5, 2)))"
+    )
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr
@@ -617,5 +675,4 @@ def test_cupy_arrays_train_on_the_gpu_like_numpy(readout, rng):
     assert namespace(on_gpu.parameters_[0]) is cupy
     for p, q in zip(on_cpu.parameters_, on_gpu.parameters_):
         np.testing.assert_allclose(p, cupy.asnumpy(q), rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(cupy.asnumpy(on_gpu.predict(cupy.asarray(X))), on_cpu.predict(X), rtol=1e-8,
-                               atol=1e-10)
+    np.testing.assert_allclose(cupy.asnumpy(on_gpu.predict(cupy.asarray(X))), on_cpu.predict(X), rtol=1e-8, atol=1e-10)

@@ -30,8 +30,11 @@ TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol
 PLACEMENTS = {
     "one-block-on-chip": {},
     "many-blocks-staged": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 64},
-    "many-blocks-streaming": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 64,
-                              "gpu_shared_bytes": 0},
+    "many-blocks-streaming": {
+        "gpu_single_block_max_entries": 0,
+        "gpu_min_entries_per_block": 64,
+        "gpu_shared_bytes": 0,
+    },
     "co-resident-limit": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 1},
 }
 
@@ -65,8 +68,11 @@ def _weights(rng, n, n_in, dtype, density):
     W = sp.random_array((n, n), density=density, rng=rng, format="csr", data_sampler=rng.standard_normal)
     if W.nnz:
         W = W * (0.9 / np.sqrt(W.nnz / n))
-    return sp.csr_array(W, dtype=dtype), rng.uniform(-1, 1, (n, n_in)).astype(dtype), \
-        rng.uniform(-0.3, 0.3, n).astype(dtype)
+    return (
+        sp.csr_array(W, dtype=dtype),
+        rng.uniform(-1, 1, (n, n_in)).astype(dtype),
+        rng.uniform(-0.3, 0.3, n).astype(dtype),
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -137,11 +143,19 @@ def test_generate_matches_reference(gpu, monkeypatch, rng, dtype, include_input,
     ref_state = x0.astype(np.float64)
     expected = reference.esn_generate(
         reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64)),
-        coef.astype(np.float64), intercept.astype(np.float64), include_input, ref_state, first.astype(np.float64),
-        25, 0.6, "tanh")
+        coef.astype(np.float64),
+        intercept.astype(np.float64),
+        include_input,
+        ref_state,
+        first.astype(np.float64),
+        25,
+        0.6,
+        "tanh",
+    )
     state = x0.copy()
-    outputs = gpu.esn_generate(gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first, 25,
-                               0.6, "tanh")
+    outputs = gpu.esn_generate(
+        gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first, 25, 0.6, "tanh"
+    )
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else TOL[np.float64]
     np.testing.assert_allclose(outputs, expected, **tol)
     np.testing.assert_allclose(state, ref_state, **tol)
@@ -151,12 +165,15 @@ def test_generate_matches_reference(gpu, monkeypatch, rng, dtype, include_input,
 @pytest.mark.parametrize("sparse_input", [False, True])
 @pytest.mark.parametrize("n_hidden, n_samples", [(1, 1), (257, 43), (2049, 300)])
 def test_elm_hidden_matches_reference(gpu, rng, dtype, sparse_input, n_hidden, n_samples):
-    W = sp.csr_array(sp.random_array((n_hidden, 31), density=0.2, rng=rng, format="csr",
-                                     data_sampler=rng.standard_normal), dtype=dtype)
+    W = sp.csr_array(
+        sp.random_array((n_hidden, 31), density=0.2, rng=rng, format="csr", data_sampler=rng.standard_normal),
+        dtype=dtype,
+    )
     bias = rng.uniform(-1, 1, n_hidden).astype(dtype)
     X = (rng.standard_normal((n_samples, 31)) * (rng.random((n_samples, 31)) < 0.4)).astype(dtype)
-    expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
-                                    X.astype(np.float64), "tanh")
+    expected = reference.elm_hidden(
+        reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)), X.astype(np.float64), "tanh"
+    )
     H = gpu.elm_hidden(gpu.prepare_elm(W, bias), sp.csr_array(X) if sparse_input else X, "tanh")
     assert H.shape == (n_samples, n_hidden) and H.dtype == dtype
     np.testing.assert_allclose(H, expected, **TOL[dtype])
@@ -211,9 +228,21 @@ LIF_PLACEMENTS = {
 
 
 def _lif_network(n, dtype, encoding, delay, trials, steps, seed):
-    net = rs.LSM(int(0.8 * n), n - int(0.8 * n), density=min(1.0, 40 / n), v_rest=-45e-3, w_exc=1.5e-3,
-                 w_inh=-6e-3, delay=delay, input_encoding=encoding, input_density=0.2, input_rate=200.0, seed=seed,
-                 dtype=dtype, backend="numpy")
+    net = rs.LSM(
+        int(0.8 * n),
+        n - int(0.8 * n),
+        density=min(1.0, 40 / n),
+        v_rest=-45e-3,
+        w_exc=1.5e-3,
+        w_inh=-6e-3,
+        delay=delay,
+        input_encoding=encoding,
+        input_density=0.2,
+        input_rate=200.0,
+        seed=seed,
+        dtype=dtype,
+        backend="numpy",
+    )
     rng = np.random.default_rng(seed)
     inputs = rng.random((trials, steps, 4)).astype(dtype)
     net._ensure_input_weights(4)
@@ -236,8 +265,7 @@ def _lif_run(module, net, inputs, spikes_in, window=0, state=None):
 @pytest.mark.parametrize("n, batch", [(500, 1), (3001, 3)])
 @pytest.mark.parametrize("encoding, delay", [("current", (1e-4, 2e-3)), ("poisson", None)])
 @pytest.mark.parametrize("placement", LIF_PLACEMENTS)
-def test_lsm_run_matches_the_cpu_kernel(gpu, monkeypatch, propagation, dtype, n, batch, encoding, delay,
-                                        placement):
+def test_lsm_run_matches_the_cpu_kernel(gpu, monkeypatch, propagation, dtype, n, batch, encoding, delay, placement):
     """Against the Numba CPU kernel (itself bit-identical to the reference), two calls in a row.
     Pull: spikes, states and traces bit for bit. Push: rates within 2 %, and in float64 the
     first 100 steps spike for spike (rounding differences of 1e-16 need time to flip a
@@ -311,8 +339,12 @@ def test_cuba_fires_like_the_cpu_kernel(name, propagation, monkeypatch):
     for dtype in ("float32", "float64"):
         expected = cuba(seed=3, backend="numba", dtype=dtype).run(n_steps=10_000, record_states=False)
         got = cuba(seed=3, backend=name, dtype=dtype).run(n_steps=10_000, record_states=False)
-        assert abs(got.firing_rate() / expected.firing_rate() - 1) < 0.01, (name, dtype, got.firing_rate(),
-                                                                             expected.firing_rate())
+        assert abs(got.firing_rate() / expected.firing_rate() - 1) < 0.01, (
+            name,
+            dtype,
+            got.firing_rate(),
+            expected.firing_rate(),
+        )
         if propagation == "pull" and dtype == "float64":
             np.testing.assert_array_equal(got.spike_times, expected.spike_times)
             np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
@@ -369,5 +401,4 @@ def test_a_grid_that_cannot_be_co_resident_is_refused_with_the_reason():
     threads = 256
     blocks = barrier.co_resident_blocks(waits, (cuda.device_array(1, np.int32),), threads)(0) + 1
     with pytest.raises(layout.GridNotCoResidentError, match="all at once"):
-        barrier.launch_cooperative(waits, "waits", blocks, threads, 0, (cuda.device_array(blocks * threads,
-                                                                                           np.int32),))
+        barrier.launch_cooperative(waits, "waits", blocks, threads, 0, (cuda.device_array(blocks * threads, np.int32),))

@@ -43,10 +43,18 @@ def test_asking_for_a_gpu_backend_without_a_gpu_says_what_is_missing(name):
 
 
 def test_missing_package_and_missing_gpu_are_told_apart(monkeypatch):
-    no_package = backends.Backend("gpu-a", "reference", ("numpy", "surely_not_a_gpu_package_xyz"), "test", 99,
-                                  device_problem=lambda: None, install_hint="pip install it")
-    no_gpu = backends.Backend("gpu-b", "reference", ("numpy",), "test", 99,
-                              device_problem=lambda: "no CUDA GPU found (test)")
+    no_package = backends.Backend(
+        "gpu-a",
+        "reference",
+        ("numpy", "surely_not_a_gpu_package_xyz"),
+        "test",
+        99,
+        device_problem=lambda: None,
+        install_hint="pip install it",
+    )
+    no_gpu = backends.Backend(
+        "gpu-b", "reference", ("numpy",), "test", 99, device_problem=lambda: "no CUDA GPU found (test)"
+    )
     monkeypatch.setitem(backends._REGISTRY, "gpu-a", no_package)
     monkeypatch.setitem(backends._REGISTRY, "gpu-b", no_gpu)
     with pytest.raises(RuntimeError, match=r"missing surely_not_a_gpu_package_xyz \(pip install it\)"):
@@ -57,8 +65,10 @@ def test_missing_package_and_missing_gpu_are_told_apart(monkeypatch):
 
 
 def test_importing_reservoir_imports_no_gpu_package():
-    code = ("import sys, reservoir, reservoir.estimators; "
-            "print(sorted(m for m in ('cupy', 'numba.cuda', 'numba_cuda') if m in sys.modules))")
+    code = (
+        "import sys, reservoir, reservoir.estimators; "
+        "print(sorted(m for m in ('cupy', 'numba.cuda', 'numba_cuda') if m in sys.modules))"
+    )
     result = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -91,8 +101,14 @@ def test_plan_grid_single_block_staged_and_streaming():
     streaming = layout.plan_grid(ptr, 4, shared_limit=0, single_block_max_entries=0, **unlimited)
     assert streaming.blocks == 100 and streaming.stage == 0 and streaming.shared_bytes == 0
     # The co-resident limit wins, and depends on the shared memory asked for.
-    capped = layout.plan_grid(ptr, 4, shared_limit=10**6, single_block_max_entries=0, min_entries_per_block=1,
-                              max_blocks=lambda shared: 8 if shared else 16)
+    capped = layout.plan_grid(
+        ptr,
+        4,
+        shared_limit=10**6,
+        single_block_max_entries=0,
+        min_entries_per_block=1,
+        max_blocks=lambda shared: 8 if shared else 16,
+    )
     assert capped.blocks == 8 and capped.stage == 1 and capped.capacity == 1250
 
 
@@ -126,13 +142,18 @@ def test_cuda_source_compiles_for_sm90(tmp_path, source):
     """nvcc --ptx -arch=sm_90 on the source with every float/double instantiation that cupy_raw loads."""
     expressions = layout.name_expressions(source)
     wrapper = tmp_path / f"all_{source}"
-    wrapper.write_text(f'#include "{CUDA_SOURCES / source}"\n'
-                       "void* reservoir_kernel_address(int i) {\n"
-                       f"    void* kernels[] = {{{', '.join(f'(void*)&{e}' for e in expressions)}}};\n"
-                       "    return kernels[i];\n}\n")
+    wrapper.write_text(
+        f'#include "{CUDA_SOURCES / source}"\n'
+        "void* reservoir_kernel_address(int i) {\n"
+        f"    void* kernels[] = {{{', '.join(f'(void*)&{e}' for e in expressions)}}};\n"
+        "    return kernels[i];\n}\n"
+    )
     ptx = tmp_path / "out.ptx"
-    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", "--Werror=all-warnings", "-o", str(ptx),
-                             str(wrapper)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", "--Werror=all-warnings", "-o", str(ptx), str(wrapper)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     entries = re.findall(r"^\.visible \.entry (\w+)\(", ptx.read_text(), flags=re.MULTILINE)
     assert len(entries) == len(expressions), entries
@@ -143,16 +164,28 @@ def test_cuda_source_compiles_for_sm90(tmp_path, source):
 def test_cuda_source_as_nvrtc_gets_it_compiles(tmp_path, source):
     """The one string cupy_raw hands to NVRTC (headers expanded) compiles alone, far from cuda_src/."""
     text = layout.cuda_source_text(source)
-    assert "#include \"" not in text
+    assert '#include "' not in text
     alone = tmp_path / source
     alone.write_text(text)
-    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", "--Werror=all-warnings", "-o",
-                             str(tmp_path / "out.ptx"), str(alone)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "nvcc",
+            "--ptx",
+            "-arch=sm_90",
+            "-std=c++17",
+            "--Werror=all-warnings",
+            "-o",
+            str(tmp_path / "out.ptx"),
+            str(alone),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 
 # --------------------------------------------------------------------------- Numba-CUDA kernels
-_PTX_SCRIPT = r'''
+_PTX_SCRIPT = r"""
 import sys, types as pytypes
 import numpy as np
 from numba import cuda, types
@@ -208,7 +241,7 @@ for dtype in (np.float32, np.float64):
             failed.append(f"{name}: {type(error).__name__}: {error}")
 print("\n".join(failed) or "OK")
 sys.exit(1 if failed else 0)
-'''
+"""
 
 
 def _cuda_home():
@@ -228,8 +261,7 @@ def test_numba_cuda_kernels_compile_for_sm90():
 
     env = {**os.environ, "CUDA_HOME": _cuda_home()}
     env.pop("NUMBA_ENABLE_CUDASIM", None)
-    result = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run([sys.executable, "-c", _PTX_SCRIPT], env=env, capture_output=True, text=True, timeout=900)
     if result.stdout.startswith("SKIP"):
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -32,8 +32,13 @@ if not SIMULATED:
         if importlib.util.find_spec("numba.cuda") is None:
             pytest.skip("numba.cuda is not installed (pip install numba-cuda)")
         env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
-                                env=env, capture_output=True, text=True, timeout=1200)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         summary = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
         assert " passed" in summary[0] and " failed" not in summary[0], summary
@@ -138,11 +143,21 @@ else:
         x0 = rng.uniform(-0.5, 0.5, N).astype(dtype)
         ref_weights = reference.prepare_esn(W.astype(np.float64), W_in.astype(np.float64), bias.astype(np.float64))
         ref_state = x0.astype(np.float64)
-        expected = reference.esn_generate(ref_weights, coef.astype(np.float64), intercept.astype(np.float64),
-                                          include_input, ref_state, first.astype(np.float64), T, 0.7, "tanh")
+        expected = reference.esn_generate(
+            ref_weights,
+            coef.astype(np.float64),
+            intercept.astype(np.float64),
+            include_input,
+            ref_state,
+            first.astype(np.float64),
+            T,
+            0.7,
+            "tanh",
+        )
         state = x0.copy()
-        outputs = gpu.esn_generate(gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first,
-                                   T, 0.7, "tanh")
+        outputs = gpu.esn_generate(
+            gpu.prepare_esn(W, W_in, bias), coef, intercept, include_input, state, first, T, 0.7, "tanh"
+        )
         tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else TOL[np.float64]
         np.testing.assert_allclose(outputs, expected, **tol)
         np.testing.assert_allclose(state, ref_state, **tol)
@@ -155,8 +170,9 @@ else:
         W = sp.csr_array(W, dtype=dtype)
         bias = rng.uniform(-1, 1, 29).astype(dtype)
         X = (rng.standard_normal((7, 11)) * (rng.random((7, 11)) < 0.5)).astype(dtype)
-        expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
-                                        X.astype(np.float64), activation)
+        expected = reference.elm_hidden(
+            reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)), X.astype(np.float64), activation
+        )
         H = gpu.elm_hidden(gpu.prepare_elm(W, bias), sp.csr_array(X) if sparse_input else X, activation)
         assert H.shape == (7, 29) and H.dtype == dtype
         np.testing.assert_allclose(H, expected, **TOL[dtype])
@@ -177,7 +193,6 @@ else:
         X = rng.standard_normal((6, 9))
         expected = np.tanh(X @ layer.W.toarray().T + layer.bias)
         np.testing.assert_allclose(layer.transform(X), expected, **TOL[np.float64])
-
 
     # ----------------------------------------------------------------------- device functions alone
     @cuda.jit
@@ -249,12 +264,13 @@ else:
         W = sp.csr_array(sp.random_array((23, 9), density=0.4, rng=rng, format="csr"), dtype=dtype)
         bias, x = rng.uniform(-1, 1, 23).astype(dtype), rng.standard_normal(9).astype(dtype)
         out = np.zeros(23, dtype)
-        _row_kernel[1, 32](W.indptr.astype(np.int32), W.indices.astype(np.int32), W.data, bias, x,
-                           np.int32(code("tanh")), out)
-        expected = reference.elm_hidden(reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)),
-                                        x[None].astype(np.float64), "tanh")[0]
+        _row_kernel[1, 32](
+            W.indptr.astype(np.int32), W.indices.astype(np.int32), W.data, bias, x, np.int32(code("tanh")), out
+        )
+        expected = reference.elm_hidden(
+            reference.prepare_elm(W.astype(np.float64), bias.astype(np.float64)), x[None].astype(np.float64), "tanh"
+        )[0]
         np.testing.assert_allclose(out, expected, **TOL[dtype])
-
 
     # ----------------------------------------------------------------------- LIF (spiking) kernels
     from reservoir.kernels import lif as lif_module
@@ -271,11 +287,27 @@ else:
         """A small LIF network that fires on its own (rest above threshold) and its inputs."""
         trials, encoding, delay = LIF_CASES[case]
         dt = 1e-4
-        delay_seconds = None if delay is None else (tuple(d * dt for d in delay) if isinstance(delay, tuple)
-                                                    else delay * dt)
-        net = rs.LSM(40, 10, density=0.2, dt=dt, v_rest=-30e-3, tau_m=5e-3, refractory=3e-4, w_exc=3e-3,
-                     w_inh=-5e-3, delay=delay_seconds, input_encoding=encoding or "current", input_density=0.5,
-                     input_rate=2000.0, seed=11, dtype=dtype, backend="numpy")
+        delay_seconds = (
+            None if delay is None else (tuple(d * dt for d in delay) if isinstance(delay, tuple) else delay * dt)
+        )
+        net = rs.LSM(
+            40,
+            10,
+            density=0.2,
+            dt=dt,
+            v_rest=-30e-3,
+            tau_m=5e-3,
+            refractory=3e-4,
+            w_exc=3e-3,
+            w_inh=-5e-3,
+            delay=delay_seconds,
+            input_encoding=encoding or "current",
+            input_density=0.5,
+            input_rate=2000.0,
+            seed=11,
+            dtype=dtype,
+            backend="numpy",
+        )
         rng = np.random.default_rng(5)
         inputs = np.zeros((trials, 2 * LIF_STEPS, 0), dtype=dtype)
         if encoding is not None:
@@ -302,8 +334,9 @@ else:
             calls = []
             for half in (inputs[:, :LIF_STEPS], inputs[:, LIF_STEPS:]):
                 out = np.zeros((inputs.shape[0], rows, net.n_neurons), dtype=net.dtype)
-                spikes = module.lsm_run(weights, params, np.ascontiguousarray(half), spikes_in, state, out, window,
-                                        True)
+                spikes = module.lsm_run(
+                    weights, params, np.ascontiguousarray(half), spikes_in, state, out, window, True
+                )
                 calls.append((spikes, out))
             if device and name == "gpu":
                 for array in lif_module.LifState.ARRAYS:
@@ -313,8 +346,11 @@ else:
 
     def _assert_same_lif(results, exact, dtype):
         (expected_calls, expected_state), (calls, state) = results["reference"], results["gpu"]
-        tol = dict(rtol=0, atol=0) if exact else (
-            dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-14))
+        tol = (
+            dict(rtol=0, atol=0)
+            if exact
+            else (dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-14))
+        )
         total = 0
         for (expected_spikes, expected_out), (spikes, out) in zip(expected_calls, calls):
             assert len(spikes) == len(expected_spikes)
@@ -349,8 +385,9 @@ else:
         monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
         monkeypatch.setattr(settings, "gpu_lif_spike_chunk", 2)
         monkeypatch.setattr(layout, "lif_record_capacity", lambda n, steps: n + 3)
-        _assert_same_lif(_lif_both("poisson+delay", np.float64, window=5), exact=propagation == "pull",
-                         dtype=np.float64)
+        _assert_same_lif(
+            _lif_both("poisson+delay", np.float64, window=5), exact=propagation == "pull", dtype=np.float64
+        )
 
     def test_lsm_state_on_the_device(lif_threads):
         """A LifState of device arrays advances in place (nothing copied back to the host)."""
@@ -359,8 +396,19 @@ else:
     def test_lsm_model_on_the_backend(monkeypatch, lif_threads):
         """LSM on "numba-cuda": two runs (carry-over) equal the reference backend spike for spike."""
         monkeypatch.setattr(settings, "gpu_lif_propagation", "pull")
-        kwargs = dict(density=0.2, v_rest=-30e-3, tau_m=5e-3, refractory=3e-4, w_exc=3e-3, w_inh=-5e-3,
-                      delay=(1e-4, 3e-4), input_encoding="current", input_density=0.5, seed=3, dtype="float64")
+        kwargs = dict(
+            density=0.2,
+            v_rest=-30e-3,
+            tau_m=5e-3,
+            refractory=3e-4,
+            w_exc=3e-3,
+            w_inh=-5e-3,
+            delay=(1e-4, 3e-4),
+            input_encoding="current",
+            input_density=0.5,
+            seed=3,
+            dtype="float64",
+        )
         u = np.random.default_rng(2).random((20, 2))
         results = []
         for backend in ("numpy", "numba-cuda"):
@@ -373,7 +421,6 @@ else:
             np.testing.assert_array_equal(got.states, expected.states)
         for name in lif_module.LifState.ARRAYS:
             np.testing.assert_array_equal(getattr(results[1][2], name), getattr(results[0][2], name))
-
 
     @pytest.mark.parametrize("propagation", ["pull", "push"])
     def test_lsm_grid_variant_runs_every_block_through_every_step(monkeypatch, lif_threads, propagation):

@@ -77,8 +77,9 @@ def _use_stand_in(monkeypatch, record, **options):
     # the sys.modules entry and the package attribute that importing sets).
     monkeypatch.delitem(sys.modules, "reservoir.kernels.cupy_raw", raising=False)
     monkeypatch.setattr(rs.kernels, "cupy_raw", None, raising=False)
-    monkeypatch.setitem(backends._REGISTRY, "cupy",
-                        dataclasses.replace(backends._REGISTRY["cupy"], device_problem=lambda: None))
+    monkeypatch.setitem(
+        backends._REGISTRY, "cupy", dataclasses.replace(backends._REGISTRY["cupy"], device_problem=lambda: None)
+    )
     importlib.import_module("reservoir.kernels.cupy_raw")
 
 
@@ -137,8 +138,9 @@ def test_elm_launches_match_the_kernels(launches, dtype):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((60, 8)), rng.standard_normal(60)
     rs.ELMRegressor(50, density=0.3, seed=0, dtype=dtype, backend="cupy").fit(X, y).predict(X)
-    rs.ELMRegressor(50, density=0.3, seed=0, dtype=dtype, backend="cupy").fit(sp.random_array(
-        (60, 8), density=0.3, rng=rng, format="csr"), y)
+    rs.ELMRegressor(50, density=0.3, seed=0, dtype=dtype, backend="cupy").fit(
+        sp.random_array((60, 8), density=0.3, rng=rng, format="csr"), y
+    )
     assert {"elm_dense", "elm_sparse"} <= {call[0] for call in launches.calls}
     for call in launches.calls:
         _check(call)
@@ -154,7 +156,8 @@ def test_lsm_launches_match_the_kernels(launches, monkeypatch, propagation):
     lsm = rs.LSM(240, 60, seed=0, backend="cupy", dtype="float64")
     lsm.run(np.random.default_rng(0).random((2, 30, 3)))  # two trials with input, traces recorded
     rs.LSM(240, 60, delay=(1e-3, 3e-3), input_encoding="poisson", seed=0, backend="cupy").run(
-        np.random.default_rng(0).random((30, 3)), window=10)  # delays, input spikes, counts
+        np.random.default_rng(0).random((30, 3)), window=10
+    )  # delays, input spikes, counts
     calls = [call for call in launches.calls if call[0] == "lif_run"]
     assert len(calls) >= 2
     for call in calls:
@@ -182,8 +185,7 @@ def test_device_arrays_stay_on_the_device(launches, tmp_path):
         esn.reset().run(to_device(bad))
 
     with rs.StateStore(tmp_path / "states.h5", "w") as store:
-        run = esn.reset().run(to_device(rng.standard_normal((30, 2))), store=store, name="device",
-                              checkpoint_every=8)
+        run = esn.reset().run(to_device(rng.standard_normal((30, 2))), store=store, name="device", checkpoint_every=8)
         assert run.steps_done == 30 and run.states.shape == (30, 200)
 
     layer = rs.elm.HiddenLayer(40, 8, density=0.3, seed=0, backend="cupy")

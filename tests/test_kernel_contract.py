@@ -41,8 +41,15 @@ def _kernel_module(name: str, monkeypatch):
 
 
 def test_the_contract_names_the_functions_the_models_call():
-    assert set(contract.FUNCTIONS) == {"prepare_esn", "esn_run", "esn_generate", "prepare_lsm", "lsm_run",
-                                       "prepare_elm", "elm_hidden"}
+    assert set(contract.FUNCTIONS) == {
+        "prepare_esn",
+        "esn_run",
+        "esn_generate",
+        "prepare_lsm",
+        "lsm_run",
+        "prepare_elm",
+        "elm_hidden",
+    }
 
 
 def test_a_module_that_breaks_the_contract_is_told_what_is_wrong():
@@ -63,11 +70,14 @@ def test_trailing_parameters_conform_only_when_they_have_defaults():
         for name in contract.FUNCTIONS:
             setattr(module, name, getattr(reference, name))
         if extra_default:
+
             def lsm_run(weights, params, inputs, input_spikes, state, out, window, record_spikes, sample_every=1):
                 return None
         else:
+
             def lsm_run(weights, params, inputs, input_spikes, state, out, window, record_spikes, sample_every):
                 return None
+
         module.lsm_run = lsm_run
         return contract.conformance_problems(module)
 
@@ -114,8 +124,9 @@ def test_esn_functions_match_the_reference(name, dtype, rng):
     coef, intercept = (rng.standard_normal((n_in, n + n_in)) * 0.2).astype(dtype), np.zeros(n_in, dtype)
     state, expected_state = x0[0].copy(), x0[0].copy()
     outputs = kernels.esn_generate(prepared, coef, intercept, True, state, u[0, 0].copy(), 5, 0.4, "tanh")
-    expected = reference.esn_generate(expected_weights, coef, intercept, True, expected_state, u[0, 0].copy(), 5,
-                                      0.4, "tanh")
+    expected = reference.esn_generate(
+        expected_weights, coef, intercept, True, expected_state, u[0, 0].copy(), 5, 0.4, "tanh"
+    )
     assert outputs.shape == (5, n_in)
     np.testing.assert_allclose(outputs, expected, **TOL[dtype])
     np.testing.assert_allclose(state, expected_state, **TOL[dtype])
@@ -136,8 +147,20 @@ def test_elm_functions_match_the_reference(name, rng):
 @pytest.mark.parametrize("name", backends.names())
 def test_lsm_functions_match_the_reference(name):
     kernels = _runnable(name)
-    net = rs.LSM(30, 8, density=0.25, v_rest=-30e-3, tau_m=5e-3, refractory=3e-4, w_exc=3e-3, w_inh=-5e-3,
-                 delay=(1e-4, 3e-4), seed=5, dtype="float64", backend="numpy")
+    net = rs.LSM(
+        30,
+        8,
+        density=0.25,
+        v_rest=-30e-3,
+        tau_m=5e-3,
+        refractory=3e-4,
+        w_exc=3e-3,
+        w_inh=-5e-3,
+        delay=(1e-4, 3e-4),
+        seed=5,
+        dtype="float64",
+        backend="numpy",
+    )
     W_in = sp.csr_array((net.n_neurons, 0))
     params = net.params(trace_tau=2e-3).as_tuple(net.dtype)
     inputs = np.zeros((2, 15, 0))
@@ -145,8 +168,9 @@ def test_lsm_functions_match_the_reference(name):
     for module in (reference, kernels):
         state = LifState.initial(net._v0, 2, net.ring_slots)
         out = np.zeros((2, 15, net.n_neurons))
-        spikes = module.lsm_run(module.prepare_lsm(net.W_push, net.delays, net.n_exc, W_in), params, inputs, False,
-                                state, out, 0, True)
+        spikes = module.lsm_run(
+            module.prepare_lsm(net.W_push, net.delays, net.n_exc, W_in), params, inputs, False, state, out, 0, True
+        )
         results.append((spikes, out, state))
     (expected_spikes, expected_out, expected_state), (spikes, out, state) = results
     assert sum(len(trial) for trial in expected_spikes) >= 10, "the test network should fire"

@@ -12,17 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOW = ("import reservoir, reservoir.kernels.cpu, reservoir.datasets.synthetic; "
-        "print(reservoir.__file__); print(reservoir.kernels.cpu.__file__); "
-        "print(reservoir.datasets.synthetic.__file__)")
+SHOW = (
+    "import reservoir, reservoir.kernels.cpu, reservoir.datasets.synthetic; "
+    "print(reservoir.__file__); print(reservoir.kernels.cpu.__file__); "
+    "print(reservoir.datasets.synthetic.__file__)"
+)
 
 
 def _python(code, cwd, extra_path=None):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if extra_path is not None:
         env["PYTHONPATH"] = str(extra_path)
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return [Path(line) for line in done.stdout.split()]
 
@@ -40,13 +41,28 @@ def wheel(tmp_path_factory):
         pytest.skip("not a checkout")
     pytest.importorskip("setuptools")
     checkout = tmp_path_factory.mktemp("checkout")
-    ignore = shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__",
-                                    "results", "forecast_out", "_build", "auto_examples")
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", "results", "forecast_out", "_build", "auto_examples"
+    )
     shutil.copytree(ROOT, checkout / "src", symlinks=True, ignore=ignore)
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(out), str(checkout / "src")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(checkout / "src"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         pytest.fail(f"building the wheel failed:\n{done.stderr[-2000:]}")
     (path,) = out.glob("*.whl")
@@ -58,16 +74,23 @@ def test_wheel_keeps_one_top_level_name(wheel):
     names = zipfile.ZipFile(path).namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"reservoir"}
-    for required in ("reservoir/kernels/cpu/esn.py", "reservoir/kernels/cuda_src/esn.cu",
-                     "reservoir/datasets/synthetic.py"):
+    for required in (
+        "reservoir/kernels/cpu/esn.py",
+        "reservoir/kernels/cuda_src/esn.cu",
+        "reservoir/datasets/synthetic.py",
+    ):
         assert required in names
 
 
 def test_fresh_checkout_root_imports_after_a_regular_install(wheel, tmp_path):
     checkout, path = wheel
     site = tmp_path / "site"
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                           str(site), str(path)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     # From the checkout root, the checkout's files are the ones imported.
     files = _python(SHOW, cwd=checkout, extra_path=site)

@@ -49,8 +49,11 @@ NETWORKS = {
 
 @pytest.mark.skipif("numba" not in rs.backends.available(), reason="numba backend not available")
 @pytest.mark.parametrize("dtype,steps", [("float64", 400), ("float32", 150)])
-@pytest.mark.parametrize("network,batch", [(name, None) for name in sorted(NETWORKS)]
-                         + [(name, 3) for name in sorted(NETWORKS) if "input_encoding" in NETWORKS[name]])
+@pytest.mark.parametrize(
+    "network,batch",
+    [(name, None) for name in sorted(NETWORKS)]
+    + [(name, 3) for name in sorted(NETWORKS) if "input_encoding" in NETWORKS[name]],
+)
 def test_numba_matches_reference_spike_for_spike(network, dtype, steps, batch, rng):
     """Two calls in a row (carry-over included); float64 and short float32 runs are identical.
 
@@ -64,9 +67,12 @@ def test_numba_matches_reference_spike_for_spike(network, dtype, steps, batch, r
     results = {}
     for backend in ("numpy", "numba"):
         net = _active(dtype=dtype, backend=backend, **overrides)
-        first = net.run(u[..., :steps // 2, :] if u is not None else None, n_steps=None if needs_input else steps // 2)
-        second = net.run(u[..., steps // 2:, :] if u is not None else None,
-                         n_steps=None if needs_input else steps - steps // 2, sample_every=1)
+        first = net.run(u[..., : steps // 2, :] if u is not None else None, n_steps=None if needs_input else steps // 2)
+        second = net.run(
+            u[..., steps // 2 :, :] if u is not None else None,
+            n_steps=None if needs_input else steps - steps // 2,
+            sample_every=1,
+        )
         results[backend] = (first, second, net.state)
     (ref_first, ref_second, ref_state), (first, second, state) = results["numpy"], results["numba"]
     assert len(ref_first.spike_times) + len(ref_second.spike_times) > 20, "the test network should fire"
@@ -125,8 +131,16 @@ def test_batch_equals_trials_run_one_by_one(backend, rng):
 # ----------------------------------------------------------------------------- closed forms
 def _pair(backend, **overrides):
     """Neuron 0 starts above threshold and spikes at step 0; neuron 1 only listens."""
-    params = dict(density=1.0, v_rest=-60e-3, v_reset=-60e-3, v_thresh=-50e-3, w_exc=2e-3,
-                  v_init=[-40e-3, -60e-3], dtype="float64", backend=backend)
+    params = dict(
+        density=1.0,
+        v_rest=-60e-3,
+        v_reset=-60e-3,
+        v_thresh=-50e-3,
+        w_exc=2e-3,
+        v_init=[-40e-3, -60e-3],
+        dtype="float64",
+        backend=backend,
+    )
     params.update(overrides)
     return LSM(2, 0, **params)
 
@@ -164,8 +178,20 @@ def test_membrane_follows_the_closed_form_after_a_synaptic_jump(backend):
 @pytest.mark.parametrize("backend", rs.backends.available())
 def test_membrane_under_constant_current_and_equal_time_constants(backend):
     # tau_exc == tau_m takes the degenerate branch of the exact solution: t/tau e^{-t/tau}
-    net = LSM(1, 0, density=1.0, w_exc=1e-6, tau_m=10e-3, tau_exc=10e-3, v_thresh=0.0, v_init=-70e-3,
-              input_density=1.0, dtype="float64", backend=backend, seed=3)
+    net = LSM(
+        1,
+        0,
+        density=1.0,
+        w_exc=1e-6,
+        tau_m=10e-3,
+        tau_exc=10e-3,
+        v_thresh=0.0,
+        v_init=-70e-3,
+        input_density=1.0,
+        dtype="float64",
+        backend=backend,
+        seed=3,
+    )
     u = np.full((400, 1), 0.5)
     result = net.run(u, record_states=False)
     assert len(result.spike_times) == 0
@@ -179,8 +205,18 @@ def test_membrane_under_constant_current_and_equal_time_constants(backend):
 @pytest.mark.parametrize("backend", rs.backends.available())
 def test_no_spike_within_the_refractory_period(backend):
     refractory_steps = 30
-    net = LSM(1, 0, density=1.0, w_exc=1e-6, refractory=refractory_steps * DT, input_density=1.0,
-              input_scaling=1.0, dtype="float64", backend=backend, seed=1)
+    net = LSM(
+        1,
+        0,
+        density=1.0,
+        w_exc=1e-6,
+        refractory=refractory_steps * DT,
+        input_density=1.0,
+        input_scaling=1.0,
+        dtype="float64",
+        backend=backend,
+        seed=1,
+    )
     net.run(np.zeros((1, 1)))  # draws W_in
     sign = np.sign(net.W_in.toarray()[0, 0])
     net.reset()
@@ -194,8 +230,7 @@ def test_no_spike_within_the_refractory_period(backend):
 @pytest.mark.parametrize("backend", rs.backends.available())
 def test_reset_restores_the_initial_state_and_the_poisson_stream(backend, rng):
     u = rng.random((200, 2))
-    net = _active(input_encoding="poisson", input_density=0.5, input_rate=300.0, delay=(DT, 3 * DT),
-                  backend=backend)
+    net = _active(input_encoding="poisson", input_density=0.5, input_rate=300.0, delay=(DT, 3 * DT), backend=backend)
     initial = net.state
     first = net.run(u)
     assert net.state.step == 200
@@ -257,21 +292,24 @@ def test_cuba_fires_like_brian2(seed):
 
 
 # ----------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(dt=0.0), "dt"),
-    (dict(dt=-1e-4), "dt"),
-    (dict(dt=6e-3), "smallest time constant"),
-    (dict(tau_m=-20e-3), "tau_m"),
-    (dict(tau_exc=0.0), "tau_exc"),
-    (dict(v_thresh=-70e-3), "v_thresh"),
-    (dict(delay=0.5e-4), "shorter than one step"),
-    (dict(delay=(3e-4, 1e-4)), "low > high"),
-    (dict(w_exc=-1e-3), "w_exc"),
-    (dict(w_inh=1e-3), "w_inh"),
-    (dict(density=1.5), "density"),
-    (dict(input_encoding="rate"), "input_encoding"),
-    (dict(refractory=-1e-3), "refractory"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(dt=0.0), "dt"),
+        (dict(dt=-1e-4), "dt"),
+        (dict(dt=6e-3), "smallest time constant"),
+        (dict(tau_m=-20e-3), "tau_m"),
+        (dict(tau_exc=0.0), "tau_exc"),
+        (dict(v_thresh=-70e-3), "v_thresh"),
+        (dict(delay=0.5e-4), "shorter than one step"),
+        (dict(delay=(3e-4, 1e-4)), "low > high"),
+        (dict(w_exc=-1e-3), "w_exc"),
+        (dict(w_inh=1e-3), "w_inh"),
+        (dict(density=1.5), "density"),
+        (dict(input_encoding="rate"), "input_encoding"),
+        (dict(refractory=-1e-3), "refractory"),
+    ],
+)
 def test_bad_parameters_raise_before_anything_runs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LSM(10, 2, **kwargs)
@@ -317,8 +355,8 @@ def test_memory_capacity_of_a_delay_line_is_its_length():
     esn = rs.ESN.from_weights(W, W_in, activation="identity", dtype="float64")
     u = np.random.default_rng(0).uniform(-1, 1, 3000)
     capacity, curve = rs.metrics.memory_capacity(esn.run(u), u, max_delay=20, return_curve=True)
-    np.testing.assert_allclose(curve[:units - 1], 1.0, atol=1e-6)
-    np.testing.assert_allclose(curve[units - 1:], 0.0, atol=0.01)  # chance correlation on held-out samples
+    np.testing.assert_allclose(curve[: units - 1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(curve[units - 1 :], 0.0, atol=0.01)  # chance correlation on held-out samples
     assert capacity == pytest.approx(units - 1, abs=0.1)
 
 

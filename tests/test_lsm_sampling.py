@@ -19,8 +19,19 @@ NUMBA = pytest.mark.skipif("numba" not in rs.backends.available(), reason="numba
 
 def _active(**overrides):
     """A small network that fires on its own (rest above threshold, like CUBA)."""
-    params = dict(density=0.1, v_rest=-35e-3, tau_m=10e-3, refractory=2e-3, w_exc=2e-3, w_inh=-6e-3,
-                  input_encoding="poisson", input_density=0.5, input_rate=400.0, delay=(DT, 4 * DT), seed=7)
+    params = dict(
+        density=0.1,
+        v_rest=-35e-3,
+        tau_m=10e-3,
+        refractory=2e-3,
+        w_exc=2e-3,
+        w_inh=-6e-3,
+        input_encoding="poisson",
+        input_density=0.5,
+        input_rate=400.0,
+        delay=(DT, 4 * DT),
+        seed=7,
+    )
     params.update(overrides)
     return LSM(60, 17, **params)
 
@@ -52,15 +63,16 @@ def test_cpu_kernel_writes_the_reference_traces_at_the_sampled_steps(rng, dtype,
         state = lif.LifState.initial(net._v0, batch, net.ring_slots)
         rows, spikes, first = [], [], 0
         for length in steps:
-            block = np.ascontiguousarray(encoded[:, first:first + length])
+            block = np.ascontiguousarray(encoded[:, first : first + length])
             if name == "reference":
                 every = np.zeros((batch, length, net.n_neurons), dtype)
                 spikes.append(module.lsm_run(weights, params, block, True, state, every, 0, True))
                 rows.append(every[:, lif.sampled_steps(length, sample_every)])
             else:
                 out = np.full((batch, -(-length // sample_every), net.n_neurons), np.nan, dtype)
-                spikes.append(module.lsm_run(weights, params, block, True, state, out, 0, True,
-                                             sample_every=sample_every))
+                spikes.append(
+                    module.lsm_run(weights, params, block, True, state, out, 0, True, sample_every=sample_every)
+                )
                 rows.append(out)
             first += length
         results[name] = rows, spikes, state

@@ -20,23 +20,27 @@ def _series(n=300, freq="D", seed=0):
 
 def test_importing_reservoir_does_not_import_pandas():
     """Nor scikit-learn, which imports pandas whenever it is installed: both load with the estimators."""
-    code = ("import sys, numpy as np, reservoir as rs\n"
-            "rs.ESN(20, seed=0).run(np.sin(np.arange(50.0)))\n"
-            "print('pandas' in sys.modules, 'sklearn' in sys.modules)\n"
-            "rs.ESNRegressor\n"
-            "print('sklearn' in sys.modules)")
+    code = (
+        "import sys, numpy as np, reservoir as rs\n"
+        "rs.ESN(20, seed=0).run(np.sin(np.arange(50.0)))\n"
+        "print('pandas' in sys.modules, 'sklearn' in sys.modules)\n"
+        "rs.ESNRegressor\n"
+        "print('sklearn' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "True"]
 
 
 def test_reservoir_works_without_pandas():
     """pandas is optional: with it unimportable, reservoir imports, fits and forecasts (NumPy out)."""
-    code = ("import sys; sys.modules['pandas'] = None\n"
-            "import numpy as np, reservoir as rs\n"
-            "s = np.sin(0.2 * np.arange(200))\n"
-            "m = rs.ESNRegressor(30, seed=0).fit(s[:-1], s[1:])\n"
-            "out = m.forecast(5), m.predict(s[:-1]), rs.ESN(10, seed=0).run(s)\n"
-            "print(all(type(o) is np.ndarray for o in out))")
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "import numpy as np, reservoir as rs\n"
+        "s = np.sin(0.2 * np.arange(200))\n"
+        "m = rs.ESNRegressor(30, seed=0).fit(s[:-1], s[1:])\n"
+        "out = m.forecast(5), m.predict(s[:-1]), rs.ESN(10, seed=0).run(s)\n"
+        "print(all(type(o) is np.ndarray for o in out))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 
@@ -61,12 +65,15 @@ def test_esn_regressor_predict_keeps_index_and_name():
     np.testing.assert_array_equal(prediction.to_numpy(), model.predict(s[:-1].to_numpy()))
 
 
-@pytest.mark.parametrize("index", [
-    pd.date_range("2024-01-01", periods=200, freq="h"),
-    pd.period_range("2020-01", periods=200, freq="M"),
-    pd.RangeIndex(10, 610, 3),
-    pd.Index(np.arange(200) * 5 + 7),
-])
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.date_range("2024-01-01", periods=200, freq="h"),
+        pd.period_range("2020-01", periods=200, freq="M"),
+        pd.RangeIndex(10, 610, 3),
+        pd.Index(np.arange(200) * 5 + 7),
+    ],
+)
 def test_forecast_continues_the_index(index):
     s = pd.Series(np.sin(0.3 * np.arange(200)), index=index, name="y")
     model = rs.ESNRegressor(40, seed=1).fit(s[:-1], s[1:])

@@ -12,8 +12,11 @@ from reservoir.elm import HiddenLayer
 
 
 def _defaults(function) -> dict:
-    return {name: parameter.default for name, parameter in inspect.signature(function).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
 
 
 @pytest.mark.parametrize("owner", [rs.ESN, rs.ESNRegressor, rs.ESNClassifier])
@@ -33,8 +36,17 @@ def test_elm_parameters_agree(owner):
 
 def test_estimators_pass_every_parameter_to_the_model(rng):
     """Each non-default value given to an estimator reaches the ESN it builds (and its config)."""
-    values = {"density": 0.3, "spectral_radius": 0.7, "leak_rate": 0.5, "input_scaling": 0.4,
-              "input_density": 0.5, "bias_scaling": 0.2, "activation": "identity", "seed": 3, "backend": "numpy"}
+    values = {
+        "density": 0.3,
+        "spectral_radius": 0.7,
+        "leak_rate": 0.5,
+        "input_scaling": 0.4,
+        "input_density": 0.5,
+        "bias_scaling": 0.2,
+        "activation": "identity",
+        "seed": 3,
+        "backend": "numpy",
+    }
     assert set(values) | {"fan_in"} == set(ESN_PARAMETERS)
     u = rng.uniform(-1, 1, (40, 1))
     model = rs.ESNRegressor(12, washout=0, **values).fit(u, u[:, 0])

@@ -189,8 +189,11 @@ def test_alpha_selection_with_batched_and_one_dimensional_data(rng):
     X, Y = linear_data(rng, 90, 30, 1, noise=3.0, truth_seed=2)
     Xv, Yv = linear_data(rng, 120, 30, 1, noise=3.0, truth_seed=2)
     alphas = np.array([0.01, 1.0, 30.0, 1000.0])
-    model = rs.Ridge(alpha=alphas).fit(X.reshape(3, 30, 30), Y[:, 0].reshape(3, 30)[..., None],
-                                       validation=(Xv.reshape(2, 60, 30), Yv.reshape(2, 60, 1)))
+    model = rs.Ridge(alpha=alphas).fit(
+        X.reshape(3, 30, 30),
+        Y[:, 0].reshape(3, 30)[..., None],
+        validation=(Xv.reshape(2, 60, 30), Yv.reshape(2, 60, 1)),
+    )
     errors = {alpha: _validation_mse(X, Y, Xv, Yv, alpha) for alpha in alphas}
     for alpha in alphas:
         assert model.validation_errors_[alpha] == pytest.approx(errors[alpha], rel=1e-8)
@@ -369,7 +372,7 @@ def test_partial_fit_equals_one_fit(rng):
     whole = rs.Ridge(alpha=0.5).fit(X, Y)
     streamed = rs.Ridge(alpha=0.5)
     for start in range(0, 500, 137):
-        streamed.partial_fit(X[start:start + 137], Y[start:start + 137])
+        streamed.partial_fit(X[start : start + 137], Y[start : start + 137])
     assert_rel(streamed.coef_, whole.coef_)
     assert_rel(streamed.intercept_, whole.intercept_)
     # fit, then more data: the same as one fit on everything

@@ -19,14 +19,16 @@ import reservoir as rs
 
 # Checks that assume samples are independent rows; an ESN's samples are time steps.
 ESN_NOT_APPLICABLE = {
-    "check_methods_sample_order_invariance":
-        "the output at step t depends on every earlier input: reordering the steps changes it by design",
-    "check_methods_subset_invariance":
-        "predicting a subset of the steps starts the reservoir from another state, so the outputs differ",
-    "check_fit1d":
-        "a 1-D u is one series with one feature (the time-series convention, as in ReservoirPy), not an error",
-    "check_fit2d_predict1d":
-        "a 1-D u given to predict is likewise a one-feature series; the error names the feature count instead",
+    "check_methods_sample_order_invariance": (
+        "the output at step t depends on every earlier input: reordering the steps changes it by design"
+    ),
+    "check_methods_subset_invariance": (
+        "predicting a subset of the steps starts the reservoir from another state, so the outputs differ"
+    ),
+    "check_fit1d": "a 1-D u is one series with one feature (the time-series convention, as in ReservoirPy)",
+    "check_fit2d_predict1d": (
+        "a 1-D u given to predict is likewise a one-feature series; the error names the feature count instead"
+    ),
 }
 
 
@@ -34,9 +36,16 @@ ESN_NOT_APPLICABLE = {
 # checks set random_state, scikit-learn's name for seed, where they need reproducible fits.)
 # The default sizes (1000 hidden units, 500 and 300 reservoir units) take minutes on two
 # cores, so they run with the slow tests; the same defaults at small sizes run always.
-@parametrize_with_checks([rs.Ridge(), rs.Ridge(alpha=1.0, fit_intercept=False),
-                          rs.ELMRegressor(n_hidden=50), rs.ELMRegressor(10),
-                          rs.ELMClassifier(n_hidden=50), rs.ELMClassifier(10)])
+@parametrize_with_checks(
+    [
+        rs.Ridge(),
+        rs.Ridge(alpha=1.0, fit_intercept=False),
+        rs.ELMRegressor(n_hidden=50),
+        rs.ELMRegressor(10),
+        rs.ELMClassifier(n_hidden=50),
+        rs.ELMClassifier(10),
+    ]
+)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -53,9 +62,10 @@ def test_esn_regressor_scikit_learn_checks_at_default_size(estimator, check):
     check(estimator)
 
 
-@parametrize_with_checks([rs.ESNRegressor(50), rs.ESNRegressor(10),
-                          rs.ESNRegressor(units=30, density=0.3, washout=0, seed=0)],
-                         expected_failed_checks=lambda estimator: ESN_NOT_APPLICABLE)
+@parametrize_with_checks(
+    [rs.ESNRegressor(50), rs.ESNRegressor(10), rs.ESNRegressor(units=30, density=0.3, washout=0, seed=0)],
+    expected_failed_checks=lambda estimator: ESN_NOT_APPLICABLE,
+)
 def test_esn_regressor_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -63,8 +73,7 @@ def test_esn_regressor_scikit_learn_checks(estimator, check):
 # The classifier's default dtype is float64: one sequence and a batch run different
 # kernels whose float32 sums round differently (4.6e-6 after the readout), more than the
 # 1e-7 the subset check allows.
-@parametrize_with_checks([rs.ESNClassifier(50), rs.ESNClassifier(10),
-                          rs.ESNClassifier(units=30, density=0.3, seed=0)])
+@parametrize_with_checks([rs.ESNClassifier(50), rs.ESNClassifier(10), rs.ESNClassifier(units=30, density=0.3, seed=0)])
 def test_esn_classifier_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -73,8 +82,9 @@ def test_pipeline_grid_search_and_clone(rng):
     X = rng.standard_normal((300, 6))
     y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
     pipeline = make_pipeline(StandardScaler(), rs.ELMClassifier(n_hidden=100, density=0.5, seed=0))
-    search = GridSearchCV(pipeline, {"elmclassifier__alpha": [1e-4, 1e-1], "elmclassifier__n_hidden": [50, 100]},
-                          cv=3).fit(X, y)
+    search = GridSearchCV(
+        pipeline, {"elmclassifier__alpha": [1e-4, 1e-1], "elmclassifier__n_hidden": [50, 100]}, cv=3
+    ).fit(X, y)
     assert search.best_score_ > 0.85
     copy = clone(search.best_estimator_)
     assert copy.get_params()["elmclassifier__n_hidden"] == search.best_params_["elmclassifier__n_hidden"]

@@ -53,8 +53,23 @@ def test_foreign_truncated_and_missing_runs(tmp_path, rng):
 
 def test_forecast_command_end_to_end(tmp_path, capsys):
     out = tmp_path / "out"
-    code = cli.main(["forecast", "--steps", "1200", "--train", "700", "--washout", "100", "--horizon", "100",
-                     "--units", "200", "--out", str(out)])
+    code = cli.main(
+        [
+            "forecast",
+            "--steps",
+            "1200",
+            "--train",
+            "700",
+            "--washout",
+            "100",
+            "--horizon",
+            "100",
+            "--units",
+            "200",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     one_step = float(printed.split("one-step NRMSE")[1].split(":")[1].split()[0])
@@ -65,8 +80,9 @@ def test_forecast_command_end_to_end(tmp_path, capsys):
     assert run["states"].shape == (1199, 200)
     assert run["config"]["units"] == 200
     # The stored states are the reservoir's states over the stored inputs (from zero).
-    esn_states = rs.ESN(200, spectral_radius=1.25, leak_rate=0.3, input_scaling=0.5,
-                        seed=run["config"]["seed"]).run(run["inputs"].astype(np.float32))
+    esn_states = rs.ESN(200, spectral_radius=1.25, leak_rate=0.3, input_scaling=0.5, seed=run["config"]["seed"]).run(
+        run["inputs"].astype(np.float32)
+    )
     np.testing.assert_allclose(run["states"], esn_states, atol=1e-5)
     assert (out / "forecast.png").stat().st_size > 10_000
     assert json.loads(json.dumps(run["config"]))["data"].startswith("Mackey-Glass")
@@ -76,8 +92,23 @@ def test_forecast_command_reads_a_csv(tmp_path, capsys):
     series = rs.datasets.mackey_glass(900)
     path = tmp_path / "series.csv"
     np.savetxt(path, series, delimiter=",", header="value", comments="")
-    code = cli.main(["forecast", "--data", str(path), "--train", "500", "--washout", "100", "--horizon", "50",
-                     "--units", "100", "--out", str(tmp_path / "out")])
+    code = cli.main(
+        [
+            "forecast",
+            "--data",
+            str(path),
+            "--train",
+            "500",
+            "--washout",
+            "100",
+            "--horizon",
+            "50",
+            "--units",
+            "100",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     assert "series.csv" in capsys.readouterr().out
 
@@ -91,10 +122,15 @@ def test_forecast_command_reports_bad_input(tmp_path, capsys):
     assert "the series has 20 steps" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, value, message", [("--horizon", "-3", "must be at least 1, got -3"),
-                                                     ("--units", "0", "must be at least 1, got 0"),
-                                                     ("--washout", "-1", "must be at least 0, got -1"),
-                                                     ("--steps", "abc", "invalid integer value: 'abc'")])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--horizon", "-3", "must be at least 1, got -3"),
+        ("--units", "0", "must be at least 1, got 0"),
+        ("--washout", "-1", "must be at least 0, got -1"),
+        ("--steps", "abc", "invalid integer value: 'abc'"),
+    ],
+)
 def test_forecast_command_names_the_bad_option(tmp_path, capsys, option, value, message):
     with pytest.raises(SystemExit) as stop:
         cli.main(["forecast", option, value, "--out", str(tmp_path)])

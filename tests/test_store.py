@@ -19,8 +19,9 @@ BACKENDS = rs.backends.available()
 
 
 def _esn(backend="numba", dtype="float64"):
-    return rs.ESN(150, density=0.05, spectral_radius=0.9, leak_rate=0.5, bias_scaling=0.1, seed=7,
-                  dtype=dtype, backend=backend)
+    return rs.ESN(
+        150, density=0.05, spectral_radius=0.9, leak_rate=0.5, bias_scaling=0.1, seed=7, dtype=dtype, backend=backend
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -158,8 +159,7 @@ def test_ridge_from_store_equals_in_memory_fit(tmp_path, rng):
         batch = _esn().run(u, store=store, name="batch", checkpoint_every=97)
         single = _esn().run(u[0], store=store, name="single")
         stored = rs.Ridge(alpha=1e-4).fit(batch.time_range(50, 300), y[:, 50:300])
-        listed = rs.Ridge(alpha=1e-4).fit([single.time_range(50), batch.time_range(50, 300)],
-                                          [y[0, 50:], y[:, 50:300]])
+        listed = rs.Ridge(alpha=1e-4).fit([single.time_range(50), batch.time_range(50, 300)], [y[0, 50:], y[:, 50:300]])
     memory = rs.Ridge(alpha=1e-4).fit(states[:, 50:300], y[:, 50:300])
     memory_listed = rs.Ridge(alpha=1e-4).fit([single_states[50:], states[:, 50:300]], [y[0, 50:], y[:, 50:300]])
     for fitted, reference in ((stored, memory), (listed, memory_listed)):
@@ -181,8 +181,12 @@ _WRITER = textwrap.dedent("""
 
 
 def _kill_at_random(path, steps, delay, script, compression):
-    process = subprocess.Popen([sys.executable, "-c", script, str(path), str(steps), compression],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(path), str(steps), compression],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdout.readline()  # the store is open and the run starts
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
@@ -206,8 +210,7 @@ def test_sigkill_loses_nothing_committed_and_resume_completes(tmp_path, seed, co
             np.testing.assert_array_equal(run.states[:done], expected[:done])
             if done:
                 np.testing.assert_array_equal(run.saved_state()[0], expected[done - 1])
-    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps), compression], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps), compression], check=True, capture_output=True)
     with rs.StateStore(path, "r") as store:
         assert store["train"].complete
         np.testing.assert_array_equal(store["train"].states[...], expected)

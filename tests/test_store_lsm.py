@@ -17,8 +17,19 @@ DT = 1e-4
 
 
 def _net(**overrides):
-    params = dict(density=0.1, v_rest=-35e-3, tau_m=10e-3, refractory=2e-3, w_exc=2e-3, w_inh=-6e-3,
-                  input_encoding="poisson", input_density=0.5, input_rate=300.0, delay=(DT, 4 * DT), seed=9)
+    params = dict(
+        density=0.1,
+        v_rest=-35e-3,
+        tau_m=10e-3,
+        refractory=2e-3,
+        w_exc=2e-3,
+        w_inh=-6e-3,
+        input_encoding="poisson",
+        input_density=0.5,
+        input_rate=300.0,
+        delay=(DT, 4 * DT),
+        seed=9,
+    )
     params.update(overrides)
     return LSM(60, 15, **params)
 
@@ -59,7 +70,7 @@ def test_spikes_only_run_and_resume_are_bit_identical(tmp_path, rng):
         for key, value in saved.items():
             run._group["checkpoint"][key][slot] = value
         run._group["progress"][...] = (150, slot)
-        run._group["spikes/neurons"][int(saved["spike_count"]):] = -1  # uncommitted garbage
+        run._group["spikes/neurons"][int(saved["spike_count"]) :] = -1  # uncommitted garbage
     with rs.StateStore(path, "a") as store:
         run = _net().run(u, store=store, name="long", resume=True, checkpoint_every=50, record_states=False)
         assert run.steps_done == 400
@@ -82,7 +93,7 @@ def test_stored_traces_resume_bit_identical(tmp_path, rng):
             run._group["checkpoint"][key][slot] = value
         run._group["progress"][...] = (150, slot)
         run.states[:, 150:] = np.nan  # uncommitted garbage
-        run._group["spikes/neurons"][int(saved["spike_count"]):] = -1
+        run._group["spikes/neurons"][int(saved["spike_count"]) :] = -1
     with rs.StateStore(path, "a") as store:
         run = _net().run(u, store=store, name="traces", resume=True, checkpoint_every=50)
         assert run.steps_done == 300
@@ -127,8 +138,17 @@ _WRITER = textwrap.dedent("""
 def test_sigkill_keeps_committed_spikes_and_resume_completes(tmp_path, seed, compression="none"):
     steps = 60000  # several seconds of simulation: the kills land mid-run
     u = np.random.default_rng(3).random((steps, 1))
-    net = LSM(1600, 400, density=0.02, v_rest=-49e-3, input_encoding="poisson", input_rate=200.0,
-              delay=(1e-4, 1e-3), seed=5, dtype="float64")
+    net = LSM(
+        1600,
+        400,
+        density=0.02,
+        v_rest=-49e-3,
+        input_encoding="poisson",
+        input_rate=200.0,
+        delay=(1e-4, 1e-3),
+        seed=5,
+        dtype="float64",
+    )
     expected = net.run(u, record_states=False)
     path = tmp_path / "killed.h5"
     for delay in np.random.default_rng(seed).uniform(0.3, 1.5, 3):
@@ -142,8 +162,7 @@ def test_sigkill_keeps_committed_spikes_and_resume_completes(tmp_path, seed, com
             spikes = run.spikes()
             np.testing.assert_array_equal(spikes["steps"], expected.spike_times[:count])
             np.testing.assert_array_equal(spikes["neurons"], expected.spike_neurons[:count])
-    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps), compression], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-c", _WRITER, str(path), str(steps), compression], check=True, capture_output=True)
     with rs.StateStore(path, "r") as store:
         run = store["lsm"]
         assert run.complete

@@ -24,8 +24,14 @@ ALPHA = 1e-3
 
 def _problem():
     """Standardised train and test halves of one generated problem (same on every commit)."""
-    X, y = make_classification(2 * PROFILE.elm_samples, PROFILE.elm_features, n_informative=PROFILE.elm_features // 3,
-                               n_redundant=PROFILE.elm_features // 10, n_classes=4, random_state=SEED)
+    X, y = make_classification(
+        2 * PROFILE.elm_samples,
+        PROFILE.elm_features,
+        n_informative=PROFILE.elm_features // 3,
+        n_redundant=PROFILE.elm_features // 10,
+        n_classes=4,
+        random_state=SEED,
+    )
     X = StandardScaler().fit_transform(X).astype(np.float32)
     half = PROFILE.elm_samples
     return X[:half], y[:half], X[half:], y[half:]
@@ -90,8 +96,7 @@ class Digits:
     def setup(self, backend):
         require_backend(backend)
         X, y = load_digits(return_X_y=True)
-        X_train, X_test, self.y_train, self.y_test = train_test_split(X, y, test_size=0.25, random_state=0,
-                                                                      stratify=y)
+        X_train, X_test, self.y_train, self.y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
         scaler = StandardScaler().fit(X_train)
         self.X_train, self.X_test = scaler.transform(X_train), scaler.transform(X_test)
 

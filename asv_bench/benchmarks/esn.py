@@ -55,7 +55,7 @@ class Run(ReservoirBenchmark):
 
 
 Run.time_run_single.pretty_name = f"esn.Run.time_run_single ({PROFILE.steps} steps)"
-Run.time_run_batched.pretty_name = (f"esn.Run.time_run_batched (B={PROFILE.batch}, {PROFILE.batch_steps} steps)")
+Run.time_run_batched.pretty_name = f"esn.Run.time_run_batched (B={PROFILE.batch}, {PROFILE.batch_steps} steps)"
 
 
 class Narma10:
@@ -75,8 +75,18 @@ class Narma10:
 
     def track_narma10_nrmse(self, backend):
         u, y, start, split = narma_split()
-        esn = rs.ESN(PROFILE.narma_units, density=0.01, spectral_radius=0.95, leak_rate=1.0, input_scaling=0.2,
-                     input_density=1.0, bias_scaling=0.0, seed=SEED, dtype="float32", backend=backend)
+        esn = rs.ESN(
+            PROFILE.narma_units,
+            density=0.01,
+            spectral_radius=0.95,
+            leak_rate=1.0,
+            input_scaling=0.2,
+            input_density=1.0,
+            bias_scaling=0.0,
+            seed=SEED,
+            dtype="float32",
+            backend=backend,
+        )
         u32 = u.astype(np.float32)
         features = np.concatenate([esn.run(u32), u32], axis=1)
         readout = rs.Ridge(alpha=1e-6).fit(features[start:split], y[start:split])

@@ -28,8 +28,7 @@ def _states(units: int, steps: int, batch: int | None = None):
     """Stand-in reservoir states: the step cost does not depend on their values."""
     rng = np.random.default_rng(SEED)
     shape = (steps, units) if batch is None else (batch, steps, units)
-    return rng.uniform(-1.0, 1.0, shape).astype(np.float32), rng.standard_normal(shape[:-1] + (1,)).astype(
-        np.float32)
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32), rng.standard_normal(shape[:-1] + (1,)).astype(np.float32)
 
 
 class TrainStep:
@@ -42,8 +41,9 @@ class TrainStep:
     def setup(self, cell, units):
         self.cell = GATED_CELLS[cell]
         rng = np.random.default_rng(SEED)
-        self.params = [p.astype(np.float32) for p in
-                       gated_network.initial_parameters(self.cell, units, HIDDEN, 1, 1, rng)]
+        self.params = [
+            p.astype(np.float32) for p in gated_network.initial_parameters(self.cell, units, HIDDEN, 1, 1, rng)
+        ]
         self.X, self.Y = _states(units, WINDOW, BATCH)
         self.lengths = np.full(BATCH, WINDOW)
         self.state = gated_network.zero_state(self.cell, np, 1, BATCH, HIDDEN, np.float32)
@@ -57,8 +57,9 @@ class TrainStep:
         self.blas.__exit__(None, None, None)
 
     def time_train_step(self, cell, units):
-        _, grads, _ = gated_network.loss_and_gradients(self.cell, np, self.params, self.X, self.lengths,
-                                                       self.state, self.Y, gated_network.MANY_TO_MANY)
+        _, grads, _ = gated_network.loss_and_gradients(
+            self.cell, np, self.params, self.X, self.lengths, self.state, self.Y, gated_network.MANY_TO_MANY
+        )
         optimizers.clip_by_global_norm(np, grads, 1.0)
         self.optimizer.step(self.params, grads)
 
@@ -95,13 +96,21 @@ class Narma10:
     def track_narma10_nrmse(self, cell):
         u, y, start, split = narma_split()
         u32 = u.astype(np.float32)
-        esn = rs.ESN(PROFILE.narma_units, density=0.01, spectral_radius=0.95, input_scaling=0.2, seed=SEED,
-                     dtype="float32")
+        esn = rs.ESN(
+            PROFILE.narma_units, density=0.01, spectral_radius=0.95, input_scaling=0.2, seed=SEED, dtype="float32"
+        )
         states = esn.run(u32)
-        readout = READOUTS[cell](HIDDEN, epochs=PROFILE.gated_narma_epochs, learning_rate=1e-3,
-                                 window=32, batch_size=8, patience=10,
-                                 input_to_readout=True, seed=SEED)
+        readout = READOUTS[cell](
+            HIDDEN,
+            epochs=PROFILE.gated_narma_epochs,
+            learning_rate=1e-3,
+            window=32,
+            batch_size=8,
+            patience=10,
+            input_to_readout=True,
+            seed=SEED,
+        )
         readout.fit(states[start:split], y[start:split], inputs=u32[start:split])
         # run through the training span so that the readout's state at the test start is warmed up
-        prediction = readout.predict(states[start:], inputs=u32[start:])[split - start:]
+        prediction = readout.predict(states[start:], inputs=u32[start:])[split - start :]
         return rs.metrics.nrmse(y[split:], prediction)

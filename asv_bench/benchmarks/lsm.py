@@ -64,9 +64,19 @@ class LargeNetwork:
     def setup(self, backend):
         require_backend(backend)
         n = PROFILE.large_lsm_neurons
-        self.net = rs.LSM(int(0.8 * n), n - int(0.8 * n), fan_in=LSM_FAN_IN, v_rest=-52e-3, w_exc=0.5e-3,
-                          w_inh=-2e-3, delay=(1e-4, 2e-3), input_encoding="poisson", input_density=0.01,
-                          seed=SEED, backend=backend)
+        self.net = rs.LSM(
+            int(0.8 * n),
+            n - int(0.8 * n),
+            fan_in=LSM_FAN_IN,
+            v_rest=-52e-3,
+            w_exc=0.5e-3,
+            w_inh=-2e-3,
+            delay=(1e-4, 2e-3),
+            input_encoding="poisson",
+            input_density=0.01,
+            seed=SEED,
+            backend=backend,
+        )
         self.u = rs.datasets.mackey_glass(PROFILE.large_lsm_steps, seed=SEED)
         self.u = (self.u - self.u.min()) / (self.u.max() - self.u.min())
         self.net.run(self.u[:2], record_states=False)

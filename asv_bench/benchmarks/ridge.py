@@ -25,8 +25,16 @@ class Fit:
         samples = PROFILE.ridge_samples
         u, y = rs.datasets.narma(samples + 100, order=10, seed=SEED)
         u = u.astype(np.float32)
-        esn = rs.ESN(units, density=0.01, spectral_radius=0.9, leak_rate=1.0, input_scaling=0.2, seed=SEED,
-                     dtype="float32", backend="auto")
+        esn = rs.ESN(
+            units,
+            density=0.01,
+            spectral_radius=0.9,
+            leak_rate=1.0,
+            input_scaling=0.2,
+            seed=SEED,
+            dtype="float32",
+            backend="auto",
+        )
         features = np.concatenate([esn.run(u), u], axis=1)[100:]
         self.X, self.Y = features, y[100:]
         split = int(0.8 * samples)

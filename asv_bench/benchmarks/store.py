@@ -72,8 +72,9 @@ class StoredRead:
         os.close(handle)
         u = np.random.default_rng(SEED).uniform(-1, 1, (STEPS, 1)).astype(np.float32)
         with rs.StateStore(self.path, "w") as store:
-            rs.ESN(units, density=0.01, seed=SEED).run(u, store=store, name="run", checkpoint_every=500,
-                                                        **STORAGE_OPTIONS[storage])
+            rs.ESN(units, density=0.01, seed=SEED).run(
+                u, store=store, name="run", checkpoint_every=500, **STORAGE_OPTIONS[storage]
+            )
 
     def teardown(self, units, storage):
         os.unlink(self.path)
@@ -86,7 +87,7 @@ class StoredRead:
         with rs.StateStore(self.path, "r") as store:
             states = store["run"].time_range()
             for start in range(0, len(states), READ_CHUNK):
-                states[start:start + READ_CHUNK]
+                states[start : start + READ_CHUNK]
 
 
 class RidgeFromStore:

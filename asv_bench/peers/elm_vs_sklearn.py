@@ -60,16 +60,22 @@ def choose_by_cross_validation(X_train, y_train, grid: dict, *, n_folds=5, sampl
     points = list(itertools.product(*grid.values()))
     rs.ELMClassifier(**dict(zip(names, points[0])), **fixed).fit(X_train[:50], y_train[:50])  # compile first
     start = time.perf_counter()
-    fold_scores = {point: [rs.ELMClassifier(**dict(zip(names, point)), **fixed)
-                           .fit(X_train[fit], y_train[fit]).score(X_train[val], y_train[val])
-                           for fit, val in folds]
-                   for point in points}
+    fold_scores = {
+        point: [
+            rs.ELMClassifier(**dict(zip(names, point)), **fixed)
+            .fit(X_train[fit], y_train[fit])
+            .score(X_train[val], y_train[val])
+            for fit, val in folds
+        ]
+        for point in points
+    }
     seconds = time.perf_counter() - start
     scores = {point: float(np.mean(values)) for point, values in fold_scores.items()}
     best = max(scores, key=scores.get)
     threshold = scores[best] - np.std(fold_scores[best], ddof=1) / np.sqrt(len(folds))
-    chosen = min((point for point in points if scores[point] >= threshold),
-                 key=lambda point: (point[0], -scores[point]))
+    chosen = min(
+        (point for point in points if scores[point] >= threshold), key=lambda point: (point[0], -scores[point])
+    )
     return rs.ELMClassifier(**dict(zip(names, chosen)), **fixed), seconds, scores
 
 
@@ -81,13 +87,21 @@ def compare(name, X, y, fixed: dict, grid: dict, *, larger=(), quadratic=False, 
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     elm, search_seconds, scores = choose_by_cross_validation(X_train, y_train, grid, **search, **fixed)
-    models = [("reservoir-engine ELMClassifier", elm), ("scikit-learn MLPClassifier()", MLPClassifier()),
-              ("scikit-learn LogisticRegression()", LogisticRegression())]
-    models += [(f"ELMClassifier, same settings, {units:,} units", clone(elm).set_params(n_hidden=units))
-               for units in larger]
+    models = [
+        ("reservoir-engine ELMClassifier", elm),
+        ("scikit-learn MLPClassifier()", MLPClassifier()),
+        ("scikit-learn LogisticRegression()", LogisticRegression()),
+    ]
+    models += [
+        (f"ELMClassifier, same settings, {units:,} units", clone(elm).set_params(n_hidden=units)) for units in larger
+    ]
     if quadratic:
-        models.append(("scikit-learn QuadraticDiscriminantAnalysis(reg_param=1e-3)",
-                       QuadraticDiscriminantAnalysis(reg_param=1e-3)))
+        models.append(
+            (
+                "scikit-learn QuadraticDiscriminantAnalysis(reg_param=1e-3)",
+                QuadraticDiscriminantAnalysis(reg_param=1e-3),
+            )
+        )
     elm.fit(X_train[:50], y_train[:50])  # compile the kernels outside the timed fit
     rows = []
     with warnings.catch_warnings():
@@ -98,20 +112,27 @@ def compare(name, X, y, fixed: dict, grid: dict, *, larger=(), quadratic=False, 
     print(f"\n### {name}: {X_train.shape[0]:,} training / {X_test.shape[0]:,} test samples, {X.shape[1]} features\n")
     print(f"ELM: {elm!r}\n")
     best = max(scores.values())
-    listed = "; ".join(", ".join(f"{name} {value:g}" for name, value in zip(grid, point)) + f": {score:.4f}"
-                       for point, score in scores.items() if score >= best - 0.005)
+    listed = "; ".join(
+        ", ".join(f"{name} {value:g}" for name, value in zip(grid, point)) + f": {score:.4f}"
+        for point, score in scores.items()
+        if score >= best - 0.005
+    )
     n_folds, samples = search.get("n_folds", 5), search.get("samples")
     on = "the training samples" if samples is None else f"the first {samples:,} training samples"
-    print(f"Chosen by {n_folds}-fold cross-validation (one-standard-error rule) on {on} over "
-          f"{' x '.join(map(str, grid.values()))} ({', '.join(grid)}); within half a point of the best: {listed}. "
-          f"Search over {n_folds * len(scores)} fits: {search_seconds:.1f} s, not in the fit time below.\n")
+    print(
+        f"Chosen by {n_folds}-fold cross-validation (one-standard-error rule) on {on} over "
+        f"{' x '.join(map(str, grid.values()))} ({', '.join(grid)}); within half a point of the best: {listed}. "
+        f"Search over {n_folds * len(scores)} fits: {search_seconds:.1f} s, not in the fit time below.\n"
+    )
     print("| model | test accuracy | fit seconds | fit time / ELM's |")
     print("|---|---|---|---|")
     for label, accuracy, seconds in rows:
         print(f"| {label} | {accuracy:.4f} | {seconds:.2f} | {seconds / rows[0][2]:.1f}x |")
     mlp_accuracy = rows[1][1]
-    print(f"\nELM accuracy minus MLP accuracy: {100 * (rows[0][1] - mlp_accuracy):+.2f} points; "
-          f"MLP fit time / ELM fit time: {rows[1][2] / rows[0][2]:.1f}x (target: within 1 point, >= 10x)")
+    print(
+        f"\nELM accuracy minus MLP accuracy: {100 * (rows[0][1] - mlp_accuracy):+.2f} points; "
+        f"MLP fit time / ELM fit time: {rows[1][2] / rows[0][2]:.1f}x (target: within 1 point, >= 10x)"
+    )
 
 
 def scaling(X, y, sizes):
@@ -133,23 +154,44 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small generated problem and sizes (a smoke test)")
     parser.add_argument("--digits-only", action="store_true", help="only the digits comparison")
     args = parser.parse_args()
-    print(f"# ELM vs scikit-learn, {date.today()}: {platform.machine()}, {os.cpu_count()} cores, "
-          f"reservoir-engine {rs.__version__}")
+    print(
+        f"# ELM vs scikit-learn, {date.today()}: {platform.machine()}, {os.cpu_count()} cores, "
+        f"reservoir-engine {rs.__version__}"
+    )
     X, y = load_digits(return_X_y=True)
-    compare("digits", X, y, dict(seed=0),
-            grid={"n_hidden": (300, 600, 1000), "alpha": (1e-2, 1e-1, 1.0), "input_scaling": (0.1, 0.3, 1.0),
-                  "fan_in": (8, 16, 64)})
+    compare(
+        "digits",
+        X,
+        y,
+        dict(seed=0),
+        grid={
+            "n_hidden": (300, 600, 1000),
+            "alpha": (1e-2, 1e-1, 1.0),
+            "input_scaling": (0.1, 0.3, 1.0),
+            "fan_in": (8, 16, 64),
+        },
+    )
     if args.digits_only:
         return
     samples = 10_000 if args.quick else 100_000
-    search = dict(grid={"n_hidden": (500, 1000, 2000), "input_scaling": (0.1, 0.3, 1.0), "fan_in": (2, 5, 16)},
-                  n_folds=3, samples=5_000 if args.quick else 15_000)
+    search = dict(
+        grid={"n_hidden": (500, 1000, 2000), "input_scaling": (0.1, 0.3, 1.0), "fan_in": (2, 5, 16)},
+        n_folds=3,
+        samples=5_000 if args.quick else 15_000,
+    )
     fixed = dict(alpha=[1e-3, 1e-1, 10], seed=0)
     X, y = make_classification(samples, 100, random_state=0)
     compare("generated: make_classification(100_000, 100), scikit-learn's defaults", X, y, fixed, **search)
     X_hard, y_hard = make_classification(samples, 100, n_informative=30, n_redundant=10, n_classes=4, random_state=0)
-    compare("generated, harder: 30 informative + 10 redundant features, 4 classes", X_hard, y_hard, fixed,
-            larger=() if args.quick else (4000,), quadratic=True, **search)
+    compare(
+        "generated, harder: 30 informative + 10 redundant features, 4 classes",
+        X_hard,
+        y_hard,
+        fixed,
+        larger=() if args.quick else (4000,),
+        quadratic=True,
+        **search,
+    )
     scaling(X, y, [1_000, 2_000] if args.quick else [1_000, 5_000, 10_000, 20_000])
 
 

@@ -110,12 +110,34 @@ class Sizes:
     ladder_units: tuple
 
 
-FULL = Sizes(step_units=10_000, step_steps=300, warm_steps=50, batch=32, batch_steps=100,
-             same_units=2000, same_steps=500, narma_steps=6000, washout=200, train=4000,
-             grid_units=(500, 2000), ladder_units=(3000, 4000, 6000, 8000, 12_000, 16_000))
-QUICK = Sizes(step_units=2000, step_steps=100, warm_steps=10, batch=32, batch_steps=20,
-              same_units=300, same_steps=200, narma_steps=2000, washout=100, train=1200,
-              grid_units=(100, 200), ladder_units=(300, 400, 600, 800))
+FULL = Sizes(
+    step_units=10_000,
+    step_steps=300,
+    warm_steps=50,
+    batch=32,
+    batch_steps=100,
+    same_units=2000,
+    same_steps=500,
+    narma_steps=6000,
+    washout=200,
+    train=4000,
+    grid_units=(500, 2000),
+    ladder_units=(3000, 4000, 6000, 8000, 12_000, 16_000),
+)
+QUICK = Sizes(
+    step_units=2000,
+    step_steps=100,
+    warm_steps=10,
+    batch=32,
+    batch_steps=20,
+    same_units=300,
+    same_steps=200,
+    narma_steps=2000,
+    washout=100,
+    train=1200,
+    grid_units=(100, 200),
+    ladder_units=(300, 400, 600, 800),
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -136,9 +158,11 @@ def ratio_verdict(results, rpy_label, ours_label, target, what, fastest_what):
     ours = results.get(ours_label)
     verdict = ""
     if ours and rpy:
-        verdict = (f"\n\nTarget >= {target}x {what}: {rpy / ours:.1f}x, "
-                   f"{'met' if rpy / ours >= target else 'NOT met'}; "
-                   f"against ReservoirPy's fastest {fastest_what}: {rpy_best / ours:.1f}x.")
+        verdict = (
+            f"\n\nTarget >= {target}x {what}: {rpy / ours:.1f}x, "
+            f"{'met' if rpy / ours >= target else 'NOT met'}; "
+            f"against ReservoirPy's fastest {fastest_what}: {rpy_best / ours:.1f}x."
+        )
     return rpy, rpy_best, verdict
 
 
@@ -243,8 +267,11 @@ def machine_info(args) -> str:
         ("CPU", cpu_model()),
         ("cores (os.cpu_count / usable)", f"{os.cpu_count()} / {affinity}"),
         ("Numba threads", numba.get_num_threads()),
-        ("thread variables", ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ)
-         or "unset (library defaults)"),
+        (
+            "thread variables",
+            ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ)
+            or "unset (library defaults)",
+        ),
         ("load average at start (1/5/15 min)", args.load_at_start),
         ("Python", platform.python_version()),
         ("numpy", pkg_version("numpy")),
@@ -277,8 +304,14 @@ def reservoirpy_jax_reservoir(W, W_in, bias, leak_rate):
     from jax.experimental import sparse as jsparse
     from reservoirpy.jax.nodes import Reservoir
 
-    return Reservoir(units=W.shape[0], W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W)), Win=jnp.asarray(W_in),
-                     bias=jnp.asarray(bias), lr=leak_rate, dtype=jnp.float32)
+    return Reservoir(
+        units=W.shape[0],
+        W=jsparse.BCOO.from_scipy_sparse(sp.coo_matrix(W)),
+        Win=jnp.asarray(W_in),
+        bias=jnp.asarray(bias),
+        lr=leak_rate,
+        dtype=jnp.float32,
+    )
 
 
 def shared_weights(n, n_in, dtype, seed, spectral_radius=0.9, input_scaling=0.5, bias_scaling=0.1):
@@ -331,8 +364,9 @@ def part_single(sizes: Sizes, args) -> str:
             log(f"  {label}: not run ({type(error).__name__}: {error})")
             return
         theirs = np.asarray(node.run(jnp.asarray(inputs[:warm])))
-        ours = rs.ESN.from_weights(W32, W_in32, bias32, leak_rate=leak, dtype=np.float32,
-                                   backend="numpy").run(inputs[:warm])
+        ours = rs.ESN.from_weights(W32, W_in32, bias32, leak_rate=leak, dtype=np.float32, backend="numpy").run(
+            inputs[:warm]
+        )
         if not np.allclose(theirs, ours, atol=1e-4):  # not the same network: no row
             log(f"  {label}: its states differ from ours by {np.max(np.abs(theirs - ours)):.2e}; not timed")
             return
@@ -354,14 +388,24 @@ def part_single(sizes: Sizes, args) -> str:
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.3f} ms/step")
 
-    rpy32, rpy_best, verdict = ratio_verdict(results, "ReservoirPy, float32 weights", "reservoir-engine numba, float32",
-                                             5, "(ReservoirPy float32 / numba float32)", "dtype or backend")
-    rows = [(label, fmt_ms(seconds), fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
-            for label, seconds in results.items()]
-    return (f"### a. One sequence: n = {n:,}, density {DENSITY}, nnz = {W32.nnz:,}, input dim 1, "
-            f"T = {steps} timed steps after a {warm}-step warm-up run; median of {args.repeats} interleaved rounds\n\n"
-            + md_table(("implementation", "ms / step", "ReservoirPy float32 / this",
-                        "ReservoirPy fastest / this"), rows) + verdict)
+    rpy32, rpy_best, verdict = ratio_verdict(
+        results,
+        "ReservoirPy, float32 weights",
+        "reservoir-engine numba, float32",
+        5,
+        "(ReservoirPy float32 / numba float32)",
+        "dtype or backend",
+    )
+    rows = [
+        (label, fmt_ms(seconds), fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
+        for label, seconds in results.items()
+    ]
+    return (
+        f"### a. One sequence: n = {n:,}, density {DENSITY}, nnz = {W32.nnz:,}, input dim 1, "
+        f"T = {steps} timed steps after a {warm}-step warm-up run; median of {args.repeats} interleaved rounds\n\n"
+        + md_table(("implementation", "ms / step", "ReservoirPy float32 / this", "ReservoirPy fastest / this"), rows)
+        + verdict
+    )
 
 
 # --------------------------------------------------------------------------- part b
@@ -413,25 +457,49 @@ def part_batched(sizes: Sizes, args) -> str:
         # (measured here: our two-thread batched step 0.153 ms per sequence-step beside
         # the pool, 0.083 ms without it), so interleaving it would misstate the others.
         runners.clear()
-        add_reservoirpy(f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)",
-                        W64, W_in64, bias64, u, -1)
+        add_reservoirpy(
+            f"ReservoirPy run(list), float64, workers=-1 ({os.cpu_count()} joblib processes)",
+            W64,
+            W_in64,
+            bias64,
+            u,
+            -1,
+        )
         totals.update(interleaved_medians(runners, repeats))
         _stop_joblib_workers()
     results = {label: total / sequence_steps for label, total in totals.items()}
     for label, seconds in results.items():
         log(f"  {label}: {seconds * 1e3:.4f} ms/sequence-step")
 
-    rpy32, rpy_best, verdict = ratio_verdict(results, "ReservoirPy run(list), float32 weights, 1 worker",
-                                             "reservoir-engine numba, float32, batched", 25,
-                                             "throughput (ReservoirPy float32 / numba float32 batched)", "path")
-    rows = [(label, fmt_ms(seconds), f"{1.0 / seconds:,.0f}", fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
-            for label, seconds in results.items()]
-    return (f"### b. Batched: B = {batch} sequences of T = {steps} steps, n = {n:,}; median of {repeats} "
-            "interleaved rounds (ReservoirPy has no batched step; it runs the sequences one after another)\n\n"
-            + "run(list) with one worker is joblib's n_jobs=1: a Python loop over the sequences, each from "
-            "the same start state.\n\n"
-            + md_table(("implementation", "ms / sequence-step", "sequence-steps / s", "ReservoirPy float32 / this",
-                        "ReservoirPy fastest / this"), rows) + verdict)
+    rpy32, rpy_best, verdict = ratio_verdict(
+        results,
+        "ReservoirPy run(list), float32 weights, 1 worker",
+        "reservoir-engine numba, float32, batched",
+        25,
+        "throughput (ReservoirPy float32 / numba float32 batched)",
+        "path",
+    )
+    rows = [
+        (label, fmt_ms(seconds), f"{1.0 / seconds:,.0f}", fmt_ratio(rpy32, seconds), fmt_ratio(rpy_best, seconds))
+        for label, seconds in results.items()
+    ]
+    return (
+        f"### b. Batched: B = {batch} sequences of T = {steps} steps, n = {n:,}; median of {repeats} "
+        "interleaved rounds (ReservoirPy has no batched step; it runs the sequences one after another)\n\n"
+        + "run(list) with one worker is joblib's n_jobs=1: a Python loop over the sequences, each from "
+        "the same start state.\n\n"
+        + md_table(
+            (
+                "implementation",
+                "ms / sequence-step",
+                "sequence-steps / s",
+                "ReservoirPy float32 / this",
+                "ReservoirPy fastest / this",
+            ),
+            rows,
+        )
+        + verdict
+    )
 
 
 def _stop_joblib_workers() -> None:
@@ -465,15 +533,31 @@ def part_same_matrices(sizes: Sizes, args) -> str:
         note = " (ReservoirPy keeps a float64 state)" if dtype == np.float32 else ""
         for backend, ours in states.items():
             diff = float(np.abs(ours.astype(np.float64) - reference).max())
-            rows.append((f"{name}{note}", f"ReservoirPy vs ours ({backend})", f"{diff:.2e}", f"{scale:.3f}",
-                         "ok" if diff <= tolerance else f"LARGER than {tolerance:g}"))
+            rows.append(
+                (
+                    f"{name}{note}",
+                    f"ReservoirPy vs ours ({backend})",
+                    f"{diff:.2e}",
+                    f"{scale:.3f}",
+                    "ok" if diff <= tolerance else f"LARGER than {tolerance:g}",
+                )
+            )
         if "numba" in states and "numpy" in states:
             diff = float(np.abs(states["numba"].astype(np.float64) - states["numpy"]).max())
-            rows.append((name, "ours numba vs ours numpy", f"{diff:.2e}", f"{scale:.3f}",
-                         "ok" if diff <= tolerance else f"LARGER than {tolerance:g}"))
-    return (f"### c. Same W, W_in, bias in both (n = {n}, density {DENSITY}, input dim {n_in}, leak {leak}, "
-            f"T = {steps})\n\n"
-            + md_table(("matrices", "compared", "max abs state difference", "max abs state", "verdict"), rows))
+            rows.append(
+                (
+                    name,
+                    "ours numba vs ours numpy",
+                    f"{diff:.2e}",
+                    f"{scale:.3f}",
+                    "ok" if diff <= tolerance else f"LARGER than {tolerance:g}",
+                )
+            )
+    return (
+        f"### c. Same W, W_in, bias in both (n = {n}, density {DENSITY}, input dim {n_in}, leak {leak}, "
+        f"T = {steps})\n\n"
+        + md_table(("matrices", "compared", "max abs state difference", "max abs state", "verdict"), rows)
+    )
 
 
 # --------------------------------------------------------------------------- part d
@@ -506,15 +590,26 @@ def ours_point(n, sr, input_scaling, leak, u, y, start, split, seed, args):
     """One reservoir, all alphas in one pass; returns [(alpha, nrmse)], the chosen alpha and its NRMSE."""
     import reservoir as rs
 
-    esn = rs.ESN(n, density=DENSITY, spectral_radius=sr, leak_rate=leak, input_scaling=input_scaling,
-                 input_density=1.0, bias_scaling=0.0, seed=seed, dtype="float32", backend=args.backend)
+    esn = rs.ESN(
+        n,
+        density=DENSITY,
+        spectral_radius=sr,
+        leak_rate=leak,
+        input_scaling=input_scaling,
+        input_density=1.0,
+        bias_scaling=0.0,
+        seed=seed,
+        dtype="float32",
+        backend=args.backend,
+    )
     u32 = u.astype(np.float32)
     states = esn.run(u32)
     features = np.concatenate([states, u32], axis=1)
     del states
     y_test = y[split:]
-    ridge = rs.Ridge(alpha=list(ALPHAS)).fit(features[start:split], y[start:split],
-                                             validation=(features[split:], y_test))
+    ridge = rs.Ridge(alpha=list(ALPHAS)).fit(
+        features[start:split], y[start:split], validation=(features[split:], y_test)
+    )
     chosen = rs.metrics.nrmse(y_test, ridge.predict(features[split:]))
     per_alpha = [(alpha, _nrmse_from_mse(mse, y_test)) for alpha, mse in ridge.validation_errors_.items()]
     # The one-pass validation error is closed-form; check it against predict() for the chosen alpha.
@@ -530,9 +625,19 @@ def rpy_point(n, sr, input_scaling, leak, u, y, start, split, seed, args):
     import reservoir as rs
 
     dtype = np.dtype(args.rpy_dtype).type
-    res = Reservoir(n, lr=leak, sr=sr, input_scaling=input_scaling, rc_connectivity=DENSITY,
-                    input_connectivity=1.0, W=mat_gen.normal, Win=mat_gen.uniform, bias=0.0,
-                    dtype=dtype, seed=seed)
+    res = Reservoir(
+        n,
+        lr=leak,
+        sr=sr,
+        input_scaling=input_scaling,
+        rc_connectivity=DENSITY,
+        input_connectivity=1.0,
+        W=mat_gen.normal,
+        Win=mat_gen.uniform,
+        bias=0.0,
+        dtype=dtype,
+        seed=seed,
+    )
     inputs = u.astype(dtype)
     states = res.run(inputs)
     features = np.hstack([states, inputs])
@@ -550,8 +655,9 @@ GRID = [(sr, isc, leak) for sr in SPECTRAL_RADII for isc in INPUT_SCALINGS for l
 
 def _grid_result(library, n, seconds, points) -> GridResult:
     best = min(points, key=lambda point: point[4] if np.isfinite(point[4]) else np.inf)
-    return GridResult(library, n, seconds, best[4], dict(zip(("sr", "input_scaling", "leak", "alpha"), best[:4])),
-                      points)
+    return GridResult(
+        library, n, seconds, best[4], dict(zip(("sr", "input_scaling", "leak", "alpha"), best[:4])), points
+    )
 
 
 def run_grids(n, seed, data, args) -> tuple[GridResult, GridResult]:
@@ -630,34 +736,58 @@ def part_narma(sizes: Sizes, args) -> str:
             continue
         rpy_mean, rpy_std, rpy_seconds = _seed_stats(rpy)
         ours_mean, ours_std, ours_seconds = _seed_stats(ours)
-        rows.append((n, _fmt_mean_std(rpy_mean, rpy_std), _fmt_mean_std(ours_mean, ours_std),
-                     _fmt_per_seed(rpy, seeds), _fmt_per_seed(ours, seeds), f"{rpy_seconds:.1f}",
-                     f"{ours_seconds:.1f}", fmt_ratio(rpy_seconds, ours_seconds)))
+        rows.append(
+            (
+                n,
+                _fmt_mean_std(rpy_mean, rpy_std),
+                _fmt_mean_std(ours_mean, ours_std),
+                _fmt_per_seed(rpy, seeds),
+                _fmt_per_seed(ours, seeds),
+                f"{rpy_seconds:.1f}",
+                f"{ours_seconds:.1f}",
+                fmt_ratio(rpy_seconds, ours_seconds),
+            )
+        )
         point_rows += [(n, seed, _describe(rpy[seed].best), _describe(ours[seed].best)) for seed in rpy]
         verdicts.append(_verdict(n, rpy, ours))
     seeds_text = f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
-    text = (f"### d. NARMA-10 (Atiya & Parlos 2000, `rs.datasets.narma({sizes.narma_steps}, order=10, "
-            f"seed={args.seed})`): washout {sizes.washout}, train {sizes.train}, test {test_steps}; "
-            f"readout on [state, input] with intercept\n\n"
-            f"Grid: spectral radius {SPECTRAL_RADII} x input scaling {INPUT_SCALINGS} x leak {LEAK_RATES} "
-            f"x ridge {ALPHAS} = 24 points; density {DENSITY} recurrent, dense uniform input weights, no bias. "
-            f"The grid runs once per reservoir seed ({seeds_text}; each library draws its "
-            f"own matrices from the seed, the same seed for every point of a grid; the NARMA series is the same "
-            f"for all). Ours: float32, backend {args.backend}, alphas in one pass. "
-            f"ReservoirPy: {np.dtype(args.rpy_dtype).name} (its default; float32 weights would still run a "
-            f"float64 state, upcasting W every step), reservoir once per point, one Ridge node per alpha. "
-            f"NRMSE = RMSE / std(target) on the test span; best of grid per seed, then mean ± std "
-            f"(ddof 1) over the seeds; grid times are means per seed.\n\n"
-            + md_table(("n", "ReservoirPy best NRMSE (mean ± std)", "ours best NRMSE (mean ± std)",
-                        "ReservoirPy per seed", "ours per seed", "ReservoirPy grid s / seed", "ours grid s / seed",
-                        "time ratio (RPy / ours)"), rows))
+    text = (
+        f"### d. NARMA-10 (Atiya & Parlos 2000, `rs.datasets.narma({sizes.narma_steps}, order=10, "
+        f"seed={args.seed})`): washout {sizes.washout}, train {sizes.train}, test {test_steps}; "
+        f"readout on [state, input] with intercept\n\n"
+        f"Grid: spectral radius {SPECTRAL_RADII} x input scaling {INPUT_SCALINGS} x leak {LEAK_RATES} "
+        f"x ridge {ALPHAS} = 24 points; density {DENSITY} recurrent, dense uniform input weights, no bias. "
+        f"The grid runs once per reservoir seed ({seeds_text}; each library draws its "
+        f"own matrices from the seed, the same seed for every point of a grid; the NARMA series is the same "
+        f"for all). Ours: float32, backend {args.backend}, alphas in one pass. "
+        f"ReservoirPy: {np.dtype(args.rpy_dtype).name} (its default; float32 weights would still run a "
+        f"float64 state, upcasting W every step), reservoir once per point, one Ridge node per alpha. "
+        f"NRMSE = RMSE / std(target) on the test span; best of grid per seed, then mean ± std "
+        f"(ddof 1) over the seeds; grid times are means per seed.\n\n"
+        + md_table(
+            (
+                "n",
+                "ReservoirPy best NRMSE (mean ± std)",
+                "ours best NRMSE (mean ± std)",
+                "ReservoirPy per seed",
+                "ours per seed",
+                "ReservoirPy grid s / seed",
+                "ours grid s / seed",
+                "time ratio (RPy / ours)",
+            ),
+            rows,
+        )
+    )
     if verdicts:
         text += f"\n\n**Verdict (mean best-of-grid test NRMSE over {seeds_text}): " + "; ".join(verdicts) + ".**"
     if point_rows:
         text += "\n\nBest grid point per seed:\n\n" + md_table(
-            ("n", "seed", "ReservoirPy best point", "ours best point"), point_rows)
-    text += (f"\n\nCheck: ours' one-pass (closed-form) validation NRMSE agrees with `predict()` to "
-             f"{CLOSED_FORM_GAP[0]:.1e} at the chosen alphas.")
+            ("n", "seed", "ReservoirPy best point", "ours best point"), point_rows
+        )
+    text += (
+        f"\n\nCheck: ours' one-pass (closed-form) validation NRMSE agrees with `predict()` to "
+        f"{CLOSED_FORM_GAP[0]:.1e} at the chosen alphas."
+    )
     if sections:
         text += "\n\n" + "\n\n".join(sections)
 
@@ -705,8 +835,10 @@ def _verdict(n, rpy: dict, ours: dict) -> str:
     else:
         judgement = f"ours WORSE, {difference:.4f} ({difference / rpy_mean:.1%}) higher"
     noise = "" if np.isnan(error) else f", standard error of the difference {error:.4f}"
-    return (f"n = {n}: ours {ours_mean:.4f} vs ReservoirPy {rpy_mean:.4f}, {judgement} "
-            f"(ours lower or equal on {wins} of {len(rpy)} seed(s){noise})")
+    return (
+        f"n = {n}: ours {ours_mean:.4f} vs ReservoirPy {rpy_mean:.4f}, {judgement} "
+        f"(ours lower or equal on {wins} of {len(rpy)} seed(s){noise})"
+    )
 
 
 def _describe(best: dict) -> str:
@@ -730,28 +862,48 @@ def ladder(sizes: Sizes, args, data, rpy_grids: dict, ours_grids: list, seed: in
     rpy_grid = rpy_grids[seed]
     strict = args.ladder_clock == "grid+ladder"
     ours_grid = max(ours_grids, key=lambda grid: grid.units)
-    rows = [(grid.units, "grid (8 points x 3 alphas)", f"{grid.best_nrmse:.4f}", f"{grid.seconds:.1f}",
-             f"{grid.seconds:.1f}" if strict and grid is ours_grid else "(not on the clock)",
-             "within budget" if grid.seconds <= budget else "over budget")
-            for grid in ours_grids]
-    clock = (f"clock: our n = {ours_grid.units} grid + the larger reservoirs" if strict else
-             f"clock: the larger reservoirs only; their configuration comes from our n = {ours_grid.units} grid, "
-             f"which took {ours_grid.seconds:.1f} s beside")
-    header = (f"**In the wall time ReservoirPy needs for its n = {rpy_grid.units} grid ({budget:.1f} s, its mean "
-              f"per seed; its best NRMSE {rpy_grid.best_nrmse:.4f} for seed {seed}, "
-              f"{rpy_mean:.4f} on average over {len(rpy_grids)} seed(s)), for seed {seed} ")
+    rows = [
+        (
+            grid.units,
+            "grid (8 points x 3 alphas)",
+            f"{grid.best_nrmse:.4f}",
+            f"{grid.seconds:.1f}",
+            f"{grid.seconds:.1f}" if strict and grid is ours_grid else "(not on the clock)",
+            "within budget" if grid.seconds <= budget else "over budget",
+        )
+        for grid in ours_grids
+    ]
+    clock = (
+        f"clock: our n = {ours_grid.units} grid + the larger reservoirs"
+        if strict
+        else f"clock: the larger reservoirs only; their configuration comes from our n = {ours_grid.units} grid, "
+        f"which took {ours_grid.seconds:.1f} s beside"
+    )
+    header = (
+        f"**In the wall time ReservoirPy needs for its n = {rpy_grid.units} grid ({budget:.1f} s, its mean "
+        f"per seed; its best NRMSE {rpy_grid.best_nrmse:.4f} for seed {seed}, "
+        f"{rpy_mean:.4f} on average over {len(rpy_grids)} seed(s)), for seed {seed} "
+    )
     if strict and ours_grid.seconds > budget:
         fitting = [grid for grid in ours_grids if grid.seconds <= budget]
         if fitting:
             best = min(fitting, key=lambda grid: grid.best_nrmse)
-            answer = (f"ours reaches NRMSE {best.best_nrmse:.4f} at n = {best.units:,}** (its own grid, "
-                      f"{best.seconds:.1f} s). Our n = {ours_grid.units} grid alone took {ours_grid.seconds:.1f} s, "
-                      "longer than the budget, so no larger reservoir was tried.")
+            answer = (
+                f"ours reaches NRMSE {best.best_nrmse:.4f} at n = {best.units:,}** (its own grid, "
+                f"{best.seconds:.1f} s). Our n = {ours_grid.units} grid alone took {ours_grid.seconds:.1f} s, "
+                "longer than the budget, so no larger reservoir was tried."
+            )
         else:
-            answer = (f"none of our grids fits** (our n = {ours_grid.units} grid took {ours_grid.seconds:.1f} s); "
-                      "no larger reservoir was tried.")
-        return header + answer + "\n\n" + md_table(("n", "what ran", "best NRMSE", "seconds", "cumulative s", "note"),
-                                                    rows)
+            answer = (
+                f"none of our grids fits** (our n = {ours_grid.units} grid took {ours_grid.seconds:.1f} s); "
+                "no larger reservoir was tried."
+            )
+        return (
+            header
+            + answer
+            + "\n\n"
+            + md_table(("n", "what ran", "best NRMSE", "seconds", "cumulative s", "note"), rows)
+        )
 
     spent = ours_grid.seconds if strict else 0.0
     ranked = []
@@ -785,8 +937,16 @@ def ladder(sizes: Sizes, args, data, rpy_grids: dict, ours_grids: list, seed: in
         spent += seconds
         value = min(values)
         within = spent <= budget
-        rows.append((n, f"{len(configs)} best point(s) x {len(ALPHAS)} alphas", f"{value:.4f}", f"{seconds:.1f}",
-                     f"{spent:.1f}", "within budget" if within else "over budget: not counted"))
+        rows.append(
+            (
+                n,
+                f"{len(configs)} best point(s) x {len(ALPHAS)} alphas",
+                f"{value:.4f}",
+                f"{seconds:.1f}",
+                f"{spent:.1f}",
+                "within budget" if within else "over budget: not counted",
+            )
+        )
         log(f"  {seconds:.1f} s (cumulative {spent:.1f} of {budget:.1f}), NRMSE {value:.4f}")
         if within and value < best[0]:
             best = (value, n)
@@ -794,39 +954,68 @@ def ladder(sizes: Sizes, args, data, rpy_grids: dict, ours_grids: list, seed: in
             stop_reason = "the budget is used up"
             break
         last_n, last_per_point = n, seconds / len(configs)
-    return (header + f"ours reaches NRMSE {best[0]:.4f} at n = {best[1]:,}** (larger reservoirs at the best "
-            f"point(s) of our n = {ours_grid.units} grid, backend {args.backend}; {clock}; "
-            f"stopped: {stop_reason}).\n\n"
-            + md_table(("n", "what ran", "best NRMSE", "seconds", "cumulative s", "note"), rows))
+    return (
+        header + f"ours reaches NRMSE {best[0]:.4f} at n = {best[1]:,}** (larger reservoirs at the best "
+        f"point(s) of our n = {ours_grid.units} grid, backend {args.backend}; {clock}; "
+        f"stopped: {stop_reason}).\n\n"
+        + md_table(("n", "what ran", "best NRMSE", "seconds", "cumulative s", "note"), rows)
+    )
 
 
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of every part")
     parser.add_argument("--out", metavar="FILE.md", help="also write the report (markdown) to this file")
     parser.add_argument("--skip-narma", action="store_true", help="skip part d (NARMA-10 grid)")
     parser.add_argument("--skip-steps", action="store_true", help="skip parts a and b (step timings)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats, median reported "
-                        "(default 5, 3 with --quick)")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="seed of every part's data and matrices; part d's first reservoir seed (default 1)")
-    parser.add_argument("--seeds", type=int, default=None, metavar="K",
-                        help="part d: run the grids for reservoir seeds --seed .. --seed + K - 1 (default 10, "
-                             "2 with --quick); the ladder runs for the first only")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed repeats, median reported (default 5, 3 with --quick)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of every part's data and matrices; part d's first reservoir seed (default 1)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="part d: run the grids for reservoir seeds --seed .. --seed + K - 1 (default 10, "
+        "2 with --quick); the ladder runs for the first only",
+    )
     parser.add_argument("--backend", default="numba", help="our backend for part d (default numba)")
-    parser.add_argument("--rpy-dtype", default="float64", choices=("float32", "float64"),
-                        help="ReservoirPy's dtype in part d (default float64, its own default)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="set OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS for both libraries (before they are imported); "
-                             "default: the libraries' own defaults (all cores)")
-    parser.add_argument("--ladder-clock", choices=("ladder", "grid+ladder"), default="ladder",
-                        help="part d: what counts against ReservoirPy's grid time: only the larger reservoirs "
-                             "(default; the configuration comes from our own grid, whose time is reported beside) "
-                             "or our grid at the largest grid size too (strict)")
-    parser.add_argument("--ladder-configs", type=int, default=1,
-                        help="part d: how many of the best grid points each larger reservoir runs (default 1)")
+    parser.add_argument(
+        "--rpy-dtype",
+        default="float64",
+        choices=("float32", "float64"),
+        help="ReservoirPy's dtype in part d (default float64, its own default)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="set OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS for both libraries (before they are imported); "
+        "default: the libraries' own defaults (all cores)",
+    )
+    parser.add_argument(
+        "--ladder-clock",
+        choices=("ladder", "grid+ladder"),
+        default="ladder",
+        help="part d: what counts against ReservoirPy's grid time: only the larger reservoirs "
+        "(default; the configuration comes from our own grid, whose time is reported beside) "
+        "or our grid at the largest grid size too (strict)",
+    )
+    parser.add_argument(
+        "--ladder-configs",
+        type=int,
+        default=1,
+        help="part d: how many of the best grid points each larger reservoir runs (default 1)",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
@@ -842,8 +1031,10 @@ def main(argv=None) -> int:
 
         import reservoir  # noqa: F401
     except ImportError as error:
-        print(f"needs both reservoirpy and reservoir-engine importable: {error}\n"
-              "  pip install -e '.[peers]'", file=sys.stderr)
+        print(
+            f"needs both reservoirpy and reservoir-engine importable: {error}\n  pip install -e '.[peers]'",
+            file=sys.stderr,
+        )
         return 2
 
     started = time.perf_counter()
@@ -868,8 +1059,10 @@ def main(argv=None) -> int:
             log(f"part {name} failed: {traceback.format_exc().splitlines()[-1]}")
         sections.append(section)
         print("\n" + section, flush=True)
-    sections.append(f"Total wall time {time.perf_counter() - started:.0f} s; load average at the end "
-                    f"{load_average()} (at the start {args.load_at_start}).")
+    sections.append(
+        f"Total wall time {time.perf_counter() - started:.0f} s; load average at the end "
+        f"{load_average()} (at the start {args.load_at_start})."
+    )
     print("\n" + sections[-1], flush=True)
     report = "\n\n".join(sections) + "\n"
     if args.out:

@@ -46,8 +46,7 @@ from reservoir.readouts.gated import GRUReadout, LSTMReadout
 STEPS, WASHOUT, SPLIT = 8_200, 200, 7_200
 ALPHAS = [1e-8, 1e-6, 1e-4, 1e-2]
 # One setting for every task and size (chosen on NARMA-10 at 200 units, seed 0).
-GATED = dict(hidden=32, epochs=300, learning_rate=1e-3, window=32, batch_size=8, patience=15,
-             input_to_readout=True)
+GATED = dict(hidden=32, epochs=300, learning_rate=1e-3, window=32, batch_size=8, patience=15, input_to_readout=True)
 
 
 def task(order: int, steps: int, seed: int = 0):
@@ -55,8 +54,7 @@ def task(order: int, steps: int, seed: int = 0):
 
 
 def esn_states(units: int, u):
-    esn = rs.ESN(units, density=min(1.0, 20 / units), spectral_radius=0.95, input_scaling=0.2, seed=0,
-                 dtype="float32")
+    esn = rs.ESN(units, density=min(1.0, 20 / units), spectral_radius=0.95, input_scaling=0.2, seed=0, dtype="float32")
     return esn.run(u.astype(np.float32))
 
 
@@ -71,8 +69,9 @@ def fit_ridge(features, y, washout, split, threads=None):
     with threadpool_limits(limits=threads, user_api="blas"):
         start = time.perf_counter()
         held = split - 1000
-        chosen = rs.Ridge(alpha=ALPHAS).fit(features[washout:held], y[washout:held],
-                                            validation=(features[held:split], y[held:split]))
+        chosen = rs.Ridge(alpha=ALPHAS).fit(
+            features[washout:held], y[washout:held], validation=(features[held:split], y[held:split])
+        )
         readout = rs.Ridge(alpha=chosen.alpha_).fit(features[washout:split], y[washout:split])
         return readout, time.perf_counter() - start
 
@@ -92,12 +91,18 @@ def compare(order: int, units: int, seeds: int, steps: int, split: int):
     u32 = u.astype(np.float32)
     features = np.concatenate([states, u32], axis=1)
     # Ridge timed with the default BLAS threads and with one; the faster is reported.
-    (ridge, default_seconds), (_, one_thread_seconds) = (fit_ridge(features, y, WASHOUT, split, threads)
-                                                         for threads in (None, 1))
+    (ridge, default_seconds), (_, one_thread_seconds) = (
+        fit_ridge(features, y, WASHOUT, split, threads) for threads in (None, 1)
+    )
     threads = "1 BLAS thread" if one_thread_seconds < default_seconds else "default BLAS threads"
-    rows = [(f"ridge (alpha {ridge.alpha_:.0e}, {threads})",
-             [rs.metrics.nrmse(y[split:], ridge.predict(features[split:]))],
-             [min(default_seconds, one_thread_seconds)], [""])]
+    rows = [
+        (
+            f"ridge (alpha {ridge.alpha_:.0e}, {threads})",
+            [rs.metrics.nrmse(y[split:], ridge.predict(features[split:]))],
+            [min(default_seconds, one_thread_seconds)],
+            [""],
+        )
+    ]
     for readout in (GRUReadout, LSTMReadout):
         scores, seconds, epochs = [], [], []
         for seed in range(seeds):
@@ -105,7 +110,7 @@ def compare(order: int, units: int, seeds: int, steps: int, split: int):
             started = time.perf_counter()
             model.fit(states[WASHOUT:split], y[WASHOUT:split], inputs=u32[WASHOUT:split])
             seconds.append(time.perf_counter() - started)
-            prediction = model.predict(states[WASHOUT:], inputs=u32[WASHOUT:])[split - WASHOUT:]
+            prediction = model.predict(states[WASHOUT:], inputs=u32[WASHOUT:])[split - WASHOUT :]
             scores.append(rs.metrics.nrmse(y[split:], prediction))
             epochs.append(f"{model.n_iter_} (best {model.best_epoch_ + 1})")
         rows.append((readout.__name__, scores, seconds, epochs))
@@ -121,9 +126,11 @@ def print_accuracy(results, seeds: int):
         ridge_score, ridge_time = rows[0][1][0], rows[0][2][0]
         for name, scores, seconds, epochs in rows:
             spread = f" ± {np.std(scores):.3f}" if len(scores) > 1 else ""
-            print(f"| NARMA-{order} | {units:,} | {name} | {np.mean(scores):.3f}{spread} | "
-                  f"{np.mean(scores) / ridge_score:.2f} | {np.mean(seconds):.2f} | "
-                  f"{np.mean(seconds) / ridge_time:.2g}x | {', '.join(epochs)} |")
+            print(
+                f"| NARMA-{order} | {units:,} | {name} | {np.mean(scores):.3f}{spread} | "
+                f"{np.mean(scores) / ridge_score:.2f} | {np.mean(seconds):.2f} | "
+                f"{np.mean(seconds) / ridge_time:.2g}x | {', '.join(epochs)} |"
+            )
 
 
 def step_throughput(readout, units: int, xp, repeats: int) -> float:
@@ -178,8 +185,11 @@ def print_throughput(sizes, repeats: int):
             cpu = step_throughput(readout, units, np, repeats)
             work = 32 * 64 * (units + 32) * readout()._cell.n_gates * 32
             threads = "1" if work < gated.SINGLE_THREAD_BELOW else "default"
-            gpu = f"{step_throughput(readout, units, cupy, repeats):,.0f}" if cupy is not None else \
-                "not measured (no GPU)"
+            gpu = (
+                f"{step_throughput(readout, units, cupy, repeats):,.0f}"
+                if cupy is not None
+                else "not measured (no GPU)"
+            )
             print(f"| {readout.__name__} | {units:,} | {cpu:,.0f} ({threads}) | {gpu} |")
 
 
@@ -211,8 +221,10 @@ def main():
     print("|  |  |\n|---|---|")
     print(f"| CPU | {cpu_name()}, {os.cpu_count()} cores |")
     print(f"| load average at start (1/5/15 min) | {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} |")
-    print(f"| Python, NumPy, Numba | {platform.python_version()}, {np.__version__}, "
-          f"{sys.modules['numba'].__version__ if 'numba' in sys.modules else 'not loaded'} |")
+    print(
+        f"| Python, NumPy, Numba | {platform.python_version()}, {np.__version__}, "
+        f"{sys.modules['numba'].__version__ if 'numba' in sys.modules else 'not loaded'} |"
+    )
     print(f"| reservoir-engine | {rs.__version__} |")
     print(f"| series | {steps:,} steps: washout {WASHOUT}, train {WASHOUT}-{split - 1}, test {split}-{steps - 1} |")
     warm_up()

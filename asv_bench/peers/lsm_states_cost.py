@@ -33,9 +33,12 @@ def main(argv=None) -> int:
 
     net = rs.lsm.cuba(seed=1, backend=args.backend)
     buffer = np.empty((STEPS, net.n_neurons), net.dtype)
-    calls = {"spikes only (record_states=False)": dict(record_states=False), "default call": dict(),
-             "every step (sample_every=1)": dict(sample_every=1),
-             "every step into a reused out=": dict(sample_every=1, out=buffer)}
+    calls = {
+        "spikes only (record_states=False)": dict(record_states=False),
+        "default call": dict(),
+        "every step (sample_every=1)": dict(sample_every=1),
+        "every step into a reused out=": dict(sample_every=1, out=buffer),
+    }
     for kwargs in calls.values():
         net.run(n_steps=10, **{key: value for key, value in kwargs.items() if key != "out"})  # compile
     times = {name: [] for name in calls}
@@ -50,8 +53,10 @@ def main(argv=None) -> int:
     for name, seconds in times.items():
         states = kept[name].states
         shape = "none" if states is None else str(states.shape)
-        print(f"{name:34s} states {shape:14s} median {statistics.median(seconds):.4f} s "
-              f"[{min(seconds):.4f}, {max(seconds):.4f}]  {statistics.median(seconds) / spikes_only:.2f}x spikes only")
+        print(
+            f"{name:34s} states {shape:14s} median {statistics.median(seconds):.4f} s "
+            f"[{min(seconds):.4f}, {max(seconds):.4f}]  {statistics.median(seconds) / spikes_only:.2f}x spikes only"
+        )
 
     result = kept["spikes only (record_states=False)"]
     out_degree = np.diff(net.W_push.indptr)
@@ -67,11 +72,15 @@ def main(argv=None) -> int:
         quiet_times.append(time.perf_counter() - start)
     assert len(silent.spike_times) == 0
     update_time = statistics.median(quiet_times)
-    print(f"per biological second: {updates:.3g} neuron updates, {len(result.spike_times)} spikes, {events:.4g} "
-          f"synaptic events (mean out-degree {out_degree.mean():.1f})")
-    print(f"updates alone (the same neurons at rest, no spike): {update_time:.4f} s = "
-          f"{update_time / updates * 1e9:.2f} ns per update; the rest of the spikes-only run: "
-          f"{(spikes_only - update_time) / events * 1e9:.1f} ns per synaptic event (spike bookkeeping included)")
+    print(
+        f"per biological second: {updates:.3g} neuron updates, {len(result.spike_times)} spikes, {events:.4g} "
+        f"synaptic events (mean out-degree {out_degree.mean():.1f})"
+    )
+    print(
+        f"updates alone (the same neurons at rest, no spike): {update_time:.4f} s = "
+        f"{update_time / updates * 1e9:.2f} ns per update; the rest of the spikes-only run: "
+        f"{(spikes_only - update_time) / events * 1e9:.1f} ns per synaptic event (spike bookkeeping included)"
+    )
     return 0
 
 

@@ -92,8 +92,12 @@ BRIAN2_SCRIPT = textwrap.dedent("""
 
 
 def run_brian2(python: str, duration: float, seed: int, target: str, repeats: int) -> dict:
-    completed = subprocess.run([python, "-c", BRIAN2_SCRIPT, str(duration), str(seed), target, str(repeats)],
-                               capture_output=True, text=True, timeout=3600)
+    completed = subprocess.run(
+        [python, "-c", BRIAN2_SCRIPT, str(duration), str(seed), target, str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"Brian2 failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -120,8 +124,13 @@ def run_ours(duration: float, seed: int, repeats: int, backend: str) -> dict:
             times[key].append(time.perf_counter() - start)
     result = kept["run_s"]
     states_shape = kept["run_default_s"].states.shape
-    return {**times, "steps": result.spike_times, "neurons": result.spike_neurons, "synapses": int(net.W.nnz),
-            "default_states": states_shape}
+    return {
+        **times,
+        "steps": result.spike_times,
+        "neurons": result.spike_neurons,
+        "synapses": int(net.W.nnz),
+        "default_states": states_shape,
+    }
 
 
 def statistics_of(record: dict, duration: float) -> tuple[float, float]:
@@ -133,8 +142,11 @@ def statistics_of(record: dict, duration: float) -> tuple[float, float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--brian-python", default=os.environ.get("BRIAN2_PYTHON", ".venv-brian2/bin/python"),
-                        help="interpreter of an environment with brian2 (numpy < 2.3)")
+    parser.add_argument(
+        "--brian-python",
+        default=os.environ.get("BRIAN2_PYTHON", ".venv-brian2/bin/python"),
+        help="interpreter of an environment with brian2 (numpy < 2.3)",
+    )
     parser.add_argument("--duration", type=float, default=1.0, help="biological seconds per run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
@@ -143,13 +155,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="also write the report (markdown) here")
     args = parser.parse_args(argv)
 
-    lines = [f"# CUBA (Brette et al. 2007): reservoir-engine vs Brian2, {datetime.date.today()}", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}; {args.duration:g} s of biological time per run, "
-             f"dt = 0.1 ms, seeds {list(range(1, args.seeds + 1))}, {args.repeats} timed runs each "
-             "(medians).", "",
-             "| simulator | rate (Hz) | ISI CV | synapses | wall s per bio s | ours faster by |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# CUBA (Brette et al. 2007): reservoir-engine vs Brian2, {datetime.date.today()}",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {args.duration:g} s of biological time per run, "
+        f"dt = 0.1 ms, seeds {list(range(1, args.seeds + 1))}, {args.repeats} timed runs each "
+        "(medians).",
+        "",
+        "| simulator | rate (Hz) | ISI CV | synapses | wall s per bio s | ours faster by |",
+        "|---|---|---|---|---|---|",
+    ]
     # Seed by seed, ours then each Brian2 target: the two share the machine's load of the moment.
     seeds = range(1, args.seeds + 1)
     targets = args.targets.split(",")
@@ -164,8 +180,9 @@ def main(argv=None) -> int:
             except Exception as error:  # one failing target must not lose the others
                 failed[target] = str(error).splitlines()[-1][:80]
     our_rates, our_cvs = zip(*(statistics_of(ours[seed], args.duration) for seed in seeds))
-    our_times = {key: statistics.median(t for seed in seeds for t in ours[seed][key]) / args.duration
-                 for key in OUR_CALLS}
+    our_times = {
+        key: statistics.median(t for seed in seeds for t in ours[seed][key]) / args.duration for key in OUR_CALLS
+    }
     our_time = our_times["run_s"]
     synapses = statistics.mean(ours[seed]["synapses"] for seed in seeds)
     rows = []
@@ -178,23 +195,36 @@ def main(argv=None) -> int:
         wall = statistics.median(t for seed in seeds for t in runs[seed]["run_s"]) / args.duration
         build = statistics.median(runs[seed]["build_s"] for seed in seeds)
         brian_synapses = statistics.mean(runs[seed]["synapses"] for seed in seeds)
-        rows.append(f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) "
-                    f"| {np.mean(rates):.2f} ± {np.std(rates):.2f} "
-                    f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {wall:.3f} "
-                    f"| {wall / our_time:.1f}x (spikes), {wall / our_times['run_default_s']:.1f}x (default), "
-                    f"{wall / our_times['run_every_step_s']:.1f}x (every step) |")
-        rows.append(f"| rate / CV: ours vs Brian2 {target} | {np.mean(our_rates) / np.mean(rates) - 1:+.1%} "
-                    f"| {np.mean(our_cvs) / np.mean(cvs) - 1:+.1%} | | | |")
-    lines.append(f"| reservoir-engine {args.backend}, spikes only | {np.mean(our_rates):.2f} ± {np.std(our_rates):.2f} "
-                 f"| {np.mean(our_cvs):.3f} ± {np.std(our_cvs):.3f} | {synapses:,.0f} | {our_time:.4f} | |")
+        rows.append(
+            f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) "
+            f"| {np.mean(rates):.2f} ± {np.std(rates):.2f} "
+            f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {wall:.3f} "
+            f"| {wall / our_time:.1f}x (spikes), {wall / our_times['run_default_s']:.1f}x (default), "
+            f"{wall / our_times['run_every_step_s']:.1f}x (every step) |"
+        )
+        rows.append(
+            f"| rate / CV: ours vs Brian2 {target} | {np.mean(our_rates) / np.mean(rates) - 1:+.1%} "
+            f"| {np.mean(our_cvs) / np.mean(cvs) - 1:+.1%} | | | |"
+        )
+    lines.append(
+        f"| reservoir-engine {args.backend}, spikes only | {np.mean(our_rates):.2f} ± {np.std(our_rates):.2f} "
+        f"| {np.mean(our_cvs):.3f} ± {np.std(our_cvs):.3f} | {synapses:,.0f} | {our_time:.4f} | |"
+    )
     default_shape = ours[seeds[0]]["default_states"]
-    lines.append(f"| reservoir-engine {args.backend}, default call: spikes and traces {default_shape} | | | | "
-                 f"{our_times['run_default_s']:.4f} | {our_times['run_default_s'] / our_time:.2f}x spikes only |")
-    lines.append(f"| reservoir-engine {args.backend}, spikes and every step's traces (sample_every=1) | | | | "
-                 f"{our_times['run_every_step_s']:.4f} | {our_times['run_every_step_s'] / our_time:.2f}x spikes only |")
+    lines.append(
+        f"| reservoir-engine {args.backend}, default call: spikes and traces {default_shape} | | | | "
+        f"{our_times['run_default_s']:.4f} | {our_times['run_default_s'] / our_time:.2f}x spikes only |"
+    )
+    lines.append(
+        f"| reservoir-engine {args.backend}, spikes and every step's traces (sample_every=1) | | | | "
+        f"{our_times['run_every_step_s']:.4f} | {our_times['run_every_step_s'] / our_time:.2f}x spikes only |"
+    )
     lines.extend(rows)
-    lines += ["", "Real time: reservoir-engine runs CUBA "
-              f"{1 / our_time:.0f}x faster than biological time (spikes only) on this machine."]
+    lines += [
+        "",
+        "Real time: reservoir-engine runs CUBA "
+        f"{1 / our_time:.0f}x faster than biological time (spikes only) on this machine.",
+    ]
     report = "\n".join(lines)
     print(report)
     if args.out:

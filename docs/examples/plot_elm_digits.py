@@ -44,8 +44,12 @@ print(f"LogisticRegression:        accuracy {linear.score(X_test, y_test):.4f}")
 # the point where the penalty ``alpha`` has to hold it back.
 
 sizes = [25, 50, 100, 200, 400]
-scores = [make_pipeline(StandardScaler(), rs.ELMClassifier(n, fan_in=64, input_scaling=0.1, alpha=1.0, seed=0))
-          .fit(X_train, y_train).score(X_test, y_test) for n in sizes]
+scores = [
+    make_pipeline(StandardScaler(), rs.ELMClassifier(n, fan_in=64, input_scaling=0.1, alpha=1.0, seed=0))
+    .fit(X_train, y_train)
+    .score(X_test, y_test)
+    for n in sizes
+]
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(sizes, scores, marker="o", label="ELMClassifier")
 ax.axhline(linear.score(X_test, y_test), color="0.5", ls="--", label="LogisticRegression")

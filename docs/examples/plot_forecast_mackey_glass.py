@@ -23,8 +23,7 @@ import reservoir as rs
 
 series = rs.datasets.mackey_glass(3000)
 train, test = slice(0, 2000), slice(2000, 2999)
-model = rs.ESNRegressor(1000, spectral_radius=1.25, leak_rate=0.3, input_scaling=0.5,
-                        alpha=1e-4, washout=200, seed=0)
+model = rs.ESNRegressor(1000, spectral_radius=1.25, leak_rate=0.3, input_scaling=0.5, alpha=1e-4, washout=200, seed=0)
 model.fit(series[:2000], series[1:2001])
 
 # %%

@@ -50,16 +50,17 @@ gru.fit(states[train], held[train])
 # run over the whole series, so that the value held at the start of the test span is known
 gru_prediction = np.ravel(gru.predict(states[100:]))[1900:]
 
-print(f"test NRMSE: ridge {rs.metrics.nrmse(held[test], ridge_prediction):.3f}, "
-      f"GRU {rs.metrics.nrmse(held[test], gru_prediction):.3f} ({gru.n_iter_} epochs, {gru.fit_seconds_:.1f} s)")
+print(
+    f"test NRMSE: ridge {rs.metrics.nrmse(held[test], ridge_prediction):.3f}, "
+    f"GRU {rs.metrics.nrmse(held[test], gru_prediction):.3f} ({gru.n_iter_} epochs, {gru.fit_seconds_:.1f} s)"
+)
 
 fig, ax = plt.subplots(figsize=(9, 4))
 span = np.arange(2000, 2300)
 ax.plot(span, held[2000:2300], lw=2.5, color="0.75", label="target: last event's value")
 ax.plot(span, np.ravel(ridge_prediction)[:300], lw=0.9, label="ridge")
 ax.plot(span, gru_prediction[:300], lw=0.9, label="GRUReadout")
-ax.scatter(span[events[2000:2300]], values[2000:2300][events[2000:2300]], s=12, color="k", zorder=3,
-           label="events")
+ax.scatter(span[events[2000:2300]], values[2000:2300][events[2000:2300]], s=12, color="k", zorder=3, label="events")
 ax.set_xlabel("time step")
 ax.legend(fontsize=8, ncol=2)
 fig.tight_layout()

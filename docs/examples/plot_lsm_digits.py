@@ -38,8 +38,17 @@ FRAME_STEPS = 100  # 10 ms per image row at dt = 0.1 ms
 WINDOW_STEPS = 200  # readout features: spike counts per 20 ms (two rows)
 ALPHAS = [1e-2, 1e-1, 1.0, 10.0, 100.0]
 
-net = rs.LSM(800, 200, density=0.02, v_rest=-60e-3, input_encoding="poisson", input_density=0.3,
-             input_scaling=10e-3, input_rate=1000.0, seed=1)
+net = rs.LSM(
+    800,
+    200,
+    density=0.02,
+    v_rest=-60e-3,
+    input_encoding="poisson",
+    input_density=0.3,
+    input_scaling=10e-3,
+    input_rate=1000.0,
+    seed=1,
+)
 
 digits = load_digits()
 images, labels = digits.images / 16.0, digits.target  # ink in [0, 1]
@@ -47,7 +56,7 @@ order = np.random.default_rng(0).permutation(len(images))
 if not FULL:
     order = order[:400]
 n_train, n_validation = (1000, 300) if FULL else (240, 60)
-train, validation, test = order[:n_train], order[n_train:n_train + n_validation], order[n_train + n_validation:]
+train, validation, test = order[:n_train], order[n_train : n_train + n_validation], order[n_train + n_validation :]
 u = np.repeat(images, FRAME_STEPS, axis=1)  # (images, 8 rows x 100 steps, 8 channels)
 
 # %%
@@ -67,8 +76,9 @@ print(f"{len(order)} trials of {u.shape[1] * net.dt * 1e3:.0f} ms simulated in {
 def ridge_accuracy(features, labels):
     """Penalty chosen on the validation images, refitted on train + validation; test accuracy."""
     targets = np.eye(10)[labels]
-    chooser = rs.Ridge(alpha=ALPHAS).fit(features[train], targets[train],
-                                         validation=(features[validation], targets[validation]))
+    chooser = rs.Ridge(alpha=ALPHAS).fit(
+        features[train], targets[train], validation=(features[validation], targets[validation])
+    )
     fitted = np.concatenate([train, validation])
     readout = rs.Ridge(alpha=chooser.alpha_).fit(features[fitted], targets[fitted])
     return float(np.mean(readout.predict(features[test]).argmax(axis=1) == labels[test]))
@@ -76,8 +86,10 @@ def ridge_accuracy(features, labels):
 
 lsm_accuracy = ridge_accuracy(features, labels)
 pixel_accuracy = ridge_accuracy(images.reshape(len(images), -1), labels)
-print(f"test accuracy ({len(test)} images): LSM spike counts + ridge {lsm_accuracy:.3f}; "
-      f"raw pixels + ridge {pixel_accuracy:.3f}")
+print(
+    f"test accuracy ({len(test)} images): LSM spike counts + ridge {lsm_accuracy:.3f}; "
+    f"raw pixels + ridge {pixel_accuracy:.3f}"
+)
 
 # %%
 # One trial, seen from inside
@@ -91,14 +103,20 @@ net.reset()
 single = net.run(u[example], trace_tau=20e-3, sample_every=1)  # every step, for the raster
 time_ms = np.arange(single.n_steps) * net.dt * 1e3
 fig, axes = plt.subplots(3, 1, figsize=(8, 7), gridspec_kw={"height_ratios": [1, 3, 1.4]}, sharex=True)
-axes[0].imshow(np.repeat(images[example], FRAME_STEPS, axis=0).T, aspect="auto", cmap="gray_r",
-               interpolation="nearest", extent=(0, time_ms[-1], 7.5, -0.5))
+axes[0].imshow(
+    np.repeat(images[example], FRAME_STEPS, axis=0).T,
+    aspect="auto",
+    cmap="gray_r",
+    interpolation="nearest",
+    extent=(0, time_ms[-1], 7.5, -0.5),
+)
 axes[0].set_ylabel("input\nchannel")
 axes[0].set_title(f"digit {labels[example]}: one image row per 10 ms, Poisson-encoded")
 excitatory = single.spike_neurons < net.n_exc
 for mask, colour, name in ((excitatory, "tab:blue", "excitatory"), (~excitatory, "tab:red", "inhibitory")):
-    axes[1].scatter(single.spike_times[mask] * net.dt * 1e3, single.spike_neurons[mask], s=1.5, c=colour,
-                    label=name, linewidths=0)
+    axes[1].scatter(
+        single.spike_times[mask] * net.dt * 1e3, single.spike_neurons[mask], s=1.5, c=colour, label=name, linewidths=0
+    )
 axes[1].set_ylabel("neuron")
 axes[1].legend(loc="upper right", markerscale=6, fontsize=8)
 busiest = np.argsort(np.bincount(single.spike_neurons, minlength=net.n_neurons))[-4:]

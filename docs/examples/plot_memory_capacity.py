@@ -52,8 +52,7 @@ u = np.random.default_rng(0).uniform(-1, 1, SAMPLES)
 curves = {}
 for radius in (0.9, 0.99):
     esn = rs.ESN(UNITS, density=0.01, spectral_radius=radius, input_scaling=0.1, seed=1, dtype="float64")
-    capacity, curve = rs.metrics.memory_capacity(esn.run(u), u, max_delay=MAX_DELAY, alpha=ALPHAS,
-                                                 return_curve=True)
+    capacity, curve = rs.metrics.memory_capacity(esn.run(u), u, max_delay=MAX_DELAY, alpha=ALPHAS, return_curve=True)
     curves[f"ESN, spectral radius {radius}: MC {capacity:.1f}"] = curve
     print(f"ESN, spectral radius {radius}: MC = {capacity:.1f}")
 
@@ -67,13 +66,20 @@ for radius in (0.9, 0.99):
 n_exc = int(round(0.8 * UNITS))
 for hold in HOLDS:
     for regime, v_rest, scaling in (("self-sustained", -49e-3, 50e-3), ("input-driven", -55e-3, 30e-3)):
-        lsm = rs.LSM(n_exc, UNITS - n_exc, density=0.02, v_rest=v_rest, input_density=1.0,
-                     input_scaling=scaling, seed=1, dtype="float64")
+        lsm = rs.LSM(
+            n_exc,
+            UNITS - n_exc,
+            density=0.02,
+            v_rest=v_rest,
+            input_density=1.0,
+            input_scaling=scaling,
+            seed=1,
+            dtype="float64",
+        )
         # one trace sample at the last step of each held input value
         result = lsm.run(np.repeat(u, hold)[:, None], trace_tau=20e-3, sample_every=hold)
         states = result.states
-        capacity, curve = rs.metrics.memory_capacity(states, u, max_delay=MAX_DELAY, alpha=ALPHAS,
-                                                     return_curve=True)
+        capacity, curve = rs.metrics.memory_capacity(states, u, max_delay=MAX_DELAY, alpha=ALPHAS, return_curve=True)
         label = f"LSM, {regime}, hold {hold * lsm.dt * 1e3:.0f} ms ({result.firing_rate():.1f} Hz): MC {capacity:.1f}"
         curves[label] = curve
         print(label)

@@ -40,8 +40,7 @@ with rs.StateStore(path, mode="w") as store:
 
 with h5py.File(path, "r") as file:
     print("/", {key: value.item() if hasattr(value, "item") else value for key, value in file.attrs.items()})
-    file.visititems(lambda name, item: print(f"/{name}", getattr(item, "shape", "(group)"),
-                                            getattr(item, "dtype", "")))
+    file.visititems(lambda name, item: print(f"/{name}", getattr(item, "shape", "(group)"), getattr(item, "dtype", "")))
 
 # %%
 # A readout fitted out of core
@@ -54,7 +53,8 @@ with h5py.File(path, "r") as file:
 with rs.StateStore(path, mode="r") as store:
     run = store["narma"]
     readout = rs.Ridge(alpha=[1e-8, 1e-6, 1e-4]).fit(
-        run.time_range(200, 2000), y[200:2000], validation=(run.time_range(2000, 2500), y[2000:2500]))
+        run.time_range(200, 2000), y[200:2000], validation=(run.time_range(2000, 2500), y[2000:2500])
+    )
     prediction = readout.predict(np.asarray(run.time_range(2500, 3000)[:]))
     print(f"chosen alpha {readout.alpha_:g}; test NRMSE {rs.metrics.nrmse(y[2500:3000], prediction):.3f}")
     config = run.config

@@ -14,5 +14,16 @@ from .esn import CpuEsnWeights, esn_generate, esn_run, prepare_esn
 from .lif import CpuLifWeights, lsm_run, prepare_lsm
 from .sparse import spmv
 
-__all__ = ["CpuEsnWeights", "CpuElmWeights", "CpuLifWeights", "prepare_esn", "esn_run", "esn_generate", "prepare_elm",
-           "elm_hidden", "prepare_lsm", "lsm_run", "spmv"]
+__all__ = [
+    "CpuEsnWeights",
+    "CpuElmWeights",
+    "CpuLifWeights",
+    "prepare_esn",
+    "esn_run",
+    "esn_generate",
+    "prepare_elm",
+    "elm_hidden",
+    "prepare_lsm",
+    "lsm_run",
+    "spmv",
+]

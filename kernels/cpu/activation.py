@@ -33,11 +33,21 @@ from ._compile import FASTMATH
 # float32 tanh as a rational function (the minimax fit used by Eigen's fast tanh;
 # max error 3.4e-7 on a 2e6-point grid over [-12, 12]).
 _TANH_CLAMP = np.float32(7.90531110763549805)
-_TANH_P = tuple(np.float32(c) for c in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
-                                       5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
-                                       -2.76076847742355e-16))
-_TANH_Q = tuple(np.float32(c) for c in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
-                                       1.19825839466702e-06))
+_TANH_P = tuple(
+    np.float32(c)
+    for c in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+_TANH_Q = tuple(
+    np.float32(c) for c in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
+)
 _P0, _P1, _P2, _P3, _P4, _P5, _P6 = _TANH_P
 _Q0, _Q1, _Q2, _Q3 = _TANH_Q
 
@@ -46,14 +56,13 @@ _Q0, _Q1, _Q2, _Q3 = _TANH_Q
 # t = exp(-2|z|): Cody-Waite reduction by ln 2, a degree-13 Taylor polynomial on
 # |r| <= ln(2) / 2, and 2^k from the exponent bits. At most 2 ulp from np.tanh on
 # 4e6 points over [-25, 25]; one division for both branches.
-_TANH64_P = (-9.64399179425052238628e-01, -9.92877231001918586564e+01, -1.61468768441708447952e+03)
-_TANH64_Q = (1.12811678491632931402e+02, 2.23548839060100448583e+03, 4.84406305325125486048e+03)
+_TANH64_P = (-9.64399179425052238628e-01, -9.92877231001918586564e01, -1.61468768441708447952e03)
+_TANH64_Q = (1.12811678491632931402e02, 2.23548839060100448583e03, 4.84406305325125486048e03)
 _TP0, _TP1, _TP2 = _TANH64_P
 _TQ0, _TQ1, _TQ2 = _TANH64_Q
 _LOG2_E = 1.4426950408889634
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # ln 2 = HI + LO, HI exact in k * HI
-_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i)
-                                                                            for i in range(14))
+_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(14))
 _TANH64_SATURATES = 19.5  # exp(-39) < 2**-55: (1 - t) / (1 + t) rounds to 1.0 from here on
 
 
@@ -64,14 +73,17 @@ def _tanh(z):
 @overload(_tanh, inline="always")
 def _tanh_typed(z):
     if isinstance(z, types.Float) and z.bitwidth == 32:
+
         def rational_tanh(z):
             z = min(max(z, -_TANH_CLAMP), _TANH_CLAMP)
             z2 = z * z
             p = z * (_P0 + z2 * (_P1 + z2 * (_P2 + z2 * (_P3 + z2 * (_P4 + z2 * (_P5 + z2 * _P6))))))
             q = _Q0 + z2 * (_Q1 + z2 * (_Q2 + z2 * _Q3))
             return p / q
+
         return rational_tanh
     if isinstance(z, types.Float) and z.bitwidth == 64:
+
         def arithmetic_tanh(z):
             # Both branches are computed and one is taken by multiplying with 0.0 or 1.0 (exact,
             # as both are finite): a conditional expression here made Numba warn about its SSA
@@ -89,6 +101,7 @@ def _tanh_typed(z):
             num = near * (s * s2 * ((_TP0 * s2 + _TP1) * s2 + _TP2)) + (1.0 - near) * (1.0 - t)
             den = near * (((s2 + _TQ0) * s2 + _TQ1) * s2 + _TQ2) + (1.0 - near) * (1.0 + t)
             return math.copysign(near * s + num / den, z)  # tanh(|z|) with z's sign
+
         return arithmetic_tanh
     return lambda z: np.tanh(z)
 
@@ -106,6 +119,7 @@ def _sigmoid_typed(z):
 
     def logistic(z):
         return half * (one + _tanh(half * z))
+
     return logistic
 
 
@@ -157,6 +171,7 @@ def _activate_typed(z, activation):
         if activation == RELU:
             return _relu(z)
         return z
+
     return any_activation
 
 
@@ -211,4 +226,5 @@ def _activate_in_place_typed(z, activation):
             _sigmoid_in_place(z)
         elif activation == RELU:
             _relu_in_place(z)
+
     return any_activation

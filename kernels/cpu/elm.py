@@ -95,8 +95,10 @@ class CpuElmWeights:
         (``settings.elm_blas_min_density``).
         """
         W = self.csc
-        if W.nnz < settings.elm_blas_min_density * W.shape[0] * W.shape[1] \
-                or W.shape[0] * W.shape[1] > settings.elm_blas_max_entries:
+        if (
+            W.nnz < settings.elm_blas_min_density * W.shape[0] * W.shape[1]
+            or W.shape[0] * W.shape[1] > settings.elm_blas_max_entries
+        ):
             return None
         if self._dense is None:
             self._dense = np.ascontiguousarray(W.toarray().T, dtype=np.float64)
@@ -116,8 +118,16 @@ def elm_hidden(weights: CpuElmWeights, X, activation: str) -> np.ndarray:
     act = Constant(code(activation))
     if sp.issparse(X):
         X = sp.csr_array(X)
-        call(_elm_sparse, *weights.columns(), weights.bias, X.indptr.astype(np.int64), X.indices.astype(np.int64),
-             X.data.astype(W.dtype, copy=False), act, H)
+        call(
+            _elm_sparse,
+            *weights.columns(),
+            weights.bias,
+            X.indptr.astype(np.int64),
+            X.indices.astype(np.int64),
+            X.data.astype(W.dtype, copy=False),
+            act,
+            H,
+        )
         return H
     dense = weights.dense_transposed()
     if dense is not None:

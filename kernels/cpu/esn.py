@@ -152,11 +152,26 @@ def _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activa
 
 
 @njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
-def _sell_step_parallel(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
-                        partial, x_next, keep, leak, activation):
+def _sell_step_parallel(
+    block_columns,
+    block_slices,
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    W_in,
+    bias,
+    u_t,
+    x,
+    partial,
+    x_next,
+    keep,
+    leak,
+    activation,
+):
     """One step of one sequence, x (n,) -> x_next (n,), one column block of the matrix at a time."""
     for block in range(block_columns.shape[0] - 1):
-        x_block = x[block_columns[block]:block_columns[block + 1]]
+        x_block = x[block_columns[block] : block_columns[block + 1]]
         for s in prange(block_slices[block], block_slices[block + 1]):
             _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
     for chunk in prange(-(-x.shape[0] // _FINISH_ROWS)):
@@ -165,22 +180,38 @@ def _sell_step_parallel(block_columns, block_slices, slice_ptr, columns, values,
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _sell_step_serial(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
-                      partial, x_next, keep, leak, activation):
+def _sell_step_serial(
+    block_columns,
+    block_slices,
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    W_in,
+    bias,
+    u_t,
+    x,
+    partial,
+    x_next,
+    keep,
+    leak,
+    activation,
+):
     for block in range(block_columns.shape[0] - 1):
-        x_block = x[block_columns[block]:block_columns[block + 1]]
+        x_block = x[block_columns[block] : block_columns[block + 1]]
         for s in range(block_slices[block], block_slices[block + 1]):
             _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
     _finish_rows(W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
 
 
 @njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
-def _csr_batch_step_parallel(block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak,
-                             activation):
+def _csr_batch_step_parallel(
+    block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation
+):
     """One step of B sequences: x (n, B) -> x_next (n, B), one column block at a time."""
     n = x.shape[0]
     for block in range(block_columns.shape[0] - 1):
-        x_block = x[block_columns[block]:block_columns[block + 1]]
+        x_block = x[block_columns[block] : block_columns[block + 1]]
         for row in prange(n):
             _csr_batch_accumulate(row, block, n, segment_ptr, indices, data, x_block, x_next)
     for row in prange(n):
@@ -188,54 +219,123 @@ def _csr_batch_step_parallel(block_columns, segment_ptr, indices, data, W_in, bi
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _csr_batch_step_serial(block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak,
-                           activation):
+def _csr_batch_step_serial(
+    block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation
+):
     n = x.shape[0]
     for block in range(block_columns.shape[0] - 1):
-        x_block = x[block_columns[block]:block_columns[block + 1]]
+        x_block = x[block_columns[block] : block_columns[block + 1]]
         for row in range(n):
             _csr_batch_accumulate(row, block, n, segment_ptr, indices, data, x_block, x_next)
     for row in range(n):
         _csr_batch_finish(row, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
 
 
-def _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
-               partial, x_next, keep, leak, activation):
+def _sell_step(
+    parallel,
+    block_columns,
+    block_slices,
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    W_in,
+    bias,
+    u_t,
+    x,
+    partial,
+    x_next,
+    keep,
+    leak,
+    activation,
+):
     """The parallel or the serial one-sequence step; compiled code only, `parallel` a literal."""
     raise NotImplementedError
 
 
 @overload(_sell_step, prefer_literal=True)
-def _sell_step_typed(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
-                     partial, x_next, keep, leak, activation):
+def _sell_step_typed(
+    parallel,
+    block_columns,
+    block_slices,
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    W_in,
+    bias,
+    u_t,
+    x,
+    partial,
+    x_next,
+    keep,
+    leak,
+    activation,
+):
     # Chosen while compiling: a branch on the constant would still compile both steps.
     if not isinstance(parallel, types.BooleanLiteral):
         return None
     step = _sell_step_parallel if parallel.literal_value else _sell_step_serial
 
-    def chosen(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x,
-               partial, x_next, keep, leak, activation):
-        step(block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u_t, x, partial, x_next,
-             keep, leak, activation)
+    def chosen(
+        parallel,
+        block_columns,
+        block_slices,
+        slice_ptr,
+        columns,
+        values,
+        row_of,
+        W_in,
+        bias,
+        u_t,
+        x,
+        partial,
+        x_next,
+        keep,
+        leak,
+        activation,
+    ):
+        step(
+            block_columns,
+            block_slices,
+            slice_ptr,
+            columns,
+            values,
+            row_of,
+            W_in,
+            bias,
+            u_t,
+            x,
+            partial,
+            x_next,
+            keep,
+            leak,
+            activation,
+        )
+
     return chosen
 
 
-def _csr_batch_step(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep,
-                    leak, activation):
+def _csr_batch_step(
+    parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation
+):
     """The parallel or the serial batched step; compiled code only, `parallel` a literal."""
     raise NotImplementedError
 
 
 @overload(_csr_batch_step, prefer_literal=True)
-def _csr_batch_step_typed(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t,
-                          keep, leak, activation):
+def _csr_batch_step_typed(
+    parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation
+):
     if not isinstance(parallel, types.BooleanLiteral):
         return None
     step = _csr_batch_step_parallel if parallel.literal_value else _csr_batch_step_serial
 
-    def chosen(parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak,
-               activation):
+    def chosen(
+        parallel, block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation
+    ):
         step(block_columns, segment_ptr, indices, data, W_in, bias, u_t, x, x_next, out_t, keep, leak, activation)
+
     return chosen
 
 
@@ -265,8 +365,9 @@ def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, acti
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _csr_generate_loop(indptr, indices, data, W_in, bias, x, u, coef, intercept, include_input, keep, leak,
-                       activation, outputs):
+def _csr_generate_loop(
+    indptr, indices, data, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs
+):
     x_next = np.empty_like(x)
     for t in range(outputs.shape[0]):
         _csr_step(indptr, indices, data, W_in, bias, u, x, x_next, keep, leak, activation)
@@ -300,8 +401,24 @@ def _sell_loop(parallel, sell, W_in, bias, inputs, x, keep, leak, activation, ou
     partial = np.empty_like(x)
     previous = x
     for t in range(inputs.shape[0]):
-        _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, inputs[t],
-                   previous, partial, out[t], keep, leak, activation)
+        _sell_step(
+            parallel,
+            block_columns,
+            block_slices,
+            slice_ptr,
+            columns,
+            values,
+            row_of,
+            W_in,
+            bias,
+            inputs[t],
+            previous,
+            partial,
+            out[t],
+            keep,
+            leak,
+            activation,
+        )
         previous = out[t]
     for row in range(x.shape[0]):
         x[row] = previous[row]
@@ -309,27 +426,59 @@ def _sell_loop(parallel, sell, W_in, bias, inputs, x, keep, leak, activation, ou
 
 @announce("a batched ESN step")
 @njit(cache=True)
-def _csr_batch_loop(parallel, block_columns, segment_ptr, indices, data, W_in, bias, inputs, x, x_next, keep, leak,
-                    activation, out):
+def _csr_batch_loop(
+    parallel, block_columns, segment_ptr, indices, data, W_in, bias, inputs, x, x_next, keep, leak, activation, out
+):
     """inputs (T, n_in, B); x and x_next (n, B), the current state and scratch; out (B, T, n).
     Returns the one of the two buffers that holds the last state."""
     for t in range(inputs.shape[0]):
-        _csr_batch_step(parallel, block_columns, segment_ptr, indices, data, W_in, bias, inputs[t], x, x_next,
-                        out[:, t], keep, leak, activation)
+        _csr_batch_step(
+            parallel,
+            block_columns,
+            segment_ptr,
+            indices,
+            data,
+            W_in,
+            bias,
+            inputs[t],
+            x,
+            x_next,
+            out[:, t],
+            keep,
+            leak,
+            activation,
+        )
         x, x_next = x_next, x
     return x
 
 
 @announce("a one-sequence ESN step")
 @njit(cache=True)
-def _sell_generate_loop(parallel, sell, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation,
-                        outputs):
+def _sell_generate_loop(
+    parallel, sell, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs
+):
     block_columns, block_slices, slice_ptr, columns, values, row_of = sell
     x_next = np.empty_like(x)
     partial = np.empty_like(x)
     for t in range(outputs.shape[0]):
-        _sell_step(parallel, block_columns, block_slices, slice_ptr, columns, values, row_of, W_in, bias, u, x,
-                   partial, x_next, keep, leak, activation)
+        _sell_step(
+            parallel,
+            block_columns,
+            block_slices,
+            slice_ptr,
+            columns,
+            values,
+            row_of,
+            W_in,
+            bias,
+            u,
+            x,
+            partial,
+            x_next,
+            keep,
+            leak,
+            activation,
+        )
         x, x_next = x_next, x
         _readout(x, u, coef, intercept, include_input, outputs[t])
     return x
@@ -397,13 +546,35 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
     if _small(weights.nnz * batch):
         # One specialisation for one sequence and a batch, whole or a time chunk of it.
         x = np.ascontiguousarray(state)
-        call(_csr_loop, *weights.csr(), weights.W_in, weights.bias, np.ascontiguousarray(inputs), x, keep, leak,
-             act, AnyLayout(out), np.empty((2, x.shape[1]), dtype=x.dtype))
+        call(
+            _csr_loop,
+            *weights.csr(),
+            weights.W_in,
+            weights.bias,
+            np.ascontiguousarray(inputs),
+            x,
+            keep,
+            leak,
+            act,
+            AnyLayout(out),
+            np.empty((2, x.shape[1]), dtype=x.dtype),
+        )
         state[...] = x
     elif batch == 1:
         x = np.ascontiguousarray(state[0])
-        call(_sell_loop, _parallel(weights.nnz), weights.sell(), weights.W_in, weights.bias, inputs[0], x,
-             keep, leak, act, out[0])
+        call(
+            _sell_loop,
+            _parallel(weights.nnz),
+            weights.sell(),
+            weights.W_in,
+            weights.bias,
+            inputs[0],
+            x,
+            keep,
+            leak,
+            act,
+            out[0],
+        )
         state[0] = x
     else:
         # Batch innermost and padded to whole SIMD vectors; the padding lanes run on zero input.
@@ -412,27 +583,73 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
         x[:, :batch] = state.T
         inputs_by_step = np.zeros((inputs.shape[1], inputs.shape[2], lanes), dtype=inputs.dtype)  # (T, n_in, lanes)
         inputs_by_step[..., :batch] = inputs.transpose(1, 2, 0)
-        x = call(_csr_batch_loop, _parallel(weights.nnz * batch), *weights.batched(lanes), weights.W_in,
-                 weights.bias, inputs_by_step, x, cache_line_aligned_zeros(x.shape, x.dtype), keep, leak, act,
-                 AnyLayout(out))  # a time chunk of a batch is strided: one specialisation for both
+        x = call(
+            _csr_batch_loop,
+            _parallel(weights.nnz * batch),
+            *weights.batched(lanes),
+            weights.W_in,
+            weights.bias,
+            inputs_by_step,
+            x,
+            cache_line_aligned_zeros(x.shape, x.dtype),
+            keep,
+            leak,
+            act,
+            AnyLayout(out),
+        )  # a time chunk of a batch is strided: one specialisation for both
         state[...] = x[:, :batch].T
     return out
 
 
-def esn_generate(weights: CpuEsnWeights, readout_coef, readout_intercept, include_input: bool,
-                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+def esn_generate(
+    weights: CpuEsnWeights,
+    readout_coef,
+    readout_intercept,
+    include_input: bool,
+    state,
+    first_input,
+    n_steps: int,
+    leak_rate: float,
+    activation: str,
+):
     """Same contract as ``reference.esn_generate``."""
     dtype = weights.W.dtype
     keep, leak, act = dtype.type(1.0 - leak_rate), dtype.type(leak_rate), Constant(code(activation))
     outputs = np.empty((n_steps, readout_coef.shape[0]), dtype=dtype)
-    readout = (np.ascontiguousarray(readout_coef, dtype=dtype), np.ascontiguousarray(readout_intercept, dtype=dtype),
-               Constant(bool(include_input)))
+    readout = (
+        np.ascontiguousarray(readout_coef, dtype=dtype),
+        np.ascontiguousarray(readout_intercept, dtype=dtype),
+        Constant(bool(include_input)),
+    )
     u = np.array(first_input, dtype=dtype)
     if _small(weights.nnz):
-        x = call(_csr_generate_loop, *weights.csr(), weights.W_in, weights.bias, state.copy(), u, *readout,
-                 keep, leak, act, outputs)
+        x = call(
+            _csr_generate_loop,
+            *weights.csr(),
+            weights.W_in,
+            weights.bias,
+            state.copy(),
+            u,
+            *readout,
+            keep,
+            leak,
+            act,
+            outputs,
+        )
     else:
-        x = call(_sell_generate_loop, _parallel(weights.nnz), weights.sell(), weights.W_in, weights.bias,
-                 state.copy(), u, *readout, keep, leak, act, outputs)
+        x = call(
+            _sell_generate_loop,
+            _parallel(weights.nnz),
+            weights.sell(),
+            weights.W_in,
+            weights.bias,
+            state.copy(),
+            u,
+            *readout,
+            keep,
+            leak,
+            act,
+            outputs,
+        )
     state[...] = x
     return outputs

@@ -57,8 +57,9 @@ def _fill_column_blocks(starts, indices, data, block_columns, segment_ptr, local
 
 
 @njit(parallel=True, cache=True)
-def _fill_sell(row_start, row_stop, indices, data, first_column, row_of, first_slice, last_slice, slice_ptr,
-               columns, values):
+def _fill_sell(
+    row_start, row_stop, indices, data, first_column, row_of, first_slice, last_slice, slice_ptr, columns, values
+):
     """Copy one column block's entries (row i: row_start[i]:row_stop[i] of the CSR) into its slices."""
     for s in prange(first_slice, last_slice):
         width = (slice_ptr[s + 1] - slice_ptr[s]) // 8
@@ -160,8 +161,19 @@ def to_sell(W: sp.csr_array, slice_rows: int):
     columns = np.zeros(slice_ptr[-1], dtype=_column_dtype(width))
     values = np.zeros(slice_ptr[-1], dtype=W.data.dtype)
     for block in range(n_blocks):
-        _fill_sell(starts[block], starts[block + 1], W.indices, W.data, block_columns[block], row_of,
-                   block_slices[block], block_slices[block + 1], slice_ptr, columns, values)
+        _fill_sell(
+            starts[block],
+            starts[block + 1],
+            W.indices,
+            W.data,
+            block_columns[block],
+            row_of,
+            block_slices[block],
+            block_slices[block + 1],
+            slice_ptr,
+            columns,
+            values,
+        )
     return block_columns, block_slices, slice_ptr, columns, values, row_of
 
 
@@ -176,4 +188,4 @@ def cache_line_aligned_zeros(shape, dtype, line_bytes: int = 64) -> np.ndarray:
     count = int(np.prod(shape))
     buffer = np.zeros(count * dtype.itemsize + line_bytes, dtype=np.uint8)
     start = -buffer.ctypes.data % line_bytes
-    return buffer[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+    return buffer[start : start + count * dtype.itemsize].view(dtype).reshape(shape)

@@ -23,11 +23,21 @@ from numba import njit, prange
 @njit(inline="always")
 def _lif_update(i, t, params, v, i_exc, i_inh, free_at, trace, drive, current_input):
     """1. of the step for neuron i (exact integration unless refractory), and the decays."""
-    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
-     decay_trace, refractory_steps) = params
+    (
+        v_rest,
+        v_reset,
+        v_thresh,
+        decay_m,
+        gain_exc,
+        gain_inh,
+        gain_ext,
+        decay_exc,
+        decay_inh,
+        decay_trace,
+        refractory_steps,
+    ) = params
     i_ext = drive[i] if current_input else v.dtype.type(0)
-    integrated = v_rest + (v[i] - v_rest) * decay_m + i_exc[i] * gain_exc + i_inh[i] * gain_inh \
-        + i_ext * gain_ext
+    integrated = v_rest + (v[i] - v_rest) * decay_m + i_exc[i] * gain_exc + i_inh[i] * gain_inh + i_ext * gain_ext
     # A read-only select on int32 steps (lanes as wide as float32's), so the loop vectorises;
     # a counter decremented here would cost a store per neuron per step (1.7x the loop's time).
     v[i] = integrated if t >= free_at[i] else v[i]
@@ -37,9 +47,35 @@ def _lif_update(i, t, params, v, i_exc, i_inh, free_at, trace, drive, current_in
 
 
 @njit(cache=True)
-def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
-               inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-               out, record_states, window, sample_every, record_spikes, records, count, begin):
+def _lif_trial(
+    push_indptr,
+    push_indices,
+    push_data,
+    delays,
+    n_exc,
+    in_indptr,
+    in_indices,
+    in_data,
+    params,
+    inputs,
+    input_spikes,
+    v,
+    i_exc,
+    i_inh,
+    hold,
+    ring_exc,
+    ring_inh,
+    trace,
+    step0,
+    out,
+    record_states,
+    window,
+    sample_every,
+    record_spikes,
+    records,
+    count,
+    begin,
+):
     """Advance one trial from step `begin`; stop early when `records` could overflow.
 
     Returns (step reached, spike count). One vectorised pass over the neurons per step
@@ -155,27 +191,127 @@ def _lif_trial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, i
 
 
 @njit(cache=True)
-def _lif_serial(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
-                inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-                out, record_states, window, sample_every, record_spikes, records, counts, positions):
+def _lif_serial(
+    push_indptr,
+    push_indices,
+    push_data,
+    delays,
+    n_exc,
+    in_indptr,
+    in_indices,
+    in_data,
+    params,
+    inputs,
+    input_spikes,
+    v,
+    i_exc,
+    i_inh,
+    hold,
+    ring_exc,
+    ring_inh,
+    trace,
+    step0,
+    out,
+    record_states,
+    window,
+    sample_every,
+    record_spikes,
+    records,
+    counts,
+    positions,
+):
     for b in range(v.shape[0]):
         positions[b], counts[b] = _lif_trial(
-            push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
-            inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
-            step0, out[b], record_states, window, sample_every, record_spikes, records[b], counts[b],
-            positions[b])
+            push_indptr,
+            push_indices,
+            push_data,
+            delays,
+            n_exc,
+            in_indptr,
+            in_indices,
+            in_data,
+            params,
+            inputs[b],
+            input_spikes,
+            v[b],
+            i_exc[b],
+            i_inh[b],
+            hold[b],
+            ring_exc[b],
+            ring_inh[b],
+            trace[b],
+            step0,
+            out[b],
+            record_states,
+            window,
+            sample_every,
+            record_spikes,
+            records[b],
+            counts[b],
+            positions[b],
+        )
 
 
 @njit(parallel=True, cache=True)
-def _lif_parallel(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
-                  inputs, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0,
-                  out, record_states, window, sample_every, record_spikes, records, counts, positions):
+def _lif_parallel(
+    push_indptr,
+    push_indices,
+    push_data,
+    delays,
+    n_exc,
+    in_indptr,
+    in_indices,
+    in_data,
+    params,
+    inputs,
+    input_spikes,
+    v,
+    i_exc,
+    i_inh,
+    hold,
+    ring_exc,
+    ring_inh,
+    trace,
+    step0,
+    out,
+    record_states,
+    window,
+    sample_every,
+    record_spikes,
+    records,
+    counts,
+    positions,
+):
     for b in prange(v.shape[0]):
         positions[b], counts[b] = _lif_trial(
-            push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, params,
-            inputs[b], input_spikes, v[b], i_exc[b], i_inh[b], hold[b], ring_exc[b], ring_inh[b], trace[b],
-            step0, out[b], record_states, window, sample_every, record_spikes, records[b], counts[b],
-            positions[b])
+            push_indptr,
+            push_indices,
+            push_data,
+            delays,
+            n_exc,
+            in_indptr,
+            in_indices,
+            in_data,
+            params,
+            inputs[b],
+            input_spikes,
+            v[b],
+            i_exc[b],
+            i_inh[b],
+            hold[b],
+            ring_exc[b],
+            ring_inh[b],
+            trace[b],
+            step0,
+            out[b],
+            record_states,
+            window,
+            sample_every,
+            record_spikes,
+            records[b],
+            counts[b],
+            positions[b],
+        )
 
 
 @dataclass
@@ -195,13 +331,29 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> CpuLifWeights:
     push = sp.csr_array(push)
     input_push = sp.csr_array(sp.csr_array(W_in).T)  # rows = input channels
     input_push.sort_indices()  # each neuron sums its channels in ascending order, as the reference's matvec
-    return CpuLifWeights(push.indptr.astype(np.int64), push.indices.astype(np.int64), push.data,
-                      np.asarray(delays, dtype=np.int64), int(n_exc), input_push.indptr.astype(np.int64),
-                      input_push.indices.astype(np.int64), input_push.data.astype(push.data.dtype))
+    return CpuLifWeights(
+        push.indptr.astype(np.int64),
+        push.indices.astype(np.int64),
+        push.data,
+        np.asarray(delays, dtype=np.int64),
+        int(n_exc),
+        input_push.indptr.astype(np.int64),
+        input_push.indices.astype(np.int64),
+        input_push.data.astype(push.data.dtype),
+    )
 
 
-def lsm_run(weights: CpuLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-            record_spikes: bool, sample_every: int = 1):
+def lsm_run(
+    weights: CpuLifWeights,
+    params: tuple,
+    inputs,
+    input_spikes: bool,
+    state,
+    out,
+    window: int,
+    record_spikes: bool,
+    sample_every: int = 1,
+):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
     One addition: with ``window == 0`` and ``sample_every = s > 1``, `out` is
@@ -223,16 +375,41 @@ def lsm_run(weights: CpuLifWeights, params: tuple, inputs, input_spikes: bool, s
     positions = np.zeros(batch, dtype=np.int64)
     loop = _lif_parallel if batch > 1 else _lif_serial
     while True:
-        loop(weights.push_indptr, weights.push_indices, weights.push_data, weights.delays, weights.n_exc,
-             weights.in_indptr, weights.in_indices, weights.in_data, params, inputs, input_spikes,
-             state.v, state.i_exc, state.i_inh, state.refractory, state.ring_exc, state.ring_inh, state.trace,
-             state.step, out, record_states, window, sample_every, record_spikes, records, counts, positions)
+        loop(
+            weights.push_indptr,
+            weights.push_indices,
+            weights.push_data,
+            weights.delays,
+            weights.n_exc,
+            weights.in_indptr,
+            weights.in_indices,
+            weights.in_data,
+            params,
+            inputs,
+            input_spikes,
+            state.v,
+            state.i_exc,
+            state.i_inh,
+            state.refractory,
+            state.ring_exc,
+            state.ring_inh,
+            state.trace,
+            state.step,
+            out,
+            record_states,
+            window,
+            sample_every,
+            record_spikes,
+            records,
+            counts,
+            positions,
+        )
         if np.all(positions == steps):
             break
         grown = np.empty((batch, 2 * records.shape[1], 2), dtype=np.int64)
-        grown[:, :records.shape[1]] = records
+        grown[:, : records.shape[1]] = records
         records = grown
     state.step += steps
     if not record_spikes:
         return None
-    return [records[b, :counts[b]] for b in range(batch)]
+    return [records[b, : counts[b]] for b in range(batch)]

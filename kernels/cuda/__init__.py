@@ -22,5 +22,15 @@ from .esn import NumbaCudaEsnWeights, esn_generate, esn_run, prepare_esn
 from .lif import lsm_run, prepare_lsm
 from .transfers import SIMULATOR
 
-__all__ = ["NumbaCudaEsnWeights", "NumbaCudaElmWeights", "prepare_esn", "esn_run", "esn_generate", "prepare_elm",
-           "elm_hidden", "prepare_lsm", "lsm_run", "SIMULATOR"]
+__all__ = [
+    "NumbaCudaEsnWeights",
+    "NumbaCudaElmWeights",
+    "prepare_esn",
+    "esn_run",
+    "esn_generate",
+    "prepare_elm",
+    "elm_hidden",
+    "prepare_lsm",
+    "lsm_run",
+    "SIMULATOR",
+]

@@ -76,10 +76,13 @@ def launch_cooperative(kernel, name: str, grid, threads: int, shared_bytes: int,
         compiled = kernel.compile(_signature(args))
         device = cuda.get_current_device()
         if blocks > 1 and not getattr(device, "COOPERATIVE_LAUNCH", 1):
-            raise layout.GridNotCoResidentError(f"{name}: this GPU does not support cooperative launches, which "
-                                                "the multi-block persistent kernels need; use backend='numba'")
-        layout.check_co_resident(name, blocks, compiled.max_cooperative_grid_blocks(threads, shared_bytes), threads,
-                                 shared_bytes)
+            raise layout.GridNotCoResidentError(
+                f"{name}: this GPU does not support cooperative launches, which "
+                "the multi-block persistent kernels need; use backend='numba'"
+            )
+        layout.check_co_resident(
+            name, blocks, compiled.max_cooperative_grid_blocks(threads, shared_bytes), threads, shared_bytes
+        )
     try:
         kernel[grid, threads, 0, shared_bytes](*args)
     except CudaAPIError as error:

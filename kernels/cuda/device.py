@@ -95,8 +95,11 @@ def shared_offsets(capacity, per_block, itemsize):
     values_bytes = (capacity * itemsize + 15) // 16 * 16
     columns_bytes = (capacity * 4 + 15) // 16 * 16
     ptr_bytes = ((per_block + 1) * 4 + 15) // 16 * 16
-    return (values_bytes // 4, (values_bytes + columns_bytes) // 4,
-            (values_bytes + columns_bytes + ptr_bytes) // itemsize)
+    return (
+        values_bytes // 4,
+        (values_bytes + columns_bytes) // 4,
+        (values_bytes + columns_bytes + ptr_bytes) // itemsize,
+    )
 
 
 @cuda.jit(device=True)

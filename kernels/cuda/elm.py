@@ -64,8 +64,9 @@ def elm_sparse(indptr, indices, values, bias, x_ptr, x_features, x_values, H, ac
     unit = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     if unit < H.shape[1]:
         for sample in range(cuda.blockIdx.y, H.shape[0], cuda.gridDim.y):
-            H[sample, unit] = sparse_row(indptr, indices, values, bias, x_features, x_values, x_ptr[sample],
-                                         x_ptr[sample + 1], unit, activation)
+            H[sample, unit] = sparse_row(
+                indptr, indices, values, bias, x_features, x_values, x_ptr[sample], x_ptr[sample + 1], unit, activation
+            )
 
 
 # --------------------------------------------------------------------------- public functions
@@ -79,8 +80,9 @@ class NumbaCudaElmWeights:
 def prepare_elm(W_hidden, bias) -> NumbaCudaElmWeights:
     W = sp.csr_array(W_hidden)
     W.sort_indices()
-    return NumbaCudaElmWeights(W, tuple(cuda.to_device(a) for a in layout.csr32(W)),
-                               cuda.to_device(np.ascontiguousarray(bias, dtype=W.dtype)))
+    return NumbaCudaElmWeights(
+        W, tuple(cuda.to_device(a) for a in layout.csr32(W)), cuda.to_device(np.ascontiguousarray(bias, dtype=W.dtype))
+    )
 
 
 def elm_hidden(weights: NumbaCudaElmWeights, X, activation: str):
@@ -98,8 +100,15 @@ def elm_hidden(weights: NumbaCudaElmWeights, X, activation: str):
         if not X.has_canonical_format:  # the kernel binary-searches sorted, unique features per sample
             X = X.copy()
             X.sum_duplicates()
-        elm_sparse[grid, threads](*weights.csr, weights.bias, cuda.to_device(X.indptr.astype(np.int32)),
-                                  cuda.to_device(X.indices.astype(np.int32)), cuda.to_device(X.data), H, act)
+        elm_sparse[grid, threads](
+            *weights.csr,
+            weights.bias,
+            cuda.to_device(X.indptr.astype(np.int32)),
+            cuda.to_device(X.indices.astype(np.int32)),
+            cuda.to_device(X.data),
+            H,
+            act,
+        )
     else:
         elm_dense[grid, threads](*weights.csr, weights.bias, on_device(X, dtype), H, act)
     return as_caller_array(X, H) if device_input else H.copy_to_host()

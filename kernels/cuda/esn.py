@@ -38,8 +38,9 @@ MAX_THREADS = 1024
 
 # --------------------------------------------------------------------------- device code
 @cuda.jit(device=True)
-def sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, u, src, dst, dst_copy, copy, keep, leak,
-              activation):
+def sell_step(
+    ptr, columns, values, begin, end, row_of, n, w_in, bias, u, src, dst, dst_copy, copy, keep, leak, activation
+):
     """One step over SELL slices [begin, end): a warp per slice, a lane per row; ptr is local to begin."""
     lane = cuda.threadIdx.x % 32
     warps = cuda.blockDim.x // 32
@@ -61,28 +62,80 @@ def sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, u, src, d
 
 
 @cuda.jit(device=True)
-def sell_run_loop(ptr, columns, values, begin, end, row_of, w_in, bias, inputs, start, states, x_chip, on_chip, keep,
-                  leak, activation):
+def sell_run_loop(
+    ptr, columns, values, begin, end, row_of, w_in, bias, inputs, start, states, x_chip, on_chip, keep, leak, activation
+):
     """Every step of one sequence: the state in shared memory (`on_chip`) or in `states` itself."""
     n = states.shape[1]
     for t in range(states.shape[0]):
         if on_chip:
             parity = t % 2
-            sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, inputs[t],
-                      x_chip[parity * n:parity * n + n], x_chip[(1 - parity) * n:(1 - parity) * n + n], states[t],
-                      True, keep, leak, activation)
+            sell_step(
+                ptr,
+                columns,
+                values,
+                begin,
+                end,
+                row_of,
+                n,
+                w_in,
+                bias,
+                inputs[t],
+                x_chip[parity * n : parity * n + n],
+                x_chip[(1 - parity) * n : (1 - parity) * n + n],
+                states[t],
+                True,
+                keep,
+                leak,
+                activation,
+            )
         elif t == 0:
-            sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, inputs[0], start, states[0], states[0],
-                      False, keep, leak, activation)
+            sell_step(
+                ptr,
+                columns,
+                values,
+                begin,
+                end,
+                row_of,
+                n,
+                w_in,
+                bias,
+                inputs[0],
+                start,
+                states[0],
+                states[0],
+                False,
+                keep,
+                leak,
+                activation,
+            )
         else:
-            sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, inputs[t], states[t - 1], states[t],
-                      states[t], False, keep, leak, activation)
+            sell_step(
+                ptr,
+                columns,
+                values,
+                begin,
+                end,
+                row_of,
+                n,
+                w_in,
+                bias,
+                inputs[t],
+                states[t - 1],
+                states[t],
+                states[t],
+                False,
+                keep,
+                leak,
+                activation,
+            )
         grid_sync()
 
 
 @cuda.jit
-def run_sell(slice_ptr, columns, values, row_of, w_in, bias, inputs, start, states, keep, leak, activation, stage,
-             capacity):
+def run_sell(
+    slice_ptr, columns, values, row_of, w_in, bias, inputs, start, states, keep, leak, activation, stage, capacity
+):
     """One sequence: inputs (T, n_in), start (n,), states (T, n) receives every state."""
     n = states.shape[1]
     begin, end, per_block = block_range(slice_ptr.shape[0] - 1)
@@ -98,16 +151,67 @@ def run_sell(slice_ptr, columns, values, row_of, w_in, bias, inputs, start, stat
             for i in range(cuda.threadIdx.x, n, cuda.blockDim.x):
                 x_chip[i] = start[i]
             cuda.syncthreads()
-        sell_run_loop(s_ptr, s_columns, s_values, begin, end, row_of, w_in, bias, inputs, start, states, x_chip,
-                      on_chip, keep, leak, activation)
+        sell_run_loop(
+            s_ptr,
+            s_columns,
+            s_values,
+            begin,
+            end,
+            row_of,
+            w_in,
+            bias,
+            inputs,
+            start,
+            states,
+            x_chip,
+            on_chip,
+            keep,
+            leak,
+            activation,
+        )
     else:
-        sell_run_loop(slice_ptr[begin:], columns, values, begin, end, row_of, w_in, bias, inputs, start, states,
-                      start, False, keep, leak, activation)
+        sell_run_loop(
+            slice_ptr[begin:],
+            columns,
+            values,
+            begin,
+            end,
+            row_of,
+            w_in,
+            bias,
+            inputs,
+            start,
+            states,
+            start,
+            False,
+            keep,
+            leak,
+            activation,
+        )
 
 
 @cuda.jit(device=True)
-def generate_loop(ptr, columns, values, begin, end, row_of, w_in, bias, coef, intercept, include_input, x_buffers,
-                  u_own, partial, outputs, keep, leak, activation, scratch):
+def generate_loop(
+    ptr,
+    columns,
+    values,
+    begin,
+    end,
+    row_of,
+    w_in,
+    bias,
+    coef,
+    intercept,
+    include_input,
+    x_buffers,
+    u_own,
+    partial,
+    outputs,
+    keep,
+    leak,
+    activation,
+    scratch,
+):
     n = x_buffers.shape[1]
     n_out = coef.shape[0]
     first = n if begin * 32 > n else begin * 32
@@ -116,8 +220,25 @@ def generate_loop(ptr, columns, values, begin, end, row_of, w_in, bias, coef, in
         parity = t % 2
         u = u_own[parity]
         dst = x_buffers[1 - parity]
-        sell_step(ptr, columns, values, begin, end, row_of, n, w_in, bias, u, x_buffers[parity], dst, dst, False,
-                  keep, leak, activation)
+        sell_step(
+            ptr,
+            columns,
+            values,
+            begin,
+            end,
+            row_of,
+            n,
+            w_in,
+            bias,
+            u,
+            x_buffers[parity],
+            dst,
+            dst,
+            False,
+            keep,
+            leak,
+            activation,
+        )
         cuda.syncthreads()
         for o in range(n_out):
             total = cast_like(0, keep)
@@ -144,8 +265,26 @@ def generate_loop(ptr, columns, values, begin, end, row_of, w_in, bias, coef, in
 
 
 @cuda.jit
-def generate_sell(slice_ptr, columns, values, row_of, w_in, bias, coef, intercept, include_input, x_buffers,
-                  u_buffers, partial, outputs, keep, leak, activation, stage, capacity):
+def generate_sell(
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    w_in,
+    bias,
+    coef,
+    intercept,
+    include_input,
+    x_buffers,
+    u_buffers,
+    partial,
+    outputs,
+    keep,
+    leak,
+    activation,
+    stage,
+    capacity,
+):
     """Closed loop, the algorithm of esn_generate_sell in esn.cu."""
     begin, end, per_block = block_range(slice_ptr.shape[0] - 1)
     u_own = u_buffers[cuda.blockIdx.x]
@@ -156,16 +295,55 @@ def generate_sell(slice_ptr, columns, values, row_of, w_in, bias, coef, intercep
         s_columns = cuda.shared.array(0, int32)[columns_at:]
         s_ptr = cuda.shared.array(0, int32)[ptr_at:]
         stage_part(slice_ptr, columns, values, begin, end, s_ptr, s_columns, s_values)
-        generate_loop(s_ptr, s_columns, s_values, begin, end, row_of, w_in, bias, coef, intercept, include_input,
-                      x_buffers, u_own, partial, outputs, keep, leak, activation, scratch)
+        generate_loop(
+            s_ptr,
+            s_columns,
+            s_values,
+            begin,
+            end,
+            row_of,
+            w_in,
+            bias,
+            coef,
+            intercept,
+            include_input,
+            x_buffers,
+            u_own,
+            partial,
+            outputs,
+            keep,
+            leak,
+            activation,
+            scratch,
+        )
     else:
-        generate_loop(slice_ptr[begin:], columns, values, begin, end, row_of, w_in, bias, coef, intercept,
-                      include_input, x_buffers, u_own, partial, outputs, keep, leak, activation, scratch)
+        generate_loop(
+            slice_ptr[begin:],
+            columns,
+            values,
+            begin,
+            end,
+            row_of,
+            w_in,
+            bias,
+            coef,
+            intercept,
+            include_input,
+            x_buffers,
+            u_own,
+            partial,
+            outputs,
+            keep,
+            leak,
+            activation,
+            scratch,
+        )
 
 
 @cuda.jit(device=True)
-def csr_batch_loop(ptr, columns, values, begin, end, w_in, bias, inputs, x_buffers, states, group_log2, keep, leak,
-                   activation):
+def csr_batch_loop(
+    ptr, columns, values, begin, end, w_in, bias, inputs, x_buffers, states, group_log2, keep, leak, activation
+):
     """Every step of B sequences over CSR rows [begin, end): 2**group_log2 lanes share a row."""
     group = 1 << group_log2
     sub = cuda.threadIdx.x & (group - 1)
@@ -190,8 +368,9 @@ def csr_batch_loop(ptr, columns, values, begin, end, w_in, bias, inputs, x_buffe
 
 
 @cuda.jit
-def run_csr_batch(indptr, indices, values, w_in, bias, inputs, x_buffers, states, group_log2, keep, leak, activation,
-                  stage, capacity):
+def run_csr_batch(
+    indptr, indices, values, w_in, bias, inputs, x_buffers, states, group_log2, keep, leak, activation, stage, capacity
+):
     """B sequences: inputs (B, T, n_in), x_buffers (2, n, B) with the start state in row 0 (the last
     state ends in row T % 2), states (B, T, n) receives every state."""
     begin, end, per_block = block_range(indptr.shape[0] - 1)
@@ -201,33 +380,73 @@ def run_csr_batch(indptr, indices, values, w_in, bias, inputs, x_buffers, states
         s_columns = cuda.shared.array(0, int32)[columns_at:]
         s_ptr = cuda.shared.array(0, int32)[ptr_at:]
         stage_part(indptr, indices, values, begin, end, s_ptr, s_columns, s_values)
-        csr_batch_loop(s_ptr, s_columns, s_values, begin, end, w_in, bias, inputs, x_buffers, states, group_log2,
-                       keep, leak, activation)
+        csr_batch_loop(
+            s_ptr,
+            s_columns,
+            s_values,
+            begin,
+            end,
+            w_in,
+            bias,
+            inputs,
+            x_buffers,
+            states,
+            group_log2,
+            keep,
+            leak,
+            activation,
+        )
     else:
-        csr_batch_loop(indptr[begin:], indices, values, begin, end, w_in, bias, inputs, x_buffers, states,
-                       group_log2, keep, leak, activation)
+        csr_batch_loop(
+            indptr[begin:],
+            indices,
+            values,
+            begin,
+            end,
+            w_in,
+            bias,
+            inputs,
+            x_buffers,
+            states,
+            group_log2,
+            keep,
+            leak,
+            activation,
+        )
 
 
 # --------------------------------------------------------------------------- host driver
 def _shared_limit() -> int:
-    return NUMBA_SHARED_LIMIT if settings.gpu_shared_bytes is None else min(settings.gpu_shared_bytes,
-                                                                             NUMBA_SHARED_LIMIT)
+    return (
+        NUMBA_SHARED_LIMIT if settings.gpu_shared_bytes is None else min(settings.gpu_shared_bytes, NUMBA_SHARED_LIMIT)
+    )
 
 
 def _plan(kernel, ptr_host, itemsize, probe_args, state_bytes=0) -> layout.GridPlan:
     """Blocks and staging (see layout.plan_grid), within the co-resident blocks of `kernel`."""
     threads = settings.gpu_threads_per_block
-    return layout.plan_grid(ptr_host, itemsize, max_blocks=co_resident_blocks(kernel, probe_args, threads),
-                            shared_limit=_shared_limit(), min_entries_per_block=settings.gpu_min_entries_per_block,
-                            single_block_max_entries=settings.gpu_single_block_max_entries,
-                            state_bytes=state_bytes)
+    return layout.plan_grid(
+        ptr_host,
+        itemsize,
+        max_blocks=co_resident_blocks(kernel, probe_args, threads),
+        shared_limit=_shared_limit(),
+        min_entries_per_block=settings.gpu_min_entries_per_block,
+        single_block_max_entries=settings.gpu_single_block_max_entries,
+        state_bytes=state_bytes,
+    )
 
 
 def _launch_persistent(kernel, name, ptr_host, itemsize, args, state_bytes=0) -> layout.GridPlan:
     """Plan the grid and launch `kernel` cooperatively with (*args, stage, capacity)."""
     plan = _plan(kernel, ptr_host, itemsize, (*args, np.int32(0), np.int32(0)), state_bytes)
-    launch_cooperative(kernel, name, plan.blocks, settings.gpu_threads_per_block, plan.shared_bytes,
-                       (*args, np.int32(plan.stage), np.int32(plan.capacity)))
+    launch_cooperative(
+        kernel,
+        name,
+        plan.blocks,
+        settings.gpu_threads_per_block,
+        plan.shared_bytes,
+        (*args, np.int32(plan.stage), np.int32(plan.capacity)),
+    )
     return plan
 
 
@@ -250,8 +469,10 @@ class NumbaCudaEsnWeights:
     def sell(self):
         if self._sell is None:
             sell = layout.sell32(self.W)
-            self._sell = (tuple(cuda.to_device(a) for a in (sell.slice_ptr, sell.columns, sell.values,
-                                                            sell.row_of)), sell.slice_ptr)
+            self._sell = (
+                tuple(cuda.to_device(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of)),
+                sell.slice_ptr,
+            )
         return self._sell
 
     def csr(self):
@@ -265,8 +486,11 @@ def prepare_esn(W, W_in, bias) -> NumbaCudaEsnWeights:
     W = sp.csr_array(W)
     W.sort_indices()
     dtype = W.dtype
-    return NumbaCudaEsnWeights(W, cuda.to_device(np.ascontiguousarray(W_in, dtype=dtype)),
-                               cuda.to_device(np.ascontiguousarray(bias, dtype=dtype)))
+    return NumbaCudaEsnWeights(
+        W,
+        cuda.to_device(np.ascontiguousarray(W_in, dtype=dtype)),
+        cuda.to_device(np.ascontiguousarray(bias, dtype=dtype)),
+    )
 
 
 def esn_run(weights: NumbaCudaEsnWeights, inputs, state, leak_rate: float, activation: str, out):
@@ -281,17 +505,52 @@ def esn_run(weights: NumbaCudaEsnWeights, inputs, state, leak_rate: float, activ
     states = on_device(out, dtype) if device_out else cuda.device_array((batch, steps, n), dtype)
     if batch == 1:
         (slice_ptr, columns, values, row_of), ptr_host = weights.sell()
-        _launch_persistent(run_sell, "run_sell", ptr_host, dtype.itemsize,
-                           (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, u[0], start[0],
-                            states[0], keep, leak, act), state_bytes=2 * n * dtype.itemsize)
-        last = states[0, steps - 1:]
+        _launch_persistent(
+            run_sell,
+            "run_sell",
+            ptr_host,
+            dtype.itemsize,
+            (
+                slice_ptr,
+                columns,
+                values,
+                row_of,
+                weights.W_in,
+                weights.bias,
+                u[0],
+                start[0],
+                states[0],
+                keep,
+                leak,
+                act,
+            ),
+            state_bytes=2 * n * dtype.itemsize,
+        )
+        last = states[0, steps - 1 :]
     else:
         (indptr, indices, data), ptr_host = weights.csr()
         x_buffers = cuda.device_array((2, n, batch), dtype)
         write_back(x_buffers[0], start.T)
-        _launch_persistent(run_csr_batch, "run_csr_batch", ptr_host, dtype.itemsize,
-                           (indptr, indices, data, weights.W_in, weights.bias, u, x_buffers, states,
-                            np.int32(layout.next_power_of_two_log2(batch)), keep, leak, act))
+        _launch_persistent(
+            run_csr_batch,
+            "run_csr_batch",
+            ptr_host,
+            dtype.itemsize,
+            (
+                indptr,
+                indices,
+                data,
+                weights.W_in,
+                weights.bias,
+                u,
+                x_buffers,
+                states,
+                np.int32(layout.next_power_of_two_log2(batch)),
+                keep,
+                leak,
+                act,
+            ),
+        )
         last = x_buffers[steps % 2].T
     if not device_out:
         write_back(out, states)
@@ -299,8 +558,17 @@ def esn_run(weights: NumbaCudaEsnWeights, inputs, state, leak_rate: float, activ
     return out
 
 
-def esn_generate(weights: NumbaCudaEsnWeights, readout_coef, readout_intercept, include_input: bool,
-                 state, first_input, n_steps: int, leak_rate: float, activation: str):
+def esn_generate(
+    weights: NumbaCudaEsnWeights,
+    readout_coef,
+    readout_intercept,
+    include_input: bool,
+    state,
+    first_input,
+    n_steps: int,
+    leak_rate: float,
+    activation: str,
+):
     """Same contract as ``reference.esn_generate``; outputs live where `state` lives."""
     dtype = weights.dtype
     keep, leak, act = layout.esn_scalars(weights.dtype, leak_rate, activation)
@@ -318,13 +586,35 @@ def esn_generate(weights: NumbaCudaEsnWeights, readout_coef, readout_intercept, 
     def arguments(blocks, plan_stage, capacity):
         u_buffers = np.zeros((blocks, 2, n_in), dtype=dtype)
         u_buffers[:, 0] = first
-        return (slice_ptr, columns, values, row_of, weights.W_in, weights.bias, coef, intercept,
-                np.bool_(include_input), x_buffers, cuda.to_device(u_buffers),
-                cuda.device_array((2, n_out, blocks), dtype), outputs, keep, leak, act, np.int32(plan_stage),
-                np.int32(capacity))
+        return (
+            slice_ptr,
+            columns,
+            values,
+            row_of,
+            weights.W_in,
+            weights.bias,
+            coef,
+            intercept,
+            np.bool_(include_input),
+            x_buffers,
+            cuda.to_device(u_buffers),
+            cuda.device_array((2, n_out, blocks), dtype),
+            outputs,
+            keep,
+            leak,
+            act,
+            np.int32(plan_stage),
+            np.int32(capacity),
+        )
 
     plan = _plan(generate_sell, ptr_host, dtype.itemsize, arguments(1, 0, 0))
-    launch_cooperative(generate_sell, "generate_sell", plan.blocks, settings.gpu_threads_per_block,
-                       plan.shared_bytes, arguments(plan.blocks, plan.stage, plan.capacity))
+    launch_cooperative(
+        generate_sell,
+        "generate_sell",
+        plan.blocks,
+        settings.gpu_threads_per_block,
+        plan.shared_bytes,
+        arguments(plan.blocks, plan.stage, plan.capacity),
+    )
     write_back(state, x_buffers[n_steps % 2])
     return as_caller_array(state, outputs) if is_device(state) else outputs.copy_to_host()

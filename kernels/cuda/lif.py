@@ -47,17 +47,46 @@ def input_drive(in_indptr, in_indices, in_data, inputs, b, t, i):
 
 
 @cuda.jit(device=True)
-def update_phase(b, t, which, begin, end, current_input, in_indptr, in_indices, in_data, inputs, v, i_exc, i_inh,
-                 hold, trace, spike_lists, spike_counters, v_rest, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
-                 decay_exc, decay_inh, decay_trace):
+def update_phase(
+    b,
+    t,
+    which,
+    begin,
+    end,
+    current_input,
+    in_indptr,
+    in_indices,
+    in_data,
+    inputs,
+    v,
+    i_exc,
+    i_inh,
+    hold,
+    trace,
+    spike_lists,
+    spike_counters,
+    v_rest,
+    v_thresh,
+    decay_m,
+    gain_exc,
+    gain_inh,
+    gain_ext,
+    decay_exc,
+    decay_inh,
+    decay_trace,
+):
     """A) exact integration (refractory neurons hold), decays, threshold: spikes into list `which`."""
     for i in range(begin + cuda.threadIdx.x, end, cuda.blockDim.x):
         i_ext = cast_like(0, v_rest)
         if current_input:
             i_ext = input_drive(in_indptr, in_indices, in_data, inputs, b, t, i)
-        integrated = add_rn(add_rn(add_rn(add_rn(v_rest, mul_rn(v[b, i] - v_rest, decay_m)),
-                                          mul_rn(i_exc[b, i], gain_exc)), mul_rn(i_inh[b, i], gain_inh)),
-                            mul_rn(i_ext, gain_ext))
+        integrated = add_rn(
+            add_rn(
+                add_rn(add_rn(v_rest, mul_rn(v[b, i] - v_rest, decay_m)), mul_rn(i_exc[b, i], gain_exc)),
+                mul_rn(i_inh[b, i], gain_inh),
+            ),
+            mul_rn(i_ext, gain_ext),
+        )
         if hold[b, i] == 0:
             v[b, i] = integrated
         else:
@@ -70,8 +99,23 @@ def update_phase(b, t, which, begin, end, current_input, in_indptr, in_indices, 
 
 
 @cuda.jit(device=True)
-def push_phase(b, which, spiked, slot, direct, n_exc, spike_lists, push_indptr, push_indices, push_data, delays,
-               i_exc, i_inh, ring_exc, ring_inh):
+def push_phase(
+    b,
+    which,
+    spiked,
+    slot,
+    direct,
+    n_exc,
+    spike_lists,
+    push_indptr,
+    push_indices,
+    push_data,
+    delays,
+    i_exc,
+    i_inh,
+    ring_exc,
+    ring_inh,
+):
     """B, push) a warp per spike scatters its row with atomics (the order of one step's
     arrivals at a synapse varies, so sums may differ from the reference in the last bits)."""
     slots = ring_exc.shape[1]
@@ -96,8 +140,27 @@ def push_phase(b, which, spiked, slot, direct, n_exc, spike_lists, push_indptr, 
 
 
 @cuda.jit(device=True)
-def pull_phase(b, which, spiked, slot, direct, n_exc, begin, end, chunk, sorted_spikes, spike_lists, push_indptr,
-               push_indices, push_data, delays, i_exc, i_inh, ring_exc, ring_inh):
+def pull_phase(
+    b,
+    which,
+    spiked,
+    slot,
+    direct,
+    n_exc,
+    begin,
+    end,
+    chunk,
+    sorted_spikes,
+    spike_lists,
+    push_indptr,
+    push_indices,
+    push_data,
+    delays,
+    i_exc,
+    i_inh,
+    ring_exc,
+    ring_inh,
+):
     """B, pull) the step's spikes rank-sorted into shared memory `chunk` at a time; each of the
     block's targets binary-searches itself in their rows and adds in the reference's order."""
     slots = ring_exc.shape[1]
@@ -146,16 +209,40 @@ def pull_phase(b, which, spiked, slot, direct, n_exc, begin, end, chunk, sorted_
 
 
 @cuda.jit(device=True)
-def deliver_phase(b, t, slot, begin, end, has_input, input_spikes, in_indptr, in_indices, in_data, inputs, v, i_exc,
-                  i_inh, hold, ring_exc, ring_inh, trace, out, record_states, window, v_thresh, v_reset,
-                  hold_after_spike):
+def deliver_phase(
+    b,
+    t,
+    slot,
+    begin,
+    end,
+    has_input,
+    input_spikes,
+    in_indptr,
+    in_indices,
+    in_data,
+    inputs,
+    v,
+    i_exc,
+    i_inh,
+    hold,
+    ring_exc,
+    ring_inh,
+    trace,
+    out,
+    record_states,
+    window,
+    v_thresh,
+    v_reset,
+    hold_after_spike,
+):
     """C) input spikes, delivery of this step's ring slot, reset, traces, states."""
     zero = cast_like(0, v_reset)
     one = cast_like(1, v_reset)
     for i in range(begin + cuda.threadIdx.x, end, cuda.blockDim.x):
         if has_input and input_spikes:
-            ring_exc[b, slot, i] = add_rn(ring_exc[b, slot, i],
-                                          input_drive(in_indptr, in_indices, in_data, inputs, b, t, i))
+            ring_exc[b, slot, i] = add_rn(
+                ring_exc[b, slot, i], input_drive(in_indptr, in_indices, in_data, inputs, b, t, i)
+            )
         i_exc[b, i] = add_rn(i_exc[b, i], ring_exc[b, slot, i])
         i_inh[b, i] = add_rn(i_inh[b, i], ring_inh[b, slot, i])
         ring_exc[b, slot, i] = zero
@@ -175,11 +262,50 @@ def _lif_kernel(trial_sync):
     ordinary launch) or grid_sync (several, a cooperative launch)."""
 
     @cuda.jit
-    def lif_run(push_indptr, push_indices, push_data, delays, n_exc, in_indptr, in_indices, in_data, inputs, steps,
-                has_input, input_spikes, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, step0, out,
-                record_states, window, record_spikes, records, counts, positions, spike_lists, spike_counters,
-                v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh,
-                decay_trace, hold_after_spike, push_variant, chunk):
+    def lif_run(
+        push_indptr,
+        push_indices,
+        push_data,
+        delays,
+        n_exc,
+        in_indptr,
+        in_indices,
+        in_data,
+        inputs,
+        steps,
+        has_input,
+        input_spikes,
+        v,
+        i_exc,
+        i_inh,
+        hold,
+        ring_exc,
+        ring_inh,
+        trace,
+        step0,
+        out,
+        record_states,
+        window,
+        record_spikes,
+        records,
+        counts,
+        positions,
+        spike_lists,
+        spike_counters,
+        v_rest,
+        v_reset,
+        v_thresh,
+        decay_m,
+        gain_exc,
+        gain_inh,
+        gain_ext,
+        decay_exc,
+        decay_inh,
+        decay_trace,
+        hold_after_spike,
+        push_variant,
+        chunk,
+    ):
         """Trial blockIdx.y from step positions[b]; stops early when its records could overflow
         (positions/counts tell where it stopped: the host grows the records and launches again)."""
         b = cuda.blockIdx.y
@@ -207,9 +333,34 @@ def _lif_kernel(trial_sync):
             slot = (step0 + t) % slots
             which = t % 3
             if working:
-                update_phase(b, t, which, begin, end, current_input, in_indptr, in_indices, in_data, inputs, v,
-                             i_exc, i_inh, hold, trace, spike_lists, spike_counters, v_rest, v_thresh, decay_m,
-                             gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace)
+                update_phase(
+                    b,
+                    t,
+                    which,
+                    begin,
+                    end,
+                    current_input,
+                    in_indptr,
+                    in_indices,
+                    in_data,
+                    inputs,
+                    v,
+                    i_exc,
+                    i_inh,
+                    hold,
+                    trace,
+                    spike_lists,
+                    spike_counters,
+                    v_rest,
+                    v_thresh,
+                    decay_m,
+                    gain_exc,
+                    gain_inh,
+                    gain_ext,
+                    decay_exc,
+                    decay_inh,
+                    decay_trace,
+                )
             trial_sync()
             spiked = spike_counters[b, which] if working else 0
             if working and lead:  # the buffer of step t + 2, last read in step t - 1 (before this barrier)
@@ -219,16 +370,73 @@ def _lif_kernel(trial_sync):
                     records[b, count + s, 0] = t
                     records[b, count + s, 1] = spike_lists[b, which, s]
             if push_variant:
-                push_phase(b, which, spiked, slot, direct, n_exc, spike_lists, push_indptr, push_indices, push_data,
-                           delays, i_exc, i_inh, ring_exc, ring_inh)
+                push_phase(
+                    b,
+                    which,
+                    spiked,
+                    slot,
+                    direct,
+                    n_exc,
+                    spike_lists,
+                    push_indptr,
+                    push_indices,
+                    push_data,
+                    delays,
+                    i_exc,
+                    i_inh,
+                    ring_exc,
+                    ring_inh,
+                )
                 trial_sync()
             else:
-                pull_phase(b, which, spiked, slot, direct, n_exc, begin, end, chunk, sorted_spikes, spike_lists,
-                           push_indptr, push_indices, push_data, delays, i_exc, i_inh, ring_exc, ring_inh)
+                pull_phase(
+                    b,
+                    which,
+                    spiked,
+                    slot,
+                    direct,
+                    n_exc,
+                    begin,
+                    end,
+                    chunk,
+                    sorted_spikes,
+                    spike_lists,
+                    push_indptr,
+                    push_indices,
+                    push_data,
+                    delays,
+                    i_exc,
+                    i_inh,
+                    ring_exc,
+                    ring_inh,
+                )
             if working:
-                deliver_phase(b, t, slot, begin, end, has_input, input_spikes, in_indptr, in_indices, in_data,
-                              inputs, v, i_exc, i_inh, hold, ring_exc, ring_inh, trace, out, record_states, window,
-                              v_thresh, v_reset, hold_after_spike)
+                deliver_phase(
+                    b,
+                    t,
+                    slot,
+                    begin,
+                    end,
+                    has_input,
+                    input_spikes,
+                    in_indptr,
+                    in_indices,
+                    in_data,
+                    inputs,
+                    v,
+                    i_exc,
+                    i_inh,
+                    hold,
+                    ring_exc,
+                    ring_inh,
+                    trace,
+                    out,
+                    record_states,
+                    window,
+                    v_thresh,
+                    v_reset,
+                    hold_after_spike,
+                )
                 if record_spikes:
                     count += spiked
             t += 1
@@ -261,9 +469,13 @@ def _lif_plan(args, batch: int, n: int):
     compiled = lif_run_grid.compile(tuple(numba.typeof(a) for a in args))
     threads = max(32, min(threads, compiled.max_threads_per_block) // 32 * 32)
     max_blocks = co_resident_blocks(lif_run_grid, args, threads)(shared_bytes)
-    blocks = layout.plan_lif_blocks(n, batch, max_blocks,
-                                    single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
-                                    neurons_per_block=settings.gpu_lif_neurons_per_block)
+    blocks = layout.plan_lif_blocks(
+        n,
+        batch,
+        max_blocks,
+        single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
+        neurons_per_block=settings.gpu_lif_neurons_per_block,
+    )
     return blocks, threads, chunk, shared_bytes
 
 
@@ -275,13 +487,23 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.GpuLifWeights:
     def to_device(array):  # a zero-length array still needs a device buffer
         return cuda.to_device(array if array.shape[0] else np.zeros(1, dtype=array.dtype))
 
-    return layout.GpuLifWeights(lif, tuple(to_device(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data,
-                                                                  lif.delays)),
-                                tuple(to_device(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
+    return layout.GpuLifWeights(
+        lif,
+        tuple(to_device(a) for a in (lif.push_indptr, lif.push_indices, lif.push_data, lif.delays)),
+        tuple(to_device(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)),
+    )
 
 
-def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: bool, state, out, window: int,
-            record_spikes: bool):
+def lsm_run(
+    weights: layout.GpuLifWeights,
+    params: tuple,
+    inputs,
+    input_spikes: bool,
+    state,
+    out,
+    window: int,
+    record_spikes: bool,
+):
     """Same contract as ``reference.lsm_run``: advance every trial over all of `inputs`.
 
     `state` (``kernels.lif.LifState``) may hold NumPy arrays (copied to the device and
@@ -307,20 +529,56 @@ def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: 
     records = cuda.device_array((batch, capacity, 2), np.int32)
     counts = cuda.to_device(np.zeros(batch, dtype=np.int64))
     positions = cuda.to_device(np.zeros(batch, dtype=np.int64))
-    (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace,
-     refractory_steps) = params
-    scalars = tuple(dtype.type(x) for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext,
-                                            decay_exc, decay_inh, decay_trace))
+    (
+        v_rest,
+        v_reset,
+        v_thresh,
+        decay_m,
+        gain_exc,
+        gain_inh,
+        gain_ext,
+        decay_exc,
+        decay_inh,
+        decay_trace,
+        refractory_steps,
+    ) = params
+    scalars = tuple(
+        dtype.type(x)
+        for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace)
+    )
     hold_after_spike = np.int32(max(int(refractory_steps) - 1, 0))
 
     def arguments(records, chunk):
-        return (*weights.push, np.int32(weights.layout.n_exc), *weights.inputs, u, np.int64(steps),
-                np.bool_(has_input), np.bool_(input_spikes), arrays["v"], arrays["i_exc"], arrays["i_inh"],
-                arrays["refractory"], arrays["ring_exc"], arrays["ring_inh"], arrays["trace"],
-                np.int64(state.step), states, np.bool_(record_states), np.int64(window), np.bool_(record_spikes),
-                records, counts, positions, cuda.to_device(np.zeros((batch, 3, n), np.int32)),
-                cuda.to_device(np.zeros((batch, 3), np.int32)), *scalars, hold_after_spike, np.bool_(push_variant),
-                np.int32(chunk))
+        return (
+            *weights.push,
+            np.int32(weights.layout.n_exc),
+            *weights.inputs,
+            u,
+            np.int64(steps),
+            np.bool_(has_input),
+            np.bool_(input_spikes),
+            arrays["v"],
+            arrays["i_exc"],
+            arrays["i_inh"],
+            arrays["refractory"],
+            arrays["ring_exc"],
+            arrays["ring_inh"],
+            arrays["trace"],
+            np.int64(state.step),
+            states,
+            np.bool_(record_states),
+            np.int64(window),
+            np.bool_(record_spikes),
+            records,
+            counts,
+            positions,
+            cuda.to_device(np.zeros((batch, 3, n), np.int32)),
+            cuda.to_device(np.zeros((batch, 3), np.int32)),
+            *scalars,
+            hold_after_spike,
+            np.bool_(push_variant),
+            np.int32(chunk),
+        )
 
     blocks, threads, chunk, shared_bytes = _lif_plan(arguments(records, 1), batch, n)
     kernel = kernel_for(blocks)
@@ -334,7 +592,7 @@ def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: 
             break
         # A trial stopped with its records nearly full: double them and go on from where it stopped.
         grown = np.empty((batch, 2 * records.shape[1], 2), dtype=np.int32)
-        grown[:, :records.shape[1]] = records.copy_to_host()
+        grown[:, : records.shape[1]] = records.copy_to_host()
         records = cuda.to_device(grown)
     for name in names:
         if not is_device(getattr(state, name)):
@@ -346,4 +604,4 @@ def lsm_run(weights: layout.GpuLifWeights, params: tuple, inputs, input_spikes: 
         return None
     spike_counts = counts.copy_to_host()
     host = records.copy_to_host()
-    return [layout.spikes_in_step_order(host[b, :spike_counts[b]]) for b in range(batch)]
+    return [layout.spikes_in_step_order(host[b, : spike_counts[b]]) for b in range(batch)]

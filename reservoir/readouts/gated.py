@@ -93,9 +93,23 @@ class _GatedReadout(BaseEstimator):
 
     _cell_name = None
 
-    def __init__(self, hidden=32, *, n_layers=1, epochs=50, learning_rate=3e-3, window=64, batch_size=32,
-                 weight_decay=0.0, clip=1.0, validation_fraction=0.1, patience=10, input_to_readout=False,
-                 seed=None, dtype="float32"):
+    def __init__(
+        self,
+        hidden=32,
+        *,
+        n_layers=1,
+        epochs=50,
+        learning_rate=3e-3,
+        window=64,
+        batch_size=32,
+        weight_decay=0.0,
+        clip=1.0,
+        validation_fraction=0.1,
+        patience=10,
+        input_to_readout=False,
+        seed=None,
+        dtype="float32",
+    ):
         self.hidden = hidden
         self.n_layers = n_layers
         self.epochs = epochs
@@ -160,8 +174,10 @@ class _GatedReadout(BaseEstimator):
             return build_data(items, input_parts, None, dtype), items, structure
         if structure != "single" and one_value_per_entry(y):
             if len(y) != len(items):
-                raise ValueError(f"y has {len(y)} labels but X has {len(items)} sequences: give one label per "
-                                 "sequence (classification), or per-step targets (B, T[, k]) or a list of them")
+                raise ValueError(
+                    f"y has {len(y)} labels but X has {len(items)} sequences: give one label per "
+                    "sequence (classification), or per-step targets (B, T[, k]) or a list of them"
+                )
             return build_data(items, input_parts, None, dtype), items, structure, MANY_TO_ONE, y, False
         target_parts, scalars = aligned_parts(y, items, structure, "targets", "y", dtype)
         return build_data(items, input_parts, target_parts, dtype), items, structure, MANY_TO_MANY, None, scalars
@@ -192,8 +208,9 @@ class _GatedReadout(BaseEstimator):
         """
         config = self._checked_parameters()
         dtype = config["dtype"]
-        data, items, structure, mode, labels, scalars = self._data(X, y, inputs, dtype, bool(self.input_to_readout),
-                                                                   fitting=True)
+        data, items, structure, mode, labels, scalars = self._data(
+            X, y, inputs, dtype, bool(self.input_to_readout), fitting=True
+        )
         # what predict() uses, fixed at fit (set_params after fit changes nothing until the next fit)
         self._dtype, self._hidden, self._n_layers = dtype, config["hidden"], config["n_layers"]
         self._window, self._lanes = config["window"], config["batch_size"]
@@ -215,17 +232,23 @@ class _GatedReadout(BaseEstimator):
         self.n_features_in_ = int(items[0][0].shape[1]) if len(items[0][0].shape) > 1 else 1
         self.n_outputs_ = n_outputs
         self._per_step_scalars = scalars
-        params = initial_parameters(self._cell, data.n_features, config["hidden"], config["n_layers"], n_outputs,
-                                    np.random.default_rng(init_seed))
+        params = initial_parameters(
+            self._cell,
+            data.n_features,
+            config["hidden"],
+            config["n_layers"],
+            n_outputs,
+            np.random.default_rng(init_seed),
+        )
         params = [xp.asarray(p, dtype=dtype) for p in params]
         if mode == MANY_TO_MANY:  # start the output at the targets' mean: no epochs spent learning the offset
             total = sum(data.target_sum(s, 0, int(length)) for s, length in enumerate(train_lengths))
             params[-1][...] = xp.asarray(total / train_lengths.sum(), dtype=dtype)
         n_windows = windows_per_epoch(train_lengths, config["window"]) if mode == MANY_TO_MANY else len(train)
-        config["lanes"] = self.batch_size_ = training_lanes(n_windows, config["batch_size"],
-                                                            MIN_MINIBATCHES_PER_EPOCH)
+        config["lanes"] = self.batch_size_ = training_lanes(n_windows, config["batch_size"], MIN_MINIBATCHES_PER_EPOCH)
         started = time.perf_counter()
         if mode == MANY_TO_MANY:
+
             def epoch_chains():
                 return training_chains(train_lengths, config["window"], config["lanes"], order_rng)
 
@@ -234,6 +257,7 @@ class _GatedReadout(BaseEstimator):
             def validation_loss():
                 return self._regression_loss(data, spans)
         else:
+
             def epoch_chains():
                 return [self._classification_chain(int(s), int(data.lengths[s])) for s in order_rng.permutation(train)]
 
@@ -257,8 +281,9 @@ class _GatedReadout(BaseEstimator):
             if not math.isfinite(loss):
                 if best_params is None:
                     del self.parameters_
-                    raise ValueError(f"training diverged (loss {loss}) in epoch {epoch + 1}: lower learning_rate "
-                                     "or clip")
+                    raise ValueError(
+                        f"training diverged (loss {loss}) in epoch {epoch + 1}: lower learning_rate or clip"
+                    )
                 break
             if config["validation_fraction"] == 0:
                 continue
@@ -280,8 +305,10 @@ class _GatedReadout(BaseEstimator):
         """Steps of each sequence trained on; the last `fraction` of each is held out for validation."""
         held_out = np.rint(lengths * fraction).astype(np.int64)
         if fraction > 0 and held_out.sum() == 0:
-            raise ValueError(f"validation_fraction={fraction} leaves no validation steps in sequences of "
-                             f"{lengths.max()} steps; use 0 to train without validation")
+            raise ValueError(
+                f"validation_fraction={fraction} leaves no validation steps in sequences of "
+                f"{lengths.max()} steps; use 0 to train without validation"
+            )
         if np.any(held_out >= lengths):
             raise ValueError(f"validation_fraction={fraction} leaves no training steps")
         return lengths - held_out
@@ -293,8 +320,9 @@ class _GatedReadout(BaseEstimator):
         check_classification_targets(labels)
         self.classes_, codes = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"classification needs sequences of at least 2 classes; y has one: "
-                             f"{self.classes_.tolist()}")
+            raise ValueError(
+                f"classification needs sequences of at least 2 classes; y has one: {self.classes_.tolist()}"
+            )
         return codes.astype(np.int64)
 
     @staticmethod
@@ -308,8 +336,10 @@ class _GatedReadout(BaseEstimator):
             count = min(int(round(fraction * len(members))), len(members) - 1)
             held_out.extend(rng.permutation(members)[:count].tolist())
         if not held_out:
-            raise ValueError(f"validation_fraction={fraction} holds out no sequence of {len(codes)}; "
-                             "use 0 to train without validation")
+            raise ValueError(
+                f"validation_fraction={fraction} holds out no sequence of {len(codes)}; "
+                "use 0 to train without validation"
+            )
         held_out = np.sort(np.array(held_out, dtype=np.int64))
         return np.setdiff1d(np.arange(len(codes)), held_out), held_out
 
@@ -361,8 +391,9 @@ class _GatedReadout(BaseEstimator):
     def _sequence_outputs(self, data, sequences):
         """Last-step outputs (n, n_outputs) of whole sequences run from a zero state."""
         xp, cell, params = data.xp, self._cell, self.parameters_
-        chains = consecutive_chains([(int(s), 0, int(data.lengths[s])) for s in sequences], self._window,
-                                    self._inference_chunk)
+        chains = consecutive_chains(
+            [(int(s), 0, int(data.lengths[s])) for s in sequences], self._window, self._inference_chunk
+        )
         outputs = xp.empty((len(data.lengths), params[-1].shape[0]), dtype=self._dtype)
 
         def visit(requests, items, state):
@@ -398,8 +429,10 @@ class _GatedReadout(BaseEstimator):
         if width != self.n_features_in_:
             raise ValueError(f"X has {width} features per step, but this readout was fitted on {self.n_features_in_}")
         if data.n_features != self.parameters_[0].shape[1] - self._hidden:
-            raise ValueError(f"inputs have {data.n_features - width} features per step, the readout was fitted on "
-                             f"{self.parameters_[0].shape[1] - self._hidden - width}")
+            raise ValueError(
+                f"inputs have {data.n_features - width} features per step, the readout was fitted on "
+                f"{self.parameters_[0].shape[1] - self._hidden - width}"
+            )
         xp = namespace(self.parameters_[0])
         if xp is not data.xp:  # a model fitted on CuPy arrays predicting NumPy ones, or a store
             data = data.on(xp)
@@ -426,11 +459,12 @@ class _GatedReadout(BaseEstimator):
             B, T, m = H.shape
             P = (H.reshape(B * T, m) @ params[-2].T + params[-1]).reshape(B, T, -1)
             for i, (sequence, start, stop) in enumerate(requests):
-                outputs[sequence][start:stop] = P[i, :stop - start]
+                outputs[sequence][start:stop] = P[i, : stop - start]
             return final
 
-        chains = consecutive_chains([(s, 0, int(length)) for s, length in enumerate(data.lengths)], self._window,
-                                    self._inference_chunk)
+        chains = consecutive_chains(
+            [(s, 0, int(length)) for s, length in enumerate(data.lengths)], self._window, self._inference_chunk
+        )
         self._run_lanes(data, chains, self._lanes, visit)
         if self._per_step_scalars:
             outputs = [o[:, 0] for o in outputs]
@@ -448,8 +482,10 @@ class _GatedReadout(BaseEstimator):
         """Class probabilities (n_sequences, n_classes), columns in the order of ``classes_`` (many-to-one)."""
         data, _ = self._predict_data(X, inputs)
         if self.mode_ != MANY_TO_ONE:
-            raise AttributeError("predict_proba is for sequence classification (many-to-one): this readout was fitted "
-                                 "many-to-many (per-step targets)")
+            raise AttributeError(
+                "predict_proba is for sequence classification (many-to-one): this readout was fitted "
+                "many-to-many (per-step targets)"
+            )
         return self._probabilities(data)
 
     def score(self, X, y, *, inputs=None) -> float:
@@ -476,12 +512,12 @@ class _GatedReadout(BaseEstimator):
         m, cell = self._hidden, self._cell
         layers = []
         for layer in range(self._n_layers):
-            W, b = (host(p) for p in self.parameters_[2 * layer:2 * layer + 2])
-            layers.append({name: (W[k * m:(k + 1) * m], b[k * m:(k + 1) * m]) for k, name in
-                           enumerate(cell.gate_names)})
+            W, b = (host(p) for p in self.parameters_[2 * layer : 2 * layer + 2])
+            layers.append(
+                {name: (W[k * m : (k + 1) * m], b[k * m : (k + 1) * m]) for k, name in enumerate(cell.gate_names)}
+            )
         layers.append({"output": (host(self.parameters_[-2]), host(self.parameters_[-1]))})
         return layers
-
 
 
 _PARAMETERS_DOC = """
@@ -549,18 +585,24 @@ _PARAMETERS_DOC = """
 
 
 class GRUReadout(_GatedReadout):
-    __doc__ = """GRU readout on reservoir states, trained by truncated BPTT with Adam.
+    __doc__ = (
+        """GRU readout on reservoir states, trained by truncated BPTT with Adam.
 
     Update and reset gates; the candidate reads ``[x_t, r ⊙ h_{t-1}]``;
     ``h_t = z ⊙ h_{t-1} + (1 - z) ⊙ ĥ_t`` (module docstring).
-    """ + _PARAMETERS_DOC
+    """
+        + _PARAMETERS_DOC
+    )
     _cell_name = "gru"
 
 
 class LSTMReadout(_GatedReadout):
-    __doc__ = """LSTM readout on reservoir states, trained by truncated BPTT with Adam.
+    __doc__ = (
+        """LSTM readout on reservoir states, trained by truncated BPTT with Adam.
 
     Forget (bias initialised to 1), input, candidate and output gates and a cell state
     (module docstring).
-    """ + _PARAMETERS_DOC
+    """
+        + _PARAMETERS_DOC
+    )
     _cell_name = "lstm"

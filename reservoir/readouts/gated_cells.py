@@ -92,8 +92,16 @@ class LSTMCell:
         dG = xp.empty((B, T, 4 * m), dtype=A.dtype)
         compiled = _compiled_loops(xp)
         if compiled is not None:
-            compiled.lstm_backward(gates, C, TC, np.ascontiguousarray(c0), np.ascontiguousarray(dH),
-                                   np.ascontiguousarray(W[:, n:]), dG, W.dtype.type(1))
+            compiled.lstm_backward(
+                gates,
+                C,
+                TC,
+                np.ascontiguousarray(c0),
+                np.ascontiguousarray(dH),
+                np.ascontiguousarray(W[:, n:]),
+                dG,
+                W.dtype.type(1),
+            )
         else:
             array_loops.lstm_backward(xp, gates, C, TC, c0, dH, W[:, n:], dG)
         dG2 = dG.reshape(B * T, 4 * m)
@@ -132,10 +140,17 @@ class GRUCell:
         RH, H = (xp.empty((B, T, m), dtype=A.dtype) for _ in range(2))
         compiled = _compiled_loops(xp)
         if compiled is not None:
-            compiled.gru_forward(Gx, np.ascontiguousarray(W[:2 * m, n:].T), np.ascontiguousarray(W[2 * m:, n:].T),
-                                 np.array(h0), gates, RH, H)
+            compiled.gru_forward(
+                Gx,
+                np.ascontiguousarray(W[: 2 * m, n:].T),
+                np.ascontiguousarray(W[2 * m :, n:].T),
+                np.array(h0),
+                gates,
+                RH,
+                H,
+            )
         else:
-            array_loops.gru_forward(xp, Gx, W[:2 * m, n:].T, W[2 * m:, n:].T, h0, gates, RH, H)
+            array_loops.gru_forward(xp, Gx, W[: 2 * m, n:].T, W[2 * m :, n:].T, h0, gates, RH, H)
         cache = (A, h0, gates, RH, H) if keep else None
         return H, (H,), cache
 
@@ -148,16 +163,23 @@ class GRUCell:
         dG = xp.empty((B, T, 3 * m), dtype=A.dtype)
         compiled = _compiled_loops(xp)
         if compiled is not None:
-            compiled.gru_backward(gates, H, np.ascontiguousarray(h0), np.ascontiguousarray(dH),
-                                  np.ascontiguousarray(W[:2 * m, n:]), np.ascontiguousarray(W[2 * m:, n:]), dG,
-                                  W.dtype.type(1))
+            compiled.gru_backward(
+                gates,
+                H,
+                np.ascontiguousarray(h0),
+                np.ascontiguousarray(dH),
+                np.ascontiguousarray(W[: 2 * m, n:]),
+                np.ascontiguousarray(W[2 * m :, n:]),
+                dG,
+                W.dtype.type(1),
+            )
         else:
-            array_loops.gru_backward(xp, gates, H, h0, dH, W[:2 * m, n:], W[2 * m:, n:], dG)
+            array_loops.gru_backward(xp, gates, H, h0, dH, W[: 2 * m, n:], W[2 * m :, n:], dG)
         dG2 = dG.reshape(B * T, 3 * m)
         dW = xp.empty_like(W)
         dW[:, :n] = dG2.T @ A.reshape(B * T, n)
-        dW[:2 * m, n:] = dG2[:, :2 * m].T @ _previous_states(xp, h0, H)
-        dW[2 * m:, n:] = dG2[:, 2 * m:].T @ RH.reshape(B * T, m)
+        dW[: 2 * m, n:] = dG2[:, : 2 * m].T @ _previous_states(xp, h0, H)
+        dW[2 * m :, n:] = dG2[:, 2 * m :].T @ RH.reshape(B * T, m)
         dA = (dG2 @ W[:, :n]).reshape(B, T, n) if need_input_gradient else None
         return dW, dG2.sum(axis=0), dA
 

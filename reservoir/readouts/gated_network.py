@@ -13,8 +13,17 @@ import math
 
 import numpy as np
 
-__all__ = ["MANY_TO_MANY", "MANY_TO_ONE", "initial_parameters", "zero_state", "network_forward",
-           "network_backward", "regression_loss", "classification_loss", "loss_and_gradients"]
+__all__ = [
+    "MANY_TO_MANY",
+    "MANY_TO_ONE",
+    "initial_parameters",
+    "zero_state",
+    "network_forward",
+    "network_backward",
+    "regression_loss",
+    "classification_loss",
+    "loss_and_gradients",
+]
 
 MANY_TO_MANY = "many-to-many"
 MANY_TO_ONE = "many-to-one"
@@ -31,7 +40,7 @@ def initial_parameters(cell, n_features: int, hidden: int, n_layers: int, n_outp
         W[:, :n] = rng.uniform(-limit, limit, (cell.n_gates * hidden, n))
         for gate in range(cell.n_gates):
             q, r = np.linalg.qr(rng.standard_normal((hidden, hidden)))
-            W[gate * hidden:(gate + 1) * hidden, n:] = q * np.sign(np.diag(r))  # Haar-uniform orthogonal
+            W[gate * hidden : (gate + 1) * hidden, n:] = q * np.sign(np.diag(r))  # Haar-uniform orthogonal
         params += [W, cell.initial_bias(hidden)]
     limit = math.sqrt(6.0 / (hidden + n_outputs))
     params += [rng.uniform(-limit, limit, (n_outputs, hidden)), np.zeros(n_outputs)]

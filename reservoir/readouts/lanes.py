@@ -87,8 +87,9 @@ def burn_in(cell, params, data, spans, chunk: int) -> list:
         X, _ = data.read(requests, targets=False)
         rows = xp.asarray(np.array(active))
         lengths = np.array([stop - start for _, start, stop in requests])
-        _, final, _ = network_forward(cell, xp, params, X, [tuple(S[rows] for S in layer) for layer in state],
-                                      lengths, keep=False)
+        _, final, _ = network_forward(
+            cell, xp, params, X, [tuple(S[rows] for S in layer) for layer in state], lengths, keep=False
+        )
         for layer, layer_final in zip(state, final, strict=True):
             for S, value in zip(layer, layer_final, strict=True):
                 S[rows] = value

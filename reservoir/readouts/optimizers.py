@@ -23,8 +23,9 @@ class Adam:
     betas, eps : as ``torch.optim.Adam``.
     """
 
-    def __init__(self, xp, params, learning_rate: float, weight_decay: float = 0.0, betas=(0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(
+        self, xp, params, learning_rate: float, weight_decay: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8
+    ):
         self.learning_rate, self.weight_decay, self.betas, self.eps = learning_rate, weight_decay, betas, eps
         self.first = [xp.zeros_like(p) for p in params]
         self.second = [xp.zeros_like(p) for p in params]
@@ -35,8 +36,8 @@ class Adam:
         """One update of every parameter from its gradient (same order as at construction)."""
         self.steps += 1
         beta1, beta2 = self.betas
-        step_size = self.learning_rate / (1.0 - beta1 ** self.steps)
-        second_correction = math.sqrt(1.0 - beta2 ** self.steps)
+        step_size = self.learning_rate / (1.0 - beta1**self.steps)
+        second_correction = math.sqrt(1.0 - beta2**self.steps)
         for p, g, first, second in zip(params, grads, self.first, self.second, strict=True):
             if self.weight_decay and p.ndim == 2:
                 g = g + self.weight_decay * p

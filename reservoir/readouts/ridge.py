@@ -49,8 +49,9 @@ def _blocks(X, name: str, *, samples_1d: bool = True) -> list:
     if isinstance(X, (list, tuple)) and not X:
         raise ValueError(f"{name} is an empty list")
     if X is None:
-        raise ValueError("Ridge requires y to be passed, but the target y is None" if name == "Y" else
-                         f"{name} is None")
+        raise ValueError(
+            "Ridge requires y to be passed, but the target y is None" if name == "Y" else f"{name} is None"
+        )
     if sp.issparse(X):
         raise TypeError(f"{name} is a sparse matrix; the ridge readout needs dense states (X.toarray())")
     if not hasattr(X, "shape") or not hasattr(X, "__getitem__") or _pandas.is_pandas(X):
@@ -59,8 +60,10 @@ def _blocks(X, name: str, *, samples_1d: bool = True) -> list:
         X = _numeric(X, name)
     if len(X.shape) == 1:
         if not samples_1d:
-            raise ValueError(f"{name} is 1-D (shape {X.shape}); the readout needs (samples, features). Reshape "
-                             "your data: reshape(-1, 1) for one feature, reshape(1, -1) for one sample")
+            raise ValueError(
+                f"{name} is 1-D (shape {X.shape}); the readout needs (samples, features). Reshape "
+                "your data: reshape(-1, 1) for one feature, reshape(1, -1) for one sample"
+            )
         return [np.asarray(X).reshape(-1, 1)]
     if len(X.shape) >= 2 and X.shape[-1] == 0:  # scikit-learn's wording
         raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
@@ -116,8 +119,9 @@ def _paired_blocks(X, Y):
         raise ValueError(f"X has {len(X_blocks)} sequences but Y has {len(Y_blocks)}")
     for index, (x, y) in enumerate(zip(X_blocks, Y_blocks)):
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"X and Y disagree on the number of samples in sequence {index}: "
-                             f"{x.shape[0]} != {y.shape[0]}")
+            raise ValueError(
+                f"X and Y disagree on the number of samples in sequence {index}: {x.shape[0]} != {y.shape[0]}"
+            )
         if x.shape[1] != X_blocks[0].shape[1] or y.shape[1] != Y_blocks[0].shape[1]:
             raise ValueError(f"sequence {index} has a different number of features or targets than sequence 0")
     return X_blocks, Y_blocks
@@ -140,8 +144,10 @@ class GramAccumulator:
             self.x_sum = np.zeros(n_features)
             self.y_sum = np.zeros(n_targets)
         elif x.shape[1] != self.xx.shape[0] or y.shape[1] != self.xy.shape[1]:
-            raise ValueError(f"expected {self.xx.shape[0]} features and {self.xy.shape[1]} targets, "
-                             f"got {x.shape[1]} and {y.shape[1]}")
+            raise ValueError(
+                f"expected {self.xx.shape[0]} features and {self.xy.shape[1]} targets, "
+                f"got {x.shape[1]} and {y.shape[1]}"
+            )
         x = x - self.x_shift
         y = y - self.y_shift
         self.xx += x.T @ x
@@ -189,8 +195,10 @@ class GramAccumulator:
         total = GramAccumulator()
         total.x_shift, total.y_shift, total.count = self.x_shift, self.y_shift, self.count + other.count
         total.xx, total.xy, total.yy, total.x_sum, total.y_sum = other._about(self.x_shift, self.y_shift)
-        for mine, theirs in zip((self.xx, self.xy, self.yy, self.x_sum, self.y_sum),
-                                (total.xx, total.xy, total.yy, total.x_sum, total.y_sum)):
+        for mine, theirs in zip(
+            (self.xx, self.xy, self.yy, self.x_sum, self.y_sum),
+            (total.xx, total.xy, total.yy, total.x_sum, total.y_sum),
+        ):
             theirs += mine
         return total
 
@@ -203,8 +211,13 @@ class GramAccumulator:
         so a near-perfect fit may round below zero, which is clamped.
         """
         c = intercept + self.x_shift @ coef - self.y_shift
-        error = (np.trace(self.yy) - 2.0 * np.sum(coef * self.xy) + np.sum(coef * (self.xx @ coef))
-                 - 2.0 * c @ (self.y_sum - coef.T @ self.x_sum) + self.count * c @ c)
+        error = (
+            np.trace(self.yy)
+            - 2.0 * np.sum(coef * self.xy)
+            + np.sum(coef * (self.xx @ coef))
+            - 2.0 * c @ (self.y_sum - coef.T @ self.x_sum)
+            + self.count * c @ c
+        )
         return max(float(error), 0.0)
 
 
@@ -241,8 +254,10 @@ class Ridge(RegressorMixin, BaseEstimator):
         values = list(np.ravel(np.asarray(self.alpha, dtype=object)))
         if not values:
             raise ValueError("alpha is an empty sequence")
-        return [check.non_negative_float(value.item() if isinstance(value, np.generic) else value, "alpha")
-                for value in values]
+        return [
+            check.non_negative_float(value.item() if isinstance(value, np.generic) else value, "alpha")
+            for value in values
+        ]
 
     def fit(self, X, Y, *, validation=None) -> Ridge:
         """Fit on states X and targets Y; see the class docstring for what X may be."""

@@ -20,8 +20,17 @@ import numpy as np
 from .. import _validation as check
 from .._arrays import is_device, namespace, to_host
 
-__all__ = ["Resident", "Stored", "sequence_parts", "aligned_parts", "build_data", "is_resident", "width",
-           "one_value_per_entry", "host"]
+__all__ = [
+    "Resident",
+    "Stored",
+    "sequence_parts",
+    "aligned_parts",
+    "build_data",
+    "is_resident",
+    "width",
+    "one_value_per_entry",
+    "host",
+]
 
 
 def is_resident(obj) -> bool:
@@ -202,7 +211,7 @@ class Resident:
 
     def target_sum(self, sequence: int, start: int, stop: int):
         offset = int(self.offsets[sequence])
-        return host(self.targets[offset + start:offset + stop].sum(axis=0)).astype(np.float64)
+        return host(self.targets[offset + start : offset + stop].sum(axis=0)).astype(np.float64)
 
     def on(self, xp) -> Resident:
         """The same sequences with their features on the device of `xp` (targets are not moved)."""
@@ -248,10 +257,10 @@ class Stored:
             column = 0
             for part in self.parts[sequence]:
                 block = self._read(part, sequence, start, stop)
-                X[i, :stop - start, column:column + block.shape[1]] = block
+                X[i, : stop - start, column : column + block.shape[1]] = block
                 column += block.shape[1]
             if targets:
-                Y[i, :stop - start] = self._read(self.targets[sequence], sequence, start, stop)
+                Y[i, : stop - start] = self._read(self.targets[sequence], sequence, start, stop)
         return X, Y
 
     def target_sum(self, sequence: int, start: int, stop: int):
@@ -284,16 +293,17 @@ def build_data(items, input_parts, target_parts, dtype, name: str = "X"):
     ``items`` as ``sequence_parts`` returns them; ``input_parts`` (appended to the states'
     columns) and ``target_parts`` one per sequence, or None.
     """
-    features = [[part] + ([input_parts[s]] if input_parts is not None else []) for s, (part, _, _) in
-                enumerate(items)]
+    features = [[part] + ([input_parts[s]] if input_parts is not None else []) for s, (part, _, _) in enumerate(items)]
     for s, parts in enumerate(features):
         length = parts[0].shape[0]
         if length == 0:
             raise ValueError(f"{name}: sequence {s} has no time steps")
         for label, part in (("inputs", input_parts and input_parts[s]), ("y", target_parts and target_parts[s])):
             if part is not None and part.shape[0] != length:
-                raise ValueError(f"{label} and {name} disagree on the number of time steps of sequence {s}: "
-                                 f"{part.shape[0]} != {length}")
+                raise ValueError(
+                    f"{label} and {name} disagree on the number of time steps of sequence {s}: "
+                    f"{part.shape[0]} != {length}"
+                )
     widths = {tuple(width(p) for p in parts) for parts in features}
     if len(widths) != 1:
         raise ValueError(f"all sequences of {name} must have the same number of features; got {sorted(widths)}")
@@ -302,8 +312,10 @@ def build_data(items, input_parts, target_parts, dtype, name: str = "X"):
     every_part = [p for parts in features for p in parts] + list(target_parts or [])
     if all(is_resident(p) for p in every_part):
         xp = namespace(next((p for p in every_part if is_device(p)), every_part[0]))
-        flat = [parts[0] if len(parts) == 1 else xp.concatenate([xp.asarray(p) for p in parts], axis=1)
-                for parts in features]
+        flat = [
+            parts[0] if len(parts) == 1 else xp.concatenate([xp.asarray(p) for p in parts], axis=1)
+            for parts in features
+        ]
         return Resident(xp, flat, target_parts, dtype)
     names = []
     for s, (_, run, row) in enumerate(items):

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Chain", "training_chains", "consecutive_chains", "lane_plan", "lane_steps", "windows_per_epoch",
-           "training_lanes"]
+__all__ = [
+    "Chain",
+    "training_chains",
+    "consecutive_chains",
+    "lane_plan",
+    "lane_steps",
+    "windows_per_epoch",
+    "training_lanes",
+]
 
 
 @dataclass
@@ -60,7 +67,7 @@ def training_chains(lengths, window: int | None, n_lanes: int, rng) -> list:
     chains = []
     for sequence, windows in per_sequence:
         for first in range(0, len(windows), per_chain):
-            piece = windows[first:first + per_chain]
+            piece = windows[first : first + per_chain]
             chains.append(Chain(sequence, piece, _burn_in(piece[0][0], window)))
     return [chains[i] for i in rng.permutation(len(chains))]
 
@@ -68,8 +75,11 @@ def training_chains(lengths, window: int | None, n_lanes: int, rng) -> list:
 def consecutive_chains(spans, window: int | None, chunk: int) -> list:
     """Chains that run each (sequence, start, stop) span in windows of `chunk` steps, warmed
     up over the `window` steps before `start` (or all of them when window is None)."""
-    return [Chain(sequence, [(a, min(a + chunk, stop)) for a in range(start, stop, chunk)], _burn_in(start, window))
-            for sequence, start, stop in spans if stop > start]
+    return [
+        Chain(sequence, [(a, min(a + chunk, stop)) for a in range(start, stop, chunk)], _burn_in(start, window))
+        for sequence, start, stop in spans
+        if stop > start
+    ]
 
 
 def lane_plan(chains, n_lanes: int) -> list:
