@@ -80,6 +80,12 @@ def test_wheel_keeps_one_top_level_name(wheel):
         "reservoir/datasets/synthetic.py",
     ):
         assert required in names
+    # every package of the source tree (through the links) is shipped
+    for folder, _, files in os.walk(ROOT / "reservoir", followlinks=True):
+        if "__init__.py" not in files or "__pycache__" in folder:
+            continue
+        package = (Path(folder) / "__init__.py").relative_to(ROOT).as_posix()
+        assert package in names, f"{package} is missing from the wheel (pyproject.toml packages)"
 
 
 def test_fresh_checkout_root_imports_after_a_regular_install(wheel, tmp_path):
