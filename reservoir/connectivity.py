@@ -49,10 +49,11 @@ DEFAULT_DENSITY = 0.01
 MIN_MEAN_FAN_IN = 10
 
 
-def default_density(n_sources: int) -> float:
+def default_density(n_sources: int, base: float = DEFAULT_DENSITY) -> float:
     """The density used when neither ``density=`` nor ``fan_in=`` is given.
 
-    ``max(DEFAULT_DENSITY, MIN_MEAN_FAN_IN / n_sources)``, at most 1: 1 % of all
+    ``max(base, MIN_MEAN_FAN_IN / n_sources)``, at most 1 (``base`` is
+    ``DEFAULT_DENSITY``, 1 %, for ESN and ELM layers; the LSM's is 2 %): 1 % of all
     connections for large layers (1000 sources and more), and about 10 sources per
     unit below that, so that a small reservoir is still a recurrent network. At 1 %,
     ESN(100) would draw about one connection per unit, and its graph is often without
@@ -60,7 +61,7 @@ def default_density(n_sources: int) -> float:
     would see no input at all. 10 sources per unit is ReservoirPy's 10 % at 100 units.
     """
     n_sources = check.positive_int(n_sources, "n_sources")
-    return min(1.0, max(DEFAULT_DENSITY, MIN_MEAN_FAN_IN / n_sources))
+    return min(1.0, max(base, MIN_MEAN_FAN_IN / n_sources))
 
 
 def row_counts(n: int, n_in: int, *, density=None, fan_in=None, seed=None, at_least: int = 0) -> np.ndarray:

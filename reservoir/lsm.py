@@ -30,13 +30,23 @@ from . import _validation as check
 from . import backends
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
-from .connectivity import _seed_sequence, dale_weights, input_matrix, push_layout, random_delays, random_sparse
+from .connectivity import (
+    _seed_sequence,
+    dale_weights,
+    default_density,
+    input_matrix,
+    push_layout,
+    random_delays,
+    random_sparse,
+)
 from .kernels.lif import LifState, lif_params, sampled_steps
 from .metrics import firing_rate, isi_cv
 
 __all__ = ["LSM", "LSMResult", "cuba"]
 
 ENCODINGS = ("current", "poisson")
+#: Recurrent connection probability of a large network when none is given (Brette et al. 2007).
+DEFAULT_LSM_DENSITY = 0.02
 #: Default trace sampling: this many samples per trace time constant (see ``LSM.run``).
 TRACE_SAMPLES_PER_TAU = 10
 #: Bound of the per-chunk buffer of every step's traces, for backends whose kernel cannot sample.
@@ -108,8 +118,11 @@ class LSM(InputDrivenModel):
     n_exc, n_inh : int
         Sizes of the excitatory (neurons ``[0, n_exc)``) and inhibitory populations
         (``n_inh`` may be 0).
-    density : float in (0, 1], default 0.02
-        Probability of each possible connection (any source to any target).
+    density : float in (0, 1], optional
+        Probability of each possible connection (any source to any target). By
+        default 2 % (80 synapses per neuron at CUBA's 4,000), raised to about 10
+        sources per neuron below 500 neurons: at 2 % a 100-neuron network would have
+        2 synapses per neuron and no recurrent activity to speak of.
     fan_in : int, optional
         Exact number of sources per neuron; replaces ``density``.
     dt : float, default 1e-4
@@ -154,7 +167,7 @@ class LSM(InputDrivenModel):
         n_exc,
         n_inh,
         *,
-        density=0.02,
+        density=None,
         fan_in=None,
         dt=1e-4,
         tau_m=20e-3,
@@ -206,6 +219,8 @@ class LSM(InputDrivenModel):
         )
         self.input_density = check.density(input_density, "input_density")
         self.input_rate = check.positive_float(input_rate, "input_rate")
+        if fan_in is None and density is None:
+            density = default_density(self.n_neurons, base=DEFAULT_LSM_DENSITY)
         self.density = None if fan_in is not None else density
         self.fan_in = fan_in
         self.seed = seed

@@ -363,3 +363,15 @@ def test_memory_capacity_of_a_delay_line_is_its_length():
 def test_memory_capacity_rejects_misaligned_inputs():
     with pytest.raises(ValueError, match="len\\(inputs\\)"):
         rs.metrics.memory_capacity(np.zeros((100, 3)), np.zeros(99))
+
+
+@pytest.mark.parametrize("n", [20, 100, 300])
+def test_default_density_gives_small_networks_about_ten_synapses_per_neuron(n):
+    net = rs.LSM(int(0.8 * n), n - int(0.8 * n), seed=3)
+    assert 8 <= net.W.nnz / n <= 12
+    assert net.density == pytest.approx(min(1.0, max(0.02, 10 / n)))
+
+
+def test_default_density_of_a_large_network_is_two_percent_and_an_explicit_one_is_kept():
+    assert rs.LSM(3200, 800, seed=0).density == 0.02
+    assert rs.LSM(80, 20, density=0.02, seed=0).density == 0.02
