@@ -176,6 +176,9 @@ _PUBLIC_MODULES = (
     "reservoir.connectivity",
     "reservoir.backends",
     "reservoir.config",
+    "reservoir.models",
+    "reservoir.forecasting",
+    "reservoir.distributed",
 )
 
 

@@ -1,0 +1,4 @@
+"""Models built from reservoirs: composition (stacks, parallel reservoirs, output
+feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
+
+__all__: list[str] = []
