@@ -19,7 +19,9 @@ from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
 from .config import settings
-from .connectivity import _seed_sequence, input_matrix, random_sparse
+from .connectivity import _seed_sequence, input_matrix
+from .connectivity.build import normalised as normalised_connectivity
+from .connectivity.build import recurrent_matrix
 from .kernels.activations import code as activation_code
 
 __all__ = ["ESN"]
@@ -40,6 +42,14 @@ class ESN(InputDrivenModel):
         ``reservoir.connectivity.default_density``).
     fan_in : int, optional
         Exact number of recurrent sources per unit; replaces ``density``.
+    connectivity : str or dict, optional
+        Another generator of the recurrent matrix (``reservoir.connectivity.build``):
+        ``{"kind": "local", "radius": 1.5}`` (units on a grid, each fed by every unit
+        within the radius), ``"distance"`` (Maass et al.'s Gaussian fall-off with
+        distance), ``"ring"``, ``{"kind": "small_world", "neighbours": 4}``,
+        ``"orthogonal"``, ``"fast_spectral"``. ``density``/``fan_in`` apply only to
+        the random kinds (None, "random", "fast_spectral"). The kinds that place the
+        units in space leave their lattice coordinates in ``positions`` (units, d).
     spectral_radius : float > 0, default 0.9
         Spectral radius the recurrent matrix is rescaled to.
     leak_rate : float in (0, 1], default 1.0
@@ -82,6 +92,7 @@ class ESN(InputDrivenModel):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -104,7 +115,9 @@ class ESN(InputDrivenModel):
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
         self.seed = seed
         recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
-        self.W = random_sparse(
+        self.connectivity = normalised_connectivity(connectivity)
+        self.W, self.positions = recurrent_matrix(
+            self.connectivity,
             self.units,
             density=density,
             fan_in=fan_in,
@@ -156,7 +169,7 @@ class ESN(InputDrivenModel):
         self._common(units, dtype, leak_rate, activation, backend)
         self.density = W.nnz / float(units * units)
         self.fan_in = self.spectral_radius = self.input_scaling = self.input_density = None
-        self.bias_scaling = self.seed = None
+        self.bias_scaling = self.seed = self.connectivity = self.positions = None
         self.W = W
         self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
         self.bias = np.ascontiguousarray(bias, dtype=dtype)
@@ -436,7 +449,9 @@ class ESN(InputDrivenModel):
 
     def __repr__(self) -> str:
         connectivity = (
-            f"fan_in={self.fan_in}"
+            f"connectivity={self.connectivity['kind']!r}"
+            if self.connectivity is not None
+            else f"fan_in={self.fan_in}"
             if self.fan_in is not None
             else f"density={self.density:g}"
             if self.density is not None

@@ -37,8 +37,10 @@ from .connectivity import (
     input_matrix,
     push_layout,
     random_delays,
-    random_sparse,
 )
+from .connectivity.build import normalised as normalised_connectivity
+from .connectivity.build import recurrent_matrix
+from .connectivity.local import MAASS_C
 from .kernels.lif import LifState, lif_params, sampled_steps
 from .metrics import firing_rate, isi_cv
 
@@ -125,6 +127,14 @@ class LSM(InputDrivenModel):
         2 synapses per neuron and no recurrent activity to speak of.
     fan_in : int, optional
         Exact number of sources per neuron; replaces ``density``.
+    connectivity : str or dict, optional
+        Another generator of the recurrent synapses (``reservoir.connectivity.build``):
+        e.g. ``{"kind": "distance", "shape": (15, 3, 3)}`` places the neurons in a
+        column and connects them with Maass et al.'s (2002) probability
+        ``C exp(-(D / λ)²)``, λ = 2 and C per E/I pair (0.3 EE, 0.2 EI, 0.4 IE, 0.1 II)
+        by default; ``"local"`` every neuron within a radius. ``density`` and
+        ``fan_in`` then do not apply; ``positions`` holds the neurons' lattice
+        coordinates (n, 3) (the excitatory ones scattered through the column).
     dt : float, default 1e-4
         Step, seconds; at most the smallest time constant.
     tau_m, tau_exc, tau_inh : float, seconds
@@ -169,6 +179,7 @@ class LSM(InputDrivenModel):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         dt=1e-4,
         tau_m=20e-3,
         tau_exc=5e-3,
@@ -223,19 +234,24 @@ class LSM(InputDrivenModel):
             density = default_density(self.n_neurons, base=DEFAULT_LSM_DENSITY)
         self.density = None if fan_in is not None else density
         self.fan_in = fan_in
+        self.connectivity = normalised_connectivity(connectivity)
         self.seed = seed
         self.backend = backends.validate(backend)
         self._backend = backends.resolve(self.backend)
 
         streams = _seed_sequence(seed).spawn(5)
         recurrent_seed, delay_seed, self._input_seed, v_seed, poisson_seed = streams
-        W = random_sparse(
+        W, self.positions = recurrent_matrix(
+            self.connectivity,
             self.n_neurons,
             density=self.density,
             fan_in=fan_in,
-            distribution="bernoulli",
+            spectral_radius=None,
             seed=recurrent_seed,
             dtype=self.dtype,
+            pattern=True,
+            n_exc=self.n_exc,
+            default_C=MAASS_C,
         )
         self.W = dale_weights(W, self.n_exc, self.w_exc, self.w_inh)  # pull layout: rows = targets
         self.W_push = push_layout(self.W)  # rows = sources: what a spike visits
@@ -680,6 +696,7 @@ class LSM(InputDrivenModel):
             "n_inh": self.n_inh,
             "density": self.density,
             "fan_in": self.fan_in,
+            "connectivity": self.connectivity,
             "dt": self.dt,
             "tau_m": self.tau_m,
             "tau_exc": self.tau_exc,
@@ -702,7 +719,13 @@ class LSM(InputDrivenModel):
         }
 
     def __repr__(self) -> str:
-        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        connectivity = (
+            f"connectivity={self.connectivity['kind']!r}"
+            if self.connectivity is not None
+            else f"fan_in={self.fan_in}"
+            if self.fan_in is not None
+            else f"density={self.density:g}"
+        )
         return (
             f"LSM(n_exc={self.n_exc}, n_inh={self.n_inh}, {connectivity}, dt={self.dt:g}, "
             f"input_encoding={self.input_encoding!r}, dtype={self.dtype.name}, backend={self.backend_name!r})"

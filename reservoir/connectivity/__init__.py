@@ -7,9 +7,15 @@ distances is ever formed.
 * :mod:`~reservoir.connectivity.random` -- random sparse connectivity, a fraction of
   all possible connections (``density``, Erdős–Rényi) or of the source layer per
   target (``fan_in``); input matrices, Dale's law and delays on top of it;
-* :mod:`~reservoir.connectivity.spectral` -- the spectral radius and rescaling to it.
+* :mod:`~reservoir.connectivity.local` -- neurons on a lattice (ring, grid, column),
+  connected within a radius or with a probability falling with distance (Maass et al.);
+* :mod:`~reservoir.connectivity.topologies` -- ring, line, small world, orthogonal,
+  fast spectral initialisation, and connections between layers;
+* :mod:`~reservoir.connectivity.spectral` -- the spectral radius and rescaling to it;
+* :mod:`~reservoir.connectivity.build` -- the models' ``connectivity=`` setting.
 """
 
+from .local import MAASS_C, MAASS_LAMBDA, Lattice, distance_sparse, lattice, local_sparse
 from .random import (
     DEFAULT_DENSITY,
     MIN_MEAN_FAN_IN,
@@ -23,6 +29,7 @@ from .random import (
     row_counts,
 )
 from .spectral import rescale_to_spectral_radius, spectral_radius
+from .topologies import between_layers, fast_spectral, line, orthogonal, ring, small_world
 
 __all__ = [
     "random_sparse",
@@ -33,7 +40,19 @@ __all__ = [
     "dale_weights",
     "push_layout",
     "random_delays",
+    "Lattice",
+    "lattice",
+    "local_sparse",
+    "distance_sparse",
+    "ring",
+    "line",
+    "small_world",
+    "orthogonal",
+    "fast_spectral",
+    "between_layers",
     "default_density",
     "DEFAULT_DENSITY",
     "MIN_MEAN_FAN_IN",
+    "MAASS_C",
+    "MAASS_LAMBDA",
 ]

@@ -98,8 +98,9 @@ def _arpack_radius(W: sp.csr_array, tol: float) -> float:
         )
     except spla.ArpackNoConvergence as error:
         values = error.eigenvalues
-        if len(values) == 0:
-            raise RuntimeError("spectral radius: ARPACK did not converge; try method='power'") from error
+        if len(values) == 0:  # e.g. a ring: every eigenvalue on the unit circle, none dominates
+            log.info("spectral radius: ARPACK did not converge; using the power method")
+            return _power_radius(W, tol)
         log.warning("spectral radius: ARPACK converged for %d of %d eigenvalues", len(values), k)
     except spla.ArpackError as error:  # e.g. a nilpotent matrix maps the Krylov space to zero
         log.warning("spectral radius: ARPACK failed (%s); using the power method", error)

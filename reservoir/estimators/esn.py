@@ -47,6 +47,7 @@ class ESNRegressor(BaseEstimator):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -67,6 +68,7 @@ class ESNRegressor(BaseEstimator):
         self.units = units
         self.density = density
         self.fan_in = fan_in
+        self.connectivity = connectivity
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
         self.input_scaling = input_scaling
@@ -272,6 +274,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -289,6 +292,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         self.units = units
         self.density = density
         self.fan_in = fan_in
+        self.connectivity = connectivity
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
         self.input_scaling = input_scaling
