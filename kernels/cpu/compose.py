@@ -35,7 +35,7 @@ from numba import njit
 from ..activations import code
 from ..reference import prepare_stack as _check_layers
 from ._compile import FASTMATH
-from .activation import _activate
+from .activation import _activate_in_place
 
 
 # --------------------------------------------------------------------------- device code
@@ -57,14 +57,24 @@ def _layer_rows(
     leak,
     activation,
 ):
-    """New states of rows [first, last) into z[offset + row]: drive from z, recurrence from x."""
+    """New states of rows [first, last) into z[offset + row]: drive from z, recurrence from x.
+
+    The sums first, then the activation over the whole layer and the leak in loops of their
+    own: those two vectorise (the activation is one call, ``_activate_in_place``), which
+    they did not inside the row loop.
+    """
     for row in range(first, last):
         total = bias[row]
         for k in range(drv_indptr[row], drv_indptr[row + 1]):
             total += drv_data[k] * z[drv_indices[k]]
         for k in range(rec_indptr[row], rec_indptr[row + 1]):
             total += rec_data[k] * x[rec_indices[k]]
-        z[offset + row] = keep * x[row] + leak * _activate(total, activation)
+        z[offset + row] = total
+    new = z[offset + first : offset + last]
+    _activate_in_place(new, activation)
+    previous = x[first:last]
+    for i in range(new.shape[0]):
+        new[i] = keep * previous[i] + leak * new[i]
 
 
 # --------------------------------------------------------------------------- host driver
@@ -200,6 +210,9 @@ def prepare_stack(layers, n_inputs: int, n_feedback: int) -> CpuStackWeights:
         matrix = sp.csr_array((data.astype(dtype), (rows, cols)), shape=(n, columns))
         matrix.sum_duplicates()
         matrix.sort_indices()
+        # 32-bit indices: a third less to stream per nonzero than 64-bit ones
+        matrix.indices = matrix.indices.astype(np.int32)
+        matrix.indptr = matrix.indptr.astype(np.int64)
         return matrix
 
     return CpuStackWeights(

@@ -80,7 +80,7 @@ class FeedbackESN:
         seed=None,
     ):
         if isinstance(reservoir, ESN):
-            stack = Stack([reservoir], include_input=include_input, backend=reservoir.backend_name)
+            stack = Stack([reservoir], include_input=include_input, backend=reservoir.backend)
         elif isinstance(reservoir, Stack):
             if reservoir.readout is not None:
                 raise ValueError("the Stack given as reservoir has a readout; give it to FeedbackESN(readout=...)")
