@@ -8,7 +8,8 @@ training the target of the step before is fed back to the reservoir (teacher
 forcing); in generation the model feeds back its own output (closed loop), so its
 errors come back as input. Gaussian noise on the fed-back targets in training
 (``teacher_noise``) teaches the readout to correct small errors of its own, which
-keeps the loop on the pattern: without it the generated signal drifts away.
+keeps the loop closer to the pattern (on 2026-12-04 here: closed-loop RMSE 0.19
+without noise, 0.047 with ``teacher_noise=0.03``; the run prints its own).
 
 The figure compares the two on the last 500 steps, generated in closed loop after
 2,500 teacher-forced steps (100 units). It runs in a few seconds.
