@@ -284,3 +284,9 @@ def test_parity_with_reservoirpy_deep_model(rng):
     assert np.abs(readout.bias - stack.readout.intercept_).max() <= 1e-9
     test = rng.normal(size=(50, 2))
     assert np.abs(model.run(test) - stack.predict(test)).max() <= 1e-9
+
+
+def test_saturated_layer_warns(rng):
+    layers = [rs.ESN(30, seed=1, dtype="float64"), rs.ESN(20, seed=2, input_scaling=100.0, dtype="float64")]
+    with pytest.warns(rs.ReservoirWarning, match="In layer 1"):
+        Stack(layers).run(rng.normal(size=(100, 1)))

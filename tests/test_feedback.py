@@ -199,3 +199,10 @@ def test_parity_with_reservoirpy_feedback(backend):
     np.testing.assert_allclose(buffer[-1], ours.last_output, atol=0)
     # generation: the model's own outputs fed back
     assert np.abs(model.run(u[200:]) - ours.predict(u[200:])).max() <= 1e-9
+
+
+def test_saturating_feedback_warns():
+    u, y = _series(200)
+    model = _model(fb_scaling=200.0, fb_density=1.0)
+    with pytest.warns(rs.ReservoirWarning, match="fb_scaling"):
+        model.fit(u, 5 + 0.1 * y)

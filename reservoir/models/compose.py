@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _validation as check
 from .. import backends
+from .._diagnostics import SaturationMonitor
 from ..esn import ESN
 from ..kernels.reference import StackLayer
 from ..readouts.ridge import Ridge
@@ -221,7 +222,16 @@ class Stack:
         out = np.empty((batch, steps, self.units), dtype=self.dtype)
         kernels.stack_run(prepared, inputs, state, feedback, out)
         self._state, self._single = state, not batched
+        self.warn_saturation(out, "fb_scaling" if feedback.shape[2] else None)
         return out
+
+    def warn_saturation(self, states, other: str | None = None) -> None:
+        """ReservoirWarning for each tanh layer whose sampled states are mostly saturated."""
+        for index, (layer, block) in enumerate(zip(self.layers, self.split(states))):
+            monitor = SaturationMonitor(layer.activation)
+            monitor.observe(block)
+            hint = f"In layer {index}: lower its spectral_radius or input_scaling{f', {other}' if other else ''}"
+            monitor.finish(lambda hint=hint: f"{hint}, or scale the inputs to about [-1, 1]", stacklevel=4)
 
     def features(self, states, inputs):
         """The readouts' features from states (B, T, N) and inputs (B, T, n_in)."""

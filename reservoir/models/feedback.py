@@ -201,7 +201,7 @@ class FeedbackESN:
             noise = np.random.default_rng(self._noise_seed).standard_normal(fed.shape)
             fed += (self.teacher_noise * noise).astype(self.dtype)
         self.reset()
-        states = self._stack._run(inputs, batched, fed, self.W_fb)
+        states = self._stack._run(inputs, batched, fed, self.W_fb)  # warns of saturation, naming fb_scaling
         X = self._stack.features(states, inputs)[:, warmup:]
         self.readout.fit(X if batched else X[0], train_targets)
         self._single_target = np.ndim(y) == 1
@@ -252,6 +252,7 @@ class FeedbackESN:
         kernels.stack_generate(prepared, inputs, state, last, full, intercept, states, outputs)
         stack._state, stack._single = state, not batched
         self._last_output = last
+        stack.warn_saturation(states, "fb_scaling")
         if self._single_target:
             outputs = outputs[..., 0]
         if not batched:
