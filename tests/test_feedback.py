@@ -206,3 +206,21 @@ def test_saturating_feedback_warns():
     model = _model(fb_scaling=200.0, fb_density=1.0)
     with pytest.warns(rs.ReservoirWarning, match="fb_scaling"):
         model.fit(u, 5 + 0.1 * y)
+
+
+def test_state_and_last_output_set_by_hand_continue_a_run():
+    u, y = _series(160)
+    model = _model().fit(u[:100], y[:100])
+    state, last = model.state, model.last_output
+    whole = model.predict(u[100:])
+    model.reset()
+    model.state, model.last_output = state, last
+    np.testing.assert_array_equal(model.predict(u[100:130]), whole[:30])
+    np.testing.assert_array_equal(model.predict(u[130:]), whole[30:])
+    with pytest.raises(ValueError, match="last_output must have shape"):
+        model.last_output = np.zeros(3)
+    with pytest.raises(ValueError, match="state must have shape"):
+        model.state = np.zeros(7)
+    model.last_output = np.zeros((2, 1))
+    with pytest.raises(ValueError, match="fed-back output of 2 sequence"):
+        model.predict(u[100:])

@@ -40,6 +40,19 @@ from .activation import _activate_in_place
 
 # --------------------------------------------------------------------------- device code
 @njit(inline="always")
+def _row_dot(indptr, indices, data, row, x):
+    """Row `row` of a CSR matrix times x. Over views that start at 0, with unsigned
+    indices: a loop from indptr[row], or signed indices, keeps Numba's negative-index
+    wraparound inside the loop, which measured 1.5-2x slower (and slower than SciPy)."""
+    start, stop = indptr[row], indptr[row + 1]
+    values, columns = data[start:stop], indices[start:stop]
+    total = values.dtype.type(0)
+    for k in range(values.shape[0]):
+        total += values[k] * x[columns[k]]
+    return total
+
+
+@njit(inline="always")
 def _layer_rows(
     first,
     last,
@@ -64,12 +77,8 @@ def _layer_rows(
     they did not inside the row loop.
     """
     for row in range(first, last):
-        total = bias[row]
-        for k in range(drv_indptr[row], drv_indptr[row + 1]):
-            total += drv_data[k] * z[drv_indices[k]]
-        for k in range(rec_indptr[row], rec_indptr[row + 1]):
-            total += rec_data[k] * x[rec_indices[k]]
-        z[offset + row] = total
+        z[offset + row] = bias[row] + _row_dot(drv_indptr, drv_indices, drv_data, row, z)
+        z[offset + row] += _row_dot(rec_indptr, rec_indices, rec_data, row, x)
     new = z[offset + first : offset + last]
     _activate_in_place(new, activation)
     previous = x[first:last]
@@ -210,8 +219,8 @@ def prepare_stack(layers, n_inputs: int, n_feedback: int) -> CpuStackWeights:
         matrix = sp.csr_array((data.astype(dtype), (rows, cols)), shape=(n, columns))
         matrix.sum_duplicates()
         matrix.sort_indices()
-        # 32-bit indices: a third less to stream per nonzero than 64-bit ones
-        matrix.indices = matrix.indices.astype(np.int32)
+        # unsigned 32-bit indices: no wraparound check on x[index], and a third less to stream than 64-bit
+        matrix.indices = matrix.indices.astype(np.uint32)
         matrix.indptr = matrix.indptr.astype(np.int64)
         return matrix
 

@@ -175,6 +175,15 @@ class Stack:
             return np.zeros(self.units, dtype=self.dtype)
         return self._state[0].copy() if self._single else self._state.copy()
 
+    @state.setter
+    def state(self, value):
+        value = np.asarray(value, dtype=self.dtype)
+        if value.ndim not in (1, 2) or value.shape[-1] != self.units:
+            raise ValueError(f"state must have shape (N={self.units},) or (B, {self.units}), got {value.shape}")
+        check.finite_sequences(value.reshape(1, -1, self.units), "state")
+        self._single = value.ndim == 1
+        self._state = np.array(value.reshape(-1, self.units))
+
     def reset(self):
         """Forget the state of every layer: the next run starts from zeros."""
         self._state = None

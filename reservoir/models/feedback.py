@@ -147,6 +147,10 @@ class FeedbackESN:
         """Current reservoir state (all layers of a stack, concatenated)."""
         return self._stack.state
 
+    @state.setter
+    def state(self, value):
+        self._stack.state = value
+
     @property
     def last_output(self) -> np.ndarray:
         """The output the next step reads back (zeros after reset)."""
@@ -155,6 +159,17 @@ class FeedbackESN:
         if self._last_output is None:
             return np.zeros(self.W_fb.shape[1], dtype=self.dtype)
         return self._last_output[0].copy() if self._stack._single else self._last_output.copy()
+
+    @last_output.setter
+    def last_output(self, value):
+        if self.W_fb is None:
+            raise ValueError(self._unknown_width("last_output"))
+        value = np.asarray(value, dtype=self.dtype)
+        n_fb = self.W_fb.shape[1]
+        if value.ndim not in (1, 2) or value.shape[-1] != n_fb:
+            raise ValueError(f"last_output must have shape ({n_fb},) or (B, {n_fb}), got {value.shape}")
+        check.finite_sequences(value.reshape(1, -1, n_fb), "last_output")
+        self._last_output = np.array(value.reshape(-1, n_fb))
 
     def reset(self):
         """Forget the reservoir state and the fed-back output: the next run starts from zeros."""
@@ -243,6 +258,11 @@ class FeedbackESN:
         state = stack._start_state(batch)
         if self._last_output is None:
             last = np.zeros((batch, n_fb), dtype=self.dtype)
+        elif self._last_output.shape[0] != batch:
+            raise ValueError(
+                f"the model holds the fed-back output of {self._last_output.shape[0]} sequence(s) but u has "
+                f"{batch}; call reset() to start new sequences"
+            )
         else:
             last = self._last_output.copy()
         full = stack.readout_coefficients(coef).astype(self.dtype)
