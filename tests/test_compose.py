@@ -290,3 +290,12 @@ def test_saturated_layer_warns(rng):
     layers = [rs.ESN(30, seed=1, dtype="float64"), rs.ESN(20, seed=2, input_scaling=100.0, dtype="float64")]
     with pytest.warns(rs.ReservoirWarning, match="In layer 1"):
         Stack(layers).run(rng.normal(size=(100, 1)))
+
+
+def test_a_layer_with_input_weights_of_another_width_is_named(rng):
+    second = rs.ESN(10, seed=2, dtype="float64")
+    second.run(rng.normal(size=(5, 3)))  # W_in drawn for 3 inputs
+    with pytest.raises(
+        ValueError, match="layer 1 is driven by layer 0 \\(30 features per step\\), but its W_in expects 3"
+    ):
+        Stack([rs.ESN(30, seed=1, dtype="float64"), second]).run(rng.normal(size=(5, 1)))

@@ -80,7 +80,8 @@ class Stack:
     Notes
     -----
     The state carries over between calls until :meth:`reset`; :meth:`fit` starts from
-    rest and leaves the state at the end of the training sequences.
+    rest and leaves the state at the end of the training sequences. The model keeps
+    its own state: the layers' ``state`` is neither read nor changed.
     """
 
     def __init__(self, layers, *, parallel=False, readout_from=None, include_input=False, readout=None, backend="auto"):
@@ -144,8 +145,16 @@ class Stack:
         return width + (self.n_inputs if self.include_input else 0)
 
     def _ensure_input_weights(self, n_in: int) -> None:
-        for layer, source in zip(self.layers, self.sources()):
-            layer._ensure_input_weights(n_in if source < 0 else self.layers[source].units)
+        for index, (layer, source) in enumerate(zip(self.layers, self.sources())):
+            width = n_in if source < 0 else self.layers[source].units
+            try:
+                layer._ensure_input_weights(width)
+            except ValueError:
+                driver = "u" if source < 0 else f"layer {source}"
+                raise ValueError(
+                    f"layer {index} is driven by {driver} ({width} features per step), but its W_in expects "
+                    f"{layer.W_in.shape[1]}"
+                ) from None
 
     def _layer_specs(self, W_fb=None) -> list[StackLayer]:
         """The layers as the kernels take them; W_fb (rows of the input-driven layers, n_fb)."""
