@@ -187,7 +187,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=500, help="time steps per timed run")
-    parser.add_argument("--train", type=int, default=600, help="teacher-forced steps before the feedback run")
+    parser.add_argument("--train", type=int, default=1500, help="teacher-forced steps before the feedback run")
     parser.add_argument("--deep-input-density", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=None, help="threads of BLAS and Numba (set before import)")
     args = parser.parse_args(argv)
