@@ -36,7 +36,7 @@ from numba import njit
 
 from ..activations import code
 from ..reference import prepare_stack as _check_layers
-from ._compile import FASTMATH
+from ._compile import FASTMATH, announce
 from .activation import _activate_in_place
 
 
@@ -72,6 +72,7 @@ def _layer_rows(first, last, new, previous, indptr, indices, data, bias, z, keep
 
 
 # --------------------------------------------------------------------------- host driver
+@announce("a composed model's step (stacked layers, feedback)")
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _stack_loop(
     indptr,
