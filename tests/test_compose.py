@@ -299,3 +299,18 @@ def test_a_layer_with_input_weights_of_another_width_is_named(rng):
         ValueError, match="layer 1 is driven by layer 0 \\(30 features per step\\), but its W_in expects 3"
     ):
         Stack([rs.ESN(30, seed=1, dtype="float64"), second]).run(rng.normal(size=(5, 1)))
+
+
+def test_parity_with_reservoirpy_parallel_model(rng):
+    nodes = pytest.importorskip("reservoirpy.nodes")
+    first, second = rs.ESN(25, seed=7, leak_rate=0.4, dtype="float64"), rs.ESN(20, seed=8, dtype="float64")
+    u = rng.normal(size=(200, 1))
+    y = np.roll(u, 2, axis=0) ** 2
+    stack = Stack([first, second], parallel=True, readout=rs.Ridge(1e-5)).fit(u, y, warmup=5)
+    r1, r2 = (nodes.Reservoir(W=e.W, Win=e.W_in, bias=e.bias, lr=e.leak_rate) for e in (first, second))
+    readout = nodes.Ridge(ridge=1e-5)
+    model = nodes.Input() >> [r1, r2] >> readout
+    model.fit(u, y, warmup=5)
+    assert np.abs(readout.Wout.T - stack.readout.coef_).max() <= 1e-9
+    test = rng.normal(size=(40, 1))
+    assert np.abs(model.run(test) - stack.predict(test)).max() <= 1e-9
