@@ -224,3 +224,18 @@ def test_state_and_last_output_set_by_hand_continue_a_run():
     model.last_output = np.zeros((2, 1))
     with pytest.raises(ValueError, match="fed-back output of 2 sequence"):
         model.predict(u[100:])
+
+
+def test_rebuilt_from_its_config_and_arrays_predicts_the_same():
+    """The model-file convention: JSON-able parameters plus array attributes rebuild the model."""
+    u, y = _series(160)
+    model = _model(include_input=True).fit(u[:120], y[:120])
+    config, esn = model.config(), model.reservoir
+    reservoir = rs.ESN.from_weights(esn.W, esn.W_in, esn.bias, leak_rate=config["reservoir"]["leak_rate"])
+    readout = rs.Ridge(**config["readout"])
+    readout.coef_, readout.intercept_ = model.readout.coef_, model.readout.intercept_
+    options = ("include_input", "fb_scaling", "fb_density", "fb_distribution", "teacher_noise", "n_feedback", "seed")
+    rebuilt = FeedbackESN(reservoir, readout, **{name: config[name] for name in options})
+    rebuilt.W_fb = model.W_fb
+    rebuilt.state, rebuilt.last_output = model.state, model.last_output
+    np.testing.assert_array_equal(rebuilt.predict(u[120:]), model.predict(u[120:]))

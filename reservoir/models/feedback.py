@@ -105,7 +105,6 @@ class FeedbackESN:
         self._fb_seed, self._noise_seed = _seed_sequence(seed).spawn(2)
         self.W_fb = None
         self._last_output = None
-        self._single_target = False
         if n_feedback is not None:
             self._draw_feedback_weights(check.positive_int(n_feedback, "n_feedback"))
 
@@ -219,7 +218,6 @@ class FeedbackESN:
         states = self._stack._run(inputs, batched, fed, self.W_fb)  # warns of saturation, naming fb_scaling
         X = self._stack.features(states, inputs)[:, warmup:]
         self.readout.fit(X if batched else X[0], train_targets)
-        self._single_target = np.ndim(y) == 1
         self._last_output = targets[:, -1].copy()
         return self
 
@@ -273,7 +271,7 @@ class FeedbackESN:
         stack._state, stack._single = state, not batched
         self._last_output = last
         stack.warn_saturation(states, "fb_scaling")
-        if self._single_target:
+        if np.ndim(self.readout.coef_) == 1:  # fitted on 1-D targets: 1-D outputs, as Ridge.predict gives
             outputs = outputs[..., 0]
         if not batched:
             outputs, states = outputs[0], states[0]
