@@ -1,4 +1,7 @@
 """Models built from reservoirs: composition (stacks, parallel reservoirs, output
 feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 
-__all__: list[str] = []
+from .compose import Stack
+from .feedback import FeedbackESN
+
+__all__: list[str] = ["Stack", "FeedbackESN"]
