@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from . import _validation as check
 from . import backends
+from ._diagnostics import warn_silent_network
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
 from .connectivity import (
@@ -686,6 +687,9 @@ class LSM(InputDrivenModel):
             if batched:
                 trials = joined[:, 2].copy()
         states = None if out is None else (out if batched else out[0])
+        silent = (times is not None and times.size == 0) or (times is None and out is not None and not out.any())
+        if silent:
+            warn_silent_network(self, steps, stacklevel=4)
         return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch, period)
 
     def config(self) -> dict:
