@@ -177,6 +177,18 @@ def test_params_are_plain_values_and_rebuild_the_model(rng):
     assert "u0(t)*u0(t)*u0(t)" in names and "1" not in names
 
 
+def test_scikit_learn_clone_and_set_params(rng):
+    from sklearn.base import clone
+
+    model = NVAR(delay=np.int64(3), alpha=1, dtype=np.float32)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert json.loads(json.dumps(model.config()))["dtype"] == "float32"
+    X = lorenz_like(rng, 400)
+    copy.set_params(order=3).fit(X)
+    assert copy.coef_.shape[1] == NVAR(delay=3, order=3).n_features_for(3)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -97,21 +97,22 @@ class NVAR(BaseEstimator):
         dtype="float64",
         backend="auto",
     ):
-        self.delay = check.positive_int(delay, "delay")
-        self.order = check.positive_int(order, "order")
-        self.strides = check.positive_int(strides, "strides")
+        # Checked here, so that a bad value fails where it is written; stored as given
+        # (scikit-learn's clone and get_params expect the arguments unchanged).
+        check.positive_int(delay, "delay")
+        check.positive_int(order, "order")
+        check.positive_int(strides, "strides")
         if not isinstance(constant, (bool, np.bool_)):
             raise TypeError(f"constant must be True or False, got {constant!r}")
-        self.constant = bool(constant)
         if monomials not in _MONOMIALS:
             raise ValueError(f"monomials must be one of {_MONOMIALS}, got {monomials!r}")
-        self.monomials = monomials
-        self.alpha = check.non_negative_float(alpha, "alpha")
+        check.non_negative_float(alpha, "alpha")
         if target not in _TARGETS:
             raise ValueError(f"target must be one of {_TARGETS}, got {target!r}")
-        self.target = target
-        self.dtype = check.float_dtype(dtype).name
-        self.backend = backends.validate(backend)
+        check.float_dtype(dtype)
+        backends.validate(backend)
+        self.delay, self.order, self.strides, self.constant = delay, order, strides, constant
+        self.monomials, self.alpha, self.target, self.dtype, self.backend = monomials, alpha, target, dtype, backend
         self._kernels()  # a backend without NVAR kernels fails here, not at fit
 
     # ------------------------------------------------------------------ structure
@@ -121,9 +122,10 @@ class NVAR(BaseEstimator):
         return (self.delay - 1) * self.strides + 1
 
     def _orders(self) -> tuple[int, ...]:
-        if self.order < 2:
+        order = int(self.order)
+        if order < 2:
             return ()
-        return (self.order,) if self.monomials == "exact" else tuple(range(2, self.order + 1))
+        return (order,) if self.monomials == "exact" else tuple(range(2, order + 1))
 
     def n_features_for(self, n_inputs: int) -> int:
         """Number of features for `n_inputs` inputs per step."""
@@ -152,8 +154,19 @@ class NVAR(BaseEstimator):
         return names
 
     def config(self) -> dict:
-        """Everything needed to rebuild this model (before fitting), as plain values."""
-        return {"model": "NVAR", **self.get_params()}
+        """Everything needed to rebuild this model (before fitting), as plain (JSON) values."""
+        return {
+            "model": "NVAR",
+            "delay": int(self.delay),
+            "order": int(self.order),
+            "strides": int(self.strides),
+            "constant": bool(self.constant),
+            "monomials": self.monomials,
+            "alpha": float(self.alpha),
+            "target": self.target,
+            "dtype": check.float_dtype(self.dtype).name,
+            "backend": self.backend,
+        }
 
     def _kernels(self):
         name = self.backend
@@ -174,7 +187,7 @@ class NVAR(BaseEstimator):
 
     # ------------------------------------------------------------------ features
     def _sequences(self, X, name="X", n_features=None):
-        array, batched = check.sequences(X, np.dtype(self.dtype), name, n_features)
+        array, batched = check.sequences(X, check.float_dtype(self.dtype), name, n_features)
         if array.shape[1] < self.window_span:
             raise ValueError(
                 f"{name} has {array.shape[1]} time steps, fewer than one window of delay={self.delay} "
@@ -187,7 +200,8 @@ class NVAR(BaseEstimator):
             (inputs.shape[0], inputs.shape[1] - self.window_span + 1, self.n_features_for(inputs.shape[2])),
             dtype=inputs.dtype,
         )
-        return self._kernels().nvar_features(inputs, self.delay, self.strides, self._orders(), self.constant, out)
+        delay, strides, constant = int(self.delay), int(self.strides), bool(self.constant)
+        return self._kernels().nvar_features(inputs, delay, strides, self._orders(), constant, out)
 
     def transform(self, X) -> np.ndarray:
         """Features of every whole window of X.
@@ -248,7 +262,7 @@ class NVAR(BaseEstimator):
                 f"{' and the one-step-ahead target' if forecasting else ''}"
             )
         features = self._features(inputs[:, :last])[:, warmup:]
-        ridge = Ridge(alpha=self.alpha, fit_intercept=not self.constant).fit(features, targets[:, first:last])
+        ridge = Ridge(alpha=float(self.alpha), fit_intercept=not self.constant).fit(features, targets[:, first:last])
         self.coef_ = np.atleast_2d(ridge.coef_).astype(np.float64)
         self.intercept_ = np.atleast_1d(np.asarray(ridge.intercept_, dtype=np.float64))
         self.n_features_in_ = inputs.shape[2]
@@ -307,7 +321,15 @@ class NVAR(BaseEstimator):
         out = np.empty((window.shape[0], n_steps, window.shape[2]), dtype=window.dtype)
         increment = self.target == "increment"
         self._kernels().nvar_forecast(
-            window, self.coef_, self.intercept_, self.delay, self.strides, self._orders(), self.constant, increment, out
+            window,
+            self.coef_,
+            self.intercept_,
+            int(self.delay),
+            int(self.strides),
+            self._orders(),
+            bool(self.constant),
+            increment,
+            out,
         )
         finite = np.isfinite(out).all(axis=(0, 2))
         if not finite.all():
