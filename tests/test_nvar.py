@@ -240,6 +240,20 @@ def test_a_diverging_loop_warns():
         model.forecast(50, history=np.array([2.0]))
 
 
+def test_lorenz_in_the_papers_setup_forecasts_for_lyapunov_times():
+    """Gauthier et al. (2021): dt 0.025, 400 training points after 200, k=2, s=1, order 2, ridge 2.5e-6."""
+    from reservoir.datasets import lorenz
+
+    x0 = (17.67715816276679, 12.931379185960404, 43.91404334248268)
+    series = lorenz(1001, dt=0.025, x0=x0, method="RK23")
+    model = NVAR(2, 2, 1, alpha=2.5e-6).fit(series[:601], warmup=199)
+    assert model.coef_.shape == (3, 28)
+    error = np.linalg.norm(model.forecast(400) - series[601:], axis=1) / np.sqrt(series.var(axis=0).sum())
+    one_lyapunov = round(1 / 0.9056 / 0.025)
+    assert np.sqrt(np.mean(error[:one_lyapunov] ** 2)) < 1e-2
+    assert np.argmax(error > 0.4) * 0.025 * 0.9056 > 3  # valid for more than 3 Lyapunov times
+
+
 # --------------------------------------------------------------------------- ReservoirPy 0.4.2
 rpy_nodes = pytest.importorskip("reservoirpy.nodes")
 

@@ -77,11 +77,15 @@ class NVAR(BaseEstimator):
 
     Examples
     --------
+    The Lorenz-63 forecast of Gauthier et al. (2021): 400 training points after a
+    warm-up of 200, then the closed loop from the end of the training data.
+
     >>> from reservoir.datasets import lorenz
-    >>> series = lorenz(1000, dt=0.025)
-    >>> model = NVAR(delay=2, order=2, alpha=2.5e-6).fit(series[200:601])
-    >>> model.forecast(100).shape
-    (100, 3)
+    >>> x0 = (17.67715816276679, 12.931379185960404, 43.91404334248268)
+    >>> series = lorenz(1401, dt=0.025, x0=x0, method="RK23")
+    >>> model = NVAR(delay=2, order=2, strides=1, alpha=2.5e-6).fit(series[:601], warmup=199)
+    >>> model.forecast(800).shape  # series[601:1401]
+    (800, 3)
     """
 
     def __init__(
