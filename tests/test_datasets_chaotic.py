@@ -151,6 +151,13 @@ def test_flows_equal_reservoirpy_on_the_same_time_grid(ours, name, kwargs):
     np.testing.assert_allclose(ours(n, dt=dt, **SAME_SOLVER), theirs, rtol=1e-9, atol=1e-9)
 
 
+def test_lorenz_by_solver_equals_reservoirpy_on_the_same_time_grid():
+    datasets = pytest.importorskip("reservoirpy.datasets")
+    n, dt, x0 = 200, 0.025, [17.677, 12.931, 43.914]
+    theirs = datasets.lorenz(n, x0=x0, h=dt * (n - 1) / n, **SAME_SOLVER)
+    np.testing.assert_allclose(lorenz(n, dt=dt, x0=x0, **SAME_SOLVER), theirs, rtol=1e-9, atol=1e-9)
+
+
 def test_lorenz96_equals_reservoirpy_on_the_same_time_grid():
     """ReservoirPy's lorenz96 samples n points over (n·h)·h; h = sqrt(dt (n-1)/n) gives our grid."""
     datasets = pytest.importorskip("reservoirpy.datasets")
