@@ -24,6 +24,7 @@ from math import comb
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from .. import _validation as check
 from .. import backends
@@ -277,7 +278,7 @@ class NVAR(BaseEstimator):
 
     def _check_fitted(self):
         if not hasattr(self, "coef_"):
-            raise ValueError("this NVAR is not fitted yet: call fit first")
+            raise NotFittedError("this NVAR is not fitted yet: call fit first")
 
     def predict(self, X) -> np.ndarray:
         """Readout output for every whole window of X (open loop, one step ahead).
