@@ -289,3 +289,23 @@ def test_fit_and_closed_loop_equal_reservoirpy(rng):
     np.testing.assert_allclose(model.coef_, np.asarray(ridge.Wout).T, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(model.intercept_, np.ravel(ridge.bias), rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(model.forecast(30), np.array(theirs), rtol=1e-9, atol=1e-9)
+
+
+def test_closed_loop_with_reservoirpys_readout_equals_its_loop_on_lorenz():
+    """On the paper's Lorenz data the ridge system is ill-conditioned (about 1e14), so the two
+    solvers' readouts differ by rounding; given ReservoirPy's readout, the closed loops agree."""
+    from reservoir.datasets import lorenz
+
+    x0 = (17.67715816276679, 12.931379185960404, 43.91404334248268)
+    X = lorenz(700, dt=0.025, x0=x0, method="RK23")
+    nvar, ridge = rpy_nodes.NVAR(delay=2, order=2, strides=1), rpy_nodes.Ridge(ridge=2.5e-6)
+    network = nvar >> ridge
+    network.fit(X[:600], X[1:601] - X[:600], warmup=200)
+    u, theirs = X[600], []
+    for _ in range(44):  # one Lyapunov time
+        u = u + np.ravel(network(u))
+        theirs.append(u)
+    model = NVAR(2, 2, 1, constant=False, monomials="exact", alpha=2.5e-6).fit(X[:601], warmup=199)
+    np.testing.assert_allclose(model.forecast(44), np.array(theirs), rtol=1e-3, atol=1e-3)  # rounding apart
+    model.coef_, model.intercept_ = np.asarray(ridge.Wout).T.copy(), np.ravel(ridge.bias).copy()
+    np.testing.assert_allclose(model.forecast(44, history=X[:601]), np.array(theirs), rtol=1e-9, atol=1e-9)
