@@ -304,3 +304,57 @@ def stack_generate(layers, inputs, state, last_output, coef, intercept, out, out
         state[b] = out[b, -1]
         last_output[b] = y
     return outputs
+
+
+# --------------------------------------------------------------------------- NVAR
+# Next-generation reservoir computing (Gauthier et al. 2021): features of a window of
+# delayed inputs. The linear part at step t is [u[t], u[t-s], ..., u[t-(k-1)s]] (k = delay,
+# s = strides), flattened input by input; the nonlinear part is the product of every
+# combination with replacement of linear components, in itertools' order, for each order
+# in `orders`; an optional constant 1 comes first. Windows are whole: the first feature
+# row belongs to step (k-1)s.
+
+
+def nvar_features(inputs, delay: int, strides: int, orders, constant: bool, out):
+    """Features of every whole window of B sequences.
+
+    inputs (B, T, n_in); out (B, T - (delay-1)*strides, n_features) is filled and returned.
+    """
+    import itertools
+
+    span = (delay - 1) * strides
+    n_linear = delay * inputs.shape[2]
+    for b in range(inputs.shape[0]):
+        for row, t in enumerate(range(span, inputs.shape[1])):
+            linear = np.concatenate([inputs[b, t - j * strides] for j in range(delay)])
+            values = [np.ones(1, dtype=inputs.dtype)] if constant else []
+            values.append(linear)
+            for order in orders:
+                combos = itertools.combinations_with_replacement(range(n_linear), order)
+                values.append(np.array([np.prod(linear[list(c)]) for c in combos], dtype=inputs.dtype))
+            out[b, row] = np.concatenate(values)
+    return out
+
+
+def nvar_forecast(window, coef, intercept, delay: int, strides: int, orders, constant: bool, increment: bool, out):
+    """Closed loop: each prediction becomes the next input.
+
+    window (B, (delay-1)*strides + 1, n_in): the last inputs, oldest first; coef
+    (n_in, n_features), intercept (n_in,): the readout ``y = coef @ features + intercept``.
+    The next input is ``u[t] + y`` with ``increment`` (the readout predicts u[t+1] - u[t]),
+    else ``y``. out (B, n_steps, n_in) receives the predictions; window is advanced in place.
+    """
+    n_steps = out.shape[1]
+    coef, intercept = np.asarray(coef, dtype=window.dtype), np.asarray(intercept, dtype=window.dtype)
+    for b in range(window.shape[0]):
+        history = list(window[b])
+        for t in range(n_steps):
+            recent = np.asarray(history[-window.shape[1] :])[None]
+            features = np.empty((1, 1, coef.shape[1]), dtype=window.dtype)
+            nvar_features(recent, delay, strides, orders, constant, features)
+            y = coef @ features[0, 0] + intercept
+            following = history[-1] + y if increment else y
+            out[b, t] = following
+            history.append(out[b, t].copy())
+        window[b] = np.asarray(history[-window.shape[1] :])
+    return out

@@ -3,5 +3,6 @@ feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 
 from .compose import Stack
 from .feedback import FeedbackESN
+from .nvar import NVAR
 
-__all__: list[str] = ["Stack", "FeedbackESN"]
+__all__: list[str] = ["Stack", "FeedbackESN", "NVAR"]
