@@ -22,7 +22,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import ortho_group
 
 from .. import _arrays, _pandas
 from .. import _validation as check
@@ -57,6 +56,8 @@ def random_orthogonal(n: int, *, seed=None, dtype="float64") -> np.ndarray:
     rng = np.random.default_rng(_seed_sequence(seed))
     if n == 1:  # ortho_group needs n >= 2; the 1 x 1 orthogonal matrices are +1 and -1
         return np.array([[rng.choice((-1.0, 1.0))]], dtype=check.float_dtype(dtype))
+    from scipy.stats import ortho_group  # scipy.stats takes a while to import: only when drawing
+
     return ortho_group.rvs(n, random_state=rng).astype(check.float_dtype(dtype))
 
 
