@@ -224,7 +224,9 @@ def lsm_run(
 #     gain += eta * d_gain ;  offset += eta * d_offset
 #
 # ES2N (Ceni & Gallicchio 2024), proximity beta per unit:
-#     x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + (1 - beta) * O @ x[t-1]
+#     x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + O @ ((1 - beta) * x[t-1])
+# (for one beta, (1 - beta) * O @ x[t-1]; per unit, the (1 - beta) weighs each unit's
+# state entering the orthogonal map, as ReservoirPy's ES2N computes it).
 
 
 def prepare_ip(W, W_in, bias) -> ReferenceEsnWeights:
@@ -319,7 +321,7 @@ def es2n_run(weights: ReferenceEs2nWeights, proximity, inputs, state, activation
     x = state.copy()
     for t in range(inputs.shape[1]):
         pre = (drive.W @ x.T).T + inputs[:, t] @ drive.W_in.T + drive.bias
-        x = proximity * f(pre) + (1.0 - proximity) * (x @ O.T)
+        x = proximity * f(pre) + ((1.0 - proximity) * x) @ O.T
         out[:, t] = x
     state[...] = x
     return out

@@ -1,6 +1,8 @@
 """Numba CPU path of the edge-of-stability ESN (``reservoir.models.ES2N``).
 
-    x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + (1 - beta) * O @ x[t-1]
+    x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + O @ ((1 - beta) * x[t-1])
+
+(with one beta, ``(1 - beta) * O @ x[t-1]``).
 
 W stays sparse (CSR); O is a dense orthogonal (n, n) matrix, so each step costs
 ``nnz(W) + n * n_in + n * n`` multiply-adds per sequence: O dominates from a few
@@ -31,10 +33,13 @@ from .plasticity import CpuSparseDrive, prepare_drive
 def _es2n_run(indptr, indices, data, W_in, bias, O, proximity, inputs, state, activation, out):
     n = state.shape[1]
     for s in prange(inputs.shape[0]):
+        kept = np.empty(n, dtype=state.dtype)  # (1 - beta) * x[t-1], the orthogonal map's input
         for t in range(inputs.shape[1]):
             previous = state[s] if t == 0 else out[s, t - 1]
             current = out[s, t]
             u = inputs[s, t]
+            for j in range(n):
+                kept[j] = (1.0 - proximity[j]) * previous[j]
             for i in range(n):
                 total = bias[i]
                 for k in range(indptr[i], indptr[i + 1]):
@@ -44,9 +49,8 @@ def _es2n_run(indptr, indices, data, W_in, bias, O, proximity, inputs, state, ac
                 rotated = 0.0 * total
                 row = O[i]
                 for j in range(n):
-                    rotated += row[j] * previous[j]
-                beta = proximity[i]
-                current[i] = beta * _activate(total, activation) + (1.0 - beta) * rotated
+                    rotated += row[j] * kept[j]
+                current[i] = proximity[i] * _activate(total, activation) + rotated
         if inputs.shape[1] > 0:
             state[s, :] = out[s, inputs.shape[1] - 1]
 

@@ -2,6 +2,10 @@
 
     x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + (1 - beta) * O @ x[t-1]
 
+(with a beta per unit, the second term is ``O @ ((1 - beta) * x[t-1])``: each unit's
+``1 - beta`` weighs its state as it enters the orthogonal map, which is what
+ReservoirPy's ``ES2N`` computes for a per-unit ``proximity``).
+
 ``O`` is a random orthogonal matrix and ``beta`` (the *proximity*, per unit or one
 value) weighs the nonlinear reservoir against the orthogonal map, whose Jacobian
 has every eigenvalue on the unit circle: a small ``beta`` keeps the dynamics close
@@ -92,7 +96,8 @@ class ES2N(ESN):
     proximity : float in (0, 1] or array (units,), default 0.1
         ``beta``: the weight of the nonlinear reservoir against the orthogonal map
         (1 is a plain ESN). ReservoirPy's default is 1.0; the paper's regime, and
-        the reason to use ES2N, is a small ``beta``.
+        the reason to use ES2N, is a small ``beta``. Per unit, unit j's ``1 - beta[j]``
+        scales its state entering ``O`` (ReservoirPy's arithmetic).
     spectral_radius : float > 0, default 1.0
         Spectral radius ``W`` is rescaled to (ReservoirPy's ``sr``).
     density, fan_in, input_scaling, input_density, bias_scaling, activation, seed, dtype
