@@ -5,7 +5,7 @@ section): a leaky integral ``r`` of the sparse drive and the adapted output
 ``x = f(gain * r + offset)``. Training adapts gain and offset after every step, so
 its stream is sequential (sequence after sequence, epoch after epoch) and the whole
 of it, epochs included, is one compiled call. Running with fixed gain and offset is
-parallel over the sequences of a batch. Each step reads the CSR rows once: the drive
+parallel over the sequences of a batch (serial for one sequence). Each step reads the CSR rows once: the drive
 of unit i, its integral, its output and (training) its gain and offset update are
 one pass, since unit i's update reads only unit i's values.
 
@@ -28,28 +28,42 @@ from .activation import _activate
 
 
 # --------------------------------------------------------------------------- device code
-@announce("an intrinsic-plasticity reservoir run")
-@njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
-def _ip_run(indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out):
-    """Every sequence in parallel: out[s, t] = f(gain * r + offset), r the leaky integral."""
+@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+def _ip_sequence(s, indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out):
+    """Sequence s: out[s, t] = f(gain * r + offset), r the leaky integral (inlined into both runs)."""
     n = state.shape[1]
     keep = 1.0 - leak
+    r = internal[s]
+    for t in range(inputs.shape[1]):
+        previous = state[s] if t == 0 else out[s, t - 1]
+        current = out[s, t]
+        u = inputs[s, t]
+        for i in range(n):
+            total = bias[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                total += data[k] * previous[indices[k]]
+            for j in range(u.shape[0]):
+                total += W_in[i, j] * u[j]
+            r[i] = keep * r[i] + leak * total
+            current[i] = _activate(gain[i] * r[i] + offset[i], activation)
+    if inputs.shape[1] > 0:
+        state[s, :] = out[s, inputs.shape[1] - 1]
+
+
+# A parallel region costs tens of microseconds to start (far more on a loaded machine),
+# more than a whole short run of one sequence: one sequence runs serially.
+@announce("an intrinsic-plasticity reservoir run")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _ip_run_serial(indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out):
+    for s in range(inputs.shape[0]):
+        _ip_sequence(s, indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out)
+
+
+@announce("an intrinsic-plasticity reservoir run on a batch")
+@njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
+def _ip_run_parallel(indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out):
     for s in prange(inputs.shape[0]):
-        r = internal[s]
-        for t in range(inputs.shape[1]):
-            previous = state[s] if t == 0 else out[s, t - 1]
-            current = out[s, t]
-            u = inputs[s, t]
-            for i in range(n):
-                total = bias[i]
-                for k in range(indptr[i], indptr[i + 1]):
-                    total += data[k] * previous[indices[k]]
-                for j in range(u.shape[0]):
-                    total += W_in[i, j] * u[j]
-                r[i] = keep * r[i] + leak * total
-                current[i] = _activate(gain[i] * r[i] + offset[i], activation)
-        if inputs.shape[1] > 0:
-            state[s, :] = out[s, inputs.shape[1] - 1]
+        _ip_sequence(s, indptr, indices, data, W_in, bias, gain, offset, inputs, internal, state, leak, activation, out)
 
 
 @announce("intrinsic-plasticity training")
@@ -129,7 +143,7 @@ def ip_run(weights: CpuSparseDrive, gain, offset, inputs, internal, state, leak_
     """Same contract as ``reference.ip_run``."""
     dtype = weights.data.dtype
     call(
-        _ip_run,
+        _ip_run_parallel if inputs.shape[0] > 1 else _ip_run_serial,
         *weights.arrays(),
         np.ascontiguousarray(gain, dtype=dtype),
         np.ascontiguousarray(offset, dtype=dtype),
