@@ -144,7 +144,7 @@ def main(argv=None) -> None:
             per_step = {k: 1e6 * statistics.median(v) / args.steps for k, v in times.items()}
             print(
                 f"| {units} | {name} | {per_step['ours']:.2f} | {per_step['theirs']:.1f} | "
-                f"{statistics.median(ratios):.0f}x | {min(ratios):.0f}-{max(ratios):.0f}x | {compare():.1e} |",
+                f"{statistics.median(ratios):.1f}x | {min(ratios):.1f}-{max(ratios):.1f}x | {compare():.1e} |",
                 flush=True,
             )
 
