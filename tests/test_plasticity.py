@@ -222,8 +222,13 @@ def test_bad_inputs_raise_and_change_nothing(rng):
         ip.fit(u, warmup=50)
     with pytest.raises(ValueError, match="features"):
         ip.fit(rng.uniform(size=(30, 2)))
+    with pytest.raises(ValueError, match="different widths|features"):
+        ip.fit([u[:10], rng.uniform(size=(12, 2))])
     np.testing.assert_array_equal(ip.gain, gain)
     np.testing.assert_array_equal(ip.state, state)
+    ip.reset().run(np.stack([u, u]))
+    with pytest.raises(ValueError, match="holds the state of 2 sequences.*call reset"):
+        ip.fit(u)
 
 
 def test_a_learning_rate_that_overshoots_warns(rng):

@@ -239,8 +239,11 @@ class IPReservoir(ESN):
         if warmup >= shortest:
             raise ValueError(f"warmup={warmup} leaves no step to adapt on: a sequence has only {shortest} steps")
         self._ensure_input_weights(blocks[0].shape[2])
-        if self._state is not None:
-            self._check_batch(self._state.shape[0], 1)
+        if self._state is not None and self._state.shape[0] != 1:
+            raise ValueError(
+                f"fit trains on one stream from the current state, but the reservoir holds the state of "
+                f"{self._state.shape[0]} sequences (a batch run); call reset() first"
+            )
         kernels, prepared = self._kernels()
         state, internal = self._start_state(1)[0], self._start_internal(1)[0]
         gain, offset = self.gain.copy(), self.offset.copy()
