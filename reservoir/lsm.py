@@ -709,13 +709,14 @@ class LSM(InputDrivenModel):
         )
 
 
-def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
+def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32", v_init="uniform") -> LSM:
     """The CUBA benchmark network of Brette et al. (2007), as in Brian2's CUBA example.
 
     4000 neurons (3200 excitatory, 800 inhibitory), connection probability 0.02,
     tau_m 20 ms, tau_exc 5 ms, tau_inh 10 ms, V_t -50 mV, V_r -60 mV, E_l -49 mV
     (above threshold: the network is self-sustained without input), refractory 5 ms,
-    w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t].
+    w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t]
+    (or `v_init`, as for :class:`LSM`: the same network from other initial potentials).
     """
     return LSM(
         3200,
@@ -734,4 +735,5 @@ def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
         seed=seed,
         dtype=dtype,
         backend=backend,
+        v_init=v_init,
     )
