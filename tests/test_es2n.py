@@ -176,3 +176,21 @@ def test_matches_reservoirpy(rng, layout):
     )
     np.testing.assert_allclose(ours.run(X), theirs.run(X), rtol=0, atol=1e-9)
     np.testing.assert_allclose(ours.state if layout != "batch" else ours.state[-1], theirs.state["out"], atol=1e-9)
+
+
+def test_chunks_store_and_iter_states_give_the_same_states(rng, tmp_path, monkeypatch):
+    """run() in time chunks, streamed into a StateStore, and iter_states all run the ES2N kernel."""
+    from reservoir.config import settings
+
+    u = rng.uniform(-1, 1, (3, 40, 2))
+    model = ES2N(25, proximity=0.3, seed=2, dtype="float64")
+    whole = model.run(u)
+    assert not np.allclose(whole, rs.ESN.from_weights(model.W, model.W_in, model.bias).run(u), atol=1e-3)
+    monkeypatch.setattr(settings, "time_chunk", 6)
+    np.testing.assert_allclose(model.reset().run(u), whole, rtol=1e-12, atol=1e-12)
+    chunks = [block.copy() for _, _, block in model.reset().iter_states(u, chunk_steps=11)]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), whole, rtol=1e-12, atol=1e-12)
+    with rs.StateStore(tmp_path / "s.h5", "w") as store:
+        run = model.reset().run(u, store=store, name="es2n", checkpoint_every=16)
+        np.testing.assert_allclose(run.states[...], whole, rtol=1e-12, atol=1e-12)
+        assert run.config["model"] == "ES2N"

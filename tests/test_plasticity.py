@@ -301,3 +301,34 @@ def test_matches_reservoirpy(rng, activation, mu, layout):
     np.testing.assert_allclose(ours.internal_state, theirs.state["internal"], rtol=0, atol=1e-9)
     # the states after training, continuing from the state training left
     np.testing.assert_allclose(ours.run(u[0]), theirs.run(u[0]), rtol=0, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- the ESN's running machinery
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_chunks_store_and_iter_states_give_the_same_states(rng, tmp_path, monkeypatch, backend):
+    """run() in time chunks, streamed into a StateStore, and iter_states all run the IP kernels."""
+    from reservoir.config import settings
+
+    u = rng.uniform(-1, 1, (2, 50, 1))
+    ip = IPReservoir(30, learning_rate=1e-2, leak_rate=0.6, seed=2, dtype="float64", backend=backend)
+    ip.fit(u[0])
+    ip.reset()
+    whole = ip.run(u)
+    esn_states = rs.ESN.from_weights(ip.W, ip.W_in, ip.bias, leak_rate=0.6).run(u)
+    assert not np.allclose(whole, esn_states, atol=1e-3)  # adapted gains: not the ESN's states
+    monkeypatch.setattr(settings, "time_chunk", 7)
+    np.testing.assert_allclose(ip.reset().run(u), whole, rtol=1e-12, atol=1e-12)
+    chunks = [block.copy() for _, _, block in ip.reset().iter_states(u, chunk_steps=9)]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), whole, rtol=1e-12, atol=1e-12)
+    internal_after_chunks = ip.internal_state.copy()
+    ip.reset().run(u)
+    np.testing.assert_allclose(internal_after_chunks, ip.internal_state, rtol=1e-12, atol=1e-12)
+    buffer = np.empty_like(whole)
+    assert ip.reset().run(u, out=buffer) is buffer
+    np.testing.assert_allclose(buffer, whole, rtol=1e-12, atol=1e-12)
+    with rs.StateStore(tmp_path / "s.h5", "w") as store:
+        run = ip.reset().run(u, store=store, name="ip", checkpoint_every=16)
+        np.testing.assert_allclose(run.states[...], whole, rtol=1e-12, atol=1e-12)
+        assert run.config["model"] == "IPReservoir"
+        with pytest.raises(ValueError, match="leak_rate=1"):
+            ip.run(u, store=store, name="ip", resume=True)

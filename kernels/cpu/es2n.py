@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..activations import code
-from ._compile import FASTMATH, Constant, announce, call
+from ._compile import FASTMATH, AnyLayout, Constant, announce, call
 from .activation import _activate
 from .plasticity import CpuSparseDrive, prepare_drive
 
@@ -94,6 +94,6 @@ def es2n_run(weights: CpuEs2nWeights, proximity, inputs, state, activation, out)
         np.ascontiguousarray(inputs, dtype=dtype),
         state,
         Constant(code(activation)),
-        out,
+        AnyLayout(out),  # a time chunk of a batch's states is a strided view
     )
     return out

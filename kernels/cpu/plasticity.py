@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from ..activations import TANH, code
-from ._compile import FASTMATH, Constant, announce, call
+from ._compile import FASTMATH, AnyLayout, Constant, announce, call
 from .activation import _activate
 
 
@@ -152,7 +152,7 @@ def ip_run(weights: CpuSparseDrive, gain, offset, inputs, internal, state, leak_
         state,
         float(leak_rate),
         Constant(code(activation)),
-        out,
+        AnyLayout(out),  # a time chunk of a batch's states is a strided view
     )
     return out
 

@@ -27,9 +27,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _arrays, _pandas
 from .. import _validation as check
-from .._diagnostics import ReservoirWarning, SaturationMonitor
+from .._diagnostics import ReservoirWarning
 from ..connectivity import _seed_sequence
 from ..esn import ESN
 from ._kernels import backend_for
@@ -206,36 +205,10 @@ class ES2N(ESN):
             self._prepared = kernels.prepare_es2n(self.W, self.W_in, self.bias, self.O)
         return kernels, self._prepared
 
-    def run(self, u) -> np.ndarray:
-        """Run the reservoir over inputs and return every state.
-
-        Parameters
-        ----------
-        u : array (T,), (T, n_in) or (B, T, n_in), or a pandas Series / DataFrame
-            Inputs; NaN/Inf raise ValueError naming the step. The state carries over
-            from the previous run until ``reset()``.
-
-        Returns
-        -------
-        states : (T, units) or (B, T, units), in the reservoir's dtype
-            (a DataFrame on the input's index for a pandas input).
-        """
-        rows = _pandas.labels_of(u)
-        inputs, batched = check.sequences(_arrays.to_host(_pandas.to_numpy(u)), self.dtype, "u", self.n_inputs)
-        self._ensure_input_weights(inputs.shape[2])
-        batch, steps = inputs.shape[:2]
-        kernels, prepared = self._kernels()
-        state = self._start_state(batch)
-        out = np.empty((batch, steps, self.units), dtype=self.dtype)
+    def _run_chunk(self, kernels, prepared, inputs, state, out) -> None:
+        # ESN.run, iter_states and the stored runs drive the time chunks; this is the ES2N step
         beta = np.broadcast_to(np.asarray(self.proximity, dtype=self.dtype), (self.units,))
         kernels.es2n_run(prepared, beta, inputs, state, self.activation, out)
-        saturation = SaturationMonitor(self.activation)
-        saturation.observe(out)
-        saturation.finish(lambda: self._saturation_hint(inputs), stacklevel=2)
-        self._finish(state, batched)
-        if rows is not None:
-            return _pandas.wrap(out[0], rows.index)
-        return out if batched else out[0]
 
     def generate(self, *args, **kwargs):
         """Closed-loop generation is not implemented for ES2N."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _arrays, _pandas
 from .. import _validation as check
-from .._diagnostics import ReservoirWarning, SaturationMonitor
+from .._diagnostics import ReservoirWarning
 from ..esn import ESN
 from ._kernels import backend_for
 from ._kernels import module as kernel_module
@@ -169,6 +169,7 @@ class IPReservoir(ESN):
             units, dtype, leak_rate, activation, backend_for(backend, type(self).__name__, self._capability)
         )
         self._internal = None
+        self._live = None  # (state, integral) of the run in progress
 
     def _set_plasticity(self, rule: dict, gain, offset) -> None:
         self.mu, self.sigma = rule["mu"], rule["sigma"]
@@ -200,7 +201,7 @@ class IPReservoir(ESN):
 
         The adapted gains and offsets are kept."""
         super().reset()
-        self._internal = None
+        self._internal = self._live = None
         return self
 
     def _start_internal(self, batch: int) -> np.ndarray:
@@ -302,36 +303,38 @@ class IPReservoir(ESN):
             )
 
     # ------------------------------------------------------------------ running
-    def run(self, u) -> np.ndarray:
+    def run(self, u, **options):
         """Run the adapted reservoir over inputs and return every state.
 
-        Parameters
-        ----------
-        u : array (T,), (T, n_in) or (B, T, n_in), or a pandas Series / DataFrame
-            Inputs; NaN/Inf raise ValueError naming the step. The state carries over
-            from the previous run until ``reset()``.
-
-        Returns
-        -------
-        states : (T, units) or (B, T, units), in the reservoir's dtype
-            (a DataFrame on the input's index for a pandas input).
+        As :meth:`reservoir.ESN.run` (one sequence or a batch, pandas in and out,
+        ``progress``, ``out=``, streaming into a ``StateStore``); the state, outputs
+        and their integral, carries over from the previous run until ``reset()``.
+        A stored run resumes only with ``leak_rate=1``: the store keeps the outputs,
+        not the integral a leaky reservoir needs.
         """
-        rows = _pandas.labels_of(u)
-        inputs, batched = check.sequences(_arrays.to_host(_pandas.to_numpy(u)), self.dtype, "u", self.n_inputs)
-        self._ensure_input_weights(inputs.shape[2])
-        batch, steps = inputs.shape[:2]
-        kernels, prepared = self._kernels()
-        state, internal = self._start_state(batch), self._start_internal(batch)
-        out = np.empty((batch, steps, self.units), dtype=self.dtype)
-        kernels.ip_run(prepared, self.gain, self.offset, inputs, internal, state, self.leak_rate, self.activation, out)
-        saturation = SaturationMonitor(self.activation)
-        saturation.observe(out)
-        saturation.finish(lambda: f"Lower sigma (now {self.sigma:g}) or the input scale", stacklevel=2)
-        self._finish(state, batched)
-        self._internal = internal
-        if rows is not None:
-            return _pandas.wrap(out[0], rows.index)
-        return out if batched else out[0]
+        if options.get("resume") and self.leak_rate < 1.0:
+            raise ValueError(
+                f"resuming a stored IPReservoir run needs leak_rate=1 (it is {self.leak_rate:g}): "
+                "the store keeps the outputs x, not the integral r a leaky reservoir continues from"
+            )
+        return super().run(u, **options)
+
+    def _run_chunk(self, kernels, prepared, inputs, state, out) -> None:
+        # the integral r advances beside `state` and is kept when `state` is (``_finish``)
+        if self._live is None or self._live[0] is not state:
+            self._live = (state, self._start_internal(state.shape[0]))
+        kernels.ip_run(
+            prepared, self.gain, self.offset, inputs, self._live[1], state, self.leak_rate, self.activation, out
+        )
+
+    def _finish(self, state, batched: bool) -> None:
+        super()._finish(state, batched)
+        if self._live is not None and self._live[0] is state:
+            self._internal = self._live[1]
+        self._live = None
+
+    def _saturation_hint(self, inputs) -> str:
+        return f"Lower sigma (now {self.sigma:g}), or scale the inputs to about [-1, 1]"
 
     def generate(self, *args, **kwargs):
         """Closed-loop generation is not implemented for IPReservoir (it has no compiled loop)."""
