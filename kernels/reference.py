@@ -357,4 +357,123 @@ def nvar_forecast(window, coef, intercept, delay: int, strides: int, orders, con
             out[b, t] = following
             history.append(out[b, t].copy())
         window[b] = np.asarray(history[-window.shape[1] :])
+
+
+# --------------------------------------------------------------------------- intrinsic plasticity and ES2N
+# Kernels of reservoir.models.plasticity (IPReservoir) and reservoir.models.es2n (ES2N),
+# compiled in kernels/cpu/plasticity.py and kernels/cpu/es2n.py. ``prepare_ip`` holds
+# W, W_in and bias as ``prepare_esn`` does; ``prepare_es2n`` adds the dense orthogonal O.
+#
+# IP reservoir (Schrauwen et al. 2008), a leaky integral r and the adapted output x:
+#     r[t] = (1 - lr) * r[t-1] + lr * (W @ x[t-1] + W_in @ u[t] + b)
+#     x[t] = f(gain * r[t] + offset)
+# and, while training, per unit, with the gain's old value on the right:
+#     tanh (Gaussian target N(mu, sigma^2)):
+#         d_offset = -(-mu / s2 + (x / s2) * (2 s2 + 1 - x^2 + mu x)),  s2 = sigma^2
+#     sigmoid (exponential target of mean mu):
+#         d_offset = 1 - (2 + 1 / mu) * x + x^2 / mu
+#     d_gain = 1 / gain + d_offset * r
+#     gain += eta * d_gain ;  offset += eta * d_offset
+#
+# ES2N (Ceni & Gallicchio 2024), proximity beta per unit:
+#     x[t] = beta * f(W @ x[t-1] + W_in @ u[t] + b) + O @ ((1 - beta) * x[t-1])
+# (for one beta, (1 - beta) * O @ x[t-1]; per unit, the (1 - beta) weighs each unit's
+# state entering the orthogonal map, as ReservoirPy's ES2N computes it).
+
+
+def prepare_ip(W, W_in, bias) -> ReferenceEsnWeights:
+    return prepare_esn(W, W_in, bias)
+
+
+@dataclass(frozen=True)
+class ReferenceEs2nWeights:
+    drive: ReferenceEsnWeights  # W, W_in, bias
+    O: np.ndarray  # (n, n) dense orthogonal
+
+
+def prepare_es2n(W, W_in, bias, O) -> ReferenceEs2nWeights:
+    return ReferenceEs2nWeights(prepare_esn(W, W_in, bias), np.asarray(O))
+
+
+def _ip_step(weights: ReferenceEsnWeights, u_t, internal, x, gain, offset, leak_rate: float, f):
+    """One IP step for a batch: u_t (B, n_in), internal and x (B, n) -> new (internal, x)."""
+    pre = (weights.W @ x.T).T + u_t @ weights.W_in.T + weights.bias
+    internal = (1.0 - leak_rate) * internal + leak_rate * pre
+    return internal, f(gain * internal + offset)
+
+
+def ip_run(weights: ReferenceEsnWeights, gain, offset, inputs, internal, state, leak_rate: float, activation: str, out):
+    """Run B sequences of an IP reservoir with fixed gain and offset (n,).
+
+    inputs (B, T, n_in); internal and state (B, n), overwritten with the last ones;
+    out (B, T, n) receives every x. Returns out.
+    """
+    f = NUMPY[activation]
+    r, x = internal.copy(), state.copy()
+    for t in range(inputs.shape[1]):
+        r, x = _ip_step(weights, inputs[:, t], r, x, gain, offset, leak_rate, f)
+        out[:, t] = x
+    internal[...] = r
+    state[...] = x
+    return out
+
+
+def ip_fit(
+    weights: ReferenceEsnWeights,
+    gain,
+    offset,
+    inputs,
+    internal,
+    state,
+    leak_rate: float,
+    activation: str,
+    mu: float,
+    sigma: float,
+    learning_rate: float,
+    epochs: int,
+    warmup: int,
+):
+    """Adapt gain and offset (n,) in place by the IP rule of `activation` ("tanh" or "sigmoid").
+
+    The B sequences of `inputs` (B, T, n_in) are one stream, in order and `epochs`
+    times, the state carrying over from each to the next; the first `warmup` steps of
+    every sequence run without adapting. internal and state (n,) start the stream and
+    are overwritten with its last values. Returns (gain, offset).
+    """
+    f = NUMPY[activation]
+    s2 = sigma * sigma
+    r, x = internal[None].copy(), state[None].copy()
+    for _ in range(epochs):
+        for sequence in inputs:
+            for t in range(sequence.shape[0]):
+                r, x = _ip_step(weights, sequence[t : t + 1], r, x, gain, offset, leak_rate, f)
+                if t < warmup:
+                    continue
+                y = x[0]
+                if activation == "tanh":
+                    d_offset = -(-(mu / s2) + (y / s2) * (2 * s2 + 1 - y**2 + mu * y))
+                else:
+                    d_offset = 1 - (2 + 1 / mu) * y + y**2 / mu
+                d_gain = 1 / gain + d_offset * r[0]
+                gain += learning_rate * d_gain
+                offset += learning_rate * d_offset
+    internal[...] = r[0]
+    state[...] = x[0]
+    return gain, offset
+
+
+def es2n_run(weights: ReferenceEs2nWeights, proximity, inputs, state, activation: str, out):
+    """Run B sequences of ES2N with proximity (n,).
+
+    inputs (B, T, n_in); state (B, n), overwritten with the last state; out (B, T, n)
+    receives every state. Returns out.
+    """
+    f = NUMPY[activation]
+    drive, O = weights.drive, weights.O
+    x = state.copy()
+    for t in range(inputs.shape[1]):
+        pre = (drive.W @ x.T).T + inputs[:, t] @ drive.W_in.T + drive.bias
+        x = proximity * f(pre) + ((1.0 - proximity) * x) @ O.T
+        out[:, t] = x
+    state[...] = x
     return out

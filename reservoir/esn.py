@@ -384,7 +384,7 @@ class ESN(InputDrivenModel):
         for first in range(start, steps, chunk):
             last = min(first + chunk, steps)
             block = block_for(first, last)
-            kernels.esn_run(prepared, inputs[:, first:last], state, self.leak_rate, self.activation, block)
+            self._run_chunk(kernels, prepared, inputs[:, first:last], state, block)
             saturation.observe(block)
             if bar is not None:
                 bar.update(last - first)
@@ -392,6 +392,13 @@ class ESN(InputDrivenModel):
         if bar is not None:
             bar.close()
         saturation.finish(lambda: self._saturation_hint(inputs), stacklevel=3)
+
+    def _run_chunk(self, kernels, prepared, inputs, state, out) -> None:
+        """Advance `state` (B, units) in place over `inputs` (B, steps, n_in), every state into `out`.
+
+        The one step a model built on the ESN's weights and running machinery replaces
+        (``reservoir.models``: IPReservoir, ES2N)."""
+        kernels.esn_run(prepared, inputs, state, self.leak_rate, self.activation, out)
 
     def _saturation_hint(self, inputs) -> str:
         largest = float(np.abs(_arrays.to_host(inputs)).max())  # only when warning: a copy is fine
