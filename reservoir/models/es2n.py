@@ -99,7 +99,7 @@ class ES2N(ESN):
         scales its state entering ``O`` (ReservoirPy's arithmetic).
     spectral_radius : float > 0, default 1.0
         Spectral radius ``W`` is rescaled to (ReservoirPy's ``sr``).
-    density, fan_in, input_scaling, input_density, bias_scaling, activation, seed, dtype
+    density, fan_in, connectivity, input_scaling, input_density, bias_scaling, activation, seed, dtype
         As for :class:`reservoir.ESN`.
     backend : {"auto", "numba", "numpy"}
         The compiled CPU path or the NumPy reference; GPU backends have no ES2N kernels.
@@ -122,6 +122,7 @@ class ES2N(ESN):
         proximity=0.1,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=1.0,
         input_scaling=1.0,
         input_density=1.0,
@@ -136,6 +137,7 @@ class ES2N(ESN):
             units,
             density=density,
             fan_in=fan_in,
+            connectivity=connectivity,
             spectral_radius=spectral_radius,
             input_scaling=input_scaling,
             input_density=input_density,

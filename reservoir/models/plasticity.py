@@ -83,7 +83,7 @@ class IPReservoir(ESN):
         ``lr`` of the leaky integral ``r`` (ReservoirPy's ``lr``).
     activation : {"tanh", "sigmoid"}
         The activation, and with it the rule (Gaussian or exponential target).
-    density, fan_in, spectral_radius, input_scaling, input_density, bias_scaling, seed, dtype
+    density, fan_in, connectivity, spectral_radius, input_scaling, input_density, bias_scaling, seed, dtype
         As for :class:`reservoir.ESN`.
     backend : {"auto", "numba", "numpy"}
         The compiled CPU path or the NumPy reference; GPU backends have no IP kernels.
@@ -108,6 +108,7 @@ class IPReservoir(ESN):
         epochs=1,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -123,6 +124,7 @@ class IPReservoir(ESN):
             units,
             density=density,
             fan_in=fan_in,
+            connectivity=connectivity,
             spectral_radius=spectral_radius,
             leak_rate=leak_rate,
             input_scaling=input_scaling,
