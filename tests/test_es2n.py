@@ -11,9 +11,10 @@ import pytest
 import scipy.sparse as sp
 
 import reservoir as rs
+from reservoir.connectivity import orthogonal
 from reservoir.kernels import reference
 from reservoir.kernels.cpu import es2n as cpu
-from reservoir.models import ES2N, random_orthogonal
+from reservoir.models import ES2N
 from reservoir.readouts import Ridge
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-5)}
@@ -87,7 +88,7 @@ def test_O_is_orthogonal_and_reproducible():
     np.testing.assert_array_equal(a.O, b.O)
     np.testing.assert_allclose(a.O @ a.O.T, np.eye(60), atol=1e-12)
     assert not np.allclose(a.O, ES2N(60, seed=3, dtype="float64").O)
-    assert random_orthogonal(1, seed=0).shape == (1, 1) and abs(random_orthogonal(1, seed=0)[0, 0]) == 1
+    assert orthogonal(1, seed=0, dense=True).shape == (1, 1) and abs(orthogonal(1, seed=0, dense=True)[0, 0]) == 1
 
 
 def test_small_proximity_remembers_longer_than_the_esn(rng):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.stats
 
 from .. import _validation as check
 from .random import _seed_sequence, random_sparse
@@ -110,14 +109,19 @@ def small_world(
     return sp.csr_array((values, (rows, cols)), shape=(n, n))
 
 
-def orthogonal(n: int, *, seed=None, dtype="float64") -> sp.csr_array:
-    """A Haar-random orthogonal matrix (scipy.stats.ortho_group), as CSR: dense, n² entries."""
+def orthogonal(n: int, *, seed=None, dtype="float64", dense: bool = False):
+    """A Haar-random orthogonal (n, n) matrix (``scipy.stats.ortho_group``, drawn in float64):
+    CSR by default (n² entries: dense by nature), an ndarray with ``dense=True``."""
     n = check.positive_int(n, "n")
-    if n == 1:
-        return sp.csr_array(np.ones((1, 1), dtype=check.float_dtype(dtype)))
     rng = np.random.default_rng(_seed_sequence(seed))
-    Q = scipy.stats.ortho_group.rvs(dim=n, random_state=rng)
-    return sp.csr_array(Q.astype(check.float_dtype(dtype)))
+    if n == 1:  # ortho_group needs n >= 2; the 1 x 1 orthogonal matrices are +1 and -1
+        Q = np.array([[rng.choice((-1.0, 1.0))]])
+    else:
+        from scipy.stats import ortho_group  # scipy.stats takes a while to import: only when drawing
+
+        Q = ortho_group.rvs(dim=n, random_state=rng)
+    Q = Q.astype(check.float_dtype(dtype))
+    return Q if dense else sp.csr_array(Q)
 
 
 def fast_spectral(n: int, spectral_radius: float, *, density=None, seed=None, dtype="float64") -> sp.csr_array:

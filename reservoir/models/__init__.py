@@ -2,9 +2,9 @@
 feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 
 from .compose import Stack
-from .es2n import ES2N, random_orthogonal
+from .es2n import ES2N
 from .feedback import FeedbackESN
 from .nvar import NVAR
 from .plasticity import IPReservoir
 
-__all__: list[str] = ["Stack", "FeedbackESN", "NVAR", "IPReservoir", "ES2N", "random_orthogonal"]
+__all__: list[str] = ["Stack", "FeedbackESN", "NVAR", "IPReservoir", "ES2N"]

@@ -29,39 +29,15 @@ import scipy.sparse as sp
 
 from .. import _validation as check
 from .._diagnostics import ReservoirWarning
-from ..connectivity import _seed_sequence
+from ..connectivity import _seed_sequence, orthogonal
 from ..esn import ESN
 from ._kernels import backend_for
 from ._kernels import module as kernel_module
 
-__all__ = ["ES2N", "random_orthogonal"]
+__all__ = ["ES2N"]
 
 #: How far from orthogonal a given O may be (max |O O^T - I|) before a warning.
 ORTHOGONALITY_TOLERANCE = 1e-6
-
-
-def random_orthogonal(n: int, *, seed=None, dtype="float64") -> np.ndarray:
-    """A random orthogonal (n, n) matrix, uniform (Haar) over the orthogonal group.
-
-    Parameters
-    ----------
-    n : int
-        Size.
-    seed : int or numpy.random.SeedSequence, optional
-    dtype : {"float32", "float64"}
-
-    Returns
-    -------
-    ndarray (n, n)
-        Drawn in float64 by ``scipy.stats.ortho_group`` and rounded to `dtype`.
-    """
-    n = check.positive_int(n, "n")
-    rng = np.random.default_rng(_seed_sequence(seed))
-    if n == 1:  # ortho_group needs n >= 2; the 1 x 1 orthogonal matrices are +1 and -1
-        return np.array([[rng.choice((-1.0, 1.0))]], dtype=check.float_dtype(dtype))
-    from scipy.stats import ortho_group  # scipy.stats takes a while to import: only when drawing
-
-    return ortho_group.rvs(n, random_state=rng).astype(check.float_dtype(dtype))
 
 
 def _proximity(value, units: int):
@@ -151,7 +127,7 @@ class ES2N(ESN):
         # the fourth child of the seed's sequence (ESN spawns three: W, W_in, bias)
         root = _seed_sequence(seed)
         stream = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 3), pool_size=root.pool_size)
-        self.O = random_orthogonal(self.units, seed=stream, dtype=self.dtype)
+        self.O = orthogonal(self.units, seed=stream, dtype=self.dtype, dense=True)
 
     @classmethod
     def from_weights(
@@ -177,7 +153,7 @@ class ES2N(ESN):
         self = super().from_weights(W, W_in, bias, activation=activation, dtype=dtype, backend=backend)
         self.proximity = _proximity(proximity, self.units)
         if O is None:
-            self.O = random_orthogonal(self.units, seed=seed, dtype=self.dtype)
+            self.O = orthogonal(self.units, seed=seed, dtype=self.dtype, dense=True)
             return self
         O = O.toarray() if sp.issparse(O) else np.asarray(O)
         if O.shape != (self.units, self.units):
@@ -189,7 +165,7 @@ class ES2N(ESN):
         if error > ORTHOGONALITY_TOLERANCE:
             warnings.warn(
                 f"O is not orthogonal (max |O O^T - I| = {error:.3g}): ES2N's edge-of-stability argument "
-                "needs an orthogonal O. Use reservoir.models.random_orthogonal",
+                "needs an orthogonal O. Use reservoir.connectivity.orthogonal(n, dense=True)",
                 ReservoirWarning,
                 stacklevel=2,
             )
