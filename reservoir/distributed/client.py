@@ -81,4 +81,3 @@ def log_dashboard(client) -> None:
         log.info("Dask dashboard: %s", client.dashboard_link)
     else:
         log.info("Dask scheduler %s has no dashboard (it needs bokeh: pip install bokeh)", client.scheduler.address)
-

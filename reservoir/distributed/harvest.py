@@ -18,6 +18,7 @@ import inspect
 import logging
 import math
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,16 @@ from .. import _validation as check
 from ..storage import StateStore
 from . import index as shard_index
 from .client import connect, log_dashboard
-from .shards import ShardError, ShardIdentity, check_directory, claim, inputs_hash, model_fingerprint, shard_path
+from .shards import (
+    ShardError,
+    ShardIdentity,
+    check_directory,
+    claim,
+    inputs_hash,
+    model_fingerprint,
+    shard_complete,
+    shard_path,
+)
 
 __all__ = ["harvest", "Harvest", "Shard"]
 
@@ -185,34 +195,47 @@ def harvest(
             for shard, (start, stop) in enumerate(bounds)
         ]
         directory = Path(directory)
-        check_directory(directory, identities)  # before any work: refused dirs leave everything as it was
+        present = check_directory(directory, identities)  # before any work: a refusal changes nothing
         index_path = directory / index
-        if index_path.exists():
-            shard_index.check_index(index_path, name=name, fingerprint=fingerprint)
-        shared_model = client.scatter(model, broadcast=True, hash=False)
-        parts = client.scatter([sequences[start:stop] for start, stop in bounds], hash=False)
-        target_parts = [None] * len(bounds) if targets is None else [targets[start:stop] for start, stop in bounds]
-        futures = [
-            client.submit(
-                _harvest_shard,
-                shared_model,
-                part,
-                target_part,
-                shard_path(directory, identity.shard),
-                identity,
-                checkpoint_every,
-                storage_dtype,
-                key=f"reservoir-harvest-{name}-{fingerprint[:12]}-{identity.shard:05d}",
-                retries=retries,
-                pure=False,
-            )
-            for identity, part, target_part in zip(identities, parts, target_parts)
-        ]
+        if index_path.exists():  # an earlier harvest's index: of this run, or refused
+            shard_index.check_index(index_path, name=name, fingerprint=fingerprint, shards_present=False)
+        done = {shard for shard in present if shard_complete(shard_path(directory, shard), name)}
+        pending = [identity for identity in identities if identity.shard not in done]
         log.info(
-            "harvest %r: %d sequences x %d steps, %d shard(s) of up to %d", name, batch, steps, len(bounds), per_task
+            "harvest %r: %d sequences x %d steps, %d shard(s) of up to %d sequences, %d already complete",
+            name,
+            batch,
+            steps,
+            len(bounds),
+            per_task,
+            len(done),
         )
-        shards = _gather(client, futures, identities, progress, f"harvest {name}")
-        client.cancel([shared_model, *parts])
+        shards = {shard: Shard(identities[shard], shard_path(directory, shard)) for shard in done}
+        if pending:
+            shared_model = client.scatter(model, broadcast=True, hash=False)
+            token = uuid.uuid4().hex[:8]  # a rerun is new work, never a result Dask still holds
+            futures = [
+                client.submit(
+                    _harvest_shard,
+                    shared_model,
+                    # The inputs travel inside the task, kept by the scheduler until it is done: a
+                    # scattered copy would die with its worker, and the retry with it.
+                    sequences[identity.start : identity.stop],
+                    None if targets is None else targets[identity.start : identity.stop],
+                    shard_path(directory, identity.shard),
+                    identity,
+                    checkpoint_every,
+                    storage_dtype,
+                    key=f"reservoir-harvest-{name}-{identity.shard:05d}-{token}",
+                    retries=retries,
+                    pure=False,
+                )
+                for identity in pending
+            ]
+            for shard in _gather(client, futures, pending, progress, f"harvest {name}"):
+                shards[shard.identity.shard] = shard
+            client.cancel([shared_model])
+        shards = [shards[shard] for shard in range(len(identities))]
     finally:
         if owned:
             client.close()

@@ -102,18 +102,20 @@ def index_shards(path, name: str | None = None) -> tuple[str, list[Path], str]:
         return name, files, str(attrs[FINGERPRINT_ATTRIBUTE])
 
 
-def check_index(path, *, name: str | None = None, fingerprint: str | None = None) -> tuple[str, list[Path], str]:
+def check_index(
+    path, *, name: str | None = None, fingerprint: str | None = None, shards_present: bool = True
+) -> tuple[str, list[Path], str]:
     """Check that an index's shards are all there and belong to it; return ``index_shards``.
 
-    Raises ShardError naming a missing shard, one of another model or run, or an index
-    of another model than `fingerprint`.
+    Raises ShardError naming a missing shard (unless not `shards_present`), one of
+    another model or run, or an index of another model than `fingerprint`.
     """
     name, files, recorded = index_shards(path, name)
     if fingerprint is not None and recorded != fingerprint:
         raise ShardError(
             f"{path} indexes run {name!r} of another reservoir (model {recorded[:12]}, this one {fingerprint[:12]})"
         )
-    for shard_file in files:
+    for shard_file in files if shards_present else ():
         if not shard_file.exists():
             raise ShardError(f"{path}: shard {shard_file} of run {name!r} is missing")
         identity = read_identity(shard_file)

@@ -91,8 +91,7 @@ def fit_ridge(
                     held_out,
                     fraction,
                     include_input,
-                    workers=None if shard.worker is None else [shard.worker],
-                    allow_other_workers=True,
+                    **({} if shard.worker is None else {"workers": [shard.worker], "allow_other_workers": True}),
                     retries=retries,
                     pure=False,
                 )

@@ -136,6 +136,14 @@ def read_identity(path) -> ShardIdentity | None:
     return None if text is None else ShardIdentity.from_json(text)
 
 
+def shard_complete(path, name: str) -> bool:
+    """Whether a shard file holds run `name` with every step committed."""
+    from ..storage import StateStore
+
+    with StateStore(path, "r") as store:
+        return name in store and store[name].complete
+
+
 def check_directory(directory, identities: list[ShardIdentity]) -> list[int]:
     """Check a shard directory before a harvest into it; return the shards already there.
 
