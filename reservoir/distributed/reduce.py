@@ -32,6 +32,7 @@ def fit_ridge(
     alpha=1e-6,
     fit_intercept: bool = True,
     washout: int = 0,
+    stop: int | None = None,
     validation=None,
     include_input: bool = False,
     refit: bool = False,
@@ -51,9 +52,12 @@ def fit_ridge(
         Fit an unpenalised intercept (as ``Ridge``).
     washout : int
         Leading steps of every sequence left out.
+    stop : int, optional
+        Fit on steps [washout, stop) only (default: to the end), e.g. to keep the last
+        steps of a series for testing.
     validation : None, float in (0, 1) or sequence of ints
         With several alphas: a fraction, the last part of every sequence's steps after
-        the washout (``ESNRegressor``'s ``validation_fraction``), or the indices of the
+        the washout (up to `stop`; ``ESNRegressor``'s ``validation_fraction``), or the indices of the
         sequences held out whole.
     include_input : bool
         Fit on ``[state, input]`` at every step (the inputs stored beside the states).
@@ -73,6 +77,7 @@ def fit_ridge(
     readout = Ridge(alpha=alpha, fit_intercept=fit_intercept)
     alphas = readout._alphas()
     washout = check.non_negative_int(washout, "washout")
+    stop = None if stop is None else check.positive_int(stop, "stop")
     if len(alphas) > 1 and validation is None:
         raise ValueError("several alphas need validation= (a fraction of the steps or held-out sequence indices)")
     shards = _shards_of(source)
@@ -88,6 +93,7 @@ def fit_ridge(
                     shard.path,
                     shard.identity.run,
                     washout,
+                    stop,
                     held_out,
                     fraction,
                     include_input,
@@ -127,8 +133,9 @@ def tree_reduce(client, futures: list, combine):
     return level[0]
 
 
-def shard_statistics(path, name: str, washout: int, held_out, fraction, include_input: bool):
-    """(training, validation) ``GramAccumulator`` of one shard's stored run (None where empty).
+def shard_statistics(path, name: str, washout: int, stop, held_out, fraction, include_input: bool):
+    """(training, validation) ``GramAccumulator`` of one shard's stored run, steps [washout, stop)
+    of every sequence (None where empty).
 
     Rows are read per sequence in chunks of ``settings.gram_chunk_rows``, as ``Ridge.fit``
     reads a (B, T, N) run.
@@ -137,9 +144,11 @@ def shard_statistics(path, name: str, washout: int, held_out, fraction, include_
         run = store[name]
         if run.targets is None:
             raise ValueError(f"{path}: run {name!r} stores no targets; harvest(..., targets=...) stores them")
-        steps = run.steps
+        steps = run.steps if stop is None else stop
+        if stop is not None and stop > run.steps:
+            raise ValueError(f"stop={stop} is past the {run.steps} steps stored")
         if washout >= steps:
-            raise ValueError(f"washout={washout} leaves no steps of the {steps} stored")
+            raise ValueError(f"washout={washout} leaves no steps before step {steps}")
         sequences = run.states.shape[0]
         held = set(held_out or ())
         split = steps
