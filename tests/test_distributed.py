@@ -198,6 +198,36 @@ def test_elm_hidden_layer(client, data, tmp_path):
         np.testing.assert_array_equal(store["states"].states[...], expected)
 
 
+class TwoReservoirs:
+    """A composed model with an in-memory batched run only: two ESNs side by side."""
+
+    dtype = np.dtype(np.float64)
+
+    def __init__(self):
+        self.first, self.second = esn(seed=1), esn(seed=2)
+
+    def reset(self):
+        self.first.reset()
+        self.second.reset()
+
+    def config(self):
+        return {"model": "TwoReservoirs"}
+
+    def run(self, u):
+        return np.concatenate([self.first.run(u), self.second.run(u)], axis=-1)
+
+
+def test_any_model_with_a_batched_run(client, data, tmp_path):
+    u, _ = data
+    expected = TwoReservoirs().run(u)
+    result = harvest(
+        TwoReservoirs(), u, directory=tmp_path / "two", client=client, sequences_per_task=3, progress=False
+    )
+    with result.open() as store:
+        np.testing.assert_allclose(store["states"].states[...], expected, rtol=1e-12, atol=1e-14)
+    assert result.fingerprint != model_fingerprint(esn())  # the sub-models' weights are in it
+
+
 @pytest.mark.slow  # the LIF kernels compile for about 20 s in a fresh worker process
 def test_lsm(client, data, tmp_path):
     u, _ = data
@@ -275,7 +305,10 @@ def test_shards_of_different_reservoirs_in_one_directory_are_refused(harvested, 
     (swapped / harvested.shards[2].path.name).unlink()
     with pytest.raises(ShardError, match="missing"):
         check_index(swapped / "index.h5")
-    assert model_fingerprint(esn()) == harvested.fingerprint != model_fingerprint(esn(seed=5))
+    same, another = esn(), esn(seed=5)
+    for model in (same, another):
+        model.run(u[:1, :2])  # draws the input weights, as harvest does
+    assert model_fingerprint(same.reset()) == harvested.fingerprint != model_fingerprint(another.reset())
 
 
 def test_an_unwritable_directory_is_refused_before_any_work(client, data, tmp_path):

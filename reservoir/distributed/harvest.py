@@ -168,8 +168,8 @@ def harvest(
         model._ensure_input_weights(sequences.shape[2])
     fingerprint = model_fingerprint(model)
 
-    owned = client is None
-    client = connect(client) if not _is_client(client) else client
+    owned = not _is_client(client)  # a cluster started here, or a connection made here, is closed here
+    client = connect(client) if owned else client
     try:
         if not owned:
             log_dashboard(client)
@@ -296,9 +296,16 @@ def _private_copy(model):
 
 def _run_into(model, inputs, targets, store, name, checkpoint_every, storage_dtype) -> None:
     run = getattr(model, "run", None)
-    if run is not None and "store" in inspect.signature(run).parameters:
-        options = {"checkpoint_every": checkpoint_every, "storage_dtype": storage_dtype}
-        run(inputs, store=store, name=name, resume=True, targets=targets, **options)
+    parameters = inspect.signature(run).parameters if run is not None else {}
+    if "store" in parameters:
+        options = {"targets": targets, "checkpoint_every": checkpoint_every, "storage_dtype": storage_dtype}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        for key, value in list(options.items()):
+            if key not in parameters and not takes_any:
+                if value is not None:
+                    raise TypeError(f"{type(model).__name__}.run takes no {key}=; harvest it without {key}")
+                del options[key]
+        run(inputs, store=store, name=name, resume=True, **options)
         return
     if run is None and not hasattr(model, "transform"):
         raise TypeError(f"{type(model).__name__} has neither run(u) nor transform(X); it cannot be harvested")

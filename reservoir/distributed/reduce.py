@@ -81,8 +81,8 @@ def fit_ridge(
     if len(alphas) > 1 and validation is None:
         raise ValueError("several alphas need validation= (a fraction of the steps or held-out sequence indices)")
     shards = _shards_of(source)
-    owned = client is None
-    client = connect(client) if not _is_client(client) else client
+    owned = not _is_client(client)  # a cluster started here, or a connection made here, is closed here
+    client = connect(client) if owned else client
     try:
         futures = []
         for shard in shards:
