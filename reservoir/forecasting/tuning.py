@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["tune", "search_space"]
@@ -322,7 +323,9 @@ def _tune_on_cluster(
     if isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1:
         raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
     n_workers = min(int(n_workers), n_trials)
-    dask_storage = DaskStorage(storage=storage, client=client)
+    with warnings.catch_warnings():  # DaskStorage is marked experimental; tune() is the stable surface
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        dask_storage = DaskStorage(storage=storage, client=client)
     study = optuna.create_study(
         storage=dask_storage, sampler=sampler, study_name=study_name, direction=direction, load_if_exists=load_if_exists
     )
@@ -357,6 +360,9 @@ def _optimize_on_worker(trial_objective, study_name, storage_name, sampler, n_tr
     DaskStorage = _dask_storage()
     sampler = copy.deepcopy(sampler)
     sampler.reseed_rng()  # workers must not propose the same points
-    study = optuna.load_study(study_name=study_name, storage=DaskStorage(name=storage_name), sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = DaskStorage(name=storage_name)
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     study.optimize(trial_objective, n_trials=n_trials, timeout=timeout, catch=(Exception,))
     return n_trials
