@@ -254,3 +254,30 @@ def test_import_without_optuna_names_the_extra():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "reservoir-engine[forecast]" in result.stdout
+
+
+def test_relative_targets_measure_the_error_on_the_values():
+    periodic = np.tile([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0], 20)[:120]
+    objective = BacktestObjective(periodic, horizon=9, season=7, n_origins=3, step=4, backend="numpy")
+    heavy = {"units": 20, "alpha": 1e8}
+    # a penalty that leaves only the intercept: the seasonal naive forecast, exact on a periodic series
+    score, _ = objective({**heavy, "relative_to": "season"}, 0)
+    assert score < 1e-6
+    np.testing.assert_allclose(
+        objective.forecast({**heavy, "relative_to": "season"}, 0, alpha=1e8)[..., 0],
+        [periodic[o + 1 : o + 10] for o in objective.origins],
+        atol=1e-6,
+    )
+    assert objective({**heavy, "relative_to": None}, 0)[0] > 0.5  # the mean is a poor forecast
+    # "last": targets s[t+k] - s[t], against a hand-built ridge on the same rows
+    series = _series(130)
+    params = {"units": 25, "spectral_radius": 0.8, "alpha": 1e-2, "relative_to": "last"}
+    split_objective = SplitObjective(series, validation=30, horizon=3, washout=10, backend="numpy")
+    score, _ = split_objective(params, 1)
+    s, X, Y = _reference_rows(series, params, 1, 1, 3, 10, 100)
+    train, test = np.arange(10, 97), np.arange(99, 127)
+    ref = sklearn.linear_model.Ridge(alpha=1e-2).fit(X[train], Y[train] - s[train, None])
+    expected = np.sqrt(np.mean((ref.predict(X[test]) + s[test, None] - Y[test]) ** 2))
+    assert score == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="relative_to"):
+        split_objective({"relative_to": "trend"}, 0)

@@ -14,7 +14,11 @@ Parameters the objectives understand (searched or fixed): the reservoir's
 ``units, spectral_radius, leak_rate, input_scaling, input_density, bias_scaling,
 density, fan_in, activation``; ``delays`` (int >= 1: the inputs are
 ``s[t], ..., s[t-delays+1]``); ``include_input`` (bool: those inputs also feed the
-readout); ``alpha`` (one penalty instead of the list ``alphas``).
+readout); ``alpha`` (one penalty instead of the list ``alphas``); ``relative_to``
+(``None``, ``"last"`` or ``"season"``: the readout learns the change from the last
+value ``s[t]``, or from the seasonal naive forecast ``s[t+k-m*ceil(k/m)]`` with the
+objective's ``season`` m, instead of the value itself; the error is the same one,
+measured on the values, so the choice can be searched like any other).
 """
 
 from __future__ import annotations
@@ -35,14 +39,14 @@ __all__ = ["SplitObjective", "BacktestObjective"]
 DEFAULT_ALPHAS = tuple(10.0**k for k in range(-8, 3))
 
 _RESERVOIR = ("spectral_radius", "leak_rate", "input_scaling", "input_density", "bias_scaling", "density", "fan_in")
-_READOUT = ("alpha", "include_input")
-_DEFAULTS = {"units": 100, "delays": 1, "include_input": True}
+_READOUT = ("alpha", "include_input", "relative_to")
+_DEFAULTS = {"units": 100, "delays": 1, "include_input": True, "relative_to": None}
 
 
 class _DirectESN:
     """States of a series under an ESN (cached) and direct ridge readouts fitted on rows of them."""
 
-    def __init__(self, series, horizon, washout, scale_until, dtype, backend, cache_size):
+    def __init__(self, series, horizon, washout, scale_until, dtype, backend, cache_size, season=1):
         values = np.asarray(_pandas.to_numpy(series), dtype=np.float64)
         if values.ndim == 1:
             values = values[:, None]
@@ -52,6 +56,7 @@ class _DirectESN:
             step = int(np.argwhere(~np.isfinite(values))[0][0])
             raise ValueError(f"series contains NaN or Inf (first at step {step}); fill or drop missing values first")
         self.horizon = check.positive_int(horizon, "horizon")
+        self.season = check.positive_int(season, "season")
         self.washout = check.non_negative_int(washout, "washout")
         # Normalised with the statistics of the part every fit may see (no look-ahead).
         head = values[:scale_until]
@@ -104,13 +109,34 @@ class _DirectESN:
         reservoir_params = {name: params[name] for name in _RESERVOIR + ("activation",) if name in params}
         states = self._states(reservoir_params, units, delays, seed)
         features = np.concatenate([states, self._inputs(delays)], axis=1) if params["include_input"] else states
-        h, T = self.horizon, self.length
-        targets = np.full((T, h * self.scaled.shape[1]), np.nan)
-        for step in range(1, h + 1):
-            block = slice((step - 1) * self.scaled.shape[1], step * self.scaled.shape[1])
-            targets[: T - step, block] = self.scaled[step:]
+        targets = self._targets() - self._baseline(params["relative_to"])
         first = max(self.washout, delays - 1)
+        if params["relative_to"] == "season":
+            first = max(first, self.season - 1)
         return features, targets, first, params.get("alpha")
+
+    def _shifted(self, steps) -> np.ndarray:
+        """Row t: ``s[t + k]`` for k in `steps` (all series side by side; NaN past the end)."""
+        T, n = self.scaled.shape
+        rows = np.full((T, len(steps) * n), np.nan)
+        for column, k in enumerate(steps):
+            lo, hi = max(0, -k), min(T, T - k)
+            rows[lo:hi, column * n : (column + 1) * n] = self.scaled[lo + k : hi + k]
+        return rows
+
+    def _targets(self) -> np.ndarray:
+        return self._shifted(range(1, self.horizon + 1))
+
+    def _baseline(self, relative_to) -> np.ndarray:
+        """What the readout's targets are relative to: known at the origin t."""
+        if relative_to is None:
+            return np.zeros((self.length, self.horizon * self.scaled.shape[1]))
+        if relative_to == "last":
+            return np.tile(self.scaled, (1, self.horizon))
+        if relative_to == "season":
+            m = self.season
+            return self._shifted([k - m * -(-k // m) for k in range(1, self.horizon + 1)])
+        raise ValueError(f"relative_to must be None, 'last' or 'season', got {relative_to!r}")
 
     def fold_errors(self, features, targets, train_rows: slice, test_rows: slice, alphas) -> dict:
         """Validation mean squared error (scaled units) of every penalty: one Gram matrix, one pass."""
@@ -126,10 +152,10 @@ class _DirectESN:
     def forecast(self, params: dict, seed: int, origin: int, alpha: float) -> np.ndarray:
         """The ``horizon`` values after step ``origin`` (original units), fitted on what precedes them."""
         features, targets, first, _ = self.design(params, seed)
-        readout = Ridge(alpha=alpha).fit(
-            features[first : origin - self.horizon + 1], targets[first : origin - self.horizon + 1]
-        )
-        prediction = readout.predict(features[origin : origin + 1]).reshape(self.horizon, -1)
+        rows = slice(first, origin - self.horizon + 1)
+        readout = Ridge(alpha=alpha).fit(features[rows], targets[rows])
+        baseline = self._baseline({**_DEFAULTS, **params}["relative_to"])[origin]
+        prediction = (readout.predict(features[origin : origin + 1])[0] + baseline).reshape(self.horizon, -1)
         return prediction * self.scale + self.mean
 
 
@@ -173,6 +199,8 @@ class SplitObjective:
         The last steps held out (a fraction of T, or a count).
     horizon : int
         Steps ahead forecast from each origin.
+    season : int
+        Seasonal period m (for ``relative_to="season"``); 1 for none.
     washout : int, optional
         Leading states left out of every fit (the reservoir forgets its zero start);
         by default ``min(20, T // 10)``.
@@ -189,6 +217,7 @@ class SplitObjective:
         *,
         validation=0.2,
         horizon=1,
+        season=1,
         washout=None,
         alphas=DEFAULT_ALPHAS,
         dtype="float64",
@@ -201,7 +230,7 @@ class SplitObjective:
         if split < 2:
             raise ValueError(f"validation={validation} leaves {split} training steps out of {length}")
         washout = min(20, length // 10) if washout is None else washout
-        self.engine = _DirectESN(series, horizon, washout, split, dtype, backend, cache_size)
+        self.engine = _DirectESN(series, horizon, washout, split, dtype, backend, cache_size, season)
         self.split = split
         self.alphas = alphas
 
@@ -228,7 +257,7 @@ class BacktestObjective:
     Parameters
     ----------
     series : array (T,) or (T, n_series), or a pandas Series / DataFrame
-    horizon : int
+    horizon, season : as for :class:`SplitObjective`.
     n_origins : int
     step : int
         Steps between consecutive origins.
@@ -240,6 +269,7 @@ class BacktestObjective:
         series,
         *,
         horizon=1,
+        season=1,
         n_origins=5,
         step=1,
         washout=None,
@@ -258,7 +288,7 @@ class BacktestObjective:
                 f"{n_origins} origins {step} step(s) apart with horizon={horizon} do not fit in {length} steps"
             )
         washout = min(20, length // 10) if washout is None else washout
-        self.engine = _DirectESN(series, horizon, washout, self.origins[0] + 1, dtype, backend, cache_size)
+        self.engine = _DirectESN(series, horizon, washout, self.origins[0] + 1, dtype, backend, cache_size, season)
         self.alphas = alphas
 
     def __call__(self, params: dict, seed: int):
