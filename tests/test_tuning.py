@@ -281,3 +281,37 @@ def test_relative_targets_measure_the_error_on_the_values():
     assert score == pytest.approx(expected, rel=1e-9)
     with pytest.raises(ValueError, match="relative_to"):
         split_objective({"relative_to": "trend"}, 0)
+
+
+def test_estimator_objective_runs_a_backtest_callable():
+    import types
+
+    import pandas as pd
+
+    from reservoir.estimators import ESNRegressor
+    from reservoir.forecasting import EstimatorObjective
+
+    series = _series(120)
+
+    def one_step_backtest(model, y, X, *, origins):
+        errors = []
+        for origin in origins:
+            model.fit(y[: origin - 1], y[1:origin])
+            errors.append(float(np.sqrt(np.mean((model.predict(y[origin - 1 : -1]) - y[origin:]) ** 2))))
+        return types.SimpleNamespace(scores=pd.DataFrame({"rmse": errors}))
+
+    base = ESNRegressor(units=20, washout=5, dtype="float64", backend="numpy")
+    objective = EstimatorObjective(base, series, metric="rmse", backtest=one_step_backtest, origins=[80, 100])
+    got = objective({"spectral_radius": 0.6, "leak_rate": 0.5}, seed=3)
+    expected = one_step_backtest(
+        ESNRegressor(units=20, washout=5, dtype="float64", backend="numpy", spectral_radius=0.6, leak_rate=0.5, seed=3),
+        series,
+        None,
+        origins=[80, 100],
+    ).scores["rmse"]
+    assert got == pytest.approx(float(np.mean(expected)), rel=1e-12)
+    assert base.get_params()["seed"] is None  # the estimator given is not changed
+    with pytest.raises(ValueError, match="no 'mase'"):
+        EstimatorObjective(base, series, backtest=one_step_backtest, origins=[80])({}, 0)
+    with pytest.raises(ValueError, match="seed_parameter"):
+        EstimatorObjective(base, series, seed_parameter="rng")

@@ -33,7 +33,7 @@ from .. import _validation as check
 from ..esn import ESN
 from ..readouts import Ridge
 
-__all__ = ["SplitObjective", "BacktestObjective"]
+__all__ = ["SplitObjective", "BacktestObjective", "EstimatorObjective"]
 
 #: Penalties scored in one pass when ``alpha`` is not a parameter of the trial.
 DEFAULT_ALPHAS = tuple(10.0**k for k in range(-8, 3))
@@ -318,3 +318,55 @@ class BacktestObjective:
     def forecast(self, params: dict, seed: int, alpha: float) -> np.ndarray:
         """Forecasts (n_origins, horizon, n_series) in the series' units, one per origin."""
         return np.stack([self.engine.forecast(params, seed, origin, alpha) for origin in self.origins])
+
+
+class EstimatorObjective:
+    """Score of any forecaster estimator under a backtest callable: ``objective(params, seed)``
+    clones ``forecaster``, sets ``params`` and ``seed``, runs ``backtest`` and returns the
+    mean of ``metric`` over its origins (and series).
+
+    The generic route (slower than :class:`BacktestObjective`, which caches states and
+    scores every penalty in one pass): every fit runs the reservoir again.
+
+    Parameters
+    ----------
+    forecaster : estimator
+        With scikit-learn's ``get_params`` / ``set_params``, e.g.
+        :class:`~reservoir.forecasting.ESNForecaster`.
+    y, X : the series (and exogenous inputs) in any layout the forecaster takes.
+    metric : str
+        A column of the backtest's ``scores`` table ("mase", "rmse", "mae", "smape").
+    backtest : callable, optional
+        ``backtest(forecaster, y, X, **backtest_options)`` returning an object whose
+        ``scores`` is a table with a ``metric`` column; by default
+        :func:`reservoir.forecasting.backtest`.
+    seed_parameter : str
+        The forecaster's parameter that takes the seed.
+    **backtest_options
+        Passed on (``horizon``, ``initial``, ``step``, ``seasonal_period``, ...).
+    """
+
+    def __init__(self, forecaster, y, X=None, *, metric="mase", backtest=None, seed_parameter="seed", **options):
+        if not hasattr(forecaster, "set_params"):
+            raise TypeError(f"forecaster must be an estimator with set_params, got {type(forecaster).__name__}")
+        if seed_parameter not in forecaster.get_params():
+            raise ValueError(f"the forecaster has no parameter {seed_parameter!r} (seed_parameter)")
+        self.forecaster = forecaster
+        self.y, self.X = y, X
+        self.metric = metric
+        self.backtest = backtest
+        self.seed_parameter = seed_parameter
+        self.options = options
+
+    def __call__(self, params: dict, seed: int) -> float:
+        from sklearn.base import clone
+
+        backtest = self.backtest
+        if backtest is None:
+            from .backtest import backtest
+        model = clone(self.forecaster).set_params(**params, **{self.seed_parameter: seed})
+        result = backtest(model, self.y, self.X, **self.options)
+        scores = result.scores
+        if self.metric not in scores:
+            raise ValueError(f"the backtest reports no {self.metric!r}; it has {list(scores.columns)}")
+        return float(np.mean(np.asarray(scores[self.metric], dtype=np.float64)))
