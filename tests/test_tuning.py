@@ -315,3 +315,16 @@ def test_estimator_objective_runs_a_backtest_callable():
         EstimatorObjective(base, series, backtest=one_step_backtest, origins=[80])({}, 0)
     with pytest.raises(ValueError, match="seed_parameter"):
         EstimatorObjective(base, series, seed_parameter="rng")
+
+
+def test_distributed_without_dask_names_the_extra():
+    code = (
+        "import sys; sys.modules['optuna_integration'] = None; sys.modules['distributed'] = None\n"
+        "import reservoir.forecasting\n"
+        "try:\n"
+        "    reservoir.forecasting.tune(lambda p, s: 0.0, {'x': ('float', 0, 1)}, client=object())\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "reservoir-engine[distributed]" in result.stdout
