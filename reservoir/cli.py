@@ -1,6 +1,8 @@
 """The ``reservoir`` command.
 
-``reservoir forecast`` is the main job: train an ESN on a series (Mackey-Glass built
+``reservoir forecast`` is the main job (``--scheduler`` runs its heavy parts on a Dask
+cluster); ``reservoir search`` tunes the reservoir's parameters with Optuna (see
+``reservoir._search_command``). The forecast: train an ESN on a series (Mackey-Glass built
 in, or a CSV/NPY file), print the one-step and closed-loop NRMSE on held-out steps
 beside a persistence baseline, write the reservoir states to HDF5 and a PNG of the
 forecasts against the truth. Washout, training length and units adapt to a short
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backends, datasets, metrics
+from . import _search_command, backends, datasets, metrics
 from .estimators import ESNRegressor
 from .storage import save_run
 
@@ -248,9 +250,9 @@ def _forecast_parser(subparsers):
     parser.set_defaults(handler=forecast)
 
 
-def _load(args) -> tuple[np.ndarray, str]:
+def _load(args, default_steps: int = BUILT_IN_STEPS) -> tuple[np.ndarray, str]:
     if args.data == "mackey-glass":
-        return datasets.mackey_glass(args.steps or BUILT_IN_STEPS, tau=17), "Mackey-Glass (tau = 17)"
+        return datasets.mackey_glass(args.steps or default_steps, tau=17), "Mackey-Glass (tau = 17)"
     series = datasets.load_series(args.data)
     if args.steps is not None:
         print(
@@ -529,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library chooses")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _forecast_parser(subparsers)
+    _search_command.add_parser(subparsers, _count, _HelpFormatter, _load)
     return parser
 
 

@@ -237,3 +237,34 @@ def test_forecast_with_no_scheduler_at_the_address_fails_fast(tmp_path, capsys):
     assert code == 2
     assert time.perf_counter() - started < 30
     assert f"no Dask scheduler answered at '127.0.0.1:{port}'" in capsys.readouterr().err
+
+
+def test_search_tunes_here_and_on_a_dask_scheduler(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from reservoir.forecasting import SplitObjective
+
+    options = ["search", "--steps", "400", "--trials", "3", "--units", "30"]
+    assert cli.main(options) == 0
+    here = capsys.readouterr().out
+    assert "3 trials in this process (0 failed)" in here
+    best = _printed_number(here, "best validation RMSE (1.0 = forecasting the mean)")
+    # the printed parameters reproduce the printed score (the objective is deterministic per seed)
+    params = {
+        name.replace("-", "_"): float(value)
+        for name, value in re.findall(r"--(spectral-radius|leak-rate|input-scaling) (\S+)", here)
+    }
+    assert set(params) == {"spectral_radius", "leak_rate", "input_scaling"}
+    objective = SplitObjective(datasets.mackey_glass(400, tau=17), validation=0.2)
+    score, _ = objective({"units": 30, **params}, 0)
+    assert score == pytest.approx(best, rel=2e-3)  # parameters printed to 4 digits
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        address = cluster.scheduler_address
+        assert cli.main([*options, "--scheduler", address]) == 0
+    there = capsys.readouterr().out
+    assert f"3 trials on the Dask cluster {address} (0 failed)" in there
+    port = 1
+    assert cli.main([*options, "--scheduler", f"127.0.0.1:{port}"]) == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
