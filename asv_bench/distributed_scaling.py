@@ -156,6 +156,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", default=None, help="where the shards go (default: a temporary folder)")
     parser.add_argument("--overhead-workers", type=int, default=8)
     parser.add_argument("--no-reservoirpy", action="store_true")
+    parser.add_argument("--no-scheduler-cost", action="store_true")
     args = parser.parse_args(argv)
     steps_for = dict(zip(args.units, args.steps * len(args.units) if len(args.steps) == 1 else args.steps))
     folder = Path(tempfile.mkdtemp(prefix="distributed-scaling-", dir=args.dir))
@@ -190,6 +191,9 @@ def main(argv=None) -> int:
             f"| {spread(peer[1])} | {spread(peer[2])} | {spread(versus)}x faster |",
             flush=True,
         )
+    if args.no_scheduler_cost:
+        shutil.rmtree(folder, ignore_errors=True)
+        return 0
     cost = scheduler_cost(folder, args.overhead_workers)
     print(
         f"\nscheduler, {args.overhead_workers} worker processes on {os.cpu_count()} cores: "

@@ -1,8 +1,8 @@
 """Harvest: one model run over many sequences spread over Dask workers, states sharded on disk.
 
 The driver splits the sequences into shards of ``sequences_per_task`` and submits one
-task per shard. The model travels to every worker once (``client.scatter(...,
-broadcast=True)``); each task runs the model's batched kernel over its whole shard (the
+task per shard. The model travels to every worker once (a Dask-resident future that
+every task takes, fetched once per worker); each task runs the model's batched kernel over its whole shard (the
 weights are read once per step for all of its sequences) and streams the states into
 its own shard file through ``StateStore`` (one writer per file, checkpointed). A task
 whose worker dies is run again (``retries``, and Dask's own rescheduling of lost
@@ -212,8 +212,11 @@ def harvest(
         )
         shards = {shard: Shard(identities[shard], shard_path(directory, shard)) for shard in done}
         if pending:
-            shared_model = client.scatter(model, broadcast=True, hash=False)
             token = uuid.uuid4().hex[:8]  # a rerun is new work, never a result Dask still holds
+            # A Dask-resident future of the model, made by a task: each worker fetches it once for
+            # all of its shards, and the scheduler can make it again if the workers holding it die
+            # (scattered data it could not: a dead worker's retry then fails as cancelled).
+            shared_model = client.submit(_shared, model, key=f"reservoir-model-{fingerprint[:16]}-{token}")
             futures = [
                 client.submit(
                     _harvest_shard,
@@ -280,6 +283,11 @@ def _harvest_shard(model, inputs, targets, path, identity: ShardIdentity, checkp
         if not run.complete:  # pragma: no cover - every path above runs to the end
             raise RuntimeError(f"{path}: run {identity.run!r} stopped at step {run.steps_done} of {run.steps}")
     return Shard(identity, Path(path), _worker_address())
+
+
+def _shared(model):
+    """The model, as the result of a task (see harvest): what every shard task takes."""
+    return model
 
 
 def _private_copy(model):
