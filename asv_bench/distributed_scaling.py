@@ -74,10 +74,9 @@ def distributed_runs(units, u, folder: Path, repeats: int, workers: int) -> list
     client = connect(n_workers=workers, threads_per_worker=1)
     try:
         per_task = -(-u.shape[0] // workers)
+        model = make_model(units)  # built outside the timings, as in single_process
         warm = folder / f"warm-{workers}"
-        harvest(
-            make_model(units), u[:, :10], directory=warm, client=client, sequences_per_task=per_task, progress=False
-        )
+        harvest(model, u[:, :10], directory=warm, client=client, sequences_per_task=per_task, progress=False)
         shutil.rmtree(warm)
         times = []
         for repeat in range(repeats):
@@ -85,7 +84,7 @@ def distributed_runs(units, u, folder: Path, repeats: int, workers: int) -> list
             times.append(
                 timed(
                     lambda: harvest(
-                        make_model(units),
+                        model,
                         u,
                         directory=directory,
                         client=client,
