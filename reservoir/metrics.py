@@ -76,9 +76,10 @@ def mase(y_true, y_pred, y_train, m: int = 1) -> float:
 
     The forecast's mean absolute error divided by the in-sample mean absolute error
     of the seasonal naive forecast ``y[t] = y[t - m]`` on ``y_train``; below 1 beats
-    it. Time runs along the first axis; with several columns (variables) each is
-    scaled by its own naive error and the column scores are averaged (sktime's
-    ``mean_absolute_scaled_error`` with ``sp=m``).
+    it. Time runs along the first axis; with several columns (variables, perhaps in
+    different units) each is scaled by its own naive error and the column scores
+    are averaged: the mean of sktime's ``mean_absolute_scaled_error(..., sp=m,
+    multioutput="raw_values")`` (its "uniform_average" divides averaged errors instead).
 
     Parameters
     ----------
