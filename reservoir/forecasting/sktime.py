@@ -1,0 +1,153 @@
+"""The sktime interface: :class:`ESNSktimeForecaster`, an sktime forecaster around ESNForecaster.
+
+Needs sktime (``pip install reservoir-engine[forecast]``); ``import reservoir`` and
+``import reservoir.forecasting`` do not import this module. It follows sktime's
+``BaseForecaster`` conventions: ``fit(y, X=None, fh=None)``, ``predict(fh, X)``,
+``update(y, X, update_params)``, tags and ``get_test_params``; sktime converts the
+input (Series, DataFrame, NumPy) and builds the forecasts' index from the horizon.
+Forecasts are recursive (closed loop) out of sample; in-sample horizons are not
+supported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "reservoir.forecasting.sktime needs sktime: pip install sktime (or reservoir-engine[forecast])"
+    ) from error
+
+from .forecaster import ESNForecaster
+
+__all__ = ["ESNSktimeForecaster"]
+
+
+class ESNSktimeForecaster(BaseForecaster):
+    """Echo-state network forecaster for sktime (univariate or multivariate y, exogenous X).
+
+    Parameters
+    ----------
+    units, spectral_radius, leak_rate, input_scaling, density, alpha, include_input, seed, warmup, normalize
+        As in :class:`reservoir.forecasting.ESNForecaster`.
+    strategy : {"recursive", "direct"}
+        "direct" needs ``fh`` in ``fit`` (its readouts are trained for ``max(fh)`` steps).
+    dtype, backend
+        The reservoir's float type and backend.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline
+    >>> from reservoir.forecasting.sktime import ESNSktimeForecaster
+    >>> y = load_airline()
+    >>> forecaster = ESNSktimeForecaster(units=50, seed=0).fit(y, fh=[1, 2, 3])
+    >>> forecaster.predict().index.astype(str).tolist()
+    ['1961-01', '1961-02', '1961-03']
+    """
+
+    _tags = {
+        "authors": ["reservoir-engine developers"],
+        "maintainers": ["reservoir-engine developers"],
+        "y_inner_mtype": "pd.DataFrame",
+        "X_inner_mtype": "pd.DataFrame",
+        "capability:multivariate": True,
+        "capability:exogenous": True,
+        "capability:insample": False,
+        "capability:pred_int": False,
+        "capability:missing_values": False,
+        "capability:non_contiguous_X": False,
+        "capability:update": True,
+        "requires-fh-in-fit": False,
+        "X-y-must-have-same-index": True,
+    }
+
+    def __init__(
+        self,
+        units=100,
+        spectral_radius=0.9,
+        leak_rate=1.0,
+        input_scaling=0.5,
+        density=None,
+        alpha="auto",
+        include_input=True,
+        seed=None,
+        warmup=None,
+        strategy="recursive",
+        normalize=True,
+        dtype="float64",
+        backend="auto",
+    ):
+        self.units = units
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.density = density
+        self.alpha = alpha
+        self.include_input = include_input
+        self.seed = seed
+        self.warmup = warmup
+        self.strategy = strategy
+        self.normalize = normalize
+        self.dtype = dtype
+        self.backend = backend
+        super().__init__()
+
+    def _forecaster(self, horizon) -> ESNForecaster:
+        return ESNForecaster(
+            units=self.units,
+            spectral_radius=self.spectral_radius,
+            leak_rate=self.leak_rate,
+            input_scaling=self.input_scaling,
+            density=self.density,
+            alpha=self.alpha,
+            include_input=self.include_input,
+            seed=self.seed,
+            warmup=self.warmup,
+            strategy=self.strategy,
+            horizon=horizon,
+            normalize=self.normalize,
+            dtype=self.dtype,
+            backend=self.backend,
+        )
+
+    def _fit(self, y, X=None, fh=None):
+        horizon = None
+        if self.strategy == "direct":
+            if fh is None:
+                raise ValueError("strategy='direct' needs fh in fit (its readouts are trained for max(fh) steps)")
+            horizon = int(np.max(fh.to_relative(self.cutoff)))
+        self.forecaster_ = self._forecaster(horizon).fit(y.to_numpy(dtype=np.float64), _values(X))
+        self.columns_ = list(y.columns)
+        return self
+
+    def _predict(self, fh, X=None):
+        steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
+        if np.any(steps < 1):
+            raise NotImplementedError("in-sample predictions are not supported: pass a horizon after the cutoff")
+        horizon = int(steps.max())
+        future = None
+        if X is not None and self.forecaster_.n_exogenous_:
+            full = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True).to_absolute_index(self.cutoff)
+            future = X.reindex(full).to_numpy(dtype=np.float64)
+        values = np.asarray(self.forecaster_.predict(horizon, future)).reshape(horizon, -1)
+        import pandas as pd
+
+        return pd.DataFrame(values[steps - 1], index=fh.to_absolute_index(self.cutoff), columns=self.columns_)
+
+    def _update(self, y, X=None, update_params=True):
+        self.forecaster_.update(y.to_numpy(dtype=np.float64), _values(X), refit=update_params)
+        return self
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Small, seeded settings for sktime's estimator checks."""
+        return [
+            {"units": 20, "seed": 0},
+            {"units": 30, "seed": 1, "leak_rate": 0.5, "alpha": 1e-3, "include_input": False, "warmup": 2},
+        ]
+
+
+def _values(X):
+    return None if X is None else X.to_numpy(dtype=np.float64)
