@@ -264,3 +264,27 @@ def test_parameters_round_trip():
     model.set_params(units=20, spectral_radius=0.5, leak_rate=0.3, alpha=1e-2)
     model.fit(_series(100))
     assert model.reservoir_.units == 20 and model.alpha_[0] == 1e-2
+
+
+def test_difference_models_the_steps_and_sums_them_back():
+    y = _series(200) + 0.05 * np.arange(200)
+    params = dict(units=30, seed=6, alpha=1e-3)
+    model = ESNForecaster(difference=True, **params).fit(y)
+    steps = ESNForecaster(**params).fit(np.diff(y)).predict(8)
+    np.testing.assert_allclose(model.predict(8), y[-1] + np.cumsum(steps), rtol=1e-12)
+    updated = ESNForecaster(difference=True, normalize=False, **params).fit(y[:150]).update(y[150:])
+    whole = ESNForecaster(difference=True, normalize=False, **params).fit(y)
+    np.testing.assert_allclose(updated.state_, whole.state_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(updated.last_value_, whole.last_value_, rtol=1e-12)
+    np.testing.assert_array_equal(updated.last_level_, [y[-1]])
+    with pytest.raises(ValueError, match="difference=True needs at least 3"):
+        ESNForecaster(difference=True).fit(np.ones(2))
+
+
+def test_a_diverging_forecast_warns():
+    from reservoir import ReservoirWarning
+
+    model = ESNForecaster(units=20, seed=0).fit(_series(100))
+    model.coef_ = model.coef_ * 50.0  # a readout whose closed loop blows up
+    with pytest.warns(ReservoirWarning, match="diverges"):
+        model.predict(30)

@@ -22,12 +22,14 @@ batched closed loop compiled in the backend's kernels (``esn_forecast``).
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from .. import _validation as check
+from .._diagnostics import ReservoirWarning
 from ..estimators._common import AUTO_ALPHA_STREAM, AUTO_ALPHAS, DEFAULT_WASHOUT, _reservoir
 from ..readouts import Ridge
 from ._series import Layout, future_index, read_exogenous, read_future, read_panel, write_forecast
@@ -36,6 +38,8 @@ __all__ = ["ESNForecaster"]
 
 STRATEGIES = ("recursive", "direct")
 READOUTS = ("global", "per_series")
+#: Standard deviations from a series' training mean beyond which a forecast has diverged.
+DIVERGED = 10.0
 #: The kernel module of each backend that has the batched closed loop, relative to reservoir.kernels.
 _FORECAST_KERNELS = {"reference": "reference", "cpu": "cpu.forecast"}
 
@@ -71,6 +75,10 @@ class ESNForecaster(BaseEstimator):
     normalize : bool, default True
         Standardise every target and exogenous column per series (mean, std of its
         training part); forecasts are returned in the original units.
+    difference : bool, default False
+        Model the steps ``y[t] - y[t-1]`` instead of the values, and sum the forecast
+        steps onto the last value: for series with a trend or a drifting level, which
+        a closed loop of bounded tanh units cannot extrapolate otherwise.
     validation_fraction : float, default 0.2
         The part of each series' training rows that chooses ``alpha``.
     dtype : "float64" or "float32"
@@ -86,7 +94,9 @@ class ESNForecaster(BaseEstimator):
     state_ : (n_series, units)
         Reservoir state at the end of each series (before its last input).
     last_value_ : (n_series, n_targets)
-        Each series' last (standardised) value: the first fed-back input.
+        Each series' last (standardised, differenced) value: the first fed-back input.
+    last_level_ : (n_series, n_targets)
+        Each series' last value as given (the level differenced forecasts start from).
     y_mean_, y_scale_, X_mean_, X_scale_ : (n_series, n_columns)
         The standardisation of each series.
     """
@@ -111,6 +121,7 @@ class ESNForecaster(BaseEstimator):
         horizon=None,
         readout="global",
         normalize=True,
+        difference=False,
         validation_fraction=0.2,
         dtype="float64",
         backend="auto",
@@ -133,6 +144,7 @@ class ESNForecaster(BaseEstimator):
         self.horizon = horizon
         self.readout = readout
         self.normalize = normalize
+        self.difference = difference
         self.validation_fraction = validation_fraction
         self.dtype = dtype
         self.backend = backend
@@ -158,6 +170,15 @@ class ESNForecaster(BaseEstimator):
         exogenous = read_exogenous(X, layout, "X")
         self._check_parameters()
         self._history = (series, exogenous, layout)
+        self.last_level_ = np.stack([s[-1] for s in series])
+        if self.difference:  # model the steps y[t] - y[t-1]; X stays beside the step it ends at
+            for i, s in enumerate(series):
+                if len(s) < 3:
+                    raise ValueError(
+                        f"series {layout.keys[i]!r} of y has {len(s)} step(s); difference=True needs at least 3"
+                    )
+            series = [np.diff(s, axis=0) for s in series]
+            exogenous = None if exogenous is None else [e[1:] for e in exogenous]
         n_targets = series[0].shape[1]
         n_exog = 0 if exogenous is None else exogenous[0].shape[1]
         horizon = self._trained_horizon()
@@ -270,7 +291,11 @@ class ESNForecaster(BaseEstimator):
         future = read_future(X, self.layout_, self.n_exogenous_, horizon, "X")
         future = (future - self.X_mean_[:, None]) / self.X_scale_[:, None]
         outputs = self._forecast_standardised(self.state_, self.last_value_, future)
+        if self.normalize and not np.all(np.abs(outputs) < DIVERGED):
+            warn_diverged(float(np.nanmax(np.abs(outputs))), self.strategy)
         outputs = outputs * self.y_scale_[:, None] + self.y_mean_[:, None]
+        if self.difference:
+            outputs = self.last_level_[:, None] + np.cumsum(outputs, axis=1)
         return write_forecast(outputs, self.layout_)
 
     def _horizon(self, horizon) -> int:
@@ -359,6 +384,9 @@ class ESNForecaster(BaseEstimator):
         if refit:
             self._refit(merged, merged_exog, merged_layout)
             return self
+        levels = np.stack([s[-1] for s in series])
+        if self.difference:
+            series = [np.diff(np.concatenate([last[None], s]), axis=0) for last, s in zip(self.last_level_, series)]
         z = [(s - m) / d for s, m, d in zip(series, self.y_mean_, self.y_scale_)]
         xz = [np.zeros((len(s), 0)) for s in series] if exogenous is None else [
             (e - m) / d for e, m, d in zip(exogenous, self.X_mean_, self.X_scale_)
@@ -371,12 +399,24 @@ class ESNForecaster(BaseEstimator):
         states = _run_aligned(self.reservoir_, inputs, self.state_)
         self.state_ = np.stack([x[-1] for x in states]).astype(np.float64)
         self.last_value_ = np.stack([s[-1] for s in z])
+        self.last_level_ = levels
         self._history = (merged, merged_exog, merged_layout)
         self.layout_ = merged_layout
         return self
 
     def _refit(self, series, exogenous, layout: Layout) -> None:
         self.fit(_rebuilt(series, layout), None if exogenous is None else _rebuilt(exogenous, layout, exogenous=True))
+
+
+def warn_diverged(largest: float, strategy: str) -> None:
+    """Warn that forecasts left the training data's range by far (a closed loop that diverges)."""
+    hint = " or strategy='direct'" if strategy == "recursive" else ""
+    warnings.warn(
+        f"the forecasts reach {largest:.3g} standard deviations from the training mean: the forecast "
+        f"diverges. Try a smaller spectral_radius or input_scaling, a larger alpha{hint}",
+        ReservoirWarning,
+        stacklevel=3,
+    )
 
 
 def _standardisation(series, normalize: bool, width: int | None = None, count: int | None = None):
