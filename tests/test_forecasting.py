@@ -276,7 +276,7 @@ def test_difference_models_the_steps_and_sums_them_back():
     whole = ESNForecaster(difference=True, normalize=False, **params).fit(y)
     np.testing.assert_allclose(updated.state_, whole.state_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(updated.last_value_, whole.last_value_, rtol=1e-12)
-    np.testing.assert_array_equal(updated.last_level_, [y[-1]])
+    np.testing.assert_array_equal(updated.last_level_, [[y[-1]]])
     with pytest.raises(ValueError, match="difference=True needs at least 3"):
         ESNForecaster(difference=True).fit(np.ones(2))
 
