@@ -30,7 +30,7 @@ class ESNSktimeForecaster(BaseForecaster):
 
     Parameters
     ----------
-    units, spectral_radius, leak_rate, input_scaling, density, alpha, include_input, seed, warmup, normalize
+    units, spectral_radius, leak_rate, input_scaling, density, alpha, include_input, seed, warmup, normalize, difference
         As in :class:`reservoir.forecasting.ESNForecaster`.
     strategy : {"recursive", "direct"}
         "direct" needs ``fh`` in ``fit`` (its readouts are trained for ``max(fh)`` steps).
@@ -76,6 +76,7 @@ class ESNSktimeForecaster(BaseForecaster):
         warmup=None,
         strategy="recursive",
         normalize=True,
+        difference=False,
         dtype="float64",
         backend="auto",
     ):
@@ -90,6 +91,7 @@ class ESNSktimeForecaster(BaseForecaster):
         self.warmup = warmup
         self.strategy = strategy
         self.normalize = normalize
+        self.difference = difference
         self.dtype = dtype
         self.backend = backend
         super().__init__()
@@ -108,6 +110,7 @@ class ESNSktimeForecaster(BaseForecaster):
             strategy=self.strategy,
             horizon=horizon,
             normalize=self.normalize,
+            difference=self.difference,
             dtype=self.dtype,
             backend=self.backend,
         )
@@ -145,7 +148,7 @@ class ESNSktimeForecaster(BaseForecaster):
         """Small, seeded settings for sktime's estimator checks."""
         return [
             {"units": 20, "seed": 0},
-            {"units": 30, "seed": 1, "leak_rate": 0.5, "alpha": 1e-3, "include_input": False, "warmup": 2},
+            {"units": 30, "seed": 1, "leak_rate": 0.5, "alpha": 1e-3, "include_input": False, "difference": True},
         ]
 
 
