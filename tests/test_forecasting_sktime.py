@@ -74,3 +74,15 @@ def test_reservoir_imports_without_sktime():
         "    raise SystemExit('imported without sktime')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sktime_panel_is_one_global_model_and_series_may_end_early():
+    t = np.arange(60)
+    long = pd.DataFrame({"v": np.sin(t / 4.0) + 2}, index=pd.RangeIndex(60))
+    short = pd.DataFrame({"v": np.cos(t[:57] / 5.0) + 2}, index=pd.RangeIndex(57))
+    panel = pd.concat({"a": long, "b": short}, names=["id", "time"])
+    forecast = ESNSktimeForecaster(units=20, seed=0).fit(panel, fh=[1, 2]).predict()
+    assert list(forecast.index) == [("a", 60), ("a", 61), ("b", 60), ("b", 61)]
+    inner = ESNForecaster(units=20, seed=0).fit({"a": long, "b": short}).predict(5)
+    np.testing.assert_allclose(forecast.loc["a", "v"], inner["a"]["v"].to_numpy()[:2], rtol=1e-12)
+    np.testing.assert_allclose(forecast.loc["b", "v"], inner["b"]["v"].to_numpy()[3:5], rtol=1e-12)

@@ -50,8 +50,9 @@ class ESNSktimeForecaster(BaseForecaster):
     _tags = {
         "authors": ["reservoir-engine developers"],
         "maintainers": ["reservoir-engine developers"],
-        "y_inner_mtype": "pd.DataFrame",
-        "X_inner_mtype": "pd.DataFrame",
+        # a panel is one global model over its series (one batched reservoir run)
+        "y_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
+        "X_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
         "capability:multivariate": True,
         "capability:exogenous": True,
         "capability:insample": False,
@@ -121,26 +122,60 @@ class ESNSktimeForecaster(BaseForecaster):
             if fh is None:
                 raise ValueError("strategy='direct' needs fh in fit (its readouts are trained for max(fh) steps)")
             horizon = int(np.max(fh.to_relative(self.cutoff)))
-        self.forecaster_ = self._forecaster(horizon).fit(y.to_numpy(dtype=np.float64), _values(X))
+        self.instances_ = _instances(y)
+        self._index_names = list(y.index.names)
+        self.forecaster_ = self._forecaster(horizon).fit(_panel(y, self.instances_), _panel(X, self.instances_))
+        self._lengths = self.forecaster_.layout_.lengths
         self.columns_ = list(y.columns)
         return self
 
     def _predict(self, fh, X=None):
+        import pandas as pd
+
         steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
         if np.any(steps < 1):
             raise NotImplementedError("in-sample predictions are not supported: pass a horizon after the cutoff")
         horizon = int(steps.max())
+        # steps from each series' end to the cutoff (a panel's series may end before it)
+        gaps = np.zeros(1, dtype=np.int64) if self.instances_ is None else self._gaps()
         future = None
         if X is not None and self.forecaster_.n_exogenous_:
+            if gaps.any():
+                raise NotImplementedError(
+                    "exogenous X for a panel whose series end before the cutoff: their X before it is unknown"
+                )
             full = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True).to_absolute_index(self.cutoff)
-            future = X.reindex(full).to_numpy(dtype=np.float64)
-        values = np.asarray(self.forecaster_.predict(horizon, future)).reshape(horizon, -1)
-        import pandas as pd
+            parts = [X] if self.instances_ is None else [X.xs(key, level=0) for key in self.instances_]
+            future = np.stack([part.reindex(full).to_numpy(dtype=np.float64) for part in parts])
+            future = future[0] if self.instances_ is None else future
+        total = horizon + int(gaps.max())
+        forecast = self.forecaster_.predict(total, future)
+        if isinstance(forecast, dict):  # a panel: a DataFrame per series
+            forecast = np.stack([part.to_numpy(dtype=np.float64) for part in forecast.values()])
+        values = np.asarray(forecast).reshape(-1, total, len(self.columns_))
+        times = fh.to_absolute_index(self.cutoff)
+        picked = np.stack([values[i, gap + steps - 1] for i, gap in enumerate(gaps)])
+        if self.instances_ is None:
+            return pd.DataFrame(picked[0], index=times, columns=self.columns_)
+        index = pd.MultiIndex.from_product([self.instances_, times], names=self._index_names)
+        return pd.DataFrame(picked.reshape(-1, len(self.columns_)), index=index, columns=self.columns_)
 
-        return pd.DataFrame(values[steps - 1], index=fh.to_absolute_index(self.cutoff), columns=self.columns_)
+    def _gaps(self) -> np.ndarray:
+        """Steps from the end of every series of the panel to the cutoff."""
+        from .._pandas import continued_index
+
+        cutoff = self.cutoff[0]
+        gaps = []
+        for times in self.forecaster_.layout_.indexes:
+            if times[-1] == cutoff:
+                gaps.append(0)
+                continue
+            ahead = continued_index(times, 1 + int(np.sum(self._lengths)))
+            gaps.append(int(ahead.get_loc(cutoff)) + 1)
+        return np.asarray(gaps, dtype=np.int64)
 
     def _update(self, y, X=None, update_params=True):
-        self.forecaster_.update(y.to_numpy(dtype=np.float64), _values(X), refit=update_params)
+        self.forecaster_.update(_panel(y, self.instances_), _panel(X, self.instances_), refit=update_params)
         return self
 
     @classmethod
@@ -152,5 +187,19 @@ class ESNSktimeForecaster(BaseForecaster):
         ]
 
 
-def _values(X):
-    return None if X is None else X.to_numpy(dtype=np.float64)
+def _instances(y):
+    """The instances of a panel (a (instance, time) MultiIndex), or None for one series."""
+    import pandas as pd
+
+    if not isinstance(y.index, pd.MultiIndex):
+        return None
+    return list(dict.fromkeys(y.index.get_level_values(0)))
+
+
+def _panel(data, instances):
+    """One series as a (T, k) array; a panel as a dict of its series (DataFrames), in the fitted order."""
+    if data is None:
+        return None
+    if instances is None:
+        return data.to_numpy(dtype=np.float64)
+    return {key: data.xs(key, level=0) for key in instances}
