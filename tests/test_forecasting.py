@@ -288,3 +288,24 @@ def test_a_diverging_forecast_warns():
     model.coef_ = model.coef_ * 50.0  # a readout whose closed loop blows up
     with pytest.warns(ReservoirWarning, match="diverges"):
         model.predict(30)
+
+
+def test_forecasting_without_pandas():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "import numpy as np\n"
+        "from reservoir.forecasting import ESNForecaster, backtest\n"
+        "y = np.sin(0.3 * np.arange(120))\n"
+        "out = ESNForecaster(units=20, seed=0).fit(y).predict(4)\n"
+        "assert type(out) is np.ndarray and out.shape == (4,)\n"
+        "try:\n"
+        "    backtest(ESNForecaster(units=20), y, horizon=4)\n"
+        "except ImportError as error:\n"
+        "    assert 'backtest (its tables are pandas DataFrames) needs pandas' in str(error), error\n"
+        "else:\n"
+        "    raise SystemExit('backtest ran without pandas')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

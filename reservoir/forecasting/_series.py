@@ -17,6 +17,7 @@ pandas is imported only when the input is a pandas object (``reservoir._pandas``
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from .. import _pandas
 from .. import _validation as check
 
-__all__ = ["Layout", "read_panel", "read_exogenous", "read_future", "write_forecast"]
+__all__ = ["Layout", "read_panel", "read_exogenous", "read_future", "write_forecast", "require_pandas"]
 
 
 @dataclass
@@ -47,9 +48,16 @@ class Layout:
 
 
 def _pd():
-    import pandas as pd
+    """pandas, already imported: a pandas object was passed in (``reservoir._pandas``)."""
+    return _pandas._pd()
 
-    return pd
+
+def require_pandas(purpose: str):
+    """pandas, imported on demand for what returns pandas tables; a clear error without it."""
+    try:
+        return importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(f"{purpose} needs pandas: pip install pandas (or reservoir-engine[forecast])") from None
 
 
 def check_time_index(index, name: str) -> None:

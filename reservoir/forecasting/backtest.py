@@ -19,7 +19,7 @@ from sklearn.base import clone
 
 from .. import _validation as check
 from .. import metrics as _metrics
-from ._series import read_exogenous, read_panel
+from ._series import read_exogenous, read_panel, require_pandas
 
 __all__ = ["backtest", "Backtest", "METRICS"]
 
@@ -120,8 +120,7 @@ def backtest(
     Backtest
         ``predictions`` (a tidy table), ``scores`` (per origin and series), ``summary``.
     """
-    import pandas as pd
-
+    pd = require_pandas("backtest (its tables are pandas DataFrames)")
     series, layout = read_panel(y, "y")
     exogenous = read_exogenous(X, layout, "X")
     horizon = check.positive_int(horizon, "horizon")

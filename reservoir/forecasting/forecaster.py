@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from .. import _pandas
 from .. import _validation as check
 from .._diagnostics import ReservoirWarning
 from ..estimators._common import AUTO_ALPHA_STREAM, AUTO_ALPHAS, DEFAULT_WASHOUT, _reservoir
@@ -460,8 +461,7 @@ def _appended_layout(old: Layout, new: Layout) -> Layout:
 def _rebuilt(series: list, layout: Layout, *, exogenous: bool = False):
     """NumPy or pandas data of the given layout (for a refit on the data seen so far)."""
     if layout.is_pandas:
-        import pandas as pd
-
+        pd = _pandas._pd()  # the layout came from pandas objects: pandas is imported
         frames = [pd.DataFrame(s, index=index) for s, index in zip(series, layout.indexes)]
         if not exogenous and layout.columns is not None:
             for frame in frames:

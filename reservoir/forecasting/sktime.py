@@ -20,6 +20,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "reservoir.forecasting.sktime needs sktime: pip install sktime (or reservoir-engine[forecast])"
     ) from error
 
+from .._pandas import _pd  # pandas, imported by sktime
 from .forecaster import ESNForecaster
 
 __all__ = ["ESNSktimeForecaster"]
@@ -130,8 +131,7 @@ class ESNSktimeForecaster(BaseForecaster):
         return self
 
     def _predict(self, fh, X=None):
-        import pandas as pd
-
+        pd = _pd()
         steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
         if np.any(steps < 1):
             raise NotImplementedError("in-sample predictions are not supported: pass a horizon after the cutoff")
@@ -189,8 +189,7 @@ class ESNSktimeForecaster(BaseForecaster):
 
 def _instances(y):
     """The instances of a panel (a (instance, time) MultiIndex), or None for one series."""
-    import pandas as pd
-
+    pd = _pd()
     if not isinstance(y.index, pd.MultiIndex):
         return None
     return list(dict.fromkeys(y.index.get_level_values(0)))
