@@ -309,3 +309,21 @@ def test_forecasting_without_pandas():
         "    raise SystemExit('backtest ran without pandas')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_direct_per_series_ragged_batch_equals_each_series_alone():
+    series = [_series(130, 0.0, 1), _series(170, 1.0, 2)]
+    params = dict(units=25, seed=8, alpha=1e-3, readout="per_series", strategy="direct", horizon=5)
+    together = ESNForecaster(**params).fit(series).predict()
+    for i, s in enumerate(series):
+        np.testing.assert_allclose(together[i], ESNForecaster(**params).fit(s).predict(), rtol=1e-9)
+
+
+def test_pandas_update_continues_the_index():
+    index = pd.date_range("2023-01-01", periods=120, freq="W-MON")
+    y = pd.Series(_series(120), index=index, name="sales")
+    model = ESNForecaster(units=20, seed=0).fit(y.iloc[:100])
+    model.update(y.iloc[100:])
+    assert model.predict(2).index.equals(pd.date_range(index[-1], periods=3, freq="W-MON")[1:])
+    with pytest.raises(ValueError, match="start at .* but the series continues at"):
+        model.update(y.iloc[110:])

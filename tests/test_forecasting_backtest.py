@@ -83,3 +83,19 @@ def test_bad_backtest_settings():
         backtest(ESNForecaster(units=10), y, horizon=5, metrics=("mape",))
     with pytest.raises(ValueError, match="window"):
         backtest(ESNForecaster(units=10), y, horizon=5, window="rolling")
+
+
+def test_backtest_of_a_multiindex_panel_keeps_names_and_times():
+    index = pd.period_range("2015-01", periods=60, freq="M")
+    panel = pd.concat(
+        {name: pd.DataFrame({"units": _series(60, p)}, index=index) for name, p in (("x", 0.0), ("y", 2.0))},
+        names=["shop", "month"],
+    )
+    result = backtest(ESNForecaster(units=20, seed=0, readout="per_series"), panel, horizon=3, initial=40, step=6)
+    table = result.predictions
+    assert set(table["series"]) == {"x", "y"} and set(table["variable"]) == {"units"}
+    last = table[(table.series == "y")].tail(3)
+    assert list(last["time"]) == list(index[-3:])
+    np.testing.assert_allclose(last["y_true"], panel.xs("y")["units"].to_numpy()[-3:])
+    assert result.scores.groupby("series").size().tolist() == [3, 3]  # 45, 51, 57 training steps
+    assert list(result.scores["n_train"].unique()) == [45, 51, 57]
