@@ -99,3 +99,10 @@ def test_backtest_of_a_multiindex_panel_keeps_names_and_times():
     np.testing.assert_allclose(last["y_true"], panel.xs("y")["units"].to_numpy()[-3:])
     assert result.scores.groupby("series").size().tolist() == [3, 3]  # 45, 51, 57 training steps
     assert list(result.scores["n_train"].unique()) == [45, 51, 57]
+
+
+def test_score_is_the_mean_over_origins():
+    result = backtest(ESNForecaster(units=20, seed=0), _series(80), horizon=4, initial=40, step=8)
+    assert result.score("rmse") == pytest.approx(result.scores["rmse"].mean())
+    with pytest.raises(ValueError, match="no 'crps' scores"):
+        result.score("crps")

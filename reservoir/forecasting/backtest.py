@@ -52,6 +52,12 @@ class Backtest:
     scores: object
     summary: object
 
+    def score(self, metric: str = "mase") -> float:
+        """The mean of `metric` over all origins and series (an objective for tuning)."""
+        if metric not in self.scores.columns:
+            raise ValueError(f"this backtest has no {metric!r} scores; it has {list(self.summary.index)}")
+        return float(self.scores[metric].mean())
+
     def by_step(self, metric: str = "rmse"):
         """`metric` per horizon step, over all origins, series and variables (a pandas Series)."""
         if metric not in ("mae", "rmse", "smape"):
