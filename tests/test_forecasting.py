@@ -327,3 +327,12 @@ def test_pandas_update_continues_the_index():
     assert model.predict(2).index.equals(pd.date_range(index[-1], periods=3, freq="W-MON")[1:])
     with pytest.raises(ValueError, match="start at .* but the series continues at"):
         model.update(y.iloc[110:])
+
+
+def test_a_backend_without_the_closed_loop_kernel_is_named():
+    import dataclasses
+
+    model = ESNForecaster(units=20, seed=0).fit(_series(100))
+    model.reservoir_._backend = dataclasses.replace(model.reservoir_._backend, name="cupy", kernel_module="cupy_raw")
+    with pytest.raises(NotImplementedError, match="ESNForecaster: backend 'cupy' has no batched closed-loop"):
+        model.predict(3)
