@@ -336,3 +336,11 @@ def test_a_backend_without_the_closed_loop_kernel_is_named():
     model.reservoir_._backend = dataclasses.replace(model.reservoir_._backend, name="cupy", kernel_module="cupy_raw")
     with pytest.raises(NotImplementedError, match="ESNForecaster: backend 'cupy' has no batched closed-loop"):
         model.predict(3)
+
+
+def test_a_failed_fit_keeps_the_fitted_model():
+    model = ESNForecaster(units=20, seed=0, alpha=1e-3).fit(_series(100))
+    before = model.predict(5)
+    with pytest.raises(ValueError, match="too few for warmup"):
+        model.set_params(warmup=50).fit(_series(40) * 100.0)
+    np.testing.assert_array_equal(model.set_params(warmup=None).predict(5), before)

@@ -170,8 +170,8 @@ class ESNForecaster(BaseEstimator):
         series, layout = read_panel(y, "y")
         exogenous = read_exogenous(X, layout, "X")
         self._check_parameters()
-        self._history = (series, exogenous, layout)
-        self.last_level_ = np.stack([s[-1] for s in series])
+        history = (series, exogenous, layout)
+        last_level = np.stack([s[-1] for s in series])
         if self.difference:  # model the steps y[t] - y[t-1]; X stays beside the step it ends at
             for i, s in enumerate(series):
                 if len(s) < 3:
@@ -183,11 +183,11 @@ class ESNForecaster(BaseEstimator):
         n_targets = series[0].shape[1]
         n_exog = 0 if exogenous is None else exogenous[0].shape[1]
         horizon = self._trained_horizon()
-        self.y_mean_, self.y_scale_ = _standardisation(series, self.normalize)
-        self.X_mean_, self.X_scale_ = _standardisation(exogenous, self.normalize, n_exog, len(series))
-        z = [(s - m) / d for s, m, d in zip(series, self.y_mean_, self.y_scale_)]
+        y_mean, y_scale = _standardisation(series, self.normalize)
+        X_mean, X_scale = _standardisation(exogenous, self.normalize, n_exog, len(series))
+        z = [(s - m) / d for s, m, d in zip(series, y_mean, y_scale)]
         xz = [np.zeros((len(s), 0)) for s in series] if exogenous is None else [
-            (e - m) / d for e, m, d in zip(exogenous, self.X_mean_, self.X_scale_)
+            (e - m) / d for e, m, d in zip(exogenous, X_mean, X_scale)
         ]  # fmt: skip
         for i, s in enumerate(z):
             if len(s) < 2:
@@ -211,6 +211,10 @@ class ESNForecaster(BaseEstimator):
             targets.append(np.concatenate([s[warmup + h : last_row + h] for h in range(1, horizon + 1)], axis=1))
         groups = [list(range(len(z)))] if self.readout == "global" else [[i] for i in range(len(z))]
         readouts = [self._fit_readout([rows[i] for i in group], [targets[i] for i in group]) for group in groups]
+        # nothing is set before here: a fit that raises leaves a fitted model as it was
+        self._history = history
+        self.last_level_ = last_level
+        self.y_mean_, self.y_scale_, self.X_mean_, self.X_scale_ = y_mean, y_scale, X_mean, X_scale
         self.coef_ = np.stack([np.atleast_2d(r.coef_) for r in readouts])
         self.intercept_ = np.stack([np.atleast_1d(r.intercept_) for r in readouts])
         self.alpha_ = np.array([r.alpha_ for r in readouts], dtype=np.float64)
