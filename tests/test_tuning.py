@@ -328,3 +328,19 @@ def test_distributed_without_dask_names_the_extra():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "reservoir-engine[distributed]" in result.stdout
+
+
+def test_estimator_objective_with_the_package_backtest():
+    from reservoir.forecasting import ESNForecaster, EstimatorObjective, backtest
+
+    series = _series(100)
+    base = ESNForecaster(units=20, backend="numpy")
+    options = {"horizon": 5, "initial": 80, "seasonal_period": 1}
+    objective = EstimatorObjective(base, series, metric="mase", **options)
+    got = objective({"spectral_radius": 0.7, "difference": True}, seed=4)
+    direct = backtest(
+        ESNForecaster(units=20, backend="numpy", spectral_radius=0.7, difference=True, seed=4), series, **options
+    )
+    assert got == pytest.approx(direct.score("mase"), rel=1e-12)
+    study = tune(objective, {"leak_rate": ("float", 0.2, 1.0)}, n_trials=2, sampler=optuna.samplers.RandomSampler(0))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

@@ -6,7 +6,8 @@ so it can be inspected (``study.trials_dataframe()``), plotted
 (``optuna.visualization``) and resumed (``storage=`` + ``study_name=``). The
 objective is any callable ``objective(params, seed) -> score``; every trial averages
 it over ``seeds`` (repeats of the random reservoir). Ready-made objectives for a
-time-ordered split and for a backtest live in :mod:`reservoir.forecasting._objectives`.
+time-ordered split and for a backtest are ``SplitObjective``, ``BacktestObjective`` and
+``EstimatorObjective``.
 
 A trial whose objective raises, or whose score is NaN or infinite (a diverged
 reservoir), is recorded as failed (Optuna's ``FAIL`` state, the reason in the
@@ -221,8 +222,9 @@ def tune(
     objective : callable ``(params: dict, seed: int) -> float`` or ``-> (float, dict)``
         The score of one setting for one random seed (lower is better by default).
         ``params`` holds the searched values and ``fixed``. Ready-made:
-        :class:`~reservoir.forecasting.SplitObjective` (a time-ordered split) and
-        :class:`~reservoir.forecasting.BacktestObjective` (rolling origins).
+        :class:`~reservoir.forecasting.SplitObjective` (a time-ordered split),
+        :class:`~reservoir.forecasting.BacktestObjective` (rolling origins) and
+        :class:`~reservoir.forecasting.EstimatorObjective` (any forecaster under a backtest callable).
         With ``client`` it must be picklable (cloudpickle: closures are fine).
     space : dict of name -> description
         See :func:`search_space`: ``("float", lo, hi[, "log"])``, ``("int", lo, hi[, "log"])``,
