@@ -477,3 +477,42 @@ def es2n_run(weights: ReferenceEs2nWeights, proximity, inputs, state, activation
         out[:, t] = x
     state[...] = x
     return out
+
+
+# --------------------------------------------------------------------------- batched closed-loop forecasts
+def esn_forecast(
+    weights: ReferenceEsnWeights,
+    readout_coef,
+    readout_intercept,
+    include_input: bool,
+    state,
+    first_output,
+    exogenous,
+    leak_rate: float,
+    activation: str,
+):
+    """Closed loop for B sequences at once, each with its own readout and known exogenous inputs.
+
+    The input of step t of sequence b is ``u = [y, exogenous[b, t]]``: ``y`` (n_out,) is
+    the previous output (``first_output[b]`` at t = 0), the exogenous part (n_exog,
+    possibly 0) is given. The readout is ``y = coef[b] @ [x, u] + intercept[b]``
+    (``coef[b] @ x + intercept[b]`` without ``include_input``).
+
+    readout_coef (B, n_out, n + n_in or n); readout_intercept (B, n_out); state (B, n),
+    overwritten with the last states; first_output (B, n_out); exogenous
+    (B, n_steps, n_exog). Returns outputs (B, n_steps, n_out).
+    """
+    f = NUMPY[activation]
+    n_out = readout_coef.shape[1]
+    batch, n_steps = exogenous.shape[:2]
+    x = state.copy()
+    y = first_output.astype(state.dtype)
+    outputs = np.empty((batch, n_steps, n_out), dtype=state.dtype)
+    for t in range(n_steps):
+        u = np.concatenate([y, exogenous[:, t]], axis=1)
+        x = _step(weights, u, x, leak_rate, f)
+        features = np.concatenate([x, u], axis=1) if include_input else x
+        y = (np.einsum("bof,bf->bo", readout_coef, features) + readout_intercept).astype(state.dtype)
+        outputs[:, t] = y
+    state[...] = x
+    return outputs

@@ -1,6 +1,8 @@
 """The ``reservoir`` command.
 
-``reservoir forecast`` is the main job: train an ESN on a series (Mackey-Glass built
+``reservoir forecast`` is the main job (``--scheduler`` runs its heavy parts on a Dask
+cluster); ``reservoir search`` tunes the reservoir's parameters with Optuna (see
+``reservoir._search_command``). The forecast: train an ESN on a series (Mackey-Glass built
 in, or a CSV/NPY file), print the one-step and closed-loop NRMSE on held-out steps
 beside a persistence baseline, write the reservoir states to HDF5 and a PNG of the
 forecasts against the truth. Washout, training length and units adapt to a short
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backends, datasets, metrics
+from . import _search_command, backends, datasets, metrics
 from .estimators import ESNRegressor
 from .storage import save_run
 
@@ -235,12 +237,22 @@ def _forecast_parser(subparsers):
     add("--dtype", default="float32", choices=["float32", "float64"], help="reservoir precision")
     add("--seed", type=int, default=42, help="seed of the random weights")
     add("--out", default="forecast_out", help="folder for states.h5 and forecast.png")
+    add(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the states harvest and the readout fit on a Dask cluster (default: none, all in this "
+        "process): a scheduler's address "
+        "(tcp://host:8786) or 'local' for worker processes on this machine; the states go to OUT/shards "
+        "with OUT/shards/index.h5 reading them as one run; shards of another reservoir there are refused "
+        "(pip install 'reservoir-engine[distributed]')",
+    )
     parser.set_defaults(handler=forecast)
 
 
-def _load(args) -> tuple[np.ndarray, str]:
+def _load(args, default_steps: int = BUILT_IN_STEPS) -> tuple[np.ndarray, str]:
     if args.data == "mackey-glass":
-        return datasets.mackey_glass(args.steps or BUILT_IN_STEPS, tau=17), "Mackey-Glass (tau = 17)"
+        return datasets.mackey_glass(args.steps or default_steps, tau=17), "Mackey-Glass (tau = 17)"
     series = datasets.load_series(args.data)
     if args.steps is not None:
         print(
@@ -286,31 +298,20 @@ def forecast(args) -> int:
         backend=args.backend,
         progress=sys.stderr.isatty(),
     )
-    started = time.perf_counter()
-    model.fit(inputs[:end_train], targets[:end_train])
-    fit_seconds = time.perf_counter() - started
-
-    truth = targets[end_train:]
-    one_step = np.asarray(model.predict(inputs[end_train:]))
-    one_step_nrmse = metrics.nrmse(truth, one_step)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     horizon = min(args.horizon, sizes.test)
-    closed_loop = np.asarray(model.forecast(horizon))
+    fit = _fit_on_cluster if args.scheduler is not None else _fit_here
+    one_step, closed_loop, alpha_chosen, backend, states_path, states_shape, fit_seconds = fit(
+        model, inputs, targets, end_train, horizon, out, args, label
+    )
+    truth = targets[end_train:]
+    one_step_nrmse = metrics.nrmse(truth, one_step)
     with np.errstate(over="ignore", invalid="ignore"):
         closed_loop = np.where(np.isnan(closed_loop), np.inf, closed_loop)  # diverged: an infinite error
     closed_loop_nrmse = metrics.nrmse(truth[:horizon], closed_loop)
     persistence_nrmse = metrics.nrmse(truth, inputs[end_train:])  # next value = the last one seen
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    states = model.reservoir_.reset().run(inputs)
-    states_path = save_run(
-        out / "states.h5",
-        "forecast",
-        states,
-        inputs=inputs,
-        targets=targets,
-        config={**model.get_params(), "data": label, "backend": model.reservoir_.backend_name},
-    )
     try:
         figure = forecast_figure(
             truth * scale + mean,
@@ -329,9 +330,10 @@ def forecast(args) -> int:
 
     print(
         f"data: {label}, {series.shape[0]} steps; reservoir: {sizes.units} units, "
-        f"backend {model.reservoir_.backend_name}, {args.dtype}; washout {sizes.washout}, "
+        f"backend {backend}, {args.dtype}; washout {sizes.washout}, "
         f"{sizes.train} training steps; fit {fit_seconds:.2f} s"
-        + (f"; alpha {model.alpha_:g} chosen" if np.size(alpha) > 1 else "")
+        + (f" on the Dask cluster {args.scheduler}" if args.scheduler is not None else "")
+        + (f"; alpha {alpha_chosen:g} chosen" if np.size(alpha) > 1 else "")
     )
     print(f"one-step NRMSE    ({sizes.test} test steps): {one_step_nrmse:.4g}")
     print(f"closed-loop NRMSE ({horizon} steps, generative): {closed_loop_nrmse:.4g}")
@@ -349,9 +351,60 @@ def forecast(args) -> int:
             "note: the closed-loop forecast drifts away from the series (NRMSE >= 1 is no better than "
             "predicting the mean); a larger --alpha often steadies it"
         )
-    print(f"states: {states_path} ({states.shape[0]} x {states.shape[1]})")
+    print(f"states: {states_path} ({states_shape[0]} x {states_shape[1]})")
     print(f"figure: {figure}")
     return 0
+
+
+def _fit_here(model, inputs, targets, end_train, horizon, out, args, label):
+    """Fit and forecast in this process; the states of the whole series into OUT/states.h5."""
+    started = time.perf_counter()
+    model.fit(inputs[:end_train], targets[:end_train])
+    fit_seconds = time.perf_counter() - started
+    one_step = np.asarray(model.predict(inputs[end_train:]))
+    closed_loop = np.asarray(model.forecast(horizon))
+    states = model.reservoir_.reset().run(inputs)
+    states_path = save_run(
+        out / "states.h5",
+        "forecast",
+        states,
+        inputs=inputs,
+        targets=targets,
+        config={**model.get_params(), "data": label, "backend": model.reservoir_.backend_name},
+    )
+    backend = model.reservoir_.backend_name
+    return one_step, closed_loop, model.alpha_, backend, states_path, states.shape, fit_seconds
+
+
+def _fit_on_cluster(model, inputs, targets, end_train, horizon, out, args, label):
+    """The same fit and forecasts with the states harvest and the readout reduction on a Dask cluster
+    (the time reported is the harvest, the reduction and the forecasts on the cluster)."""
+    from .distributed import connect
+    from .distributed.forecast import forecast_on_cluster
+
+    if not args.verbose:  # Dask sets its loggers to INFO (every worker, every connection); -v shows them
+        for handler in logging.root.handlers:
+            handler.setLevel(logging.WARNING)
+    client = connect(None if args.scheduler == "local" else args.scheduler)
+    started = time.perf_counter()
+    try:
+        result = forecast_on_cluster(
+            model,
+            inputs,
+            targets,
+            end_train=end_train,
+            horizon=horizon,
+            directory=out / "shards",
+            client=client,
+            progress=sys.stderr.isatty(),
+        )
+        fit_seconds = time.perf_counter() - started
+    finally:
+        client.close()
+    shape = (result.harvest.steps, result.readout.n_features_in_ - (inputs.shape[1] if model.include_input else 0))
+    backend = result.reservoir.backend_name
+    alpha = result.readout.alpha_
+    return result.one_step, result.closed_loop, alpha, backend, result.harvest.index, shape, fit_seconds
 
 
 def forecast_figure(
@@ -478,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library chooses")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _forecast_parser(subparsers)
+    _search_command.add_parser(subparsers, _count, _HelpFormatter, _load)
     return parser
 
 
@@ -489,7 +543,7 @@ def main(argv=None) -> int:
             # The library's warnings say what to change: shown as one line each, in order.
             warnings.showwarning = lambda message, *_: print(f"warning: {message}", file=sys.stderr, flush=True)
             return args.handler(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, ConnectionError, PermissionError) as error:
         print(f"reservoir {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,8 +1,23 @@
-"""Error measures for forecasts, spike-train statistics, memory capacity."""
+"""Error measures for forecasts (point and probabilistic), spike-train statistics, memory capacity."""
+
+import math
 
 import numpy as np
 
-__all__ = ["mse", "rmse", "nrmse", "firing_rate", "isi_cv", "memory_capacity"]
+__all__ = [
+    "mse",
+    "rmse",
+    "nrmse",
+    "mae",
+    "mase",
+    "smape",
+    "r2",
+    "crps_gaussian",
+    "crps_ensemble",
+    "firing_rate",
+    "isi_cv",
+    "memory_capacity",
+]
 
 
 def _pair(y_true, y_pred):
@@ -43,6 +58,125 @@ def nrmse(y_true, y_pred) -> float:
         raise ValueError("y_true is constant: NRMSE is undefined")
     with np.errstate(over="ignore"):  # a diverged forecast scores inf, without a warning
         return float(np.sqrt(np.mean((y_true - y_pred) ** 2)) / spread)
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def _columns(values: np.ndarray) -> np.ndarray:
+    """(T,) or (T, k) values as (T, k): time along the first axis, a column per variable."""
+    return values[:, None] if values.ndim == 1 else values.reshape(values.shape[0], -1)
+
+
+def mase(y_true, y_pred, y_train, m: int = 1) -> float:
+    """Mean absolute scaled error (Hyndman and Koehler 2006).
+
+    The forecast's mean absolute error divided by the in-sample mean absolute error
+    of the seasonal naive forecast ``y[t] = y[t - m]`` on ``y_train``; below 1 beats
+    it. Time runs along the first axis; with several columns (variables, perhaps in
+    different units) each is scaled by its own naive error and the column scores
+    are averaged: the mean of sktime's ``mean_absolute_scaled_error(..., sp=m,
+    multioutput="raw_values")`` (its "uniform_average" divides averaged errors instead).
+
+    Parameters
+    ----------
+    y_true, y_pred : (H,) or (H, k)
+        The forecast steps and the forecasts.
+    y_train : (T,) or (T, k)
+        The training part of the series (before the forecast origin).
+    m : int
+        Seasonal period (1: the naive forecast of the last value).
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    train = np.asarray(y_train, dtype=np.float64)
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"the seasonal period m must be a positive int, got {m!r}")
+    if train.ndim == 0 or train.shape[1:] != y_true.shape[1:]:
+        raise ValueError(f"y_train must have y_true's variables: shapes {train.shape} and {y_true.shape}")
+    if not np.all(np.isfinite(train)):
+        raise ValueError("y_train contains NaN or Inf")
+    if m >= train.shape[0]:
+        raise ValueError(
+            f"the seasonal period m={m} is not shorter than the training part ({train.shape[0]} steps): "
+            "MASE's seasonal naive error needs at least m + 1 training steps"
+        )
+    train = _columns(train)
+    scale = np.mean(np.abs(train[m:] - train[:-m]), axis=0)
+    if np.any(scale == 0):
+        raise ValueError(f"y_train's seasonal naive forecast (m={m}) is exact: MASE is undefined")
+    errors = np.mean(np.abs(_columns(y_true) - _columns(y_pred)), axis=0)
+    return float(np.mean(errors / scale))
+
+
+def smape(y_true, y_pred) -> float:
+    """Symmetric mean absolute percentage error: ``mean(2 |y - ŷ| / (|y| + |ŷ|))``.
+
+    A fraction in [0, 2], not a percentage (multiply by 100 for the M3/M4 tables),
+    as sktime's ``mean_absolute_percentage_error(symmetric=True)``; a pair of zeros
+    counts as no error.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    denominator = np.abs(y_true) + np.abs(y_pred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(denominator > 0, 2.0 * np.abs(y_true - y_pred) / denominator, 0.0)
+    return float(np.mean(ratio))
+
+
+def r2(y_true, y_pred) -> float:
+    """Coefficient of determination ``1 - SS_res / SS_tot`` (per column, averaged: scikit-learn's ``r2_score``)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    truth, prediction = _columns(y_true), _columns(y_pred)
+    total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
+    if np.any(total == 0):
+        raise ValueError("y_true is constant: R² is undefined")
+    return float(np.mean(1.0 - np.sum((truth - prediction) ** 2, axis=0) / total))
+
+
+def crps_gaussian(y_true, mean, std) -> float:
+    """Continuous ranked probability score of Gaussian forecasts, averaged (lower is better).
+
+    Closed form (Gneiting et al. 2005), with ``z = (y - μ) / σ``:
+    ``CRPS = σ [z (2 Φ(z) - 1) + 2 φ(z) - 1 / √π]``. ``std`` 0 gives the absolute error.
+    `mean` and `std` broadcast against `y_true`.
+    """
+    y_true, mean = _pair(y_true, np.broadcast_to(np.asarray(mean, dtype=np.float64), np.shape(y_true)))
+    std = np.broadcast_to(np.asarray(std, dtype=np.float64), y_true.shape)
+    if np.any(~np.isfinite(std)) or np.any(std < 0):
+        raise ValueError("std must be finite and >= 0")
+    from scipy.special import ndtr
+
+    safe = np.where(std > 0, std, 1.0)
+    z = (y_true - mean) / safe
+    pdf = np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
+    score = safe * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * pdf - 1.0 / math.sqrt(math.pi))
+    return float(np.mean(np.where(std > 0, score, np.abs(y_true - mean))))
+
+
+def crps_ensemble(y_true, samples) -> float:
+    """CRPS of forecasts given as an ensemble (samples of the predictive distribution), averaged.
+
+    The CRPS of the samples' empirical distribution:
+    ``E|X - y| - E|X - X'| / 2`` over the members X, X'. `samples` has `y_true`'s
+    shape plus a last axis of members. Computed from the sorted members in
+    O(m log m) per forecast: ``E|X - X'| = 2 / m² Σ_i (2i - m - 1) x_(i)``.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.shape[:-1] != y_true.shape or samples.ndim == 0:
+        raise ValueError(f"samples must have y_true's shape {y_true.shape} plus a member axis, got {samples.shape}")
+    if samples.shape[-1] == 0:
+        raise ValueError("samples has no members")
+    _pair(y_true, samples[..., 0])  # y_true finite, no NaN member
+    if np.isnan(samples).any():
+        raise ValueError("samples contains NaN")
+    members = np.sort(samples, axis=-1)
+    m = members.shape[-1]
+    spread = 2.0 / m**2 * np.sum((2.0 * np.arange(1, m + 1) - m - 1) * members, axis=-1)
+    score = np.mean(np.abs(members - y_true[..., None]), axis=-1) - 0.5 * spread
+    return float(np.mean(score))
 
 
 def firing_rate(spike_times, n_neurons: int, duration: float) -> float:

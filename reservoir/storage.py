@@ -137,6 +137,15 @@ class StateStore:
         if self._file.id.valid:
             self._file.close()
 
+    @property
+    def attrs(self):
+        """The file's own attributes (h5py ``AttributeManager``), e.g. to tag a file before its runs."""
+        return self._file.attrs
+
+    def flush(self) -> None:
+        """Write what is buffered to disk."""
+        self._file.flush()
+
     def __contains__(self, name: str) -> bool:
         return name in self._file
 

@@ -196,3 +196,75 @@ def test_a_diverged_closed_loop_leaves_the_truth_readable():
     assert "test steps 0–79 of 80" in figure.get_suptitle()
     assert any("leaves the range shown at test step 30" in text.get_text() for text in figure.axes[1].texts)
     figure.savefig(io.BytesIO(), format="png")  # draws without error
+
+
+# ---------------------------------------------------------------------- on a Dask cluster
+def _outcome(text: str) -> dict:
+    return {name: _printed_number(text, name) for name in ("one-step NRMSE", "closed-loop NRMSE")}
+
+
+def test_forecast_on_a_dask_scheduler_gives_the_local_results(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    import h5py
+    from distributed import LocalCluster
+
+    options = ["forecast", "--steps", "400", "--dtype", "float64", "--alpha", "1e-6,1e-4,1e-2"]
+    assert cli.main([*options, "--out", str(tmp_path / "here")]) == 0
+    here = capsys.readouterr().out
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        address = cluster.scheduler_address
+        assert cli.main([*options, "--out", str(tmp_path / "there"), "--scheduler", address]) == 0
+    there = capsys.readouterr().out
+    assert f"on the Dask cluster {address}" in there
+    assert _outcome(there) == _outcome(here)
+    assert re.search(r"alpha (\S+) chosen", there).group(1) == re.search(r"alpha (\S+) chosen", here).group(1)
+    index = tmp_path / "there" / "shards" / "index.h5"
+    assert f"states: {index} (399 x " in there
+    with h5py.File(tmp_path / "here" / "states.h5") as local, h5py.File(index) as sharded:
+        np.testing.assert_allclose(sharded["forecast/states"][0], local["forecast/states"][...], rtol=1e-12, atol=1e-14)
+
+
+def test_forecast_with_no_scheduler_at_the_address_fails_fast(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    code = cli.main(["forecast", "--steps", "300", "--out", str(tmp_path), "--scheduler", f"127.0.0.1:{port}"])
+    assert code == 2
+    assert time.perf_counter() - started < 30
+    assert f"no Dask scheduler answered at '127.0.0.1:{port}'" in capsys.readouterr().err
+
+
+def test_search_tunes_here_and_on_a_dask_scheduler(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    from reservoir.forecasting import SplitObjective
+
+    options = ["search", "--steps", "400", "--trials", "3", "--units", "30"]
+    assert cli.main(options) == 0
+    here = capsys.readouterr().out
+    assert "3 trials in this process (0 failed)" in here
+    best = _printed_number(here, "best validation RMSE (1.0 = forecasting the mean)")
+    # the printed parameters reproduce the printed score (the objective is deterministic per seed)
+    params = {
+        name.replace("-", "_"): float(value)
+        for name, value in re.findall(r"--(spectral-radius|leak-rate|input-scaling) (\S+)", here)
+    }
+    assert set(params) == {"spectral_radius", "leak_rate", "input_scaling"}
+    objective = SplitObjective(datasets.mackey_glass(400, tau=17), validation=0.2)
+    score, _ = objective({"units": 30, **params}, 0)
+    assert score == pytest.approx(best, rel=2e-3)  # parameters printed to 4 digits
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        address = cluster.scheduler_address
+        assert cli.main([*options, "--scheduler", address]) == 0
+    there = capsys.readouterr().out
+    assert f"3 trials on the Dask cluster {address} (0 failed)" in there
+    port = 1
+    assert cli.main([*options, "--scheduler", f"127.0.0.1:{port}"]) == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
