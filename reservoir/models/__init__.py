@@ -1,4 +1,10 @@
 """Models built from reservoirs: composition (stacks, parallel reservoirs, output
 feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 
-__all__: list[str] = []
+from .compose import Stack
+from .es2n import ES2N
+from .feedback import FeedbackESN
+from .nvar import NVAR
+from .plasticity import IPReservoir
+
+__all__: list[str] = ["Stack", "FeedbackESN", "NVAR", "IPReservoir", "ES2N"]
