@@ -344,3 +344,13 @@ def test_a_failed_fit_keeps_the_fitted_model():
     with pytest.raises(ValueError, match="too few for warmup"):
         model.set_params(warmup=50).fit(_series(40) * 100.0)
     np.testing.assert_array_equal(model.set_params(warmup=None).predict(5), before)
+
+
+def test_every_reservoir_parameter_is_a_forecaster_parameter():
+    from reservoir._parameters import ESN_PARAMETERS
+
+    params = ESNForecaster().get_params()
+    assert set(ESN_PARAMETERS) <= set(params)
+    for name, default in ESN_PARAMETERS.items():
+        if name not in ("input_scaling",):  # standardised series: a smaller drive by default
+            assert params[name] == default, name

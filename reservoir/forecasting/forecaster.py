@@ -52,7 +52,7 @@ class ESNForecaster(BaseEstimator):
     ----------
     units : int, default 100
         Reservoir size.
-    spectral_radius, leak_rate, input_scaling, density, fan_in, input_density, bias_scaling, activation
+    spectral_radius, leak_rate, input_scaling, density, fan_in, connectivity, input_density, bias_scaling, activation
         Reservoir parameters, as in :class:`reservoir.ESN` (``input_scaling`` applies to
         the standardised series).
     alpha : "auto", float or list of floats, default "auto"
@@ -111,6 +111,7 @@ class ESNForecaster(BaseEstimator):
         input_scaling=0.5,
         density=None,
         fan_in=None,
+        connectivity=None,
         input_density=1.0,
         bias_scaling=0.5,
         activation="tanh",
@@ -134,6 +135,7 @@ class ESNForecaster(BaseEstimator):
         self.input_scaling = input_scaling
         self.density = density
         self.fan_in = fan_in
+        self.connectivity = connectivity
         self.input_density = input_density
         self.bias_scaling = bias_scaling
         self.activation = activation
