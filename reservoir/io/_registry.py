@@ -49,8 +49,11 @@ class ClassEntry:
     version: int = 1
     upgrade: Callable[[dict, int], dict] | None = None
     engine: bool = True
+    registered: type | None = None  # a class given to register(): no import needed
 
     def cls(self) -> type:
+        if self.registered is not None:
+            return self.registered
         return getattr(importlib.import_module(self.module), self.attribute)
 
 
@@ -118,7 +121,7 @@ def register(cls: type, *, name: str | None = None, version: int = 1, upgrade=No
     existing = _BY_NAME.get(name)
     if existing is not None and not (existing.module in sys.modules and existing.cls() is cls):
         raise ValueError(f"the model file already holds another class named {name!r}")
-    entry = ClassEntry(name, cls.__module__, cls.__qualname__, version, upgrade)
+    entry = ClassEntry(name, cls.__module__, cls.__qualname__, version, upgrade, registered=cls)
     _BY_NAME[name] = entry
     _REGISTERED[cls] = entry
     return cls
