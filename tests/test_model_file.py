@@ -271,12 +271,18 @@ def test_gated_readouts_predict_the_same(tmp_path, rng, cls, dtype):
 
 
 # ---------------------------------------------------------------------- foreign estimators
-def test_known_safe_scikit_learn_regressor_round_trips(tmp_path, rng):
-    from sklearn.linear_model import Ridge as SklearnRidge
+@pytest.mark.parametrize("name", [entry.name for entry in model_file._registry.SAFE_SKLEARN_CLASSES])
+def test_known_safe_scikit_learn_estimators_round_trip(tmp_path, rng, name):
+    import importlib
 
+    module, _, attribute = name.rpartition(".")
+    model = getattr(importlib.import_module(module), attribute)()
     X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
-    model = SklearnRidge(alpha=0.5).fit(X, y)
-    np.testing.assert_array_equal(roundtrip(model, tmp_path).predict(X), model.predict(X))
+    model.fit(X, y)
+    loaded = roundtrip(model, tmp_path)
+    assert type(loaded) is type(model)
+    method = "predict" if hasattr(model, "predict") else "transform"
+    np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(model, method)(X))
 
 
 def test_other_estimators_and_code_are_refused_naming_the_attribute(tmp_path, rng):
@@ -288,6 +294,11 @@ def test_other_estimators_and_code_are_refused_naming_the_attribute(tmp_path, rn
     model.callback_ = print
     with pytest.raises(TypeError, match=r"Ridge\.callback_"):
         model_file.save(model, tmp_path / "ridge.h5")
+
+    with rs.StateStore(tmp_path / "store.h5", "w") as store:
+        with pytest.raises(TypeError, match="StateStore: it is a file already"):
+            model_file.save(store, tmp_path / "store-model.h5")
+    (tmp_path / "store.h5").unlink()
 
     class MyESN(rs.ESN):
         pass
@@ -486,3 +497,72 @@ def test_new_file_permissions_shared_objects_compression_and_info(tmp_path, rng)
     described = model_file.info(path)
     assert described["class"] == "reservoir.estimators.esn.ESNRegressor"
     assert described["config"]["units"] == 20 and described["format_version"] == model_file.FORMAT_VERSION
+
+
+class _Bag:
+    """A registered holder of every value form the file knows."""
+
+
+model_file.register(_Bag, name="tests.Bag")
+
+
+def test_every_value_form_round_trips_with_its_type(tmp_path, rng):
+    pd = pytest.importorskip("pandas")
+    bag = _Bag()
+    values = {
+        "f32": np.float32(1.1),
+        "i8": np.int8(-3),
+        "flag": np.bool_(True),
+        "text": np.str_("ünï"),
+        "zero_d": np.array(2.5),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+        "booleans": rng.random(7) > 0.5,
+        "words": np.array([["a", "bé"], ["cde", ""]]),
+        "raw": np.array([b"x", b"yz"]),
+        "objects": np.array(["p", "q"], dtype=object),
+        "dates": np.array(["2026-12-04T01:02:03.5"], dtype="datetime64[ms]"),
+        "spans": np.array([5, -2], dtype="timedelta64[s]"),
+        "big": rng.standard_normal((40, 40)),
+        "complex": 1 - 2j,
+        "floats": [float("nan"), float("inf"), -float("inf"), 0.1],
+        "nested": {"a": (1, [2, (3,)]), 4: {"$weird": None}, (5, 6): {7, 8}},
+        "dtype": np.dtype(">i4"),
+        "scalar_type": np.float32,
+        "builtin": float,
+        "seed": np.random.SeedSequence([1, 2, 3], spawn_key=(4,)),
+        "generator": np.random.default_rng(5),
+        "philox": np.random.Generator(np.random.Philox(6)),
+        "mt": np.random.Generator(np.random.MT19937(7)),
+        "legacy": np.random.RandomState(8),
+        "csc": sp.csc_matrix(rng.standard_normal((4, 5)) * (rng.random((4, 5)) > 0.5)),
+        "coo": sp.coo_array(np.eye(3)),
+        "range": pd.RangeIndex(3, 30, 3, name="r"),
+        "periods": pd.period_range("2026-01", periods=4, freq="M"),
+        "labels": pd.Index(["x", "y"], name=("multi", 1)),
+    }
+    for generator in ("generator", "philox", "mt"):
+        values[generator].random(3)  # mid-stream, not at the start
+    bag.__dict__.update(values)
+    loaded = roundtrip(bag, tmp_path)
+    for name, value in values.items():
+        got = getattr(loaded, name)
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            np.testing.assert_array_equal(
+                got.random(5) if hasattr(got, "integers") else got.rand(5),
+                value.random(5) if hasattr(value, "integers") else value.rand(5),
+                err_msg=name,
+            )
+        elif isinstance(value, np.random.SeedSequence):
+            np.testing.assert_array_equal(got.generate_state(4), value.generate_state(4))
+            assert got.spawn_key == value.spawn_key
+        elif sp.issparse(value):
+            assert type(got) is type(value) and (got != value).nnz == 0, name
+        elif isinstance(value, pd.Index):
+            assert type(got) is type(value) and got.equals(value) and got.name == value.name, name
+        elif name == "floats":
+            np.testing.assert_array_equal(got, value)
+        elif isinstance(value, np.ndarray):
+            assert got.dtype == value.dtype and got.shape == value.shape, name
+            np.testing.assert_array_equal(got, value, err_msg=name)
+        else:
+            assert got == value and type(got) is type(value), name

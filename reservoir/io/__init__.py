@@ -143,7 +143,9 @@ def load(path, *, backend: str | None = None):
             raise RuntimeError(f"{path}: {error}") from None
         except (_codec.CorruptError, _codec.NewerClassError) as error:
             raise ModelFileError(f"{path}: {error}") from None
-        except (OSError, KeyError, TypeError, ValueError, AttributeError) as error:
+        except ImportError as error:
+            raise ImportError(f"{path}: {error}") from None
+        except (OSError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
             raise ModelFileError(f"{path} is corrupt: {type(error).__name__}: {error}") from None
 
 
@@ -159,14 +161,17 @@ def info(path) -> dict:
     path = Path(os.fspath(path))
     with _open(path) as file:
         _check_root(file, path)
-        group = file[_ROOT]
-        config = group.attrs.get("config")
-        return {
-            "format_version": int(file.attrs["format_version"]),
-            "library_version": str(file.attrs.get("library_version", "")),
-            "class": str(group.attrs.get("class")),
-            "config": {} if config is None else json.loads(config),
-        }
+        try:
+            group = file[_ROOT]
+            config = group.attrs.get("config")
+            return {
+                "format_version": int(file.attrs["format_version"]),
+                "library_version": str(file.attrs.get("library_version", "")),
+                "class": str(group.attrs.get("class")),
+                "config": {} if config is None else json.loads(config),
+            }
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"{path} is corrupt: {type(error).__name__}: {error}") from None
 
 
 def _open(path: Path) -> h5py.File:

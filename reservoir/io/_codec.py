@@ -10,7 +10,7 @@ starts with ``$``) or as a child node of the group that the JSON names::
     {"$tuple": [...]}          a tuple
     {"$items": [[k, v], ...]}  a dict whose keys are not all strings (or start with "$")
     {"$set": [...]}            a set
-    {"$float": "nan"}          nan, inf, -inf
+    {"$float": "nan"}          nan, inf, -inf;  {"$complex": [re, im]} a complex number
     {"$dtype": "<f4"}          a numpy dtype;  {"$scalar_type": "float32"} the type np.float32
     {"$type": "float"}         one of the builtin types float, int, bool, complex, str
     {"$seed_sequence": {...}}  numpy.random.SeedSequence (entropy, spawn_key, pool_size, n_children_spawned)
@@ -127,7 +127,9 @@ class Writer:
                 )
             return {"$items": pairs}
         if kind is complex:
-            return self._array(group, hint, np.complex128(value), where)
+            return {
+                "$complex": [self.value(group, hint, value.real, where), self.value(group, hint, value.imag, where)]
+            }
         if isinstance(value, np.dtype):
             if value.kind not in _PLAIN_KINDS + "UMm" or value.fields is not None:
                 raise TypeError(f"{where}: dtype {value} cannot be stored (numbers, strings and dates only)")
@@ -328,6 +330,11 @@ class Reader:
             return {self.value(group, element) for element in body}
         if tag == "$items":
             return {self.value(group, key): self.value(group, element) for key, element in body}
+        if tag == "$complex":
+            real, imag = (self.value(group, part) for part in body)
+            if type(real) is not float or type(imag) is not float:
+                raise CorruptError(f"{group.name}: bad $complex {body!r}")
+            return complex(real, imag)
         if tag == "$float":
             if body not in ("nan", "inf", "-inf"):
                 raise CorruptError(f"{group.name}: bad $float {body!r}")
@@ -403,7 +410,10 @@ class Reader:
         return matrix if original == stored else matrix.asformat(original)
 
     def _pandas_index(self, group, body):
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(f"{group.name} holds a pandas index (of the training data): pip install pandas") from None
 
         kind = body.get("type")
         name = self.value(group, body.get("name"))
@@ -504,6 +514,8 @@ def _refusal(value, where: str) -> str:
             "restoring another estimator in general needs pickle, which the model file never uses. "
             "Use one of those (or reservoir.Ridge), or save it separately with joblib or skops"
         )
+    if name == "reservoir.storage.StateStore":
+        return f"{where} is a StateStore: it is a file already (open it again with reservoir.StateStore(path))"
     if cls.__module__.split(".")[0] == "reservoir":
         return (
             f"{where} is a {name}, a class the model file does not hold (yet): list it in "
