@@ -566,3 +566,27 @@ def test_every_value_form_round_trips_with_its_type(tmp_path, rng):
             np.testing.assert_array_equal(got, value, err_msg=name)
         else:
             assert got == value and type(got) is type(value), name
+
+
+#: Public modules whose models, estimators and readouts the model file must hold.
+MODEL_MODULES = ("reservoir", "reservoir.elm", "reservoir.readouts", "reservoir.estimators", "reservoir.models")
+
+
+def test_every_public_model_class_is_in_the_allow_list():
+    """A new model, estimator or readout fails here until it is listed in ENGINE_CLASSES
+    (one line; docs/architecture.rst, "Saving models")."""
+    import importlib
+    import inspect
+
+    listed = [entry.cls() for entry in model_file._registry.ENGINE_CLASSES]  # every entry imports
+    missing = []
+    for module_name in MODEL_MODULES:
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", None) or []:
+            value = getattr(module, name)
+            if not inspect.isclass(value) or issubclass(value, BaseException) or value is rs.StateStore:
+                continue
+            if any(callable(getattr(value, method, None)) for method in ("run", "fit", "predict", "transform")):
+                if value not in listed:
+                    missing.append(f"{value.__module__}.{value.__qualname__}")
+    assert not missing, f"add to reservoir/io/_registry.py ENGINE_CLASSES: {missing}"
