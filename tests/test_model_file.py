@@ -33,6 +33,12 @@ def roundtrip(model, tmp_path, name="model.h5", **options):
     return model_file.load(path, **options)
 
 
+def rewrite_state(group, text):
+    """Replace an object's state JSON the way a forger would: with a matching checksum."""
+    group.attrs["state"] = text
+    group.attrs["checksum"] = model_file._codec._checksum(group)
+
+
 def assert_same_state(a, b):
     """Two LifStates (or two arrays) equal bit for bit."""
     if isinstance(a, np.ndarray):
@@ -114,7 +120,7 @@ def test_backend_override_and_unavailable_backend(tmp_path, rng):
         state = json.loads(file["model"].attrs["state"])
         state["_backend"] = {"$backend": "no-such-backend"}
         state["backend"] = "no-such-backend"
-        file["model"].attrs["state"] = json.dumps(state)
+        rewrite_state(file["model"], json.dumps(state))
     with pytest.raises(RuntimeError, match=r"no-such-backend.*backend="):
         model_file.load(path)
     assert model_file.load(path, backend="numpy").backend_name == "numpy"
@@ -360,7 +366,7 @@ def test_a_nested_foreign_class_and_links_out_of_the_file_are_refused(tmp_path, 
     with h5py.File(path, "r+") as file:
         state = json.loads(file["model"].attrs["state"])
         state["W"] = {"$node": "evil"}
-        file["model"].attrs["state"] = json.dumps(state)
+        rewrite_state(file["model"], json.dumps(state))
         evil = file["model"].create_group("evil")
         evil.attrs.update(kind="object", **{"class": "posix.system"}, state="{}")
     with pytest.raises(model_file.ModelFileError, match="posix.system"):
@@ -429,11 +435,23 @@ def test_corrupt_array_bytes_are_detected(tmp_path):
         model_file.load(path)
 
 
+def test_a_changed_state_text_fails_its_checksum(tmp_path):
+    """HDF5 checksums its metadata, not the global heap where variable-length strings live."""
+    path = model_file.save(rs.ESN(20, seed=0, leak_rate=0.5), tmp_path / "esn.h5")
+    content = bytearray(path.read_bytes())
+    where = content.find(b'"leak_rate": 0.5, "activation"')  # in the state (the config has another order)
+    assert where > 0
+    content[where + len('"leak_rate": 0.')] = ord("7")
+    path.write_bytes(bytes(content))
+    with pytest.raises(model_file.ModelFileError, match="checksum"):
+        model_file.load(path)
+
+
 def test_a_malformed_state_is_a_clear_error(tmp_path):
     path = model_file.save(rs.ESN(20, seed=0), tmp_path / "esn.h5")
     for broken in ('{"W": {"$node": "nowhere"}}', '{"x": {"$pickle": "gASV"}}', "not json"):
         with h5py.File(path, "r+") as file:
-            file["model"].attrs["state"] = broken
+            rewrite_state(file["model"], broken)
         with pytest.raises(model_file.ModelFileError, match=str(path)):
             model_file.load(path)
 

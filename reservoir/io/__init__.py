@@ -11,8 +11,9 @@ Layout (``FORMAT_NAME`` "reservoir-engine model", ``FORMAT_VERSION`` 1)::
     /model     the model: an object group
     object     attrs: kind "object", class (its name in the allow-list), class_version,
     group      config (JSON: get_params() or config(), for readers), state (JSON: every
-               attribute; what JSON cannot hold is a child node named there)
-    array      a dataset, attr kind "array" (numbers, booleans, UTF-8 text, dates as int64)
+               attribute; what JSON cannot hold is a child node named there), checksum
+    array      a dataset, attr kind "array" (numbers, booleans, UTF-8 text, dates as int64),
+               chunked and Fletcher-32 checksummed
     sparse     a group, attrs kind "sparse", format, container, shape; datasets data,
                indices, indptr (CSR, or CSC)
 
@@ -134,9 +135,11 @@ def load(path, *, backend: str | None = None):
     """
     path = Path(os.fspath(path))
     with _open(path) as file:
-        _check_root(file, path)
         try:
+            _check_root(file, path)
             return _codec.Reader(file, backend).object(file[_ROOT])
+        except ModelFileError:
+            raise
         except _codec.UnknownClassError as error:
             raise ModelFileError(f"{path}: {error}; a model file cannot hold other classes") from None
         except _codec.BackendUnavailableError as error:
@@ -160,8 +163,8 @@ def info(path) -> dict:
     """
     path = Path(os.fspath(path))
     with _open(path) as file:
-        _check_root(file, path)
         try:
+            _check_root(file, path)
             group = file[_ROOT]
             config = group.attrs.get("config")
             return {
@@ -170,6 +173,8 @@ def info(path) -> dict:
                 "class": str(group.attrs.get("class")),
                 "config": {} if config is None else json.loads(config),
             }
+        except ModelFileError:
+            raise
         except (OSError, KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{path} is corrupt: {type(error).__name__}: {error}") from None
 

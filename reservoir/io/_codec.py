@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 
 import h5py
 import numpy as np
@@ -39,8 +40,8 @@ from . import _registry
 
 #: Kinds of numpy array stored as they are (bool, integers, floats, complex, bytes).
 _PLAIN_KINDS = "biufcS"
-#: Arrays at least this large (bytes) are chunked, checksummed (Fletcher-32) and compressed when asked.
-_CHUNKED_FROM = 1024
+#: Arrays at least this large (bytes) are compressed when asked.
+_COMPRESSED_FROM = 1024
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _BUILTIN_TYPES = {"float": float, "int": int, "bool": bool, "complex": complex, "str": str}
 _DTYPE_TEXT = re.compile(r"^[<>|=]?[biufcSUMm]\d*(\[\w+\])?$")
@@ -72,7 +73,7 @@ def _child_name(group: h5py.Group, hint: str) -> str:
 class Writer:
     """Writes engine objects into groups of an open file.
 
-    `compression` ("gzip", "lzf" or None) applies to arrays of ``_CHUNKED_FROM`` bytes or more.
+    `compression` ("gzip", "lzf" or None) applies to arrays of ``_COMPRESSED_FROM`` bytes or more.
     """
 
     def __init__(self, compression: str | None = None):
@@ -94,9 +95,11 @@ class Writer:
         group.attrs["class_version"] = entry.version
         config = _config_of(value)
         if config is not None:
-            group.attrs["config"] = json.dumps(config, default=_described, allow_nan=True)
+            group.attrs["config"] = json.dumps(config, default=_described)
         encoded = {key: self.value(group, key, item, f"{where}.{key}") for key, item in state.items()}
-        group.attrs["state"] = json.dumps(encoded, allow_nan=False)
+        text = json.dumps(encoded, allow_nan=False)
+        group.attrs["state"] = text
+        group.attrs["checksum"] = _checksum(group)
 
     # ------------------------------------------------------------------ values
     def value(self, group: h5py.Group, hint: str, value, where: str):
@@ -192,11 +195,14 @@ class Writer:
             data = data.view(np.int64)
         elif data.dtype.kind not in _PLAIN_KINDS or data.dtype.fields is not None:
             raise TypeError(f"{where} has dtype {data.dtype}, which a model file cannot hold (numbers, strings, dates)")
+        if data.ndim == 0:  # as one element: a 0-d dataset cannot be chunked, so has no checksum
+            attrs["zero_d"] = True
+            data = data.reshape(1)
         name = _child_name(group, hint)
         options = {}
-        if data.ndim and data.nbytes >= _CHUNKED_FROM:
+        if data.size:  # chunked, so that HDF5 keeps a checksum of the data
             options = {"chunks": True, "fletcher32": True}
-            if self.compression:
+            if self.compression and data.nbytes >= _COMPRESSED_FROM:
                 options.update(compression=self.compression, shuffle=True)
         dataset = group.create_dataset(name, data=data, **options)
         if scalar:
@@ -274,7 +280,10 @@ class Reader:
         if version > entry.version:
             raise NewerClassError(name, version, entry.version, group.name)
         cls = entry.cls()
-        raw = _json(attrs.get("state"), f"{group.name} attribute 'state'")
+        text = _text(attrs.get("state"), f"{group.name} attribute 'state'")
+        if attrs.get("checksum") != _checksum(group):
+            raise CorruptError(f"{group.name}: the class, config or state text does not match its checksum")
+        raw = _json(text, f"{group.name} attribute 'state'")
         if not isinstance(raw, dict):
             raise CorruptError(f"{group.name}: 'state' is not a JSON object")
         estimator = _registry.is_estimator(cls)
@@ -569,9 +578,19 @@ def _read_array(dataset: h5py.Dataset):
         if not _DTYPE_TEXT.match(dtype_text) or np.dtype(dtype_text).kind not in "Mm":
             raise CorruptError(f"{dataset.name}: bad dtype {dtype_text!r}")
         data = np.asarray(data).view(dtype_text)
-    if attrs.get("scalar"):
-        return np.asarray(data)[()]
-    return np.asarray(data)
+    data = np.asarray(data)
+    if attrs.get("zero_d"):
+        if data.shape != (1,):
+            raise CorruptError(f"{dataset.name}: a 0-d array stored with shape {data.shape}")
+        data = data.reshape(())
+    return data[()] if attrs.get("scalar") else data
+
+
+def _checksum(group: h5py.Group) -> int:
+    """CRC-32 of an object group's texts (class, config, state): HDF5 keeps variable-length
+    strings in its global heap, which its own metadata checksums do not cover."""
+    texts = [group.attrs.get(name, "") for name in ("class", "config", "state")]
+    return zlib.crc32("\0".join(t.decode() if isinstance(t, bytes) else str(t) for t in texts).encode())
 
 
 def _text(value, what: str) -> str:
