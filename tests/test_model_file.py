@@ -608,3 +608,30 @@ def test_every_public_model_class_is_in_the_allow_list():
                 if value not in listed:
                     missing.append(f"{value.__module__}.{value.__qualname__}")
     assert not missing, f"add to reservoir/io/_registry.py ENGINE_CLASSES: {missing}"
+
+
+@pytest.mark.slow
+def test_random_byte_flips_never_load_a_different_model(tmp_path):
+    """400 copies with 1 to 3 random bytes changed: each fails with ModelFileError or, when
+    the bytes were unused space, loads a model that forecasts exactly as the original."""
+    series = np.sin(np.arange(200) * 0.1)[:, None]
+    model = ESNRegressor(units=30, seed=1).fit(series[:-1], series[1:])
+    content = model_file.save(model, tmp_path / "good.h5").read_bytes()
+    expected = model.forecast(10)
+    flips = np.random.default_rng(0)
+    outcomes = {"refused": 0, "unchanged": 0}
+    for _ in range(400):
+        damaged = bytearray(content)
+        for _ in range(flips.integers(1, 4)):
+            damaged[flips.integers(0, len(damaged))] = flips.integers(0, 256)
+        path = tmp_path / "damaged.h5"
+        path.write_bytes(bytes(damaged))
+        try:
+            loaded = model_file.load(path)
+        except model_file.ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        np.testing.assert_array_equal(loaded.forecast(10), expected)
+        assert loaded.get_params() == model.get_params()
+        outcomes["unchanged"] += 1
+    assert outcomes["refused"] > 300, outcomes
