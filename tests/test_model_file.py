@@ -281,9 +281,12 @@ def test_gated_readouts_predict_the_same(tmp_path, rng, cls, dtype):
 def test_known_safe_scikit_learn_estimators_round_trip(tmp_path, rng, name):
     import importlib
 
+    from sklearn.linear_model import BayesianRidge
+
     module, _, attribute = name.rpartition(".")
-    model = getattr(importlib.import_module(module), attribute)()
-    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    cls = getattr(importlib.import_module(module), attribute)
+    model = cls(BayesianRidge()) if attribute == "MultiOutputRegressor" else cls()
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal((50, 2) if attribute == "MultiOutputRegressor" else 50)
     model.fit(X, y)
     loaded = roundtrip(model, tmp_path)
     assert type(loaded) is type(model)
@@ -345,6 +348,14 @@ def _hand_written(path, cls="os.system", state=None, version=1):
         group = file.create_group("model")
         group.attrs.update(kind="object", **{"class": cls}, state=json.dumps(state or {"command": "touch pwned"}))
     return path
+
+
+def test_a_file_naming_a_listed_class_this_installation_lacks(tmp_path, monkeypatch):
+    entry = model_file._registry.ClassEntry("reservoir.models.absent.Model", "reservoir.models.absent", "Model")
+    monkeypatch.setitem(model_file._registry._BY_NAME, entry.name, entry)
+    path = _hand_written(tmp_path / "newer.h5", entry.name)
+    with pytest.raises(model_file.ModelFileError, match=rf"{path}.*reservoir.models.absent.Model.*lacks"):
+        model_file.load(path)
 
 
 @pytest.mark.parametrize(
@@ -594,9 +605,15 @@ def test_every_public_model_class_is_in_the_allow_list():
     """A new model, estimator or readout fails here until it is listed in ENGINE_CLASSES
     (one line; docs/architecture.rst, "Saving models")."""
     import importlib
+    import importlib.util
     import inspect
 
-    listed = [entry.cls() for entry in model_file._registry.ENGINE_CLASSES]  # every entry imports
+    listed = []
+    for entry in model_file._registry.ENGINE_CLASSES:
+        cls = entry.cls()  # an entry whose module exists must name a class in it
+        assert cls is not None or importlib.util.find_spec(entry.module) is None, entry
+        assert cls is None or f"{cls.__module__}.{cls.__qualname__}" == entry.name, entry
+        listed.append(cls)
     missing = []
     for module_name in MODEL_MODULES:
         module = importlib.import_module(module_name)

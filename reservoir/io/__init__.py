@@ -141,7 +141,7 @@ def load(path, *, backend: str | None = None):
         except ModelFileError:
             raise
         except _codec.UnknownClassError as error:
-            raise ModelFileError(f"{path}: {error}; a model file cannot hold other classes") from None
+            raise ModelFileError(f"{path}: {error}") from None
         except _codec.BackendUnavailableError as error:
             raise RuntimeError(f"{path}: {error}") from None
         except (_codec.CorruptError, _codec.NewerClassError) as error:

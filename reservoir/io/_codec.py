@@ -280,6 +280,8 @@ class Reader:
         if version > entry.version:
             raise NewerClassError(name, version, entry.version, group.name)
         cls = entry.cls()
+        if cls is None:
+            raise UnknownClassError(name, group.name, missing=True)
         text = _text(attrs.get("state"), f"{group.name} attribute 'state'")
         if attrs.get("checksum") != _checksum(group):
             raise CorruptError(f"{group.name}: the class, config or state text does not match its checksum")
@@ -443,8 +445,11 @@ class Reader:
 
 # ---------------------------------------------------------------------- errors the caller words
 class UnknownClassError(ValueError):
-    def __init__(self, name, where):
+    def __init__(self, name, where, missing=False):
         self.name, self.where = name, where
+        if missing:
+            super().__init__(f"{where} holds a {name}, which this installation lacks: upgrade reservoir-engine")
+            return
         super().__init__(
             f"{where} names the class {name!r}, which is not one the model file may hold; "
             f"only these are rebuilt: {', '.join(_registry.allowed_names())}"

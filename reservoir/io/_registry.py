@@ -18,6 +18,7 @@ restored through ``__setstate__`` when the class has one.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,9 +52,12 @@ class ClassEntry:
     engine: bool = True
     registered: type | None = None  # a class given to register(): no import needed
 
-    def cls(self) -> type:
+    def cls(self) -> type | None:
+        """The class; None where this installation lacks its module."""
         if self.registered is not None:
             return self.registered
+        if importlib.util.find_spec(self.module) is None:
+            return None
         return getattr(importlib.import_module(self.module), self.attribute)
 
 
@@ -73,6 +77,14 @@ ENGINE_CLASSES: list[ClassEntry] = [
     *_engine("reservoir.readouts.ridge", "Ridge", "GramAccumulator"),
     *_engine("reservoir.readouts.gated", "GRUReadout", "LSTMReadout"),
     *_engine("reservoir._pandas", "Labels"),
+    *_engine("reservoir.models.compose", "Stack"),
+    *_engine("reservoir.models.feedback", "FeedbackESN"),
+    *_engine("reservoir.models.force", "OnlineESN", "FORCE"),
+    *_engine("reservoir.models.nvar", "NVAR"),
+    *_engine("reservoir.models.plasticity", "IPReservoir"),
+    *_engine("reservoir.models.es2n", "ES2N"),
+    *_engine("reservoir.readouts.online", "RLS", "LMS"),
+    *_engine("reservoir.readouts.sklearn_readout", "SklearnReadout"),
 ]
 
 #: scikit-learn estimators whose fitted state is arrays and plain values only, so that
@@ -87,6 +99,7 @@ SAFE_SKLEARN_CLASSES: list[ClassEntry] = [
         ("linear_model", "ElasticNet"),
         ("linear_model", "BayesianRidge"),
         ("preprocessing", "StandardScaler"),
+        ("multioutput", "MultiOutputRegressor"),  # holds its clones: each is checked in turn
     )
 ]
 
