@@ -17,7 +17,7 @@ Layout (``FORMAT_NAME`` "reservoir-engine model", ``FORMAT_VERSION`` 1)::
     sparse     a group, attrs kind "sparse", format, container, shape; datasets data,
                indices, indptr (CSR, or CSC)
 
-The value forms are listed in ``reservoir.io._codec``; the user guide's "Model files"
+The value forms are listed in ``reservoir.io._format``; the user guide's "Model files"
 page has the full table, the versioning policy and what makes loading safe: only
 classes of the allow-list (``reservoir.io._registry``) are rebuilt, nothing is
 unpickled and no module the file names is imported.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import h5py
 
-from . import _codec, _registry
+from . import _format, _reader, _registry, _writer
 from ._registry import register
 
 __all__ = ["save", "load", "info", "register", "ModelFileError", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -85,8 +85,8 @@ def save(model, path, *, compression: str | None = None) -> Path:
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
     if _registry.entry_for_object(model) is None:
-        raise TypeError(_codec._refusal(model, "model"))
-    writer = _codec.Writer(compression)
+        raise TypeError(_format._refusal(model, "model"))
+    writer = _writer.Writer(compression)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(descriptor)
     try:
@@ -137,14 +137,14 @@ def load(path, *, backend: str | None = None):
     with _open(path) as file:
         try:
             _check_root(file, path)
-            return _codec.Reader(file, backend).object(file[_ROOT])
+            return _reader.Reader(file, backend).object(file[_ROOT])
         except ModelFileError:
             raise
-        except _codec.UnknownClassError as error:
+        except _format.UnknownClassError as error:
             raise ModelFileError(f"{path}: {error}") from None
-        except _codec.BackendUnavailableError as error:
+        except _format.BackendUnavailableError as error:
             raise RuntimeError(f"{path}: {error}") from None
-        except (_codec.CorruptError, _codec.NewerClassError) as error:
+        except (_format.CorruptError, _format.NewerClassError) as error:
             raise ModelFileError(f"{path}: {error}") from None
         except ImportError as error:
             raise ImportError(f"{path}: {error}") from None
