@@ -85,6 +85,8 @@ ENGINE_CLASSES: list[ClassEntry] = [
     *_engine("reservoir.models.es2n", "ES2N"),
     *_engine("reservoir.readouts.online", "RLS", "LMS"),
     *_engine("reservoir.readouts.sklearn_readout", "SklearnReadout"),
+    *_engine("reservoir.forecasting.forecaster", "ESNForecaster"),
+    *_engine("reservoir.forecasting._series", "Layout"),
 ]
 
 #: scikit-learn estimators whose fitted state is arrays and plain values only, so that

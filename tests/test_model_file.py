@@ -598,7 +598,14 @@ def test_every_value_form_round_trips_with_its_type(tmp_path, rng):
 
 
 #: Public modules whose models, estimators and readouts the model file must hold.
-MODEL_MODULES = ("reservoir", "reservoir.elm", "reservoir.readouts", "reservoir.estimators", "reservoir.models")
+MODEL_MODULES = (
+    "reservoir",
+    "reservoir.elm",
+    "reservoir.readouts",
+    "reservoir.estimators",
+    "reservoir.models",
+    "reservoir.forecasting",
+)
 
 
 def test_every_public_model_class_is_in_the_allow_list():
