@@ -179,6 +179,7 @@ _PUBLIC_MODULES = (
     "reservoir.models",
     "reservoir.forecasting",
     "reservoir.distributed",
+    "reservoir.io",
 )
 
 

@@ -27,6 +27,8 @@ _LAZY = {
     "Ridge": "readouts",
     "GRUReadout": "readouts",
     "LSTMReadout": "readouts",
+    "save": "io",
+    "load": "io",
 }
 
 
@@ -57,6 +59,8 @@ __all__ = [
     "GRUReadout",
     "LSTMReadout",
     "StateStore",
+    "save",
+    "load",
     "random_sparse",
     "spectral_radius",
     "backends",
