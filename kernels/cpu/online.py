@@ -18,7 +18,8 @@ run rather than per step.
 The passes over P run over rows in parallel once P is large enough
 (``settings.parallel_min_work`` entries); ``parallel`` is a compile-time constant
 (``_compile.call``), so a small readout compiles no parallel region. Sums are
-accumulated in the arrays' dtype.
+accumulated in float64 (also for float32 arrays, whose
+values are rounded once when stored).
 
 Three layers: device code (``_rls_*``/``_lms_*``/``_esn_feedback_step``), host
 driver (``_rls_loop``, ``_lms_loop``, ``_online_esn_loop``: the time loops), public
@@ -45,7 +46,7 @@ __all__ = ["CpuOnlineEsnWeights", "rls_train", "lms_train", "prepare_online_esn"
 # --------------------------------------------------------------------------- device code
 @njit(inline="always")
 def _dot_row(M, i, x):
-    total = M[i, 0] - M[i, 0]  # zero of the matrix's dtype
+    total = 0.0  # float64 accumulator: float32 readouts keep the digits RLS's cancellations need
     for j in range(x.shape[0]):
         total += M[i, j] * x[j]
     return total
@@ -53,7 +54,7 @@ def _dot_row(M, i, x):
 
 @njit(inline="always")
 def _dot(a, b):
-    total = a[0] - a[0]
+    total = 0.0
     for j in range(a.shape[0]):
         total += a[j] * b[j]
     return total
@@ -62,7 +63,7 @@ def _dot(a, b):
 @njit(inline="always")
 def _update_row(P, i, Px, scale, inv_forgetting, x, gain):
     """Row i of P <- (P - Px Pxᵀ / denominator) / forgetting; gain[i] = (new row) · x."""
-    total = P[i, 0] - P[i, 0]
+    total = 0.0
     a = Px[i] * scale
     for j in range(x.shape[0]):
         value = (P[i, j] - a * Px[j]) * inv_forgetting
@@ -266,7 +267,7 @@ def rls_train(X, Y, coef, intercept, P, count: float, forgetting: float, fit_int
         P,
         float(count),
         P.dtype.type(forgetting),
-        Constant(bool(fit_intercept)),
+        bool(fit_intercept),
         out,
         _parallel(X.shape[1]),
     )
@@ -274,7 +275,7 @@ def rls_train(X, Y, coef, intercept, P, count: float, forgetting: float, fit_int
 
 def lms_train(X, Y, coef, intercept, learning_rate: float, fit_intercept: bool, out):
     """Same contract as ``reference.lms_train``; every array C-contiguous of one float dtype."""
-    call(_lms_loop, X, Y, coef, intercept, coef.dtype.type(learning_rate), Constant(bool(fit_intercept)), out)
+    call(_lms_loop, X, Y, coef, intercept, coef.dtype.type(learning_rate), bool(fit_intercept), out)
     return out
 
 
@@ -347,21 +348,21 @@ def online_esn_run(
         dtype(1.0 - leak_rate),
         dtype(leak_rate),
         Constant(code(activation)),
-        Constant(bool(include_input)),
-        Constant(int(rule)),
-        Constant(bool(learn)),
+        bool(include_input),
+        int(rule),
+        bool(learn),
         coef,
         intercept,
         P,
         float(count),
         dtype(forgetting),
         dtype(learning_rate),
-        Constant(bool(fit_intercept)),
+        bool(fit_intercept),
         int(update_every),
         int(phase),
         out,
         states_out if record else np.empty((1, 1, 1), dtype=state.dtype),
-        Constant(record),
+        record,
         _parallel(coef.shape[1] if rule == RLS and learn else 0),
     )
     return count, phase
