@@ -3,6 +3,7 @@
 from .gated import GRUReadout, LSTMReadout
 from .online import LMS, RLS
 from .ridge import GramAccumulator, Ridge
+from .sklearn_readout import SklearnReadout
 
 __all__ = ["Ridge", "GramAccumulator", "GRUReadout", "LSTMReadout"]
-__all__ += ["RLS", "LMS"]
+__all__ += ["RLS", "LMS", "SklearnReadout"]
