@@ -6,9 +6,14 @@ The learning rules are those of ``reference.rls_train`` / ``reference.lms_train`
 update row by row and, while a row of the updated P is in registers, accumulates
 that row's share of the gain ``P_new x``. The gain is therefore the product with
 the *updated* P, as the reference (and ReservoirPy) compute it, without the third
-pass over P that a separate matrix-vector product would take: P is read twice and
-written once per sample, where NumPy's ``gemv`` + ``ger`` + ``gemv`` read it three
-times.
+pass over P that a separate matrix-vector product would take. Over a stream whose
+samples are all known (``rls_train``) the first pass is folded into the previous
+sample's second: the sweep that updates a row of P also sums that row against the
+next sample, which is that sample's ``P x``. P is then read and written once per
+sample, where NumPy's ``gemv`` + ``ger`` + ``gemv`` read it three times and write it
+once (the same sums as separate passes, to rounding).
+In the ESN loop the next state depends on this step's output, so there the two
+passes stay.
 
 ``online_esn_run`` fuses the reservoir step (plain CSR, with output feedback) and
 the readout's update into one compiled time loop: FORCE learning (Sussillo & Abbott
@@ -93,6 +98,35 @@ def _rls_p_parallel(P, x, Px, forgetting, gain):
 
 
 @njit(inline="always")
+def _update_row_and_next(P, i, Px, scale, inv_forgetting, x, x_next, gain, Px_next):
+    """_update_row, and Px_next[i] = (new row) · x_next in the same sweep of the row."""
+    total = 0.0
+    ahead = 0.0
+    a = Px[i] * scale
+    for j in range(x.shape[0]):
+        value = (P[i, j] - a * Px[j]) * inv_forgetting
+        P[i, j] = value
+        total += value * x[j]
+        ahead += value * x_next[j]
+    gain[i] = total
+    Px_next[i] = ahead
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _rls_stream_pass_serial(P, x, x_next, Px, forgetting, gain, Px_next):
+    scale, inv_forgetting = 1.0 / (forgetting + _dot(x, Px)), 1.0 / forgetting
+    for i in range(x.shape[0]):
+        _update_row_and_next(P, i, Px, scale, inv_forgetting, x, x_next, gain, Px_next)
+
+
+@njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
+def _rls_stream_pass_parallel(P, x, x_next, Px, forgetting, gain, Px_next):
+    scale, inv_forgetting = 1.0 / (forgetting + _dot(x, Px)), 1.0 / forgetting
+    for i in prange(x.shape[0]):
+        _update_row_and_next(P, i, Px, scale, inv_forgetting, x, x_next, gain, Px_next)
+
+
+@njit(inline="always")
 def _readout_error(coef, intercept, x, y, error):
     for o in range(coef.shape[0]):
         error[o] = _dot_row(coef, o, x) + intercept[o] - y[o]
@@ -150,12 +184,22 @@ def _esn_feedback_step(indptr, indices, data, W_in, W_fb, bias, u_t, y_prev, x, 
 def _rls_loop(X, Y, coef, intercept, P, count, forgetting, fit_intercept, out, parallel):
     n_features, n_targets = X.shape[1], Y.shape[1]
     Px = np.empty(n_features, dtype=P.dtype)
+    Px_next = np.empty(n_features, dtype=P.dtype)
     gain = np.empty(n_features, dtype=P.dtype)
     error = np.empty(n_targets, dtype=P.dtype)
+    for i in range(n_features):
+        Px[i] = _dot_row(P, i, X[0])
     for t in range(X.shape[0]):
-        count = _rls_sample(
-            X[t], Y[t], coef, intercept, P, count, forgetting, fit_intercept, out[t], Px, gain, error, parallel
-        )
+        # the next sample is known: its P x is summed in the same pass as this sample's update
+        x_next = X[t + 1] if t + 1 < X.shape[0] else X[t]
+        if parallel:
+            _rls_stream_pass_parallel(P, X[t], x_next, Px, forgetting, gain, Px_next)
+        else:
+            _rls_stream_pass_serial(P, X[t], x_next, Px, forgetting, gain, Px_next)
+        _readout_error(coef, intercept, X[t], Y[t], error)
+        count = forgetting * count + 1.0
+        _finish_sample(coef, intercept, X[t], gain, error, fit_intercept, 1.0 / count, out[t])
+        Px, Px_next = Px_next, Px
     return count
 
 
