@@ -29,10 +29,12 @@ def _stream(rng, T, n_features, n_targets, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
-    ("n_features", "forgetting", "fit_intercept"), [(7, 1.0, True), (33, 0.99, False), (530, 1.0, True)]
+    ("n_features", "forgetting", "fit_intercept", "parallel"),
+    [(7, 1.0, True, False), (33, 0.99, False, False), (130, 1.0, True, True)],
 )
-def test_rls_matches_reference(rng, dtype, n_features, forgetting, fit_intercept):
-    # 530 features: P has more entries than settings.parallel_min_work, the parallel passes
+def test_rls_matches_reference(rng, monkeypatch, dtype, n_features, forgetting, fit_intercept, parallel):
+    if parallel:  # the passes over P in parallel over rows, as for a large P
+        monkeypatch.setattr(cpu, "PARALLEL_MIN_ENTRIES", 100)
     T = 3 * n_features if n_features < 100 else 120
     X, Y = _stream(rng, T, n_features, 2, dtype)
     results = []
@@ -96,7 +98,11 @@ def _esn(rng, n, n_in, n_out, dtype):
         (reference.LMS, 2, 2, True, 1, "tanh"),
     ],
 )
-def test_online_esn_matches_reference(rng, dtype, rule, batch, n_in, include_input, update_every, activation):
+def test_online_esn_matches_reference(
+    rng, monkeypatch, dtype, rule, batch, n_in, include_input, update_every, activation
+):
+    if update_every == 3:  # this case also runs the parallel passes over P
+        monkeypatch.setattr(cpu, "PARALLEL_MIN_ENTRIES", 100)
     n, n_out, T = 41, 2, 150
     W, W_in, W_fb, bias = _esn(rng, n, n_in, n_out, dtype)
     inputs = rng.uniform(-1, 1, (batch, T, n_in)).astype(dtype)

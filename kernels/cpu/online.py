@@ -21,7 +21,7 @@ the readout's update into one compiled time loop: FORCE learning (Sussillo & Abb
 run rather than per step.
 
 The passes over P run over rows in parallel once P is large enough
-(``settings.parallel_min_work`` entries); ``parallel`` is a compile-time constant
+(``PARALLEL_MIN_ENTRIES``); ``parallel`` is a compile-time constant
 (``_compile.call``), so a small readout compiles no parallel region. Sums are
 accumulated in float64 (also for float32 arrays, whose
 values are rounded once when stored).
@@ -39,7 +39,6 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from ...config import settings
 from ..activations import code
 from ..reference import LMS, RLS
 from ._compile import FASTMATH, Constant, call
@@ -296,8 +295,16 @@ def _online_esn_loop(
 
 
 # --------------------------------------------------------------------------- public functions
+#: Entries of P from which its passes run in parallel. One parallel region per sample (two
+#: in the ESN loop) pays off only for a large P, and on a loaded machine a region whose
+#: threads wait for a core cost far more than it saves: measured on the shared 2-core
+#: box (2026-12-04), 500 features took 12.6 ms per sample on 2 threads against 0.32 ms on
+#: one, 2000 features 32 ms against 11 ms.
+PARALLEL_MIN_ENTRIES = 2048 * 2048
+
+
 def _parallel(n_features: int) -> Constant:
-    return Constant(n_features * n_features >= settings.parallel_min_work)
+    return Constant(n_features * n_features >= PARALLEL_MIN_ENTRIES)
 
 
 def rls_train(X, Y, coef, intercept, P, count: float, forgetting: float, fit_intercept: bool, out):
