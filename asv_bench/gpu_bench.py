@@ -21,8 +21,10 @@ timed calls after an untimed warm-up call that compiles the kernels):
    steps of 0.1 ms), spikes only, float32, for both spike propagations of the GPU LIF
    kernels (``settings.gpu_lif_propagation``: "pull", "push"): wall time per biological
    second and the factor faster than real time (target >= 50x), with the Numba CPU
-   path for context. Each variant is checked first: the firing rate within 1 % of the
-   CPU run (and, pull, the first 2,000 steps spike for spike);
+   path for context. Each variant is checked first: the firing rate within four times
+   the rms spread of CPU realisations of the same network (``cuba_spread.py``; a run
+   that decorrelates from the CPU's is another realisation) and, pull, the first 2,000
+   steps spike for spike;
 8. ReservoirPy's JAX backend (``reservoirpy.jax``; needs JAX with CUDA, e.g.
    ``pip install "jax[cuda12]"``) at n = 10,000 and 100,000, one sequence, the same
    matrices (its states checked against ours first): its time per step over ours.
@@ -55,6 +57,8 @@ from reservoir import backends  # noqa: E402
 from reservoir.config import settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cuba_spread  # noqa: E402 (the firing-rate tolerance, from the spread of CPU realisations)
 from esn_vs_reservoirpy import reservoirpy_jax_reservoir  # noqa: E402 (one place builds ReservoirPy's JAX node)
 
 SEED = 7
@@ -463,6 +467,9 @@ def cuba_lsm(usable, quick, repeats):
         f"{cpu_seconds / biological:.3f} s/bio-s",
         note=f"{biological / cpu_seconds:.1f}x real time; {cpu_result.firing_rate():.2f} Hz",
     )
+    # A decorrelated GPU run is another realisation: its rate is checked against the spread
+    # of CPU realisations of the same network, measured now (cuba_spread.py).
+    tolerance = cuba_spread.rate_tolerance(SEED, "float32", steps)
     import cupy as cp
 
     sync = cp.cuda.Device().synchronize
@@ -475,8 +482,11 @@ def cuba_lsm(usable, quick, repeats):
                 result = net.run(n_steps=steps, record_states=False)  # warm-up (compilation) and the check
                 rate, expected = result.firing_rate(), cpu_result.firing_rate()
                 problem = None
-                if abs(rate / expected - 1) > 0.01:
-                    problem = f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU"
+                if abs(rate / expected - 1) > tolerance:
+                    problem = (
+                        f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU, beyond {tolerance:.1%} "
+                        "(4x the rms spread of CPU realisations)"
+                    )
                 elif propagation == "pull":
                     early, cpu_early = result.spike_times < 2_000, cpu_result.spike_times < 2_000
                     if not (

@@ -1,10 +1,10 @@
-"""Generated benchmark series: Mackey-Glass, NARMA, Lorenz."""
+"""Generated benchmark series: Mackey-Glass, NARMA, Lorenz, multiple superimposed oscillators."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mackey_glass", "narma", "lorenz"]
+__all__ = ["mackey_glass", "narma", "lorenz", "mso"]
 
 
 def _positive_int(value, name):
@@ -110,12 +110,25 @@ def narma(n_steps: int, order: int = 10, seed=None, *, coefficients: str | None 
 
 
 def lorenz(
-    n_steps: int, dt: float = 0.01, seed=None, *, sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0
+    n_steps: int,
+    dt: float = 0.01,
+    seed=None,
+    *,
+    sigma: float = 10.0,
+    rho: float = 28.0,
+    beta: float = 8.0 / 3.0,
+    x0=None,
+    method: str = "rk4",
+    **solver,
 ) -> np.ndarray:
     """Lorenz-63 system integrated by classic Runge-Kutta with step ``dt``.
 
-    Starts at (1, 1, 1) when ``seed`` is None, else at a point drawn near it
-    (normal with standard deviation 1 around (1, 1, 1)).
+    Starts at ``x0`` if given, else at (1, 1, 1) when ``seed`` is None, else at a
+    point drawn near it (normal with standard deviation 1 around (1, 1, 1)).
+    ``method`` other than "rk4" is a ``scipy.integrate.solve_ivp`` method, sampled
+    every ``dt`` and given the ``**solver`` options: ``lorenz(n, dt=0.025,
+    x0=(17.67715816276679, 12.931379185960404, 43.91404334248268), method="RK23")``
+    is the series of Gauthier et al. (2021) (RK23 at SciPy's default tolerances).
 
     Returns
     -------
@@ -124,9 +137,23 @@ def lorenz(
     n_steps = _positive_int(n_steps, "n_steps")
     if not dt > 0:
         raise ValueError(f"dt must be > 0, got {dt}")
-    state = np.ones(3)
-    if seed is not None:
-        state = state + np.random.default_rng(seed).standard_normal(3)
+    if x0 is not None:
+        from .chaotic import _initial_state
+
+        state = _initial_state(x0, 3)
+    else:
+        state = np.ones(3)
+        if seed is not None:
+            state = state + np.random.default_rng(seed).standard_normal(3)
+    if method != "rk4":
+        from .chaotic import _sample_flow
+
+        def flow(s):
+            return np.array([sigma * (s[1] - s[0]), s[0] * (rho - s[2]) - s[1], s[0] * s[1] - beta * s[2]])
+
+        return _sample_flow(flow, state, n_steps, dt, 0, {"method": method, "rtol": 1e-3, "atol": 1e-6, **solver})
+    if solver:
+        raise TypeError(f"solver options {sorted(solver)} need a solve_ivp method (method='RK45', ...), not 'rk4'")
 
     def derivative(s):
         x, y, z = s
@@ -141,3 +168,41 @@ def lorenz(
         k4 = derivative(state + dt * k3)
         state = state + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
     return out
+
+
+#: Frequencies of the MSO tasks (Jaeger 2004; Jaeger et al. 2007): MSO-k takes the first k.
+MSO_FREQUENCIES = (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97)
+
+
+def mso(n_steps: int, frequencies=2, normalize: bool = True) -> np.ndarray:
+    """Multiple superimposed oscillators: MSO(t) = sum_i sin(f_i t), t = 0, 1, ...
+
+    Parameters
+    ----------
+    n_steps : int
+    frequencies : int in 1..8 or sequence of floats
+        k for the usual MSO-k (the first k of 0.2, 0.311, 0.42, 0.51, 0.63, 0.74,
+        0.85, 0.97), or the frequencies themselves (radians per step).
+    normalize : bool
+        Scale the series to [-1, 1] (min to -1, max to 1), as ReservoirPy's ``mso``.
+
+    Returns
+    -------
+    (n_steps, 1) float64
+    """
+    n_steps = _positive_int(n_steps, "n_steps")
+    if isinstance(frequencies, (int, np.integer)) and not isinstance(frequencies, bool):
+        if not 1 <= frequencies <= len(MSO_FREQUENCIES):
+            raise ValueError(f"frequencies as a count must be in 1..{len(MSO_FREQUENCIES)}, got {frequencies}")
+        frequencies = MSO_FREQUENCIES[:frequencies]
+    values = np.asarray(frequencies, dtype=np.float64).reshape(-1)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"frequencies must be a non-empty sequence of finite numbers, got {frequencies!r}")
+    t = np.arange(n_steps, dtype=np.float64)
+    y = np.sin(np.outer(t, values)).sum(axis=1, keepdims=True)
+    if normalize:
+        low, high = y.min(), y.max()
+        if high == low:
+            raise ValueError("a constant series (one step, or zero frequencies) cannot be normalised; normalize=False")
+        y = (2 * y - low - high) / (high - low)
+    return y

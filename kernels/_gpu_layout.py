@@ -143,6 +143,52 @@ class GridPlan:
     shared_bytes: int  # dynamic shared memory per block
 
 
+#: CUDA's limits on a launch: threads per block, and blocks along y and z of a grid
+#: (x may hold 2**31 - 1).
+MAX_THREADS_PER_BLOCK = 1024
+MAX_GRID_Y = 65535
+
+
+def checked_threads_per_block(threads, setting: str = "settings.gpu_threads_per_block", *, power_of_two=True) -> int:
+    """`threads` as an int, or a ValueError naming `setting` and why the kernels cannot use it.
+
+    The kernels give each warp a slice (SELL) or a row group: below 32 threads the slice
+    loop never advances (``blockDim.x >> 5`` warps is 0); a partial warp makes the full-mask
+    ``__shfl_xor_sync(0xffffffff)`` undefined and skips rows; the block sums halve the block
+    (``block_sum``), which needs a power of two.
+    """
+    value = int(threads)
+    if value != threads or value < 32 or value > MAX_THREADS_PER_BLOCK or value % 32:
+        raise ValueError(
+            f"{setting} = {threads!r}: the GPU kernels need a multiple of 32 (a whole warp) from 32 to "
+            f"{MAX_THREADS_PER_BLOCK} threads per block"
+        )
+    if power_of_two and value & (value - 1):
+        raise ValueError(
+            f"{setting} = {threads!r}: the GPU kernels' block sums halve the block, which needs a power of "
+            "two (32, 64, 128, 256, 512 or 1024)"
+        )
+    return value
+
+
+def dynamic_shared_limit(device_limit: int, static_bytes: int, cap: int | None = None) -> int:
+    """Dynamic shared memory a block of a kernel may ask for.
+
+    `device_limit` is the most shared memory one block may have (the opt-in limit,
+    e.g. 232,448 bytes on sm_90), which the kernel's own static ``__shared__`` arrays
+    (`static_bytes`) share with the dynamic allocation: asking for the whole limit on
+    top of them is refused by the driver. `cap` (``settings.gpu_shared_bytes``) lowers it.
+    """
+    free = max(0, int(device_limit) - int(static_bytes))
+    return free if cap is None else max(0, min(int(cap), free))
+
+
+def copy_blocks(size: int, threads: int) -> int:
+    """Blocks of a 1-D grid-stride copy of `size` elements: every element of any array
+    reached along x, which has no 65,535-block limit (y and z do)."""
+    return max(1, min(-(-int(size) // threads), 2**31 - 1))
+
+
 class GridNotCoResidentError(RuntimeError):
     """A persistent kernel's grid cannot have all its blocks resident on the GPU at once.
 

@@ -97,17 +97,28 @@ def _allow_shared(kernel: cp.RawKernel, shared_bytes: int) -> None:
         kernel.max_dynamic_shared_size_bytes = shared_bytes
 
 
-def _shared_limit() -> int:
-    return settings.gpu_shared_bytes if settings.gpu_shared_bytes is not None else _device_properties()[1]
+def _static_shared_bytes(kernel: cp.RawKernel) -> int:
+    """The kernel's own ``__shared__`` arrays (``esn_generate_sell``'s reduction scratch)."""
+    return int(kernel.attributes.get("shared_size_bytes", 0))
+
+
+def _shared_limit(kernel: cp.RawKernel) -> int:
+    """Dynamic shared memory `kernel` may opt in to: the device's per-block limit less the
+    kernel's static shared memory, within settings.gpu_shared_bytes."""
+    return layout.dynamic_shared_limit(_device_properties()[1], _static_shared_bytes(kernel), settings.gpu_shared_bytes)
+
+
+def _threads() -> int:
+    return layout.checked_threads_per_block(settings.gpu_threads_per_block)
 
 
 def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
-    threads = settings.gpu_threads_per_block
+    threads = _threads()
     return layout.plan_grid(
         ptr_host,
         itemsize,
         max_blocks=_max_blocks(kernel, threads),
-        shared_limit=_shared_limit(),
+        shared_limit=_shared_limit(kernel),
         min_entries_per_block=settings.gpu_min_entries_per_block,
         single_block_max_entries=settings.gpu_single_block_max_entries,
         state_bytes=state_bytes,
@@ -140,7 +151,7 @@ def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
         kernel,
         name,
         (plan.blocks,),
-        settings.gpu_threads_per_block,
+        _threads(),
         (*args, np.int32(plan.stage), np.int32(plan.capacity)),
         plan.shared_bytes,
     )
@@ -348,7 +359,7 @@ def elm_hidden(weights: CupyElmWeights, X, activation: str):
     dtype = weights.W.dtype
     n_hidden = weights.W.shape[0]
     act = np.int32(code(activation))
-    threads = settings.gpu_threads_per_block
+    threads = _threads()
     on_device = isinstance(X, cp.ndarray) or cpx_sparse.issparse(X)
     n_samples = X.shape[0]
     H = cp.empty((n_samples, n_hidden), dtype)
@@ -470,7 +481,10 @@ def lsm_run(
         dtype.type(x)
         for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace)
     )
-    threads = max(32, min(settings.gpu_lif_threads_per_block, plain.max_threads_per_block) // 32 * 32)
+    asked = layout.checked_threads_per_block(
+        settings.gpu_lif_threads_per_block, "settings.gpu_lif_threads_per_block", power_of_two=False
+    )
+    threads = max(32, min(asked, plain.max_threads_per_block) // 32 * 32)
     chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
     shared_bytes = 4 * chunk
     # One block per trial: __syncthreads between phases, an ordinary launch of any number

@@ -336,3 +336,156 @@ def online_esn_run(
             states_out[:, t] = x
     state[...] = x
     return count, phase
+
+
+# --------------------------------------------------------------------------- composition: stacks and output feedback
+# Several ESN layers advanced together, one step at a time, every layer per step:
+#
+#     x_l[t] = (1 - a_l) x_l[t-1] + a_l f_l(W_l x_l[t-1] + W_in,l s_l[t] + W_fb,l y[t-1] + b_l)
+#
+# where the source s_l[t] is the external input u[t] or the new state x_k[t] of an
+# earlier layer k < l (a stack feeds each layer the one before; parallel layers all
+# read u), and y[t-1] is the fed-back output of the step before: given (the teacher,
+# in training) or the readout's own output (closed loop):
+#
+#     y[t] = C [x_0[t], ..., x_{L-1}[t], u[t]] + c
+#
+# The state of the whole model is the concatenation [x_0, ..., x_{L-1}] (N = Σ n_l).
+@dataclass(frozen=True)
+class StackLayer:
+    """One layer of a composed model, as every path's ``prepare_stack`` takes it."""
+
+    W: sp.csr_array  # (n, n) recurrent
+    W_in: np.ndarray | sp.csr_array  # (n, width of the source)
+    W_fb: np.ndarray | None  # (n, n_feedback) feedback weights, or None: this layer gets no feedback
+    bias: np.ndarray  # (n,)
+    leak_rate: float
+    activation: str
+    source: int  # -1: the external input u; k >= 0: the new state of layer k (k before this layer)
+
+
+def prepare_stack(layers, n_inputs: int, n_feedback: int):
+    """Check the layers' shapes and sources; the reference path keeps them as given."""
+    layers = tuple(layers)
+    widths = []
+    for index, layer in enumerate(layers):
+        n = layer.W.shape[0]
+        if not -1 <= layer.source < index:
+            raise ValueError(f"layer {index} reads layer {layer.source}: a layer reads u (-1) or an earlier layer")
+        source_width = n_inputs if layer.source < 0 else widths[layer.source]
+        if layer.W_in.shape != (n, source_width):
+            raise ValueError(f"layer {index}: W_in has shape {layer.W_in.shape}, expected ({n}, {source_width})")
+        if layer.W_fb is not None and layer.W_fb.shape != (n, n_feedback):
+            raise ValueError(f"layer {index}: W_fb has shape {layer.W_fb.shape}, expected ({n}, {n_feedback})")
+        widths.append(n)
+    return layers
+
+
+def _stack_step(layers, u_t, y_previous, x_previous):
+    """One step of every layer for one sequence: u_t (n_in,), y_previous (n_fb,), x_previous
+    list of (n_l,) -> list of the new states."""
+    new = []
+    for layer, x in zip(layers, x_previous):
+        source = u_t if layer.source < 0 else new[layer.source]
+        pre = layer.W @ x + layer.W_in @ source + layer.bias
+        if layer.W_fb is not None:
+            pre = pre + layer.W_fb @ y_previous
+        new.append((1.0 - layer.leak_rate) * x + layer.leak_rate * NUMPY[layer.activation](pre))
+    return new
+
+
+def _split(layers, x):
+    bounds = np.cumsum([0] + [layer.W.shape[0] for layer in layers])
+    return [x[bounds[i] : bounds[i + 1]] for i in range(len(layers))]
+
+
+def stack_run(layers, inputs, state, feedback, out):
+    """Run B sequences through the layers, the fed-back values given (teacher forcing).
+
+    inputs (B, T, n_in); state (B, N) overwritten with the last state; feedback
+    (B, T, n_fb): the value fed back at each step (y[t-1]; width 0 without feedback);
+    out (B, T, N) receives every state. Returns out.
+    """
+    for b in range(inputs.shape[0]):
+        x = _split(layers, state[b].copy())
+        for t in range(inputs.shape[1]):
+            x = _stack_step(layers, inputs[b, t], feedback[b, t], x)
+            out[b, t] = np.concatenate(x)
+        state[b] = out[b, -1]
+    return out
+
+
+def stack_generate(layers, inputs, state, last_output, coef, intercept, out, outputs):
+    """Closed loop for B sequences: each step's readout output is fed back at the next step.
+
+    inputs (B, T, n_in); state (B, N) and last_output (B, n_fb) (the output fed back at the
+    first step) are overwritten with the last ones; coef (n_fb, N + n_in), intercept
+    (n_fb,): y[t] = coef @ [x[t], u[t]] + intercept; out (B, T, N) receives the states,
+    outputs (B, T, n_fb) the outputs. Returns outputs.
+    """
+    n = state.shape[1]
+    for b in range(inputs.shape[0]):
+        x = _split(layers, state[b].copy())
+        y = last_output[b].copy()
+        for t in range(inputs.shape[1]):
+            x = _stack_step(layers, inputs[b, t], y, x)
+            out[b, t] = np.concatenate(x)
+            y = (coef[:, :n] @ out[b, t] + coef[:, n:] @ inputs[b, t] + intercept).astype(state.dtype)
+            outputs[b, t] = y
+        state[b] = out[b, -1]
+        last_output[b] = y
+    return outputs
+
+
+# --------------------------------------------------------------------------- NVAR
+# Next-generation reservoir computing (Gauthier et al. 2021): features of a window of
+# delayed inputs. The linear part at step t is [u[t], u[t-s], ..., u[t-(k-1)s]] (k = delay,
+# s = strides), flattened input by input; the nonlinear part is the product of every
+# combination with replacement of linear components, in itertools' order, for each order
+# in `orders`; an optional constant 1 comes first. Windows are whole: the first feature
+# row belongs to step (k-1)s.
+
+
+def nvar_features(inputs, delay: int, strides: int, orders, constant: bool, out):
+    """Features of every whole window of B sequences.
+
+    inputs (B, T, n_in); out (B, T - (delay-1)*strides, n_features) is filled and returned.
+    """
+    import itertools
+
+    span = (delay - 1) * strides
+    n_linear = delay * inputs.shape[2]
+    for b in range(inputs.shape[0]):
+        for row, t in enumerate(range(span, inputs.shape[1])):
+            linear = np.concatenate([inputs[b, t - j * strides] for j in range(delay)])
+            values = [np.ones(1, dtype=inputs.dtype)] if constant else []
+            values.append(linear)
+            for order in orders:
+                combos = itertools.combinations_with_replacement(range(n_linear), order)
+                values.append(np.array([np.prod(linear[list(c)]) for c in combos], dtype=inputs.dtype))
+            out[b, row] = np.concatenate(values)
+    return out
+
+
+def nvar_forecast(window, coef, intercept, delay: int, strides: int, orders, constant: bool, increment: bool, out):
+    """Closed loop: each prediction becomes the next input.
+
+    window (B, (delay-1)*strides + 1, n_in): the last inputs, oldest first; coef
+    (n_in, n_features), intercept (n_in,): the readout ``y = coef @ features + intercept``.
+    The next input is ``u[t] + y`` with ``increment`` (the readout predicts u[t+1] - u[t]),
+    else ``y``. out (B, n_steps, n_in) receives the predictions; window is advanced in place.
+    """
+    n_steps = out.shape[1]
+    coef, intercept = np.asarray(coef, dtype=window.dtype), np.asarray(intercept, dtype=window.dtype)
+    for b in range(window.shape[0]):
+        history = list(window[b])
+        for t in range(n_steps):
+            recent = np.asarray(history[-window.shape[1] :])[None]
+            features = np.empty((1, 1, coef.shape[1]), dtype=window.dtype)
+            nvar_features(recent, delay, strides, orders, constant, features)
+            y = coef @ features[0, 0] + intercept
+            following = history[-1] + y if increment else y
+            out[b, t] = following
+            history.append(out[b, t].copy())
+        window[b] = np.asarray(history[-window.shape[1] :])
+    return out

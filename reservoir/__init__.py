@@ -35,7 +35,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
-    if name in ("estimators", "readouts", "elm", "cli"):
+    if name in ("estimators", "readouts", "elm", "cli", "models", "forecasting", "distributed", "io"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

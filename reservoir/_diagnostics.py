@@ -69,6 +69,26 @@ def warn_few_samples(n_features: int, n_samples: int, alpha, stacklevel: int = 2
         )
 
 
+#: A spiking run this long (seconds of biological time) without a spike is reported.
+SILENT_RUN_SECONDS = 0.05
+
+
+def warn_silent_network(lsm, steps: int, stacklevel: int = 2) -> None:
+    """Warn that an LSM run of at least SILENT_RUN_SECONDS produced no spike at all: its
+    states are all zero, and a readout on them learns nothing."""
+    if steps * lsm.dt < SILENT_RUN_SECONDS:
+        return
+    gap = lsm.v_thresh - lsm.v_rest
+    receiving = "no input" if lsm.W_in is None else f"{lsm.W_in.nnz} input connection(s)"
+    _warn(
+        f"no neuron spiked in {steps} steps ({steps * lsm.dt:g} s): every state is zero. The threshold is "
+        f"{gap * 1e3:.3g} mV above rest; raise input_scaling (now {lsm.input_scaling * 1e3:.3g} mV per unit of "
+        f"input, {receiving} for {lsm.n_neurons} neurons) or input_density (now {lsm.input_density:g}), scale "
+        "the inputs up, or lower v_thresh",
+        stacklevel,
+    )
+
+
 class SaturationMonitor:
     """Counts saturated states on a few sampled steps of each block; warns once at the end of a run."""
 

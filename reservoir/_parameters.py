@@ -13,6 +13,7 @@ from __future__ import annotations
 ESN_PARAMETERS = {
     "density": None,  # None: reservoir.connectivity.default_density
     "fan_in": None,
+    "connectivity": None,  # None: random sparse (density / fan_in); see reservoir.connectivity.build
     "spectral_radius": 0.9,
     "leak_rate": 1.0,
     "input_scaling": 1.0,

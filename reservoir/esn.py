@@ -18,7 +18,10 @@ from ._diagnostics import SaturationMonitor, warn_echo_state
 from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
-from .connectivity import _seed_sequence, input_matrix, random_sparse
+from .config import settings
+from .connectivity import _seed_sequence, input_matrix
+from .connectivity.build import normalised as normalised_connectivity
+from .connectivity.build import recurrent_matrix
 from .kernels.activations import code as activation_code
 
 __all__ = ["ESN"]
@@ -39,6 +42,14 @@ class ESN(InputDrivenModel):
         ``reservoir.connectivity.default_density``).
     fan_in : int, optional
         Exact number of recurrent sources per unit; replaces ``density``.
+    connectivity : str or dict, optional
+        Another generator of the recurrent matrix (``reservoir.connectivity.build``):
+        ``{"kind": "local", "radius": 1.5}`` (units on a grid, each fed by every unit
+        within the radius), ``"distance"`` (Maass et al.'s Gaussian fall-off with
+        distance), ``"ring"``, ``{"kind": "small_world", "neighbours": 4}``,
+        ``"orthogonal"``, ``"fast_spectral"``. ``density``/``fan_in`` apply only to
+        the random kinds (None, "random", "fast_spectral"). The kinds that place the
+        units in space leave their lattice coordinates in ``positions`` (units, d).
     spectral_radius : float > 0, default 0.9
         Spectral radius the recurrent matrix is rescaled to.
     leak_rate : float in (0, 1], default 1.0
@@ -81,6 +92,7 @@ class ESN(InputDrivenModel):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -103,7 +115,9 @@ class ESN(InputDrivenModel):
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
         self.seed = seed
         recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
-        self.W = random_sparse(
+        self.connectivity = normalised_connectivity(connectivity)
+        self.W, self.positions = recurrent_matrix(
+            self.connectivity,
             self.units,
             density=density,
             fan_in=fan_in,
@@ -155,7 +169,7 @@ class ESN(InputDrivenModel):
         self._common(units, dtype, leak_rate, activation, backend)
         self.density = W.nnz / float(units * units)
         self.fan_in = self.spectral_radius = self.input_scaling = self.input_density = None
-        self.bias_scaling = self.seed = None
+        self.bias_scaling = self.seed = self.connectivity = self.positions = None
         self.W = W
         self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
         self.bias = np.ascontiguousarray(bias, dtype=dtype)
@@ -225,6 +239,7 @@ class ESN(InputDrivenModel):
         storage_dtype=None,
         compression: str | None = None,
         store_weights: bool = False,
+        out=None,
     ):
         """Run the reservoir over inputs and return every state.
 
@@ -247,6 +262,12 @@ class ESN(InputDrivenModel):
         targets, storage_dtype, compression, store_weights
             Stored beside the states (targets aligned with `u`); float16 storage of a
             float32 run; "lzf" or "gzip"; also store W (sparse), W_in and bias.
+        out : array (T, units) or (B, T, units), optional
+            Write the states here (C-contiguous, the reservoir's dtype, on the inputs'
+            device) and return it: a loop that calls ``run`` again and again reuses one
+            buffer instead of touching a fresh one each time. To train a readout on
+            long or many sequences without holding their states at all, see
+            :meth:`iter_states`.
 
         Returns
         -------
@@ -265,12 +286,14 @@ class ESN(InputDrivenModel):
         chunk = self._chunk_steps(checkpoint_every)
         if store is None:
             state = self._start_state(batch, device)
-            out = _arrays.namespace(inputs).empty((batch, steps, self.units), dtype=self.dtype)
+            given, out = out, self._output_buffer(out, inputs, batched)
             for _ in self._advance(inputs, state, 0, chunk, lambda start, stop: out[:, start:stop], progress):
                 pass
             self._finish(state, batched)
             if rows is not None:  # a Series or DataFrame in: a DataFrame of states on its index
                 return _pandas.wrap(out[0], rows.index)
+            if given is not None:
+                return given
             return out if batched else out[0]
 
         self._check_run_name(name)
@@ -311,6 +334,42 @@ class ESN(InputDrivenModel):
             run.commit(last, _arrays.to_host(state))
         self._finish(state, batched)
         return run
+
+    def _output_buffer(self, out, inputs, batched: bool):
+        """(B, T, units) array the states go to: a new one, or the caller's `out` checked."""
+        batch, steps = inputs.shape[:2]
+        xp = _arrays.namespace(inputs)
+        if out is None:
+            return xp.empty((batch, steps, self.units), dtype=self.dtype)
+        expected = (batch, steps, self.units) if batched else (steps, self.units)
+        if tuple(out.shape) != expected or out.dtype != self.dtype:
+            raise ValueError(
+                f"out must be a {self.dtype.name} array of shape {expected} for these inputs; "
+                f"got {out.dtype} {tuple(out.shape)}"
+            )
+        if not out.flags.c_contiguous or _arrays.namespace(out) is not xp:
+            raise ValueError("out must be C-contiguous and where the inputs are (host or GPU)")
+        return out if batched else out[None]
+
+    def iter_states(self, u, *, chunk_steps: int | None = None, progress: bool = False):
+        """Run over inputs and yield the states a time chunk at a time, never all of them.
+
+        Yields ``(first, last, states)``: steps ``first:last`` of every sequence,
+        ``states`` of shape (B, last - first, units) (B = 1 for one sequence). The array
+        is one buffer, overwritten by the next chunk: use it (accumulate a Gram matrix,
+        write it somewhere) before asking for the next. Memory holds one chunk of
+        ``chunk_steps`` steps (default ``settings.time_chunk``) however long or many
+        the sequences; the state carries over as with :meth:`run`.
+        """
+        u = _arrays.to_host(_pandas.to_numpy(u))
+        inputs, batched = check.sequences(u, self.dtype, "u", self.n_inputs)
+        self._ensure_input_weights(inputs.shape[2])
+        batch, steps = inputs.shape[:2]
+        chunk = settings.time_chunk if chunk_steps is None else check.positive_int(chunk_steps, "chunk_steps")
+        state = self._start_state(batch)
+        buffer = np.empty((batch, min(chunk, steps), self.units), dtype=self.dtype)
+        yield from self._advance(inputs, state, 0, chunk, lambda first, last: buffer[:, : last - first], progress)
+        self._finish(state, batched)
 
     def _advance(self, inputs, state, start: int, chunk: int, block_for, progress: bool):
         """Run time chunks from `start`; yield (first, last, block) with the chunk's states.
@@ -390,7 +449,9 @@ class ESN(InputDrivenModel):
 
     def __repr__(self) -> str:
         connectivity = (
-            f"fan_in={self.fan_in}"
+            f"connectivity={self.connectivity['kind']!r}"
+            if self.connectivity is not None
+            else f"fan_in={self.fan_in}"
             if self.fan_in is not None
             else f"density={self.density:g}"
             if self.density is not None

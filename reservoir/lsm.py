@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from . import _validation as check
 from . import backends
+from ._diagnostics import warn_silent_network
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
 from .connectivity import (
@@ -37,8 +38,10 @@ from .connectivity import (
     input_matrix,
     push_layout,
     random_delays,
-    random_sparse,
 )
+from .connectivity.build import normalised as normalised_connectivity
+from .connectivity.build import recurrent_matrix
+from .connectivity.local import MAASS_C
 from .kernels.lif import LifState, lif_params, sampled_steps
 from .metrics import firing_rate, isi_cv
 
@@ -125,6 +128,14 @@ class LSM(InputDrivenModel):
         2 synapses per neuron and no recurrent activity to speak of.
     fan_in : int, optional
         Exact number of sources per neuron; replaces ``density``.
+    connectivity : str or dict, optional
+        Another generator of the recurrent synapses (``reservoir.connectivity.build``):
+        e.g. ``{"kind": "distance", "shape": (15, 3, 3)}`` places the neurons in a
+        column and connects them with Maass et al.'s (2002) probability
+        ``C exp(-(D / λ)²)``, λ = 2 and C per E/I pair (0.3 EE, 0.2 EI, 0.4 IE, 0.1 II)
+        by default; ``"local"`` every neuron within a radius. ``density`` and
+        ``fan_in`` then do not apply; ``positions`` holds the neurons' lattice
+        coordinates (n, 3) (the excitatory ones scattered through the column).
     dt : float, default 1e-4
         Step, seconds; at most the smallest time constant.
     tau_m, tau_exc, tau_inh : float, seconds
@@ -169,6 +180,7 @@ class LSM(InputDrivenModel):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         dt=1e-4,
         tau_m=20e-3,
         tau_exc=5e-3,
@@ -223,19 +235,24 @@ class LSM(InputDrivenModel):
             density = default_density(self.n_neurons, base=DEFAULT_LSM_DENSITY)
         self.density = None if fan_in is not None else density
         self.fan_in = fan_in
+        self.connectivity = normalised_connectivity(connectivity)
         self.seed = seed
         self.backend = backends.validate(backend)
         self._backend = backends.resolve(self.backend)
 
         streams = _seed_sequence(seed).spawn(5)
         recurrent_seed, delay_seed, self._input_seed, v_seed, poisson_seed = streams
-        W = random_sparse(
+        W, self.positions = recurrent_matrix(
+            self.connectivity,
             self.n_neurons,
             density=self.density,
             fan_in=fan_in,
-            distribution="bernoulli",
+            spectral_radius=None,
             seed=recurrent_seed,
             dtype=self.dtype,
+            pattern=True,
+            n_exc=self.n_exc,
+            default_C=MAASS_C,
         )
         self.W = dale_weights(W, self.n_exc, self.w_exc, self.w_inh)  # pull layout: rows = targets
         self.W_push = push_layout(self.W)  # rows = sources: what a spike visits
@@ -670,6 +687,9 @@ class LSM(InputDrivenModel):
             if batched:
                 trials = joined[:, 2].copy()
         states = None if out is None else (out if batched else out[0])
+        silent = (times is not None and times.size == 0) or (times is None and out is not None and not out.any())
+        if silent:
+            warn_silent_network(self, steps, stacklevel=4)
         return LSMResult(times, neurons, trials, states, self.dt, steps, self.n_neurons, batch, period)
 
     def config(self) -> dict:
@@ -680,6 +700,7 @@ class LSM(InputDrivenModel):
             "n_inh": self.n_inh,
             "density": self.density,
             "fan_in": self.fan_in,
+            "connectivity": self.connectivity,
             "dt": self.dt,
             "tau_m": self.tau_m,
             "tau_exc": self.tau_exc,
@@ -702,20 +723,27 @@ class LSM(InputDrivenModel):
         }
 
     def __repr__(self) -> str:
-        connectivity = f"fan_in={self.fan_in}" if self.fan_in is not None else f"density={self.density:g}"
+        connectivity = (
+            f"connectivity={self.connectivity['kind']!r}"
+            if self.connectivity is not None
+            else f"fan_in={self.fan_in}"
+            if self.fan_in is not None
+            else f"density={self.density:g}"
+        )
         return (
             f"LSM(n_exc={self.n_exc}, n_inh={self.n_inh}, {connectivity}, dt={self.dt:g}, "
             f"input_encoding={self.input_encoding!r}, dtype={self.dtype.name}, backend={self.backend_name!r})"
         )
 
 
-def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
+def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32", v_init="uniform") -> LSM:
     """The CUBA benchmark network of Brette et al. (2007), as in Brian2's CUBA example.
 
     4000 neurons (3200 excitatory, 800 inhibitory), connection probability 0.02,
     tau_m 20 ms, tau_exc 5 ms, tau_inh 10 ms, V_t -50 mV, V_r -60 mV, E_l -49 mV
     (above threshold: the network is self-sustained without input), refractory 5 ms,
-    w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t].
+    w_exc 60 * 0.27 / 10 mV, w_inh -20 * 4.5 / 10 mV, initial v uniform in [V_r, V_t]
+    (or `v_init`, as for :class:`LSM`: the same network from other initial potentials).
     """
     return LSM(
         3200,
@@ -734,4 +762,5 @@ def cuba(seed=None, dt=1e-4, backend="auto", dtype="float32") -> LSM:
         seed=seed,
         dtype=dtype,
         backend=backend,
+        v_init=v_init,
     )

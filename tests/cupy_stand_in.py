@@ -92,6 +92,10 @@ def stand_in_modules(
     class CUDADriverError(Exception):
         pass
 
+    opt_in_limit = 227 * 1024
+    # The kernels' static __shared__ arrays, in elements of T (esn.cu: esn_generate_sell's scratch).
+    static_shared = {"esn_generate_sell": 32}
+
     class RawKernel:
         max_threads_per_block = 1024
         max_dynamic_shared_size_bytes = 48 * 1024
@@ -101,9 +105,12 @@ def stand_in_modules(
             self.dtype = np.dtype({"float": np.float32, "double": np.float64}[ctype])
             self.kernel = types.SimpleNamespace(ptr=0)
             self.enable_cooperative_groups = enable_cooperative_groups
+            self.attributes = {"shared_size_bytes": static_shared.get(self.name, 0) * self.dtype.itemsize}
 
         def __call__(self, grid, block, args, *, shared_mem=0):
             blocks = int(np.prod(grid))
+            if shared_mem + self.attributes["shared_size_bytes"] > opt_in_limit:  # as the driver refuses it
+                raise CUDADriverError("CUDA_ERROR_INVALID_VALUE: more shared memory than a block may have")
             if self.enable_cooperative_groups and blocks > limit:
                 raise CUDADriverError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: too many blocks in cooperative launch")
             on_launch(self.name, self.dtype, grid, block, args, shared_mem, cooperative=self.enable_cooperative_groups)
@@ -123,7 +130,7 @@ def stand_in_modules(
         id=0,
         attributes={
             "MultiProcessorCount": multiprocessors,
-            "MaxSharedMemoryPerBlockOptin": 227 * 1024,
+            "MaxSharedMemoryPerBlockOptin": opt_in_limit,
             "CooperativeLaunch": 1,
         },
         synchronize=lambda: None,

@@ -214,7 +214,7 @@ def test_spectral_radius_methods_on_a_known_spectrum(rng, method, n):
 
 
 def test_auto_switches_to_the_power_method_above_arpack_max_nnz(rng, monkeypatch):
-    import reservoir.connectivity as connectivity
+    import reservoir.connectivity.spectral as connectivity
 
     calls = []
     power = connectivity._power_radius

@@ -106,3 +106,18 @@ def test_from_weights_reproduces_a_reservoirpy_reservoir(rng, bias):
     expected = reference.run(u)
     esn = rs.ESN.from_weights(reference.W, reference.Win, reference.bias, leak_rate=0.3, dtype="float64")
     np.testing.assert_allclose(esn.run(u), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_silent_spiking_network_warns_with_what_to_change():
+    """At the defaults a 135-neuron LSM driven by a constant 1.0 on one channel never reaches
+    threshold (9 neurons receive the input, none with 10 mV): the all-zero states are reported."""
+    import reservoir as rs
+
+    lsm = rs.LSM(108, 27, seed=0, dtype="float64")
+    with pytest.warns(rs.ReservoirWarning, match=r"no neuron spiked in 2000 steps.*raise input_scaling") as caught:
+        result = lsm.run(np.ones((2000, 1)))
+    assert result.firing_rate() == 0 and caught[0].filename == __file__
+    loud = rs.LSM(108, 27, seed=0, dtype="float64", input_density=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rs.ReservoirWarning)
+        assert loud.run(np.ones((2000, 1))).firing_rate() > 0

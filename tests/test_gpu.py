@@ -12,6 +12,10 @@ parametrized over ``reservoir.backends.available()``.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -20,6 +24,12 @@ import reservoir as rs
 from reservoir import backends
 from reservoir.config import settings
 from reservoir.kernels import reference
+
+_spec = importlib.util.spec_from_file_location(
+    "reservoir_cuba_spread", Path(__file__).parents[1] / "asv_bench" / "cuba_spread.py"
+)
+cuba_spread = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cuba_spread)
 
 GPU_BACKENDS = backends.gpu_names()
 pytestmark = pytest.mark.gpu
@@ -331,23 +341,29 @@ def test_lsm_state_as_cupy_arrays_advances_in_place(gpu, cupy):
 @pytest.mark.parametrize("name", GPU_BACKENDS)
 @pytest.mark.parametrize("propagation", PROPAGATIONS)
 def test_cuba_fires_like_the_cpu_kernel(name, propagation, monkeypatch):
-    """CUBA (4,000 neurons), 1 s biological time: the firing rate within 1 % of the Numba CPU
-    run; the pull variant in float64 spike for spike over the whole second."""
+    """CUBA (4,000 neurons), 1 s biological time. Pull in float64: spike for spike over the whole
+    second. Otherwise (push adds in atomic order, float32 rounds differently) the run decorrelates
+    from the CPU's and is, statistically, another realisation: its rate must lie within four
+    times the rms spread of CPU realisations of the same network (asv_bench/cuba_spread.py,
+    measured here; 1-2.5 % rms on the development machine), not within a fixed 1 %."""
     if name not in backends.available():
         pytest.skip(f"{name}: {backends._REGISTRY[name].unavailable_reason()}")
     monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
     for dtype in ("float32", "float64"):
         expected = cuba(seed=3, backend="numba", dtype=dtype).run(n_steps=10_000, record_states=False)
         got = cuba(seed=3, backend=name, dtype=dtype).run(n_steps=10_000, record_states=False)
-        assert abs(got.firing_rate() / expected.firing_rate() - 1) < 0.01, (
+        if propagation == "pull" and dtype == "float64":
+            np.testing.assert_array_equal(got.spike_times, expected.spike_times)
+            np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
+            continue
+        tolerance = cuba_spread.rate_tolerance(3, dtype, 10_000)
+        assert abs(got.firing_rate() / expected.firing_rate() - 1) < tolerance, (
             name,
             dtype,
             got.firing_rate(),
             expected.firing_rate(),
+            tolerance,
         )
-        if propagation == "pull" and dtype == "float64":
-            np.testing.assert_array_equal(got.spike_times, expected.spike_times)
-            np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
 
 
 # --------------------------------------------------------------------------- the grid barrier

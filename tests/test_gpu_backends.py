@@ -265,3 +265,39 @@ def test_numba_cuda_kernels_compile_for_sm90():
     if result.stdout.startswith("SKIP"):
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+@pytest.mark.parametrize("threads", [32, 64, 128, 256, 512, 1024])
+def test_threads_per_block_powers_of_two_from_a_warp_pass(threads):
+    assert layout.checked_threads_per_block(threads) == threads
+
+
+@pytest.mark.parametrize(
+    "threads, why",
+    [(0, "multiple of 32"), (31, "multiple of 32"), (48, "multiple of 32"), (2048, "to 1024"), (96, "power of two")],
+)
+def test_threads_per_block_the_kernels_cannot_run_are_named(threads, why):
+    with pytest.raises(ValueError, match=rf"settings\.gpu_threads_per_block = {threads}.*{why}"):
+        layout.checked_threads_per_block(threads)
+
+
+def test_threads_per_block_without_block_sums_need_whole_warps_only():
+    assert layout.checked_threads_per_block(96, "settings.gpu_lif_threads_per_block", power_of_two=False) == 96
+    with pytest.raises(ValueError, match="gpu_lif_threads_per_block = 40"):
+        layout.checked_threads_per_block(40, "settings.gpu_lif_threads_per_block", power_of_two=False)
+
+
+def test_dynamic_shared_memory_is_what_the_static_arrays_leave():
+    assert layout.dynamic_shared_limit(232_448, 256) == 232_192  # sm_90: esn_generate_sell's float64 scratch
+    assert layout.dynamic_shared_limit(232_448, 256, cap=40 * 1024) == 40 * 1024
+    assert layout.dynamic_shared_limit(48 * 1024, 8 * 1024, cap=None) == 40 * 1024
+    assert layout.dynamic_shared_limit(1024, 4096) == 0
+
+
+@pytest.mark.parametrize("size", [1, 1000, 1_048_561, 40_000_000, 2**33])
+def test_copy_grids_stay_within_cuda_limits(size):
+    """The copy kernels put every element on a 1-D grid along x (up to 2**31 - 1 blocks) with a
+    grid-stride loop: sizes past 65,535 x 16 no longer need the y dimension's 65,535 blocks."""
+    blocks = layout.copy_blocks(size, 256)
+    assert 1 <= blocks <= 2**31 - 1
+    assert blocks * 256 >= min(size, (2**31 - 1) * 256)

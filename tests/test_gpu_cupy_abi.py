@@ -257,3 +257,63 @@ def test_lif_launch_is_cooperative_only_across_blocks(launches, monkeypatch):
     assert split[2][0] > 1 and split[2][0] * split[2][1] <= 8 and split[6], split[2]
     for call in launches.calls:
         _check(call)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shared_memory_opt_in_leaves_room_for_the_static_scratch(launches, dtype):
+    """esn_generate_sell has a static __shared__ scratch beside the dynamic allocation: the
+    dynamic opt-in is the device's per-block limit less it, never the whole limit."""
+    cupy_raw = sys.modules["reservoir.kernels.cupy_raw"]
+    generate = cupy_raw._kernel("esn.cu", "esn_generate_sell", dtype, cooperative=True)
+    run = cupy_raw._kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
+    device_limit = 227 * 1024
+    assert cupy_raw._shared_limit(generate) == device_limit - 32 * np.dtype(dtype).itemsize
+    assert cupy_raw._shared_limit(run) == device_limit
+
+
+def test_a_closed_loop_staged_near_the_limit_is_planned_within_what_is_left(launches, monkeypatch):
+    """One slice of 19,364 float64 entries stages in 232,384 bytes: within the device's 232,448
+    but not beside esn_generate_sell's 256 bytes of static scratch, so the plan streams it."""
+    from reservoir.config import settings
+
+    monkeypatch.setattr(settings, "gpu_single_block_max_entries", 10**9)
+    cupy_raw = sys.modules["reservoir.kernels.cupy_raw"]
+    generate = cupy_raw._kernel("esn.cu", "esn_generate_sell", np.float64, cooperative=True)
+    ptr = np.array([0, 19_364])
+    assert (
+        layout.plan_grid(
+            ptr,
+            8,
+            max_blocks=lambda b: 8,
+            shared_limit=227 * 1024,
+            min_entries_per_block=1,
+            single_block_max_entries=10**9,
+        ).shared_bytes
+        == 232_384
+    )  # what the whole limit would have let it ask for
+    plan = cupy_raw._plan(generate, ptr, 8)
+    assert plan.shared_bytes + 32 * 8 <= 227 * 1024, plan
+
+
+@pytest.mark.parametrize("threads", [0, 16, 31, 48, 96, 100, 2048, 256.5])
+def test_threads_per_block_the_kernels_cannot_use_are_refused(launches, monkeypatch, threads):
+    from reservoir.config import settings
+
+    monkeypatch.setattr(settings, "gpu_threads_per_block", threads)
+    esn = rs.ESN(50, seed=0, backend="cupy")
+    with pytest.raises(ValueError, match=r"settings\.gpu_threads_per_block"):
+        esn.run(np.zeros((3, 1)))
+    assert launches.calls == []
+
+
+def test_lif_threads_per_block_need_whole_warps(launches, monkeypatch):
+    from reservoir.config import settings
+
+    monkeypatch.setattr(settings, "gpu_lif_threads_per_block", 40)
+    lsm = rs.LSM(48, 12, seed=0, backend="cupy")
+    with pytest.raises(ValueError, match=r"settings\.gpu_lif_threads_per_block = 40.*multiple of 32"):
+        lsm.run(np.zeros((5, 1)))
+    monkeypatch.setattr(settings, "gpu_lif_threads_per_block", 96)  # whole warps; no block sum: fine
+    lsm.reset()
+    lsm.run(np.zeros((5, 1)))
+    assert launches.calls and launches.calls[-1][3] == (96,)

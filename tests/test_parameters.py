@@ -46,6 +46,7 @@ def test_estimators_pass_every_parameter_to_the_model(rng):
         "activation": "identity",
         "seed": 3,
         "backend": "numpy",
+        "connectivity": {"kind": "small_world", "neighbours": 4, "rewire": 0.2},
     }
     assert set(values) | {"fan_in"} == set(ESN_PARAMETERS)
     u = rng.uniform(-1, 1, (40, 1))

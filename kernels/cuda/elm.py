@@ -93,7 +93,7 @@ def elm_hidden(weights: NumbaCudaElmWeights, X, activation: str):
     n_samples, n_hidden = X.shape[0], weights.W.shape[0]
     device_input = is_device(X)
     H = cuda.device_array((n_samples, n_hidden), dtype)
-    threads = settings.gpu_threads_per_block
+    threads = layout.checked_threads_per_block(settings.gpu_threads_per_block)
     grid = (-(-n_hidden // threads), max(1, min(n_samples, 65535)))
     if sp.issparse(X):
         X = sp.csr_array(X, dtype=dtype)

@@ -29,11 +29,11 @@ from .barrier import co_resident_blocks, grid_sync, launch_cooperative
 from .device import activate, block_range, block_sum, cast_like, shared_offsets, stage_part
 from .transfers import as_caller_array, is_device, on_device, write_back
 
+#: Threads per block at most (the size of the closed-loop kernel's static reduction scratch).
+MAX_THREADS = layout.MAX_THREADS_PER_BLOCK
 #: Dynamic shared memory per block: 48 KiB need no per-function opt-in (which numba.cuda does not
-#: expose), less the 8 KiB of the static reduction scratch of the closed-loop kernel.
-NUMBA_SHARED_LIMIT = 40 * 1024
-#: Threads per block at most (the size of that scratch).
-MAX_THREADS = 1024
+#: expose), shared with the closed-loop kernel's static scratch of MAX_THREADS float64 (8 KiB).
+NUMBA_SHARED_LIMIT = layout.dynamic_shared_limit(48 * 1024, MAX_THREADS * 8)
 
 
 # --------------------------------------------------------------------------- device code
@@ -417,14 +417,16 @@ def run_csr_batch(
 
 # --------------------------------------------------------------------------- host driver
 def _shared_limit() -> int:
-    return (
-        NUMBA_SHARED_LIMIT if settings.gpu_shared_bytes is None else min(settings.gpu_shared_bytes, NUMBA_SHARED_LIMIT)
-    )
+    return layout.dynamic_shared_limit(NUMBA_SHARED_LIMIT, 0, settings.gpu_shared_bytes)
+
+
+def _threads() -> int:
+    return layout.checked_threads_per_block(settings.gpu_threads_per_block)
 
 
 def _plan(kernel, ptr_host, itemsize, probe_args, state_bytes=0) -> layout.GridPlan:
     """Blocks and staging (see layout.plan_grid), within the co-resident blocks of `kernel`."""
-    threads = settings.gpu_threads_per_block
+    threads = _threads()
     return layout.plan_grid(
         ptr_host,
         itemsize,
@@ -443,7 +445,7 @@ def _launch_persistent(kernel, name, ptr_host, itemsize, args, state_bytes=0) ->
         kernel,
         name,
         plan.blocks,
-        settings.gpu_threads_per_block,
+        _threads(),
         plan.shared_bytes,
         (*args, np.int32(plan.stage), np.int32(plan.capacity)),
     )
@@ -612,7 +614,7 @@ def esn_generate(
         generate_sell,
         "generate_sell",
         plan.blocks,
-        settings.gpu_threads_per_block,
+        _threads(),
         plan.shared_bytes,
         arguments(plan.blocks, plan.stage, plan.capacity),
     )

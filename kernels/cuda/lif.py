@@ -461,7 +461,9 @@ def kernel_for(blocks_per_trial: int):
 
 def _lif_plan(args, batch: int, n: int):
     """(blocks per trial, threads, spike chunk, shared bytes) of the LIF kernel."""
-    threads = settings.gpu_lif_threads_per_block
+    threads = layout.checked_threads_per_block(
+        settings.gpu_lif_threads_per_block, "settings.gpu_lif_threads_per_block", power_of_two=False
+    )
     chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
     shared_bytes = 4 * chunk
     if SIMULATOR or n <= settings.gpu_lif_single_block_max_neurons:

@@ -12,6 +12,7 @@ from numba import config as numba_config
 from numba import cuda
 
 from ...config import settings
+from .. import _gpu_layout as layout
 
 #: True under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), which runs the kernels as Python.
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
@@ -19,16 +20,24 @@ SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 
 @cuda.jit
 def copy_2d(source, target):
-    """target[i, j] = source[i, j] for any strides (transposes are views)."""
-    i, j = cuda.grid(2)
-    if i < target.shape[0] and j < target.shape[1]:
+    """target[i, j] = source[i, j] for any strides (transposes are views).
+
+    A 1-D grid-stride loop over the flat index, j fastest: consecutive threads touch
+    consecutive elements of C-ordered arrays (coalesced), and no axis of the array
+    lands on the grid's y dimension, whose 65,535 blocks would cap it."""
+    columns = target.shape[1]
+    size = target.shape[0] * columns
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for flat in range(start, size, stride):
+        i = flat // columns
+        j = flat - i * columns
         target[i, j] = source[i, j]
 
 
 @cuda.jit
 def copy_1d(source, target):
-    i = cuda.grid(1)
-    if i < target.shape[0]:
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, target.shape[0], stride):
         target[i] = source[i]
 
 
@@ -48,8 +57,10 @@ def on_device(array, dtype):
     return cuda.to_device(np.ascontiguousarray(array, dtype=dtype))
 
 
-def _grid_2d(rows: int, columns: int, threads: int = 16):
-    return (-(-rows // threads), -(-columns // threads)), (threads, threads)
+def copy_launch(size: int) -> tuple[int, int]:
+    """(blocks, threads) of the copy kernels for `size` elements: a 1-D grid along x."""
+    threads = layout.checked_threads_per_block(settings.gpu_threads_per_block)
+    return layout.copy_blocks(size, threads), threads
 
 
 def write_back(target, result) -> None:
@@ -57,11 +68,8 @@ def write_back(target, result) -> None:
     which takes any strides)."""
     if is_device(target):
         view = target if SIMULATOR else cuda.as_cuda_array(target)
-        if view.ndim == 1:
-            threads = settings.gpu_threads_per_block
-            copy_1d[-(-view.shape[0] // threads), threads](result, view)
-        else:
-            copy_2d[_grid_2d(*view.shape)](result, view)
+        blocks, threads = copy_launch(view.size)
+        (copy_1d if view.ndim == 1 else copy_2d)[blocks, threads](result, view)
     else:
         target[...] = result.copy_to_host()
 

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .. import _pandas
 from .. import _validation as check
+from ..readouts.ridge import GramAccumulator, Ridge
 from ._common import (
     DEFAULT_WASHOUT,
     _fit_ridge,
@@ -46,6 +47,7 @@ class ESNRegressor(BaseEstimator):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -66,6 +68,7 @@ class ESNRegressor(BaseEstimator):
         self.units = units
         self.density = density
         self.fan_in = fan_in
+        self.connectivity = connectivity
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
         self.input_scaling = input_scaling
@@ -117,12 +120,8 @@ class ESNRegressor(BaseEstimator):
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
         reservoir = _reservoir(self)
-        states = reservoir.run(inputs if batched else inputs[0], progress=self.progress).reshape(
-            inputs.shape[:2] + (-1,)
-        )
-        features = self._features(states, inputs)[:, washout:]
+        readout = self._streamed_readout(reservoir, inputs if batched else inputs[0], inputs, targets, washout)
         targets = targets[:, washout:]
-        readout = _fit_ridge(features, targets, self.alpha, self.validation_fraction, self.fit_intercept)
         self.reservoir_ = reservoir
         self.readout_ = readout
         self.alpha_ = readout.alpha_
@@ -132,6 +131,34 @@ class ESNRegressor(BaseEstimator):
         self.fitted_state_ = reservoir.state
         self.last_target_ = targets[0, -1].copy()  # first input of a closed-loop forecast
         return self
+
+    def _streamed_readout(self, reservoir, u, inputs, targets, washout: int):
+        """The ridge readout on the states after `washout`, fed chunk by chunk as the reservoir
+        computes them: memory holds one chunk of states, never (B, T, units).
+
+        With several alphas the last `validation_fraction` of the steps after the washout
+        (the most recent part of every sequence) chooses one, which is then refitted on all
+        of them from the statistics already gathered (as ``Ridge.fit(validation=...)``)."""
+        steps = inputs.shape[1]
+        several = np.size(self.alpha) > 1
+        split = steps
+        if several:
+            fraction = check.real(self.validation_fraction, "validation_fraction")
+            count = steps - washout
+            split = washout + int(round(count * (1.0 - fraction)))
+            if not washout < split < steps:
+                raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples")
+        train, held_out = GramAccumulator(), GramAccumulator()
+        for first, last, states in reservoir.iter_states(u, progress=self.progress):
+            features = self._features(states, inputs[:, first:last])
+            for accumulator, begin, end in ((train, washout, split), (held_out, split, steps)):
+                lo, hi = max(begin, first), min(end, last)
+                if lo < hi:
+                    rows = features[:, lo - first : hi - first]
+                    accumulator.add(rows.reshape(-1, rows.shape[-1]), targets[:, lo:hi].reshape(-1, targets.shape[-1]))
+        readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
+        readout.fit_statistics(train, held_out if several else None)
+        return readout.refitted() if several else readout
 
     def _check_fitted(self):
         if not hasattr(self, "readout_"):
@@ -247,6 +274,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         *,
         density=None,
         fan_in=None,
+        connectivity=None,
         spectral_radius=0.9,
         leak_rate=1.0,
         input_scaling=1.0,
@@ -264,6 +292,7 @@ class ESNClassifier(_OneHotClassifier, BaseEstimator):
         self.units = units
         self.density = density
         self.fan_in = fan_in
+        self.connectivity = connectivity
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
         self.input_scaling = input_scaling

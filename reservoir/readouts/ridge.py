@@ -157,6 +157,13 @@ class GramAccumulator:
         self.y_sum += y.sum(axis=0)
         self.count += x.shape[0]
 
+    def add(self, x, y) -> None:
+        """`update` with (rows, features) states of any float type and (rows, targets) targets,
+        converted to float64 and checked for NaN/Inf ``settings.gram_chunk_rows`` rows at a time
+        (a float64 copy of a large float32 chunk would double its memory)."""
+        for x_rows, y_rows in _chunks([x], [y], settings.gram_chunk_rows):
+            self.update(x_rows, y_rows)
+
     def centred(self):
         """(Gram, cross, x mean, y mean) of the data centred on its own mean."""
         x_mean = self.x_sum / self.count
@@ -272,6 +279,32 @@ class Ridge(RegressorMixin, BaseEstimator):
         held_out = self._accumulate(GramAccumulator(), *validation) if validation is not None else None
         if held_out is not None and held_out.xx.shape != train.xx.shape:
             raise ValueError("validation data have a different number of features than the training data")
+        self._held_out = held_out
+        self._solve_from(train, alphas, held_out)
+        return self
+
+    def fit_statistics(self, train: GramAccumulator, validation: GramAccumulator | None = None) -> Ridge:
+        """Fit from sufficient statistics gathered elsewhere (``GramAccumulator.update`` on
+        chunks of states as they are computed, or ``merged`` over shards): the same readout
+        as ``fit`` on the samples they summarise, without the samples.
+
+        Several alphas are chosen on `validation` (statistics of the held-out samples);
+        ``refitted()`` then refits on both. Targets are taken as 2-D (``coef_`` of shape
+        (n_targets, n_features)).
+        """
+        alphas = self._alphas()
+        if train.count == 0:
+            raise ValueError("no samples to fit on: the training statistics are empty")
+        if len(alphas) > 1 and (validation is None or validation.count == 0):
+            raise ValueError("several alphas need validation statistics to choose between them")
+        if validation is not None and validation.count and validation.xx.shape != train.xx.shape:
+            raise ValueError("validation statistics have a different number of features than the training ones")
+        self._single_target = False
+        self._target_labels = None
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        warn_few_samples(train.xx.shape[0] + bool(self.fit_intercept), train.count, self.alpha, stacklevel=2)
+        held_out = validation if validation is not None and validation.count else None
         self._held_out = held_out
         self._solve_from(train, alphas, held_out)
         return self
