@@ -207,6 +207,137 @@ def lsm_run(
     return [np.array(trial, dtype=np.int64).reshape(-1, 2) for trial in records]
 
 
+# --------------------------------------------------------------------------- online readouts (RLS, LMS, FORCE)
+# The learning rules of ReservoirPy 0.4.2's RLS and LMS nodes, one sample at a time,
+# with the readout as coef (n_targets, n_features) and intercept (n_targets,):
+#
+#   RLS   k = P x ; P <- (P - k kᵀ / (λ + xᵀk)) / λ ; e = coef x + b - y
+#         coef <- coef - e (P x)ᵀ ; S <- λ S + 1 ; b <- b - e / S
+#   LMS   e = coef x + b - y ; coef <- coef - η e xᵀ ; b <- b - η e
+#
+# (the gain uses the updated P; the intercept is a running mean of the errors, not
+# part of P). The prediction recorded for the sample is coef x + b with the updated
+# coef and the intercept from before the update, as ReservoirPy returns it.
+
+RLS, LMS = 0, 1  # learning-rule codes of the fused ESN loop
+
+
+def rls_train(X, Y, coef, intercept, P, count: float, forgetting: float, fit_intercept: bool, out):
+    """RLS over the rows of X (T, n_features) with targets Y (T, n_targets).
+
+    coef (n_targets, n_features), intercept (n_targets,) and P (n_features,
+    n_features) are updated in place; `count` is the forgetting-weighted number of
+    samples seen (S). out (T, n_targets) receives the online predictions. Returns
+    the new count.
+    """
+    for t in range(X.shape[0]):
+        count = _rls_sample(X[t], Y[t], coef, intercept, P, count, forgetting, fit_intercept, out[t])
+    return count
+
+
+def _rls_sample(x, y, coef, intercept, P, count, forgetting, fit_intercept, out):
+    Px = P @ x
+    P[...] = (P - np.outer(Px, Px) / (forgetting + x @ Px)) / forgetting
+    gain = P @ x
+    error = coef @ x + intercept - y
+    coef -= np.outer(error, gain)
+    count = forgetting * count + 1.0
+    out[...] = coef @ x + intercept
+    if fit_intercept:
+        intercept[...] = (count * intercept - error) / count
+    return count
+
+
+def lms_train(X, Y, coef, intercept, learning_rate: float, fit_intercept: bool, out):
+    """LMS over the rows of X (T, n_features) with targets Y (T, n_targets).
+
+    coef and intercept are updated in place; out (T, n_targets) receives the online
+    predictions.
+    """
+    for t in range(X.shape[0]):
+        _lms_sample(X[t], Y[t], coef, intercept, learning_rate, fit_intercept, out[t])
+    return out
+
+
+def _lms_sample(x, y, coef, intercept, learning_rate, fit_intercept, out):
+    error = coef @ x + intercept - y
+    coef -= learning_rate * np.outer(error, x)
+    out[...] = coef @ x + intercept
+    if fit_intercept:
+        intercept -= learning_rate * error
+
+
+@dataclass(frozen=True)
+class ReferenceOnlineEsnWeights:
+    W: sp.csr_array  # (n, n)
+    W_in: np.ndarray  # (n, n_in)
+    W_fb: np.ndarray  # (n, n_out): output feedback, zeros for none
+    bias: np.ndarray  # (n,)
+
+
+def prepare_online_esn(W, W_in, W_fb, bias) -> ReferenceOnlineEsnWeights:
+    return ReferenceOnlineEsnWeights(sp.csr_array(W), np.asarray(W_in), np.asarray(W_fb), np.asarray(bias))
+
+
+def online_esn_run(
+    weights: ReferenceOnlineEsnWeights,
+    inputs,
+    targets,
+    state,
+    feedback,
+    leak_rate: float,
+    activation: str,
+    include_input: bool,
+    rule: int,
+    learn: bool,
+    coef,
+    intercept,
+    P,
+    count: float,
+    forgetting: float,
+    learning_rate: float,
+    fit_intercept: bool,
+    update_every: int,
+    phase: int,
+    out,
+    states_out,
+):
+    """An ESN with output feedback whose linear readout learns while it runs (FORCE).
+
+    For every step t and sequence b of inputs (B, T, n_in):
+
+        x[t] = (1 - a) x[t-1] + a f(W x[t-1] + W_in u[t] + W_fb y[t-1] + b)
+        z[t] = [x[t], u[t]] (include_input) or x[t] ;  y[t] = coef z[t] + intercept
+
+    With `learn`, the readout takes an RLS (`rule` RLS) or LMS step on (z[t],
+    targets[b, t]) every `update_every` steps, one sequence after another, and y[t] is
+    the prediction that step records. `feedback` (B, n_out) holds y[t-1] and is
+    overwritten with the last output; `state` (B, n) likewise. `phase` counts the
+    steps since the last update. out (B, T, n_out) receives y; states_out (B, T, n),
+    if not None, the states. Returns (count, phase).
+    """
+    f = NUMPY[activation]
+    x = state.copy()
+    for t in range(inputs.shape[1]):
+        pre = (weights.W @ x.T).T + inputs[:, t] @ weights.W_in.T + feedback @ weights.W_fb.T + weights.bias
+        x = (1.0 - leak_rate) * x + leak_rate * f(pre)
+        update = learn and phase % update_every == 0
+        for b in range(x.shape[0]):
+            z = np.concatenate([x[b], inputs[b, t]]) if include_input else x[b]
+            if not update:
+                out[b, t] = coef @ z + intercept
+            elif rule == RLS:
+                count = _rls_sample(z, targets[b, t], coef, intercept, P, count, forgetting, fit_intercept, out[b, t])
+            else:
+                _lms_sample(z, targets[b, t], coef, intercept, learning_rate, fit_intercept, out[b, t])
+        phase += 1
+        feedback[...] = out[:, t]
+        if states_out is not None:
+            states_out[:, t] = x
+    state[...] = x
+    return count, phase
+
+
 # --------------------------------------------------------------------------- composition: stacks and output feedback
 # Several ESN layers advanced together, one step at a time, every layer per step:
 #

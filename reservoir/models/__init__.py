@@ -4,7 +4,8 @@ feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 from .compose import Stack
 from .es2n import ES2N
 from .feedback import FeedbackESN
+from .force import FORCE, OnlineESN
 from .nvar import NVAR
 from .plasticity import IPReservoir
 
-__all__: list[str] = ["Stack", "FeedbackESN", "NVAR", "IPReservoir", "ES2N"]
+__all__: list[str] = ["Stack", "FeedbackESN", "NVAR", "IPReservoir", "ES2N", "OnlineESN", "FORCE"]
