@@ -104,3 +104,20 @@ def test_fresh_checkout_root_imports_after_a_regular_install(wheel, tmp_path):
     # From anywhere else, the installed copy is imported, with its kernels inside.
     files = _python(SHOW, cwd=tmp_path, extra_path=site)
     assert all(str(f).startswith(str(site / "reservoir")) for f in files), files
+
+
+def test_no_file_holds_a_merge_conflict_marker():
+    """A committed <<<<<<< / >>>>>>> line breaks the docs quietly (reStructuredText reads it as text)."""
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=False).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    marked = []
+    for name in tracked:
+        path = root / name
+        if path.suffix not in {".py", ".rst", ".md", ".toml", ".cu", ".cuh", ".txt", ".json"} or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.startswith(("<<<<<<< ", ">>>>>>> ")):
+                marked.append(f"{name}:{number}")
+    assert not marked, marked
