@@ -631,7 +631,7 @@ def test_every_public_model_class_is_in_the_allow_list():
             if any(callable(getattr(value, method, None)) for method in ("run", "fit", "predict", "transform")):
                 if value not in listed:
                     missing.append(f"{value.__module__}.{value.__qualname__}")
-    assert not missing, f"add to reservoir/_io_registry.py ENGINE_CLASSES: {missing}"
+    assert not missing, f"add to reservoir/io/_registry.py ENGINE_CLASSES: {missing}"
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ starts with ``$``) or as a child node of the group that the JSON names::
     {"$pandas_index": {...}}   a pandas RangeIndex, Index, DatetimeIndex or PeriodIndex
 
 Nothing is pickled and no type is looked up by a name from the file except in the
-allow-lists here and in ``reservoir._io_registry``. Datasets hold numbers, booleans and
+allow-lists here and in ``reservoir.io._registry``. Datasets hold numbers, booleans and
 fixed-length byte strings only (text arrays as UTF-8), never object or opaque types.
 """
 
@@ -33,7 +33,7 @@ import zlib
 import h5py
 import scipy.sparse as sp
 
-from . import _io_registry as _registry
+from . import _registry
 
 #: Kinds of numpy array stored as they are (bool, integers, floats, complex, bytes).
 _PLAIN_KINDS = "biufcS"
@@ -117,7 +117,7 @@ def _refusal(value, where: str) -> str:
     if cls.__module__.split(".")[0] == "reservoir":
         return (
             f"{where} is a {name}, a class the model file does not hold (yet): list it in "
-            "reservoir._io_registry.ENGINE_CLASSES, or register it with reservoir.io.register"
+            "reservoir.io._registry.ENGINE_CLASSES, or register it with reservoir.io.register"
         )
     return (
         f"{where} is a {name}, which a model file cannot hold: it stores arrays, scipy.sparse matrices, "

@@ -17,9 +17,9 @@ Layout (``FORMAT_NAME`` "reservoir-engine model", ``FORMAT_VERSION`` 1)::
     sparse     a group, attrs kind "sparse", format, container, shape; datasets data,
                indices, indptr (CSR, or CSC)
 
-The value forms are listed in ``reservoir._io_format``; the user guide's "Model files"
+The value forms are listed in ``reservoir.io._format``; the user guide's "Model files"
 page has the full table, the versioning policy and what makes loading safe: only
-classes of the allow-list (``reservoir._io_registry``) are rebuilt, nothing is
+classes of the allow-list (``reservoir.io._registry``) are rebuilt, nothing is
 unpickled and no module the file names is imported.
 
 Writing is crash-safe: the file is written under a temporary name beside `path`,
@@ -36,11 +36,8 @@ from pathlib import Path
 
 import h5py
 
-from . import _io_format as _format
-from . import _io_reader as _reader
-from . import _io_registry as _registry
-from . import _io_writer as _writer
-from ._io_registry import register
+from . import _format, _reader, _registry, _writer
+from ._registry import register
 
 __all__ = ["save", "load", "info", "register", "ModelFileError", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -216,7 +213,7 @@ def _check_root(file: h5py.File, path: Path) -> None:
 
 
 def _library_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

@@ -1,4 +1,4 @@
-"""Objects to HDF5 groups: the value forms of ``reservoir._io_format``, written by ``Writer``."""
+"""Objects to HDF5 groups: the value forms of ``reservoir.io._format``, written by ``Writer``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays, backends
-from . import _io_registry as _registry
-from ._io_format import (
+from .. import _arrays, backends
+from . import _registry
+from ._format import (
     _BUILTIN_TYPES,
     _COMPRESSED_FROM,
     _JSON_SCALARS,

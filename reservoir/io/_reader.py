@@ -7,9 +7,9 @@ import re
 import h5py
 import numpy as np
 
-from . import _io_registry as _registry
-from . import backends
-from ._io_format import (
+from .. import backends
+from . import _registry
+from ._format import (
     _BIT_GENERATORS,
     _BUILTIN_TYPES,
     _DTYPE_TEXT,
