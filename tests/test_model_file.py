@@ -659,3 +659,14 @@ def test_random_byte_flips_never_load_a_different_model(tmp_path):
         assert loaded.get_params() == model.get_params()
         outcomes["unchanged"] += 1
     assert outcomes["refused"] > 300, outcomes
+
+
+def test_a_loaded_stack_runs_on_the_backend_asked_for(tmp_path):
+    from reservoir.models import Stack
+
+    stack = Stack([rs.ESN(30, seed=0, dtype="float64"), rs.ESN(20, seed=1, dtype="float64")], backend="numba")
+    u = np.random.default_rng(0).standard_normal((40, 1))
+    rs.save(stack, tmp_path / "stack.h5")
+    loaded = rs.load(tmp_path / "stack.h5", backend="numpy")
+    assert loaded.backend_name == "numpy"
+    np.testing.assert_allclose(loaded.run(u), stack.run(u), rtol=1e-10, atol=1e-12)

@@ -329,6 +329,11 @@ class Stack:
         state["_prepared"] = state["_prepared_key"] = None
         return state
 
+    def __setstate__(self, state):
+        # the kernels are picked again from `backend`: a loaded model may run on another one
+        self.__dict__.update(state)
+        self._backend_name = stack_backend(self.backend, "Stack")
+
     def __repr__(self) -> str:
         kind = "parallel" if self.parallel else "stacked"
         sizes = ", ".join(str(layer.units) for layer in self.layers)
