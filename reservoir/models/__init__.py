@@ -1,4 +1,6 @@
 """Models built from reservoirs: composition (stacks, parallel reservoirs, output
 feedback), online readouts in the loop, NVAR, intrinsic plasticity and ES2N."""
 
-__all__: list[str] = []
+from .ensemble import EnsembleForecast, ESNEnsemble
+
+__all__: list[str] = ["ESNEnsemble", "EnsembleForecast"]
