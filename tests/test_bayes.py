@@ -1,5 +1,7 @@
 """BayesianRidge: evidence maximisation from streamed statistics, against scikit-learn's BayesianRidge."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn.linear_model as sklm
@@ -178,3 +180,15 @@ def test_esn_regressor_return_std_needs_a_bayesian_readout():
         rs.ESNRegressor(30, readout="gaussian").fit(series[:-1], series[1:])
     custom = rs.ESNRegressor(30, seed=0, readout=BayesianRidge(tol=1e-6)).fit(series[:-1], series[1:])
     assert custom.readout_.tol == 1e-6 and custom.readout.__dict__.get("coef_") is None
+
+
+def test_a_table_in_gives_tables_out_without_a_feature_name_warning():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(80, 3, seed=10)
+    table = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = BayesianRidge().fit(table, pd.Series(y, name="target"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, std = model.predict(table.iloc[:5], return_std=True)
+    assert isinstance(std, pd.Series) and std.name == "target"
+    np.testing.assert_allclose(std.to_numpy(), sklm.BayesianRidge().fit(X, y).predict(X[:5], return_std=True)[1])

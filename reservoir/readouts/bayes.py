@@ -99,6 +99,7 @@ class BayesianRidge(RegressorMixin, BaseEstimator):
 
     # scikit-learn's feature-name bookkeeping and the streamed accumulation, shared with Ridge
     _check_names = Ridge._check_names
+    _predict_named = Ridge._predict_named
     _accumulate = staticmethod(Ridge._accumulate)
 
     # ------------------------------------------------------------------ fitting
