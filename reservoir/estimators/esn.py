@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .. import _pandas
 from .. import _validation as check
+from ..readouts.bayes import BayesianRidge
 from ..readouts.ridge import GramAccumulator, Ridge
 from ._common import (
     DEFAULT_WASHOUT,
@@ -39,6 +40,12 @@ class ESNRegressor(BaseEstimator):
     (steps dropped per sequence; by default 100, or a tenth of a sequence shorter than
     1000 steps), ``include_input`` and ``fit_intercept``; ``progress`` shows a progress
     bar; ``random_state`` is scikit-learn's name for ``seed`` (used when ``seed`` is None).
+
+    ``readout="bayesian"`` (or a :class:`~reservoir.readouts.BayesianRidge` to copy the
+    settings of) fits the readout by evidence maximisation instead of a given ``alpha``
+    (which is then unused; ``alpha_`` is the penalty it chose): ``predict`` and
+    ``forecast`` then take ``return_std=True`` and return the predictive standard
+    deviation beside the mean.
     """
 
     def __init__(
@@ -64,6 +71,7 @@ class ESNRegressor(BaseEstimator):
         backend="auto",
         progress=False,
         random_state=None,
+        readout="ridge",
     ):
         self.units = units
         self.density = density
@@ -85,6 +93,17 @@ class ESNRegressor(BaseEstimator):
         self.backend = backend
         self.progress = progress
         self.random_state = random_state
+        self.readout = readout
+
+    def _bayesian(self) -> BayesianRidge | None:
+        """The unfitted Bayesian readout asked for, or None for ridge."""
+        if isinstance(self.readout, BayesianRidge):
+            return clone(self.readout)
+        if self.readout == "bayesian":
+            return BayesianRidge(fit_intercept=self.fit_intercept)
+        if self.readout == "ridge":
+            return None
+        raise ValueError(f"readout must be 'ridge', 'bayesian' or a BayesianRidge, got {self.readout!r}")
 
     def _features(self, states, inputs):
         return np.concatenate([states, inputs], axis=-1) if self.include_input else states
@@ -119,12 +138,13 @@ class ESNRegressor(BaseEstimator):
         )
         if washout >= steps:
             raise ValueError(f"washout={washout} leaves no training steps out of {steps}")
+        self._bayesian()  # an unknown readout fails before the reservoir runs
         reservoir = _reservoir(self)
         readout = self._streamed_readout(reservoir, inputs if batched else inputs[0], inputs, targets, washout)
         targets = targets[:, washout:]
         self.reservoir_ = reservoir
         self.readout_ = readout
-        self.alpha_ = readout.alpha_
+        self.alpha_ = readout.penalty_ if isinstance(readout, BayesianRidge) else readout.alpha_
         self.n_features_in_ = inputs.shape[2]
         self.n_outputs_ = targets.shape[2]
         self._y_was_1d = np.ndim(y) == 1
@@ -140,7 +160,8 @@ class ESNRegressor(BaseEstimator):
         (the most recent part of every sequence) chooses one, which is then refitted on all
         of them from the statistics already gathered (as ``Ridge.fit(validation=...)``)."""
         steps = inputs.shape[1]
-        several = np.size(self.alpha) > 1
+        bayesian = self._bayesian()
+        several = np.size(self.alpha) > 1 and bayesian is None
         split = steps
         if several:
             fraction = check.real(self.validation_fraction, "validation_fraction")
@@ -156,6 +177,8 @@ class ESNRegressor(BaseEstimator):
                 if lo < hi:
                     rows = features[:, lo - first : hi - first]
                     accumulator.add(rows.reshape(-1, rows.shape[-1]), targets[:, lo:hi].reshape(-1, targets.shape[-1]))
+        if bayesian is not None:
+            return bayesian.fit_statistics(train)
         readout = Ridge(alpha=self.alpha, fit_intercept=self.fit_intercept)
         readout.fit_statistics(train, held_out if several else None)
         return readout.refitted() if several else readout
@@ -167,11 +190,22 @@ class ESNRegressor(BaseEstimator):
     def _shape_output(self, prediction):
         return prediction[..., 0] if self._y_was_1d else prediction
 
-    def predict(self, u, *, reset: bool = False):
+    def _check_std(self, return_std: bool) -> bool:
+        if return_std and not isinstance(self.readout_, BayesianRidge):
+            raise ValueError(
+                f"return_std=True needs a readout with a predictive variance; this {type(self).__name__}'s "
+                f"readout is {type(self.readout_).__name__} (use readout='bayesian')"
+            )
+        return bool(return_std)
+
+    def predict(self, u, *, reset: bool = False, return_std: bool = False):
         """Outputs for inputs u, continuing from the fitted state (or from zeros with reset=True).
 
-        A pandas u gives a pandas result on u's index, named like the training targets."""
+        A pandas u gives a pandas result on u's index, named like the training targets.
+        ``return_std=True`` (Bayesian readout only) returns ``(mean, std)``, the std of the
+        one-step predictive distribution given the states."""
         self._check_fitted()
+        return_std = self._check_std(return_std)
         rows = _pandas.labels_of(u)
         u = _pandas.to_numpy(u)
         reservoir = self.reservoir_
@@ -187,11 +221,16 @@ class ESNRegressor(BaseEstimator):
             reservoir.state = self.fitted_state_
         states = reservoir.run(inputs if batched else inputs[0], progress=self.progress)
         features = self._features(states, inputs if batched else inputs[0])
-        outputs = np.asarray(self.readout_.predict(features)).reshape(features.shape[:-1] + (-1,))
-        prediction = self._shape_output(outputs)
+        if return_std:
+            mean, std = self.readout_.predict(features, return_std=True)
+            return self._wrapped(mean, features, rows), self._wrapped(std, features, rows)
+        return self._wrapped(self.readout_.predict(features), features, rows)
+
+    def _wrapped(self, values, features, rows):
+        prediction = self._shape_output(np.asarray(values).reshape(features.shape[:-1] + (-1,)))
         return prediction if rows is None else _pandas.wrap(prediction, rows.index, self._target_labels)
 
-    def forecast(self, n_steps: int, *, warmup=None):
+    def forecast(self, n_steps: int, *, warmup=None, return_std: bool = False):
         """Closed-loop forecast of the ``n_steps`` steps that follow the training targets.
 
         The first input is the last training target (known data); every later input is
@@ -201,8 +240,14 @@ class ESNRegressor(BaseEstimator):
 
         After a fit on pandas targets (or with a pandas ``warmup``) the result is a
         pandas object whose index continues the targets' (or the warm-up's).
+
+        ``return_std=True`` (Bayesian readout only) returns ``(outputs, std)``: at every
+        step the readout's predictive std given the closed-loop state, the uncertainty of
+        one step ahead (it does not propagate the errors fed back; for that spread use
+        :class:`reservoir.models.ESNEnsemble`).
         """
         self._check_fitted()
+        return_std = self._check_std(return_std)
         warm_rows = _pandas.labels_of(warmup)
         warmup = _pandas.to_numpy(warmup)
         n_steps = check.positive_int(n_steps, "n_steps")
@@ -232,11 +277,26 @@ class ESNRegressor(BaseEstimator):
                 outputs[1:] = reservoir.generate(
                     n_steps - 1, coef, intercept, outputs[0], include_input=self.include_input
                 )
+        std = None
+        if return_std:  # the closed loop's states again, driven by the inputs it fed itself
+            if warmup is None:
+                start, fed = state, np.concatenate([self.last_target_[None], outputs[:-1]])
+            else:  # from the state before the last warm-up input, which gave outputs[0]
+                start = states[-2] if len(states) > 1 else state
+                fed = np.concatenate([warm[0, -1:], outputs[:-1]])
+            reservoir.state = start
+            fed = fed.astype(reservoir.dtype)
+            closed = reservoir.run(fed)
+            _, std = self.readout_.predict(self._features(closed, fed), return_std=True)
+            std = self._shape_output(np.asarray(std).reshape(n_steps, -1))
         outputs = self._shape_output(outputs)
         index = warm_rows.index if warm_rows is not None else getattr(self, "_fit_index", None)
         if index is None:
+            return outputs if std is None else (outputs, std)
+        outputs = _pandas.wrap(outputs, _pandas.continued_index(index, n_steps), self._target_labels)
+        if std is None:
             return outputs
-        return _pandas.wrap(outputs, _pandas.continued_index(index, n_steps), self._target_labels)
+        return outputs, _pandas.wrap(std, _pandas.continued_index(index, n_steps), self._target_labels)
 
     def score(self, u, y):
         """Coefficient of determination R² of predict(u) (scikit-learn's regressor score)."""

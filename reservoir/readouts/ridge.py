@@ -427,9 +427,15 @@ class Ridge(RegressorMixin, BaseEstimator):
         """Predictions for X of shape (samples, features) or (B, T, features)."""
         check_is_fitted(self, "coef_")
         self._check_names(X, reset=False)
+        return self._predict_named(X)
+
+    def _predict_named(self, X) -> np.ndarray:
+        """`predict` after the feature-name check (a table's values are checked once, not again as an array)."""
         rows = _pandas.labels_of(X)
         if rows is not None:  # a table in, a table out: X's index, the targets' names
-            return _pandas.wrap(self.predict(_numeric(X, "X")), rows.index, getattr(self, "_target_labels", None))
+            return _pandas.wrap(
+                self._predict_named(_numeric(X, "X")), rows.index, getattr(self, "_target_labels", None)
+            )
         if sp.issparse(X) or len(_shape(X)) == 1:
             _blocks(X, "X", samples_1d=False)  # raises, naming the shape the readout needs
         X = _numeric(X, "X")
