@@ -670,3 +670,18 @@ def test_a_loaded_stack_runs_on_the_backend_asked_for(tmp_path):
     loaded = rs.load(tmp_path / "stack.h5", backend="numpy")
     assert loaded.backend_name == "numpy"
     np.testing.assert_allclose(loaded.run(u), stack.run(u), rtol=1e-10, atol=1e-12)
+
+
+def test_bayesian_readouts_and_ensembles_round_trip(tmp_path):
+    from reservoir.models import ESNEnsemble
+
+    u = np.sin(0.1 * np.arange(400))[:, None]
+    model = rs.ESNRegressor(units=40, readout="bayesian", seed=0, dtype="float64").fit(u[:-1], u[1:, 0])
+    rs.save(model, tmp_path / "bayes.h5")
+    loaded = rs.load(tmp_path / "bayes.h5")
+    for a, b in zip(model.predict(u[:50], return_std=True), loaded.predict(u[:50], return_std=True)):
+        np.testing.assert_array_equal(a, b)
+    ensemble = ESNEnsemble(n_members=3, units=30, seed=1).fit(u[:-1], u[1:, 0])
+    rs.save(ensemble, tmp_path / "ensemble.h5")
+    again = rs.load(tmp_path / "ensemble.h5")
+    np.testing.assert_array_equal(ensemble.forecast(20).members, again.forecast(20).members)

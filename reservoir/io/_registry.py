@@ -85,6 +85,8 @@ ENGINE_CLASSES: list[ClassEntry] = [
     *_engine("reservoir.models.es2n", "ES2N"),
     *_engine("reservoir.readouts.online", "RLS", "LMS"),
     *_engine("reservoir.readouts.sklearn_readout", "SklearnReadout"),
+    *_engine("reservoir.readouts.bayes", "BayesianRidge"),
+    *_engine("reservoir.models.ensemble", "ESNEnsemble", "EnsembleForecast"),
     *_engine("reservoir.forecasting.forecaster", "ESNForecaster"),
     *_engine("reservoir.forecasting._series", "Layout"),
 ]
