@@ -34,17 +34,18 @@ RECURRENT_KERNELS = ("auto", "sparse", "dense")
 
 @dataclass
 class DenseEsnWeights:
-    """W as a C-contiguous dense array (W for one sequence, Wᵀ for the batched product)."""
+    """W kept as CSR (the kernel contract) and as C-contiguous dense arrays: W for one
+    sequence, Wᵀ for the batched product."""
 
-    W: np.ndarray  # (n, n)
-    W_T: np.ndarray  # (n, n), W transposed, C-contiguous: a batch's states times it is X @ Wᵀ
+    W: sp.csr_array  # (n, n)
     W_in: np.ndarray  # (n, n_in)
     bias: np.ndarray  # (n,)
-    density: float
+    dense: np.ndarray  # (n, n), W as a dense array
+    dense_T: np.ndarray  # (n, n), W transposed: a batch's states times it is X @ Wᵀ
 
     @property
     def nnz(self) -> int:
-        return int(np.count_nonzero(self.W))
+        return self.W.nnz
 
 
 def use_dense(W, recurrent_kernel: str = "auto") -> bool:
@@ -63,14 +64,15 @@ def use_dense(W, recurrent_kernel: str = "auto") -> bool:
 
 
 def prepare_dense_esn(W, W_in, bias) -> DenseEsnWeights:
-    dense = W.toarray() if sp.issparse(W) else np.asarray(W)
+    W = sp.csr_array(W)
+    dense = np.ascontiguousarray(W.toarray())
     dtype = dense.dtype
     return DenseEsnWeights(
-        np.ascontiguousarray(dense),
-        np.ascontiguousarray(dense.T),
+        W,
         np.ascontiguousarray(W_in, dtype=dtype),
         np.ascontiguousarray(bias, dtype=dtype),
-        np.count_nonzero(dense) / float(dense.size),
+        dense,
+        np.ascontiguousarray(dense.T),
     )
 
 
@@ -146,9 +148,11 @@ def esn_run(weights: DenseEsnWeights, inputs, state, leak_rate: float, activatio
     inputs = np.ascontiguousarray(inputs, dtype=weights.W.dtype)
     x = np.ascontiguousarray(state, dtype=weights.W.dtype).copy()
     if inputs.shape[0] == 1:
-        call(_dense_loop, weights.W, weights.W_in, weights.bias, inputs[0], x[0], keep, leak, act, AnyLayout(out[0]))
+        call(
+            _dense_loop, weights.dense, weights.W_in, weights.bias, inputs[0], x[0], keep, leak, act, AnyLayout(out[0])
+        )
     else:
-        call(_dense_batch_loop, weights.W_T, weights.W_in, weights.bias, inputs, x, keep, leak, act, AnyLayout(out))
+        call(_dense_batch_loop, weights.dense_T, weights.W_in, weights.bias, inputs, x, keep, leak, act, AnyLayout(out))
     state[...] = x
     return out
 
@@ -171,7 +175,7 @@ def esn_generate(
     x = np.array(state, dtype=dtype)
     call(
         _dense_generate_loop,
-        weights.W,
+        weights.dense,
         weights.W_in,
         weights.bias,
         x,
