@@ -86,6 +86,8 @@ def test_automatic_switch_is_logged_and_follows_the_setting(rng, monkeypatch, ca
     W, W_in, bias = _weights(rng, 30, 1, np.float64, density=0.5)
     density = W.nnz / 900
     monkeypatch.setattr(settings, "dense_min_density", density - 0.01)
+    assert isinstance(cpu.prepare_esn(W, W_in, bias), cpu.CpuEsnWeights)  # small: the small-reservoir kernel
+    monkeypatch.setattr(settings, "small_max_work", W.nnz - 1)
     with caplog.at_level("INFO", logger="reservoir"):
         assert isinstance(cpu.prepare_esn(W, W_in, bias), DenseEsnWeights)
     assert any(f"dense recurrent kernel: density {density:.3g} >= " in r.getMessage() for r in caplog.records)
@@ -104,7 +106,7 @@ def test_esn_dense_and_sparse_kernels_agree(rng, dtype):
         esn = rs.ESN(60, connectivity="full", seed=3, dtype=dtype, backend="numba", recurrent_kernel=kernel)
         runs[kernel] = esn.run(u)
         kind = type(esn._kernels()[1])
-        assert (kind is DenseEsnWeights) == (kernel != "sparse")  # "full" has density 1 >= the default setting
+        assert (kind is DenseEsnWeights) == (kernel == "dense")  # "auto": 3600 nonzeros, a small reservoir
     reference_states = rs.ESN(60, connectivity="full", seed=3, dtype=dtype, backend="numpy").run(u)
     tol = TOLERANCE[np.dtype(dtype).type]
     for kernel in runs:
@@ -138,3 +140,14 @@ def test_full_connectivity_kind():
     assert again.nnz == 1600
     with pytest.raises(ValueError, match="'full' takes the options"):
         rs.ESN(10, connectivity={"kind": "full", "hopfield": True})
+
+
+def test_a_fully_connected_esn_switches_to_dense_on_its_own(rng, caplog):
+    u = rng.standard_normal((40, 1))
+    with caplog.at_level("INFO", logger="reservoir"):
+        esn = rs.ESN(200, connectivity="full", seed=2, dtype="float64", backend="numba")
+        states = esn.run(u)
+    assert isinstance(esn._kernels()[1], DenseEsnWeights)
+    assert any(r.getMessage().startswith("dense recurrent kernel: density 1 >= ") for r in caplog.records)
+    expected = rs.ESN(200, connectivity="full", seed=2, dtype="float64", backend="numpy").run(u)
+    np.testing.assert_allclose(states, expected, rtol=0, atol=1e-10)

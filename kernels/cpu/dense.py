@@ -49,14 +49,19 @@ class DenseEsnWeights:
 
 
 def use_dense(W, recurrent_kernel: str = "auto") -> bool:
-    """Whether the dense kernels run W: forced by `recurrent_kernel`, or by its density
-    reaching ``settings.dense_min_density`` ("auto", logged at INFO on "reservoir")."""
+    """Whether the dense kernels run W: forced by `recurrent_kernel`, or ("auto", logged at
+    INFO on "reservoir") by its density reaching ``settings.dense_min_density`` for a
+    matrix of more than ``settings.small_max_work`` nonzeros: a smaller one keeps the
+    small-reservoir kernel, which compiles in a fraction of the time (its steps take
+    microseconds either way)."""
     if recurrent_kernel not in RECURRENT_KERNELS:
         raise ValueError(f"recurrent_kernel must be one of {RECURRENT_KERNELS}, got {recurrent_kernel!r}")
     if recurrent_kernel != "auto":
         return recurrent_kernel == "dense"
-    n_rows, n_cols = W.shape
-    density = W.nnz / float(n_rows * n_cols) if sp.issparse(W) else np.count_nonzero(W) / float(n_rows * n_cols)
+    nnz = W.nnz if sp.issparse(W) else np.count_nonzero(W)
+    if nnz <= settings.small_max_work:
+        return False
+    density = nnz / float(W.shape[0] * W.shape[1])
     if density >= settings.dense_min_density:
         logger.info("dense recurrent kernel: density %.3g >= %.3g", density, settings.dense_min_density)
         return True
