@@ -9,6 +9,8 @@ kernels (``reservoir.kernels``).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -158,7 +160,9 @@ class ESN(InputDrivenModel):
             return
         self.W.sort_indices()
         self._delays = connection_delays(delays, self.W.nnz, seed)
-        if not isinstance(delays, (int, tuple)):
+        if isinstance(delays, numbers.Integral):
+            self.delays = int(delays)
+        elif not isinstance(delays, tuple):
             self.delays = "array"  # the array itself: ``connection_delays_array``
 
     @property
@@ -180,8 +184,13 @@ class ESN(InputDrivenModel):
         self._state_single = True
 
     @classmethod
-    def from_weights(cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto"):
+    def from_weights(
+        cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto", delays=None, seed=None
+    ):
         """An ESN on given matrices: W (units, units), W_in (units, n_in), bias (units,).
+
+        ``delays`` as for the constructor (an array: one per nonzero of W in CSR order,
+        indices sorted); ``seed`` draws them when given as an int or a range.
 
         ``bias`` may also be a scalar or shape (1,) (one value for every unit, as
         ReservoirPy's ``Reservoir.bias`` holds), or a (units, 1) column.
@@ -211,6 +220,7 @@ class ESN(InputDrivenModel):
         self.W = W
         self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
         self.bias = np.ascontiguousarray(bias, dtype=dtype)
+        self._set_delays(delays, seed)
         return self
 
     # ------------------------------------------------------------------ state

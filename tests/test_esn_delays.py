@@ -74,6 +74,10 @@ def test_kernels_match_a_hand_written_loop(rng):
             module.prepare_delayed_esn(W, W_in, bias, delays), inputs[None], np.zeros((1, 3, 12)), 0.5, "tanh", out
         )
         np.testing.assert_allclose(out[0], expected, rtol=0, atol=1e-12)
+    for backend in ("numpy", "numba"):
+        esn = rs.ESN.from_weights(W, W_in, bias, leak_rate=0.5, backend=backend, delays=delays)
+        np.testing.assert_allclose(esn.run(inputs), expected, rtol=0, atol=1e-12)
+    assert rs.ESN.from_weights(W, W_in, bias, delays=np.int64(3), seed=0).config()["delays"] == 3
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
