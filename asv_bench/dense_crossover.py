@@ -54,7 +54,7 @@ def _summary(times) -> str:
 
 def crossover(n, batch, dtype, repeats, rng):
     """(crossover density or None, dense times, [(density, sparse times), ...])."""
-    steps = max(10, min(400, int(4e8 / (n * n * batch))))
+    steps = max(10, min(400, int(2e8 / (n * n * batch))))
     inputs = rng.standard_normal((batch, steps, 1)).astype(dtype)
     W_in = rng.uniform(-1, 1, (n, 1)).astype(dtype)
     bias = np.zeros(n, dtype)
