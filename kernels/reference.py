@@ -647,3 +647,53 @@ def esn_forecast(
         outputs[:, t] = y
     state[...] = x
     return outputs
+
+
+# --------------------------------------------------------------------------- time-delayed ESN connections
+# An ESN whose connection j -> i carries a delay of d_ij >= 1 steps (d = 1 everywhere: the
+# plain ESN above):
+#
+#     x[t] = (1 - a) x[t-1] + a f(Σ_j W_ij x_j[t - d_ij] + W_in u[t] + b)
+#
+# The state of a sequence is its history, (D, n) with D = max d, newest first:
+# history[k] = x[t-1-k]. Here W is split into one matrix per delay value, W = Σ_d W_d,
+# and the sum is Σ_d W_d @ history[d - 1]. Compiled in kernels/cpu/delays.py.
+
+
+@dataclass(frozen=True)
+class ReferenceDelayedEsnWeights:
+    by_delay: tuple  # ((d, W_d csr), ...): the nonzeros of W of delay d
+    W_in: np.ndarray  # (n, n_in)
+    bias: np.ndarray  # (n,)
+    depth: int  # D, the largest delay
+
+
+def prepare_delayed_esn(W, W_in, bias, delays) -> ReferenceDelayedEsnWeights:
+    """`delays` (nnz,) ints >= 1, one per nonzero of W in its CSR storage order."""
+    W = sp.csr_array(W)
+    delays = np.asarray(delays)
+    rows = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    by_delay = tuple(
+        (int(d), sp.csr_array((W.data[delays == d], (rows[delays == d], W.indices[delays == d])), shape=W.shape))
+        for d in np.unique(delays)
+    )
+    return ReferenceDelayedEsnWeights(by_delay, np.asarray(W_in), np.asarray(bias), int(delays.max(initial=1)))
+
+
+def delayed_esn_run(weights: ReferenceDelayedEsnWeights, inputs, history, leak_rate: float, activation: str, out):
+    """Run B sequences with delayed connections.
+
+    inputs (B, T, n_in); history (B, D, n), newest first, overwritten with the last D
+    states; out (B, T, n) receives every state. Returns out.
+    """
+    f = NUMPY[activation]
+    h = history.copy()
+    for t in range(inputs.shape[1]):
+        pre = inputs[:, t] @ weights.W_in.T + weights.bias
+        for d, W_d in weights.by_delay:
+            pre = pre + (W_d @ h[:, d - 1].T).T
+        x = (1.0 - leak_rate) * h[:, 0] + leak_rate * f(pre)
+        h = np.concatenate([x[:, None], h[:, :-1]], axis=1)
+        out[:, t] = x
+    history[...] = h
+    return out

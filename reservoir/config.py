@@ -35,6 +35,15 @@ class Settings:
     #: block's slice of the (n, B) state takes at most this many bytes (half of a
     #: 512 KiB L2 here), so the state rows it reads stay in L2.
     batch_state_block_bytes: int = 256 * 1024
+    #: ESN recurrent matrices of at least this density run the dense kernels
+    #: (kernels/cpu/dense.py: a BLAS gemv / gemm per step inside the compiled loop)
+    #: instead of the sparse ones; ``ESN(recurrent_kernel="sparse" | "dense")`` forces
+    #: either; matrices of at most ``small_max_work`` nonzeros keep the small kernel.
+    #: 0.25 is the median (0.26) of the crossovers measured on this 2-core machine
+    #: (float32/float64, B = 1 and 16, n = 500/1000/2000; they spread from 0.02 to 0.77
+    #: under load), 2026-12-04, ``python asv_bench/dense_crossover.py --repeats 5``:
+    #: asv_bench/dense_crossover.md. Above 1: never automatically.
+    dense_min_density: float = 0.25
     #: ELM hidden layer on a dense X: a BLAS product with the densified weights instead of
     #: the sparse push when the layer has at least this density and at most this many
     #: weights (see kernels/cpu/elm.py CpuElmWeights.dense_transposed).

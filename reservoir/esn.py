@@ -9,6 +9,8 @@ kernels (``reservoir.kernels``).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -19,7 +21,7 @@ from ._parameters import ESN_PARAMETERS, model_arguments
 from ._progress import progress_bar
 from ._reservoir import InputDrivenModel
 from .config import settings
-from .connectivity import _seed_sequence, input_matrix
+from .connectivity import _seed_sequence, connection_delays, input_matrix
 from .connectivity.build import normalised as normalised_connectivity
 from .connectivity.build import recurrent_matrix
 from .kernels.activations import code as activation_code
@@ -71,6 +73,20 @@ class ESN(InputDrivenModel):
     backend : str, default "auto"
         ``"numpy"`` (reference), ``"numba"`` (compiled CPU), ``"numba-cuda"`` or
         ``"cupy"`` (GPU, ``pip install 'reservoir-engine[cuda]'``) or ``"auto"``.
+    recurrent_kernel : {"auto", "sparse", "dense"}, default "auto"
+        How the compiled CPU backend multiplies by W: "auto" switches to dense BLAS
+        kernels from a density of ``settings.dense_min_density`` up (logged at INFO on
+        the "reservoir" logger). "dense" needs the "numba" (or the reference "numpy")
+        backend. See ``connectivity={"kind": "full"}`` for fully connected reservoirs.
+    delays : None, int, (low, high) or array of ints, optional
+        Time-delayed connections: unit i reads unit j's state of ``d_ij`` steps ago,
+        ``x[t] = (1-a) x[t-1] + a f(Σ_j W_ij x_j[t-d_ij] + W_in u[t] + b)``, ``d_ij >= 1``
+        (all ones: the plain ESN). An int is the largest delay (each drawn uniformly in
+        1..max from the seed), a pair the inclusive range, an array one delay per
+        nonzero of W in its CSR storage order (``W.indices``). The last ``max(d)``
+        states are held in a ring buffer per sequence, which carries over between runs
+        and which ``reset()`` and setting ``state`` clear (older states become zero).
+        CPU backends only ("numba", "numpy"); no ``generate`` or ``resume``.
 
     The input weights are drawn on the first ``run`` (that is when the input width
     is known). The state carries over between ``run`` calls until ``reset()``.
@@ -85,6 +101,11 @@ class ESN(InputDrivenModel):
     """
 
     _noun = "reservoir"
+    # Defaults for the construction paths that do not set them (from_weights, subclasses).
+    recurrent_kernel = "auto"
+    delays = None
+    _delays = None  # one delay per nonzero of W, or None
+    _history = None  # (B, max delay, units), newest first: the delayed states in flight
 
     def __init__(
         self,
@@ -102,8 +123,11 @@ class ESN(InputDrivenModel):
         seed=None,
         dtype="float32",
         backend="auto",
+        recurrent_kernel="auto",
+        delays=None,
     ):
         self._common(check.positive_int(units, "units"), dtype, leak_rate, activation, backend)
+        self.recurrent_kernel = _recurrent_kernel(recurrent_kernel)
         if fan_in is not None:
             density = None
         self.density = density
@@ -114,7 +138,7 @@ class ESN(InputDrivenModel):
         self.input_density = check.density(input_density, "input_density")
         self.bias_scaling = check.non_negative_float(bias_scaling, "bias_scaling")
         self.seed = seed
-        recurrent_seed, self._input_seed, self._bias_seed = _seed_sequence(seed).spawn(3)
+        recurrent_seed, self._input_seed, self._bias_seed, delay_seed = _seed_sequence(seed).spawn(4)
         self.connectivity = normalised_connectivity(connectivity)
         self.W, self.positions = recurrent_matrix(
             self.connectivity,
@@ -127,6 +151,24 @@ class ESN(InputDrivenModel):
         )
         self.W_in = None  # drawn on the first run, when the input width is known
         self.bias = None
+        self._set_delays(delays, delay_seed)
+
+    def _set_delays(self, delays, seed) -> None:
+        """Resolve `delays` to one int per nonzero of W (W's indices sorted first), or None."""
+        self.delays = delays
+        if delays is None:
+            return
+        self.W.sort_indices()
+        self._delays = connection_delays(delays, self.W.nnz, seed)
+        if isinstance(delays, numbers.Integral):
+            self.delays = int(delays)
+        elif not isinstance(delays, tuple):
+            self.delays = "array"  # the array itself: ``connection_delays_array``
+
+    @property
+    def connection_delays_array(self):
+        """The delay (steps) of every nonzero of W in its CSR order, or None without delays."""
+        return None if self._delays is None else self._delays.copy()
 
     def _common(self, units, dtype, leak_rate, activation, backend):
         """Validate and set what every construction path shares; resolve the backend."""
@@ -142,8 +184,13 @@ class ESN(InputDrivenModel):
         self._state_single = True
 
     @classmethod
-    def from_weights(cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto"):
+    def from_weights(
+        cls, W, W_in, bias=None, *, leak_rate=1.0, activation="tanh", dtype=None, backend="auto", delays=None, seed=None
+    ):
         """An ESN on given matrices: W (units, units), W_in (units, n_in), bias (units,).
+
+        ``delays`` as for the constructor (an array: one per nonzero of W in CSR order,
+        indices sorted); ``seed`` draws them when given as an int or a range.
 
         ``bias`` may also be a scalar or shape (1,) (one value for every unit, as
         ReservoirPy's ``Reservoir.bias`` holds), or a (units, 1) column.
@@ -173,6 +220,7 @@ class ESN(InputDrivenModel):
         self.W = W
         self.W_in = np.ascontiguousarray(W_in, dtype=dtype)
         self.bias = np.ascontiguousarray(bias, dtype=dtype)
+        self._set_delays(delays, seed)
         return self
 
     # ------------------------------------------------------------------ state
@@ -194,10 +242,12 @@ class ESN(InputDrivenModel):
         check.finite_sequences(_arrays.to_host(value).reshape(1, -1, self.units), "state")
         self._state_single = value.ndim == 1
         self._state = xp.array(value.reshape(-1, self.units), dtype=self.dtype)
+        self._history = None  # with delays: the older states in flight become zero
 
     def reset(self) -> ESN:
-        """Forget the state: the next run starts from zeros."""
+        """Forget the state: the next run starts from zeros (delayed values in flight too)."""
         self._state = None
+        self._history = None
         return self
 
     # ------------------------------------------------------------------ weights
@@ -215,15 +265,43 @@ class ESN(InputDrivenModel):
         self.bias = (bias_rng.uniform(-1.0, 1.0, self.units) * self.bias_scaling).astype(self.dtype)
 
     def _prepare(self, kernels):
-        return kernels.prepare_esn(self.W, self.W_in, self.bias)
+        if self._delays is not None:
+            if not hasattr(kernels, "prepare_delayed_esn"):
+                raise NotImplementedError(
+                    f"backend {self.backend_name!r} has no time-delayed ESN kernel (ESN delays=): "
+                    "use backend='numba' or 'numpy'"
+                )
+            return kernels.prepare_delayed_esn(self.W, self.W_in, self.bias, self._delays)
+        if self.recurrent_kernel == "auto" or self.backend_name == "numpy":  # the reference has one path
+            return kernels.prepare_esn(self.W, self.W_in, self.bias)
+        if self.backend_name != "numba":
+            if self.recurrent_kernel == "dense":
+                raise NotImplementedError(
+                    f"backend {self.backend_name!r} has no dense recurrent ESN kernel "
+                    "(recurrent_kernel='dense'): use backend='numba' or recurrent_kernel='auto'"
+                )
+            return kernels.prepare_esn(self.W, self.W_in, self.bias)
+        return kernels.prepare_esn(self.W, self.W_in, self.bias, recurrent_kernel=self.recurrent_kernel)
 
     def _start_state(self, batch: int, device: bool = False):
         """A copy of the state for `batch` sequences, on the GPU when `device` (zeros after reset)."""
+        if self._delays is not None:  # the ring buffer of the run: committed by _finish
+            self._run_history = self._start_history(batch)
         if self._state is None:
             xp = _arrays.device_namespace() if device else np
             return xp.zeros((batch, self.units), dtype=self.dtype)
         self._check_batch(self._state.shape[0], batch)
         return _arrays.like(self._state, device).copy()
+
+    def _start_history(self, batch: int) -> np.ndarray:
+        """(B, max delay, units): the last states, newest first (a copy; zeros after reset)."""
+        depth = int(self._delays.max())
+        if self._history is not None and self._history.shape[0] == batch:
+            return self._history.copy()
+        history = np.zeros((batch, depth, self.units), dtype=self.dtype)
+        if self._state is not None and self._state.shape[0] == batch:
+            history[:, 0] = _arrays.to_host(self._state)
+        return history
 
     # ------------------------------------------------------------------ running
     def run(
@@ -297,6 +375,8 @@ class ESN(InputDrivenModel):
             return out if batched else out[0]
 
         self._check_run_name(name)
+        if resume and name in store and self._delays is not None:
+            raise NotImplementedError("resume is not available for an ESN with delays= (the ring buffer is not stored)")
         if resume and name in store:
             run = store[name]
             expected = (batch, steps, self.units) if batched else (steps, self.units)
@@ -398,6 +478,10 @@ class ESN(InputDrivenModel):
 
         The one step a model built on the ESN's weights and running machinery replaces
         (``reservoir.models``: IPReservoir, ES2N)."""
+        if self._delays is not None:
+            kernels.delayed_esn_run(prepared, inputs, self._run_history, self.leak_rate, self.activation, out)
+            state[...] = self._run_history[:, 0]
+            return
         kernels.esn_run(prepared, inputs, state, self.leak_rate, self.activation, out)
 
     def _saturation_hint(self, inputs) -> str:
@@ -416,6 +500,8 @@ class ESN(InputDrivenModel):
     def _finish(self, state, batched: bool) -> None:
         self._state = state
         self._state_single = not batched
+        if self._delays is not None:
+            self._history = self._run_history
 
     def config(self) -> dict:
         """Everything needed to rebuild this reservoir (with its seed), as plain values."""
@@ -426,6 +512,8 @@ class ESN(InputDrivenModel):
             "seed": self.seed if isinstance(self.seed, (int, type(None))) else str(self.seed),
             "dtype": self.dtype.name,
             "backend": self.backend_name,
+            **({} if self.recurrent_kernel == "auto" else {"recurrent_kernel": self.recurrent_kernel}),
+            **({} if self.delays is None else {"delays": _plain(self.delays)}),
         }
 
     def generate(self, n_steps, readout_coef, readout_intercept, first_input, *, include_input=True) -> np.ndarray:
@@ -436,6 +524,8 @@ class ESN(InputDrivenModel):
         Returns outputs (n_steps, n_out); the state advances.
         """
         n_steps = check.positive_int(n_steps, "n_steps")
+        if self._delays is not None:
+            raise NotImplementedError("generate is not available for an ESN with delays= (time-delayed connections)")
         first_input = np.asarray(_arrays.to_host(first_input), dtype=self.dtype).ravel()
         self._ensure_input_weights(first_input.shape[0])
         coef = np.atleast_2d(np.asarray(readout_coef, dtype=self.dtype))
@@ -469,6 +559,21 @@ class ESN(InputDrivenModel):
             f"leak_rate={self.leak_rate}, activation={self.activation!r}, dtype={self.dtype.name}, "
             f"backend={self.backend_name!r})"
         )
+
+
+def _recurrent_kernel(value) -> str:
+    if value not in ("auto", "sparse", "dense"):
+        raise ValueError(f"recurrent_kernel must be 'auto', 'sparse' or 'dense', got {value!r}")
+    return value
+
+
+def _plain(delays):
+    """`delays` as a JSON value: an int or a [low, high] pair; "array" for an explicit array."""
+    if isinstance(delays, str):
+        return delays
+    if np.ndim(delays) == 0:
+        return int(delays)
+    return [int(d) for d in delays]
 
 
 def _bias_vector(bias, units: int) -> np.ndarray:

@@ -9,6 +9,7 @@ a long compilation). This package exposes the functions every backend provides.
 """
 
 from .activation import _sigmoid, _tanh  # noqa: F401  (the gated readouts compile them into their cells)
+from .delays import CpuDelayedEsnWeights, delayed_esn_run, prepare_delayed_esn
 from .elm import CpuElmWeights, elm_hidden, prepare_elm
 from .esn import CpuEsnWeights, esn_generate, esn_run, prepare_esn
 from .lif import CpuLifWeights, lsm_run, prepare_lsm
@@ -26,4 +27,7 @@ __all__ = [
     "prepare_lsm",
     "lsm_run",
     "spmv",
+    "CpuDelayedEsnWeights",
+    "prepare_delayed_esn",
+    "delayed_esn_run",
 ]

@@ -52,6 +52,7 @@ from numba.extending import overload
 from ...config import settings
 from .._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, sell_slice_sums, vector_lanes
 from ..activations import code
+from . import dense
 from ._compile import FASTMATH, AnyLayout, Constant, announce, call
 from .activation import _activate, _activate_in_place
 from .layouts import cache_line_aligned_zeros, to_column_blocks, to_sell
@@ -523,7 +524,10 @@ class CpuEsnWeights:
         return self._batched[1]
 
 
-def prepare_esn(W, W_in, bias) -> CpuEsnWeights:
+def prepare_esn(W, W_in, bias, recurrent_kernel: str = "auto") -> CpuEsnWeights | dense.DenseEsnWeights:
+    """`recurrent_kernel`: "auto" (dense kernels from ``settings.dense_min_density``), "sparse", "dense"."""
+    if dense.use_dense(W, recurrent_kernel):
+        return dense.prepare_dense_esn(W, W_in, bias)
     W = sp.csr_array(W)
     W.sort_indices()
     dtype = W.dtype
@@ -540,6 +544,8 @@ def _parallel(work: int) -> Constant:
 
 def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation: str, out):
     """Same contract as ``reference.esn_run``."""
+    if isinstance(weights, dense.DenseEsnWeights):
+        return dense.esn_run(weights, inputs, state, leak_rate, activation, out)
     dtype = weights.W.dtype.type
     keep, leak, act = dtype(1.0 - leak_rate), dtype(leak_rate), Constant(code(activation))
     batch = inputs.shape[0]
@@ -613,6 +619,9 @@ def esn_generate(
     activation: str,
 ):
     """Same contract as ``reference.esn_generate``."""
+    if isinstance(weights, dense.DenseEsnWeights):
+        args = (readout_coef, readout_intercept, include_input, state, first_input, n_steps, leak_rate, activation)
+        return dense.esn_generate(weights, *args)
     dtype = weights.W.dtype
     keep, leak, act = dtype.type(1.0 - leak_rate), dtype.type(leak_rate), Constant(code(activation))
     outputs = np.empty((n_steps, readout_coef.shape[0]), dtype=dtype)

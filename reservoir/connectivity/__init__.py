@@ -15,6 +15,7 @@ distances is ever formed.
 * :mod:`~reservoir.connectivity.build` -- the models' ``connectivity=`` setting.
 """
 
+from .delays import connection_delays
 from .local import MAASS_C, MAASS_LAMBDA, Lattice, distance_sparse, lattice, local_sparse
 from .random import (
     DEFAULT_DENSITY,
@@ -29,7 +30,7 @@ from .random import (
     row_counts,
 )
 from .spectral import rescale_to_spectral_radius, spectral_radius
-from .topologies import between_layers, fast_spectral, line, orthogonal, ring, small_world
+from .topologies import between_layers, fast_spectral, full, line, orthogonal, ring, small_world
 
 __all__ = [
     "random_sparse",
@@ -50,6 +51,8 @@ __all__ = [
     "orthogonal",
     "fast_spectral",
     "between_layers",
+    "full",
+    "connection_delays",
     "default_density",
     "DEFAULT_DENSITY",
     "MIN_MEAN_FAN_IN",

@@ -15,6 +15,8 @@ kind               options (defaults)
 ``"ring"``         a cycle through every unit
 ``"small_world"``  ``neighbours`` (2), ``rewire`` (0.1): Watts–Strogatz
 ``"orthogonal"``   a Haar-random orthogonal matrix (dense)
+``"full"``         ``symmetric`` (False), ``self_connections`` (None: not when symmetric): every
+                   unit feeds every unit (:func:`~reservoir.connectivity.topologies.full`)
 ``"fast_spectral"`` uniform weights scaled for the spectral radius without an eigensolver
 =================  ==========================================================================
 
@@ -46,6 +48,7 @@ KINDS = {
     "ring": {},
     "small_world": {"neighbours": 2, "rewire": 0.1},
     "orthogonal": {},
+    "full": {"symmetric": False, "self_connections": None},
     "fast_spectral": {},
 }
 
@@ -133,6 +136,14 @@ def recurrent_matrix(
         if pattern:
             W.data[:] = 1
         return (W if radius is None else rescale_to_spectral_radius(W, radius)), None
+    if kind == "full":
+        W = topologies.full(
+            units, symmetric=options["symmetric"], self_connections=options["self_connections"], seed=seed, dtype=dtype
+        )
+        if pattern:
+            W.data[:] = 1
+            return W, None
+        return rescale_to_spectral_radius(W, radius), None
     if kind == "ring":
         W = topologies.ring(units, dtype=dtype)
     elif kind == "orthogonal":

@@ -8,6 +8,9 @@
   ``small_world``: same parameters, same statistics -- every unit keeps its out-degree);
 * :func:`orthogonal` -- a Haar-random orthogonal matrix (dense: n² entries; its
   spectral radius is 1);
+* :func:`full` -- fully connected: every unit feeds every unit, standard normal
+  weights; ``symmetric=True`` gives ``W = Wᵀ`` (Hopfield-style: real eigenvalues,
+  no self-connections unless asked);
 * :func:`fast_spectral` -- Gallicchio, Micheli & Pedrelli (2020): uniform weights on
   ``[-a, a]`` with ``a = 6 ρ / (√12 √(density · n))``, so the spectral radius is about
   ``ρ`` without computing an eigenvalue (the circular law);
@@ -26,7 +29,7 @@ import scipy.sparse as sp
 from .. import _validation as check
 from .random import _seed_sequence, random_sparse
 
-__all__ = ["ring", "line", "small_world", "orthogonal", "fast_spectral", "between_layers"]
+__all__ = ["ring", "line", "small_world", "orthogonal", "full", "fast_spectral", "between_layers"]
 
 
 def _shift(n: int, weights, dtype, cyclic: bool) -> sp.csr_array:
@@ -122,6 +125,41 @@ def orthogonal(n: int, *, seed=None, dtype="float64", dense: bool = False):
         Q = ortho_group.rvs(dim=n, random_state=rng)
     Q = Q.astype(check.float_dtype(dtype))
     return Q if dense else sp.csr_array(Q)
+
+
+def full(
+    n: int, *, symmetric: bool = False, self_connections: bool | None = None, seed=None, dtype="float64"
+) -> sp.csr_array:
+    """Every unit feeds every unit: standard normal weights, as CSR (n² entries; the ESN
+    runs such a matrix with dense kernels, see ``settings.dense_min_density``).
+
+    Parameters
+    ----------
+    n : int
+        Number of units.
+    symmetric : bool
+        ``W[i, j] = W[j, i]`` (Hopfield-style): the mean of a normal matrix and its
+        transpose, scaled by √2 so the off-diagonal weights stay standard normal.
+    self_connections : bool, optional
+        Keep the diagonal. Default: yes, except for a symmetric matrix (Hopfield's
+        ``W_ii = 0``).
+    seed, dtype
+        Random seed; float32 or float64.
+
+    Returns
+    -------
+    W : (n, n) csr_array
+    """
+    n = check.positive_int(n, "n")
+    if self_connections is None:
+        self_connections = not symmetric
+    rng = np.random.default_rng(_seed_sequence(seed))
+    values = rng.standard_normal((n, n))
+    if symmetric:
+        values = (values + values.T) / np.sqrt(2.0)
+    if not self_connections:
+        np.fill_diagonal(values, 0.0)
+    return sp.csr_array(values.astype(check.float_dtype(dtype)))
 
 
 def fast_spectral(n: int, spectral_radius: float, *, density=None, seed=None, dtype="float64") -> sp.csr_array:
