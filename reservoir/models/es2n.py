@@ -124,9 +124,9 @@ class ES2N(ESN):
             backend=backend,
         )
         self.proximity = proximity
-        # the fourth child of the seed's sequence (ESN spawns three: W, W_in, bias)
+        # the fifth child of the seed's sequence (ESN spawns four: W, W_in, bias, delays)
         root = _seed_sequence(seed)
-        stream = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 3), pool_size=root.pool_size)
+        stream = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 4), pool_size=root.pool_size)
         self.O = orthogonal(self.units, seed=stream, dtype=self.dtype, dense=True)
 
     @classmethod
