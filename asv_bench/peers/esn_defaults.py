@@ -59,7 +59,7 @@ def _reservoirpy_at_defaults(n: int, dtype, seed: int):
     return node, connectivity
 
 
-def part_defaults(args, sizes=DEFAULT_SIZES, steps_budget=4_000_000) -> str:
+def part_defaults(args, sizes=DEFAULT_SIZES, steps_budget=50_000_000) -> str:
     import reservoir as rs
 
     rows = []
