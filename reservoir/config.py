@@ -11,6 +11,9 @@ class Settings:
     #: Below this many multiply-adds per step (nnz * batch) the serial kernel runs:
     #: starting a parallel region costs microseconds, more than a small step.
     parallel_min_work: int = 200_000
+    #: The same for float64 steps (twice the bytes per multiply-add: a step of
+    #: fewer multiply-adds is long enough to pay for the parallel region).
+    parallel_min_work_float64: int = 200_000
     #: Up to this many multiply-adds per step (nnz * batch) the ESN runs a plain CSR
     #: kernel, one sequence after another: it compiles in about a second where the
     #: SELL and SIMD batched kernels take ten or more on a first call, and is several

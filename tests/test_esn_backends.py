@@ -31,8 +31,8 @@ def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
 #: the plain-CSR kernel of small reservoirs, and the SELL / batched kernels serial and parallel.
 KERNELS = {
     "small": dict(small_max_work=10**15),
-    "serial": dict(small_max_work=-1, parallel_min_work=10**15),
-    "parallel": dict(small_max_work=-1, parallel_min_work=0),
+    "serial": dict(small_max_work=-1, parallel_min_work=10**15, parallel_min_work_float64=10**15),
+    "parallel": dict(small_max_work=-1, parallel_min_work=0, parallel_min_work_float64=0),
 }
 
 

@@ -963,6 +963,23 @@ def ladder(sizes: Sizes, args, data, rpy_grids: dict, ours_grids: list, seed: in
 
 
 # --------------------------------------------------------------------------- main
+def _defaults_part(name: str):
+    """Parts e and f live in esn_defaults.py beside this script (the quick sizes shrink them)."""
+
+    def part(sizes: Sizes, args) -> str:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import esn_defaults
+
+        function = getattr(esn_defaults, name)
+        if not args.quick:
+            return function(args)
+        if name == "part_defaults":
+            return function(args, sizes=(100, 300), steps_budget=100_000)
+        return function(args, n=500, density=0.05, batch=4, steps=50)
+
+    return part
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -971,6 +988,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", metavar="FILE.md", help="also write the report (markdown) to this file")
     parser.add_argument("--skip-narma", action="store_true", help="skip part d (NARMA-10 grid)")
     parser.add_argument("--skip-steps", action="store_true", help="skip parts a and b (step timings)")
+    parser.add_argument(
+        "--parts",
+        default=None,
+        help="comma-separated parts to run (a-f; default all but those skipped): e = ReservoirPy at its "
+        "defaults over n = 100 ... 10,000 in float64 and float32, f = batches as users call them",
+    )
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repeats, median reported (default 5, 3 with --quick)"
     )
@@ -1046,6 +1069,11 @@ def main(argv=None) -> int:
     parts.append(("c", part_same_matrices))
     if not args.skip_narma:
         parts.append(("d", part_narma))
+    parts += [("e", _defaults_part("part_defaults")), ("f", _defaults_part("part_users_batch"))]
+    if args.parts:
+        chosen = set(args.parts.split(","))
+        everything = {"a": part_single, "b": part_batched, "c": part_same_matrices, "d": part_narma, **dict(parts)}
+        parts = [(name, everything[name]) for name in "abcdef" if name in chosen]
     failures = 0
     for name, part in parts:
         try:

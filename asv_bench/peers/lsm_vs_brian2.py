@@ -13,7 +13,10 @@ subprocess started from here (``--brian-python``; ``make peers-lsm`` creates
 ``.venv-brian2``). Brian2's code generation and compilation (its Cython target
 compiles the network's code once, about 40 s here, cached on disk afterwards) are
 kept out of its timing: the network is built and run for one step before the clock
-starts, as our Numba kernels are compiled (and cached) before ours starts. Our
+starts, as our Numba kernels are compiled (and cached) before ours starts. Brian2's C++
+standalone mode (``--targets cpp_standalone`` serial, ``cpp_standalone:2`` with two
+OpenMP threads; g++ compiles the generated project) is timed by the program's own
+clock of its simulation loop, compilation and synapse construction excluded. Our
 timings are for spikes only (what Brian2's SpikeMonitor records), for the default
 call (spikes and the trace states a readout trains on, sampled every ``sample_every``
 steps) and with the traces of every step (``sample_every=1``). Ours run as a user's
@@ -37,61 +40,112 @@ import platform
 import statistics
 import subprocess
 import sys
-import textwrap
+import tempfile
 import time
 
 import numpy as np
 
-# The Brian2 side, written from the CUBA equations; it prints one JSON line.
-BRIAN2_SCRIPT = textwrap.dedent("""
-    import json, sys, time
-    import numpy as np
-    from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Network, defaultclock, prefs, seed,
-                        ms, mV, second)
-
-    duration, seed_value, target, repeats = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    prefs.codegen.target = target
-    defaultclock.dt = 0.1 * ms
-    seed(seed_value)
-    taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
-    Vt, Vr, El = -50 * mV, -60 * mV, -49 * mV
-    eqs = '''
-    dv/dt  = (ge + gi - (v - El)) / taum : volt (unless refractory)
-    dge/dt = -ge / taue : volt
-    dgi/dt = -gi / taui : volt
-    '''
-    P = NeuronGroup(4000, eqs, threshold='v > Vt', reset='v = Vr', refractory=5 * ms, method='exact')
-    P.v = 'Vr + rand() * (Vt - Vr)'
-    P.ge = 0 * mV
-    P.gi = 0 * mV
-    we = (60 * 0.27 / 10) * mV
-    wi = (-20 * 4.5 / 10) * mV
-    Ce = Synapses(P, P, on_pre='ge += we')
-    Ci = Synapses(P, P, on_pre='gi += wi')
-    Ce.connect('i < 3200', p=0.02)
-    Ci.connect('i >= 3200', p=0.02)
-    monitor = SpikeMonitor(P)
-    net = Network(P, Ce, Ci, monitor)
+# The Brian2 side, written from the CUBA equations; each script prints one JSON line.
+# The network, shared by the runtime targets and the C++ standalone mode:
+BRIAN2_NETWORK = """
+defaultclock.dt = 0.1 * ms
+seed(seed_value)
+taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
+Vt, Vr, El = -50 * mV, -60 * mV, -49 * mV
+eqs = '''
+dv/dt  = (ge + gi - (v - El)) / taum : volt (unless refractory)
+dge/dt = -ge / taue : volt
+dgi/dt = -gi / taui : volt
+'''
+P = NeuronGroup(4000, eqs, threshold='v > Vt', reset='v = Vr', refractory=5 * ms, method='exact')
+P.v = 'Vr + rand() * (Vt - Vr)'
+P.ge = 0 * mV
+P.gi = 0 * mV
+we = (60 * 0.27 / 10) * mV
+wi = (-20 * 4.5 / 10) * mV
+Ce = Synapses(P, P, on_pre='ge += we')
+Ci = Synapses(P, P, on_pre='gi += wi')
+Ce.connect('i < 3200', p=0.02)
+Ci.connect('i >= 3200', p=0.02)
+monitor = SpikeMonitor(P)
+net = Network(P, Ce, Ci, monitor)
+"""
+BRIAN2_IMPORTS = """
+import json, sys, time
+import numpy as np
+from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Network, defaultclock, prefs, seed,
+                    set_device, device, ms, mV, second)
+"""
+BRIAN2_SCRIPT = (
+    BRIAN2_IMPORTS
+    + """
+duration, seed_value, target, repeats = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+prefs.codegen.target = target
+"""
+    + BRIAN2_NETWORK
+    + """
+start = time.perf_counter()
+net.run(defaultclock.dt)  # code generation and compilation happen here, not in the timing
+build = time.perf_counter() - start
+times = []
+start_t = float(defaultclock.t / second)
+for _ in range(repeats):
     start = time.perf_counter()
-    net.run(defaultclock.dt)  # code generation and compilation happen here, not in the timing
-    build = time.perf_counter() - start
-    times = []
-    first_spike = monitor.num_spikes
-    start_t = float(defaultclock.t / second)
-    for _ in range(repeats):
-        start = time.perf_counter()
-        net.run(duration * second)
-        times.append(time.perf_counter() - start)
-    step = np.asarray(monitor.t / defaultclock.dt).round().astype(np.int64)
-    mine = step >= int(round(start_t / float(defaultclock.dt)))
-    mine &= step < int(round((start_t + duration) / float(defaultclock.dt)))  # the first timed run
-    print(json.dumps({"build_s": build, "run_s": times, "steps": step[mine].tolist(),
-                      "neurons": np.asarray(monitor.i)[mine].tolist(),
-                      "synapses": int(len(Ce) + len(Ci))}))
-""")
+    net.run(duration * second)
+    times.append(time.perf_counter() - start)
+step = np.asarray(monitor.t / defaultclock.dt).round().astype(np.int64)
+mine = step >= int(round(start_t / float(defaultclock.dt)))
+mine &= step < int(round((start_t + duration) / float(defaultclock.dt)))  # the first timed run
+print(json.dumps({"build_s": build, "run_s": times, "steps": step[mine].tolist(),
+                  "neurons": np.asarray(monitor.i)[mine].tolist(),
+                  "synapses": int(len(Ce) + len(Ci))}))
+"""
+)
+# Brian2's C++ standalone mode (what its users switch on for speed): the network written
+# out as a C++ project, compiled with g++ and run as a program. The time is the program's
+# own timer of the simulation loop (Brian2's last_run_info.txt): code generation,
+# compilation, synapse construction and file output are all outside it. Each repeat runs
+# the compiled program again. openmp_threads = 0 is Brian2's default (serial code).
+BRIAN2_STANDALONE_SCRIPT = (
+    BRIAN2_IMPORTS
+    + """
+duration, seed_value, threads, repeats = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+directory = sys.argv[5]
+set_device("cpp_standalone", directory=directory, build_on_run=False)
+prefs.devices.cpp_standalone.openmp_threads = threads
+"""
+    + BRIAN2_NETWORK
+    + """
+net.run(duration * second)
+start = time.perf_counter()
+device.build(directory=directory, compile=True, run=True, with_output=False)
+build = time.perf_counter() - start
+times = [device._last_run_time]
+for _ in range(repeats - 1):
+    device.run(directory=directory, with_output=False)
+    times.append(device._last_run_time)
+step = np.asarray(monitor.t / defaultclock.dt).round().astype(np.int64)
+print(json.dumps({"build_s": build, "run_s": times, "steps": step.tolist(),
+                  "neurons": np.asarray(monitor.i).tolist(),
+                  "synapses": int(len(Ce) + len(Ci))}))
+"""
+)
+STANDALONE = "cpp_standalone"
 
 
 def run_brian2(python: str, duration: float, seed: int, target: str, repeats: int) -> dict:
+    if target.startswith(STANDALONE):  # "cpp_standalone" (serial) or "cpp_standalone:THREADS"
+        threads = target.partition(":")[2] or "0"
+        with tempfile.TemporaryDirectory(prefix="brian2_cuba_") as directory:
+            completed = subprocess.run(
+                [python, "-c", BRIAN2_STANDALONE_SCRIPT, str(duration), str(seed), threads, str(repeats), directory],
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
+        if completed.returncode != 0:
+            raise RuntimeError(f"Brian2 failed:\n{completed.stderr[-3000:]}")
+        return json.loads(completed.stdout.strip().splitlines()[-1])
     completed = subprocess.run(
         [python, "-c", BRIAN2_SCRIPT, str(duration), str(seed), target, str(repeats)],
         capture_output=True,
@@ -150,7 +204,12 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=1.0, help="biological seconds per run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--targets", default="cython,numpy", help="Brian2 code generation targets to time")
+    parser.add_argument(
+        "--targets",
+        default="cpp_standalone,cpp_standalone:2,cython,numpy",
+        help="Brian2 configurations to time: code generation targets (cython, numpy) and "
+        "cpp_standalone[:THREADS] (C++ standalone; serial code, or THREADS OpenMP threads)",
+    )
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--out", help="also write the report (markdown) here")
     args = parser.parse_args(argv)

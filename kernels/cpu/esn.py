@@ -538,8 +538,11 @@ def _small(work: int) -> bool:
     return work <= settings.small_max_work
 
 
-def _parallel(work: int) -> Constant:
-    return Constant(work >= settings.parallel_min_work)
+def _parallel(work: int, dtype) -> Constant:
+    """Both cores from ``settings.parallel_min_work`` multiply-adds a step; float64 steps,
+    which stream twice the bytes per nonzero, from ``settings.parallel_min_work_float64``."""
+    threshold = settings.parallel_min_work_float64 if np.dtype(dtype).itemsize == 8 else settings.parallel_min_work
+    return Constant(work >= threshold)
 
 
 def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation: str, out):
@@ -570,7 +573,7 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
         x = np.ascontiguousarray(state[0])
         call(
             _sell_loop,
-            _parallel(weights.nnz),
+            _parallel(weights.nnz, weights.W.dtype),
             weights.sell(),
             weights.W_in,
             weights.bias,
@@ -591,7 +594,7 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
         inputs_by_step[..., :batch] = inputs.transpose(1, 2, 0)
         x = call(
             _csr_batch_loop,
-            _parallel(weights.nnz * batch),
+            _parallel(weights.nnz * batch, weights.W.dtype),
             *weights.batched(lanes),
             weights.W_in,
             weights.bias,
@@ -648,7 +651,7 @@ def esn_generate(
     else:
         x = call(
             _sell_generate_loop,
-            _parallel(weights.nnz),
+            _parallel(weights.nnz, weights.W.dtype),
             weights.sell(),
             weights.W_in,
             weights.bias,
