@@ -70,8 +70,8 @@ class Lattice:
         return np.stack(np.unravel_index(np.arange(self.n), self.shape), axis=1)
 
     def offsets(self, cutoff: float) -> np.ndarray:
-        """Every nonzero offset δ with |δ| <= cutoff that joins two sites, once each (periodic:
-        the shortest representative of each residue), as a (k, d) int array."""
+        """Every nonzero offset δ with ``|δ| <= cutoff`` that joins two sites, once each
+        (periodic: the shortest representative of each residue), as a (k, d) int array."""
         axes = []
         for size in self.shape:
             reach = min(int(math.floor(cutoff)), size - 1)
@@ -112,11 +112,22 @@ class Lattice:
 def lattice(n: int, geometry: str = "grid", *, shape=None, periodic: bool | None = None) -> Lattice:
     """A lattice of exactly `n` sites.
 
-    geometry : "ring" (1-D, periodic), "line" (1-D), "grid" (2-D) or "column" (3-D).
-    shape : sizes per axis; by default the most nearly square grid of `n` (a grid) or
+    Parameters
+    ----------
+    n : int
+        Number of sites (neurons).
+    geometry : {"ring", "line", "grid", "column"}
+        1-D periodic, 1-D, 2-D or 3-D.
+    shape : tuple of int, optional
+        Sizes per axis; by default the most nearly square grid of `n` (a grid) or
         (n / 9, 3, 3) (a column, as Maass et al.'s 15 x 3 x 3; the most nearly cubic box
         when 9 does not divide `n`). A shape that does not hold `n` sites is refused.
-    periodic : wrap the edges (default: only for "ring").
+    periodic : bool, optional
+        Wrap the edges (default: only for "ring").
+
+    Returns
+    -------
+    Lattice
     """
     n = check.positive_int(n, "n")
     dims = {"ring": 1, "line": 1, "grid": 2, "column": 3}

@@ -60,8 +60,9 @@ class OnlineESN(BaseEstimator):
     ----------
     reservoir_ : reservoir.ESN holding W, W_in and bias
     W_fb_ : (units, n_outputs) feedback weights (zeros without feedback)
-    readout_ : reservoir.readouts.RLS or LMS holding coef_, intercept_ (and P_, count_)
-    state_ : (B, units) reservoir state; feedback_ : (B, n_outputs) last output
+    readout_ : reservoir.readouts.RLS or LMS holding ``coef_``, ``intercept_`` (and ``P_``, ``count_``)
+    state_ : (B, units) reservoir state
+    feedback_ : (B, n_outputs) last output
     steps_ : int, steps learned so far (``update_every`` counts from them)
     """
 

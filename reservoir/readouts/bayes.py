@@ -241,7 +241,7 @@ class BayesianRidge(RegressorMixin, BaseEstimator):
 
         Each draw takes coefficients from the posterior (shared by the rows, so the draws
         are correlated as the model says) and adds independent noise of variance
-        ``1/alpha_`` per row. Returns (n_samples, *predict(X).shape).
+        ``1/alpha_`` per row. Returns an array of shape ``(n_samples, *predict(X).shape)``.
         """
         n_samples = check.positive_int(n_samples, "n_samples")
         mean = np.asarray(self.predict(X), dtype=np.float64)
