@@ -25,6 +25,7 @@ from ...config import settings
 from ..activations import code
 from ._compile import FASTMATH, AnyLayout, Constant, call
 from .activation import _activate_in_place
+from .readout import _readout
 
 logger = logging.getLogger("reservoir")
 
@@ -128,21 +129,10 @@ def _dense_batch_loop(W_T, W_in, bias, inputs, X, keep, leak, activation, out):
 def _dense_generate_loop(W, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs):
     """Closed loop: y = coef @ [x, u] + intercept becomes the next input."""
     pre = np.empty_like(x)
-    n = x.shape[0]
     for t in range(outputs.shape[0]):
         np.dot(W, x, pre)
         _finish(W_in, bias, u, x, pre, keep, leak, activation)
-        output = outputs[t]
-        for o in range(coef.shape[0]):
-            total = intercept[o]
-            for i in range(n):
-                total += coef[o, i] * x[i]
-            if include_input:
-                for m in range(u.shape[0]):
-                    total += coef[o, n + m] * u[m]
-            output[o] = total
-        for m in range(u.shape[0]):
-            u[m] = output[m]
+        _readout(x, u, coef, intercept, include_input, outputs[t])
 
 
 # --------------------------------------------------------------------------- public functions

@@ -56,6 +56,7 @@ from . import dense
 from ._compile import FASTMATH, AnyLayout, Constant, announce, call
 from .activation import _activate, _activate_in_place
 from .layouts import cache_line_aligned_zeros, to_column_blocks, to_sell
+from .readout import _readout
 
 
 # --------------------------------------------------------------------------- device code
@@ -375,22 +376,6 @@ def _csr_generate_loop(
         x, x_next = x_next, x
         _readout(x, u, coef, intercept, include_input, outputs[t])
     return x
-
-
-@njit(inline="always")
-def _readout(x, u, coef, intercept, include_input, output):
-    """output = coef @ [x, u] + intercept (u only with include_input); the next input is the output."""
-    n = x.shape[0]
-    for o in range(coef.shape[0]):
-        total = intercept[o]
-        for i in range(n):
-            total += coef[o, i] * x[i]
-        if include_input:
-            for m in range(u.shape[0]):
-                total += coef[o, n + m] * u[m]
-        output[o] = total
-    for m in range(u.shape[0]):
-        u[m] = output[m]
 
 
 @announce("a one-sequence ESN step")

@@ -6,7 +6,7 @@ its own exogenous inputs, known for the horizon. Every step, every sequence take
 one reservoir step in plain CSR (the small-reservoir step of ``esn``), then its
 readout; the output becomes the fed-back part of the next input.
 
-Three layers, as in every kernel file: device code (``_readout_into``), host driver
+Three layers, as in every kernel file: device code (``readout._readout_into``), host driver
 (``_forecast_loop``), public function (``esn_forecast``).
 """
 
@@ -18,23 +18,10 @@ from numba import njit
 from ..activations import code
 from ._compile import FASTMATH, Constant, call
 from .esn import CpuEsnWeights, _csr_step
+from .readout import _readout_into
 
 
 # --------------------------------------------------------------------------- device code
-@njit(inline="always")
-def _readout_into(x, u, coef, intercept, include_input, output):
-    """output = coef @ [x, u] + intercept (u only with include_input)."""
-    n = x.shape[0]
-    for o in range(coef.shape[0]):
-        total = intercept[o]
-        for i in range(n):
-            total += coef[o, i] * x[i]
-        if include_input:
-            for m in range(u.shape[0]):
-                total += coef[o, n + m] * u[m]
-        output[o] = total
-
-
 # --------------------------------------------------------------------------- host driver
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _forecast_loop(
