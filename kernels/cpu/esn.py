@@ -53,8 +53,8 @@ from ...config import settings
 from .._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, sell_slice_sums, vector_lanes
 from ..activations import code
 from . import dense
-from ._compile import FASTMATH, AnyLayout, Constant, announce, call
-from .activation import _activate, _activate_in_place
+from ._compile import FASTMATH, GATHER_FASTMATH, AnyLayout, Constant, announce, call
+from .activation import _activate_in_place
 from .layouts import cache_line_aligned_zeros, to_column_blocks, to_sell
 from .readout import _readout
 
@@ -62,14 +62,21 @@ from .readout import _readout
 # --------------------------------------------------------------------------- device code
 @njit(inline="always")
 def _csr_step(indptr, indices, data, W_in, bias, u_t, x, x_next, keep, leak, activation):
-    """One step of one sequence in plain CSR, row by row (the small-reservoir kernel)."""
+    """One step of one sequence in plain CSR, row by row (the small-reservoir kernel).
+
+    The row sums first, then the activation and the leak in vector passes over all rows:
+    the scalar float64 tanh inside the row loop cost more than the row's sum.
+    """
     for row in range(x_next.shape[0]):
         total = bias[row]
         for m in range(u_t.shape[0]):
             total += W_in[row, m] * u_t[m]
         for k in range(indptr[row], indptr[row + 1]):
             total += data[k] * x[indices[k]]
-        x_next[row] = keep * x[row] + leak * _activate(total, activation)
+        x_next[row] = total
+    _activate_in_place(x_next, activation)
+    for row in range(x_next.shape[0]):
+        x_next[row] = keep * x[row] + leak * x_next[row]
 
 
 @njit(inline="always")
@@ -342,7 +349,7 @@ def _csr_batch_step_typed(
 
 
 # --------------------------------------------------------------------------- host drivers
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=GATHER_FASTMATH, error_model="numpy", cache=True)
 def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out, scratch):
     """inputs (B, T, n_in), state (B, n) advanced in place, out (B, T, n), any strides: the
     sequences one after another.
@@ -366,7 +373,7 @@ def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, acti
             state[b, row] = x[row]
 
 
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=GATHER_FASTMATH, error_model="numpy", cache=True)
 def _csr_generate_loop(
     indptr, indices, data, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs
 ):
