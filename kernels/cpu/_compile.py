@@ -20,10 +20,6 @@ from .._compile_notes import announce  # noqa: F401  (the kernels' modules impor
 
 # Reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf': NaN must stay NaN.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
-# For loops of scalar gathers (x[indices[k]]) over CSR rows: with reassociation LLVM
-# turns a row's sum into hardware gathers and a horizontal add, measured 1.3-2x slower
-# per nonzero on rows of 10-100 entries than the scalar loop.
-GATHER_FASTMATH = {"contract", "arcp", "nsz"}
 
 
 class Constant:

@@ -21,7 +21,7 @@ The closed loop (``stack_generate``) computes the readout ``y = C [x, u] + c`` a
 end of each step and writes it where the next step reads its feedback: reservoir
 step, readout and feedback in one compiled loop.
 
-Three layers, as in every kernel file: device code (``_row_dot``, ``_layer_rows``),
+Three layers, as in every kernel file: device code (``_layer_rows``; the row sum is ``sparse._row_dot``),
 host driver (``_stack_loop``, the time loop), public functions (``prepare_stack``,
 ``stack_run``, ``stack_generate``).
 """
@@ -38,22 +38,11 @@ from ..activations import code
 from ..reference import prepare_stack as _check_layers
 from ._compile import FASTMATH, announce
 from .activation import _activate_in_place
+from .readout import _readout_into
+from .sparse import _row_dot
 
 
 # --------------------------------------------------------------------------- device code
-@njit(inline="always")
-def _row_dot(indptr, indices, data, row, z):
-    """Row `row` of a CSR matrix times z. Over views that start at 0, with unsigned
-    indices: a loop from indptr[row], or signed indices, keeps Numba's negative-index
-    wraparound inside the loop, which measured 1.5-2x slower (and slower than SciPy)."""
-    start, stop = indptr[row], indptr[row + 1]
-    values, columns = data[start:stop], indices[start:stop]
-    total = values.dtype.type(0)
-    for k in range(values.shape[0]):
-        total += values[k] * z[columns[k]]
-    return total
-
-
 @njit(inline="always")
 def _layer_rows(first, last, new, previous, indptr, indices, data, bias, z, keep, leak, activation):
     """New states of rows [first, last) into z[new + row] (the previous ones at z[previous + row]).
@@ -139,14 +128,9 @@ def _stack_loop(
                 out_t[i] = z[new + i]
             if closed:
                 y = outputs[b, t]
+                _readout_into(out_t, u, coef, intercept, True, y)
                 for o in range(n_fb):
-                    total = intercept[o]
-                    for i in range(n):
-                        total += coef[o, i] * out_t[i]
-                    for m in range(n_in):
-                        total += coef[o, n + m] * u[m]
-                    y[o] = total
-                    z[n_in + o] = total
+                    z[n_in + o] = y[o]
         for i in range(n):
             state[b, i] = z[previous + i]
         if closed:

@@ -53,10 +53,11 @@ from ...config import settings
 from .._simd import accumulate_row_lanes_x1, accumulate_row_lanes_x4, sell_slice_sums, vector_lanes
 from ..activations import code
 from . import dense
-from ._compile import FASTMATH, GATHER_FASTMATH, AnyLayout, Constant, announce, call
+from ._compile import FASTMATH, AnyLayout, Constant, announce, call
 from .activation import _activate_in_place
 from .layouts import cache_line_aligned_zeros, to_column_blocks, to_sell
 from .readout import _readout
+from .sparse import _row_dot
 
 
 # --------------------------------------------------------------------------- device code
@@ -71,9 +72,7 @@ def _csr_step(indptr, indices, data, W_in, bias, u_t, x, x_next, keep, leak, act
         total = bias[row]
         for m in range(u_t.shape[0]):
             total += W_in[row, m] * u_t[m]
-        for k in range(indptr[row], indptr[row + 1]):
-            total += data[k] * x[indices[k]]
-        x_next[row] = total
+        x_next[row] = total + _row_dot(indptr, indices, data, row, x)
     _activate_in_place(x_next, activation)
     for row in range(x_next.shape[0]):
         x_next[row] = keep * x[row] + leak * x_next[row]
@@ -349,7 +348,7 @@ def _csr_batch_step_typed(
 
 
 # --------------------------------------------------------------------------- host drivers
-@njit(fastmath=GATHER_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, activation, out, scratch):
     """inputs (B, T, n_in), state (B, n) advanced in place, out (B, T, n), any strides: the
     sequences one after another.
@@ -373,7 +372,7 @@ def _csr_loop(indptr, indices, data, W_in, bias, inputs, state, keep, leak, acti
             state[b, row] = x[row]
 
 
-@njit(fastmath=GATHER_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _csr_generate_loop(
     indptr, indices, data, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs
 ):
@@ -485,6 +484,7 @@ class CpuEsnWeights:
     W: sp.csr_array
     W_in: np.ndarray
     bias: np.ndarray
+    _unsigned_indices: np.ndarray | None = field(default=None, repr=False)
     _sell: tuple | None = field(default=None, repr=False)
     _batched: tuple | None = field(default=None, repr=False)  # (block width, layout) of the last batch width
 
@@ -493,8 +493,11 @@ class CpuEsnWeights:
         return self.W.nnz
 
     def csr(self) -> tuple:
-        """(indptr, indices, data) of W, as the small-reservoir kernel reads them."""
-        return self.W.indptr, self.W.indices, self.W.data
+        """(indptr, indices, data) of W, as the small-reservoir kernel reads them: the
+        indices unsigned (``sparse._row_dot``), copied once."""
+        if self._unsigned_indices is None:
+            self._unsigned_indices = self.W.indices.astype(np.uint32)
+        return self.W.indptr, self._unsigned_indices, self.W.data
 
     def sell(self):
         if self._sell is None:

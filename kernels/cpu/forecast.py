@@ -16,14 +16,14 @@ import numpy as np
 from numba import njit
 
 from ..activations import code
-from ._compile import GATHER_FASTMATH, Constant, call
+from ._compile import FASTMATH, Constant, call
 from .esn import CpuEsnWeights, _csr_step
 from .readout import _readout_into
 
 
 # --------------------------------------------------------------------------- device code
 # --------------------------------------------------------------------------- host driver
-@njit(fastmath=GATHER_FASTMATH, error_model="numpy", cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _forecast_loop(
     indptr, indices, data, W_in, bias, state, first_output, exogenous, coef, intercept, include_input, keep, leak,
     activation, outputs, scratch,

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from ._compile import FASTMATH
 
-
-# A function of its own, not inlined: its sums vectorise with reassociation, which the
-# loops of scalar gathers that call it are compiled without (``_compile.GATHER_FASTMATH``).
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+@njit(inline="always")
 def _readout_into(x, u, coef, intercept, include_input, output):
     """output = coef @ [x, u] + intercept (u only with include_input)."""
     n = x.shape[0]
