@@ -14,11 +14,15 @@ class Settings:
     #: The same for float64 steps (twice the bytes per multiply-add: a step of
     #: fewer multiply-adds is long enough to pay for the parallel region).
     parallel_min_work_float64: int = 200_000
+    #: Kernels with a parallel region per step run serially while an empty parallel
+    #: region takes longer than this (the other cores are busy with other processes;
+    #: see kernels/cpu/threads.py), re-checked at most every ``parallel_probe_every`` s.
+    parallel_probe_seconds: float = 200e-6
+    parallel_probe_every: float = 1.0
     #: Up to this many multiply-adds per step (nnz * batch) the ESN runs a plain CSR
-    #: kernel, one sequence after another: it compiles in about a second where the
-    #: SELL and SIMD batched kernels take ten or more on a first call, and is several
-    #: times slower per multiply-add than they are, which this small costs microseconds
-    #: a step (see kernels/cpu/esn.py).
+    #: kernel, one sequence after another: it compiles in a few seconds where the
+    #: SELL and SIMD batched kernels take ten or more on a first call (see
+    #: kernels/cpu/esn.py).
     small_max_work: int = 20_000
     #: Random sparse matrices with fewer nonzeros are filled by the generator's code run
     #: as Python (milliseconds) instead of compiling it (seconds on a first call); the

@@ -32,7 +32,9 @@ def _weights(esn_weights, rng, units, n_in, dtype, **kwargs):
 KERNELS = {
     "small": dict(small_max_work=10**15),
     "serial": dict(small_max_work=-1, parallel_min_work=10**15, parallel_min_work_float64=10**15),
-    "parallel": dict(small_max_work=-1, parallel_min_work=0, parallel_min_work_float64=0),
+    "parallel": dict(
+        small_max_work=-1, parallel_min_work=0, parallel_min_work_float64=0, parallel_probe_seconds=float("inf")
+    ),
 }
 
 

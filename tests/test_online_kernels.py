@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from reservoir.config import settings
 from reservoir.kernels import reference
 
 cpu = pytest.importorskip("reservoir.kernels.cpu.online")
@@ -35,6 +36,7 @@ def _stream(rng, T, n_features, n_targets, dtype):
 def test_rls_matches_reference(rng, monkeypatch, dtype, n_features, forgetting, fit_intercept, parallel):
     if parallel:  # the passes over P in parallel over rows, as for a large P
         monkeypatch.setattr(cpu, "PARALLEL_MIN_ENTRIES", 100)
+        monkeypatch.setattr(settings, "parallel_probe_seconds", float("inf"))  # even on a busy machine
     T = 3 * n_features if n_features < 100 else 120
     X, Y = _stream(rng, T, n_features, 2, dtype)
     results = []
@@ -103,6 +105,7 @@ def test_online_esn_matches_reference(
 ):
     if update_every == 3:  # this case also runs the parallel passes over P
         monkeypatch.setattr(cpu, "PARALLEL_MIN_ENTRIES", 100)
+        monkeypatch.setattr(settings, "parallel_probe_seconds", float("inf"))  # even on a busy machine
     n, n_out, T = 41, 2, 150
     W, W_in, W_fb, bias = _esn(rng, n, n_in, n_out, dtype)
     inputs = rng.uniform(-1, 1, (batch, T, n_in)).astype(dtype)

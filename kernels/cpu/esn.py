@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, prange, types
+from numba import get_num_threads, njit, prange, types
 from numba.extending import overload
 
 from ...config import settings
@@ -58,6 +58,7 @@ from .activation import _activate_in_place
 from .layouts import cache_line_aligned_zeros, to_column_blocks, to_sell
 from .readout import _readout
 from .sparse import _row_dot
+from .threads import cores_free
 
 
 # --------------------------------------------------------------------------- device code
@@ -177,14 +178,44 @@ def _sell_step_parallel(
     leak,
     activation,
 ):
-    """One step of one sequence, x (n,) -> x_next (n,), one column block of the matrix at a time."""
-    for block in range(block_columns.shape[0] - 1):
-        x_block = x[block_columns[block] : block_columns[block + 1]]
-        for s in prange(block_slices[block], block_slices[block + 1]):
-            _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
+    """One step of one sequence, x (n,) -> x_next (n,), in two parallel regions.
+
+    `partial` (threads, n): each thread sweeps every column block over its share of the
+    block's slices into a row of its own (rows are sorted per block, so a row's slices
+    fall to different threads in different blocks); the finish adds the rows up. One
+    region per step for the sums instead of one per column block: a region costs
+    microseconds to start and wait for.
+    """
+    threads = partial.shape[0]
+    for thread in prange(threads):
+        own = partial[thread]
+        _zero(own)
+        for block in range(block_columns.shape[0] - 1):
+            x_block = x[block_columns[block] : block_columns[block + 1]]
+            first, last = block_slices[block], block_slices[block + 1]
+            share = -(-(last - first) // threads)
+            for s in range(first + thread * share, min(last, first + (thread + 1) * share)):
+                _sell_block_slice(s, False, slice_ptr, columns, values, row_of, x_block, own)
     for chunk in prange(-(-x.shape[0] // _FINISH_ROWS)):
         rows = slice(chunk * _FINISH_ROWS, (chunk + 1) * _FINISH_ROWS)
-        _finish_rows(W_in[rows], bias[rows], u_t, partial[rows], x[rows], x_next[rows], keep, leak, activation)
+        _add_rows(partial[:, rows])
+        _finish_rows(W_in[rows], bias[rows], u_t, partial[0, rows], x[rows], x_next[rows], keep, leak, activation)
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _zero(values):
+    for i in range(values.shape[0]):
+        values[i] = 0
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def _add_rows(partial):
+    """partial[0] += partial[1:] (each thread's sums of the parallel step)."""
+    total = partial[0]
+    for thread in range(1, partial.shape[0]):
+        own = partial[thread]
+        for i in range(total.shape[0]):
+            total[i] += own[i]
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
@@ -205,11 +236,12 @@ def _sell_step_serial(
     leak,
     activation,
 ):
+    sums = partial[0]
     for block in range(block_columns.shape[0] - 1):
         x_block = x[block_columns[block] : block_columns[block + 1]]
         for s in range(block_slices[block], block_slices[block + 1]):
-            _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, partial)
-    _finish_rows(W_in, bias, u_t, partial, x, x_next, keep, leak, activation)
+            _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, sums)
+    _finish_rows(W_in, bias, u_t, sums, x, x_next, keep, leak, activation)
 
 
 @njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
@@ -386,11 +418,11 @@ def _csr_generate_loop(
 
 @announce("a one-sequence ESN step")
 @njit(cache=True)
-def _sell_loop(parallel, sell, W_in, bias, inputs, x, keep, leak, activation, out):
+def _sell_loop(parallel, sell, W_in, bias, inputs, x, partial, keep, leak, activation, out):
     """inputs (T, n_in); out (T, n): each row of out is the next step's source state.
-    `parallel` a literal, `sell` the tuple of layouts.to_sell."""
+    `parallel` a literal, `sell` the tuple of layouts.to_sell, `partial` scratch for the
+    row sums (``_partial_sums``)."""
     block_columns, block_slices, slice_ptr, columns, values, row_of = sell  # a star-args call drops the literals
-    partial = np.empty_like(x)
     previous = x
     for t in range(inputs.shape[0]):
         _sell_step(
@@ -447,11 +479,10 @@ def _csr_batch_loop(
 @announce("a one-sequence ESN step")
 @njit(cache=True)
 def _sell_generate_loop(
-    parallel, sell, W_in, bias, x, u, coef, intercept, include_input, keep, leak, activation, outputs
+    parallel, sell, W_in, bias, x, partial, u, coef, intercept, include_input, keep, leak, activation, outputs
 ):
     block_columns, block_slices, slice_ptr, columns, values, row_of = sell
     x_next = np.empty_like(x)
-    partial = np.empty_like(x)
     for t in range(outputs.shape[0]):
         _sell_step(
             parallel,
@@ -534,10 +565,16 @@ def _small(work: int) -> bool:
 
 
 def _parallel(work: int, dtype) -> Constant:
-    """Both cores from ``settings.parallel_min_work`` multiply-adds a step; float64 steps,
-    which stream twice the bytes per nonzero, from ``settings.parallel_min_work_float64``."""
+    """Both cores from ``settings.parallel_min_work`` multiply-adds a step (float64 steps
+    from ``settings.parallel_min_work_float64``), while other processes leave them free
+    (``threads.cores_free``)."""
     threshold = settings.parallel_min_work_float64 if np.dtype(dtype).itemsize == 8 else settings.parallel_min_work
-    return Constant(work >= threshold)
+    return Constant(work >= threshold and cores_free())
+
+
+def _partial_sums(parallel: Constant, x) -> np.ndarray:
+    """Scratch for the one-sequence step's row sums: a row per thread of the parallel step."""
+    return np.empty((get_num_threads() if parallel.value else 1, x.shape[-1]), dtype=x.dtype)
 
 
 def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation: str, out):
@@ -566,14 +603,16 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
         state[...] = x
     elif batch == 1:
         x = np.ascontiguousarray(state[0])
+        parallel = _parallel(weights.nnz, weights.W.dtype)
         call(
             _sell_loop,
-            _parallel(weights.nnz, weights.W.dtype),
+            parallel,
             weights.sell(),
             weights.W_in,
             weights.bias,
             inputs[0],
             x,
+            _partial_sums(parallel, x),
             keep,
             leak,
             act,
@@ -644,13 +683,16 @@ def esn_generate(
             outputs,
         )
     else:
+        parallel = _parallel(weights.nnz, weights.W.dtype)
+        x = state.copy()
         x = call(
             _sell_generate_loop,
-            _parallel(weights.nnz, weights.W.dtype),
+            parallel,
             weights.sell(),
             weights.W_in,
             weights.bias,
-            state.copy(),
+            x,
+            _partial_sums(parallel, x),
             u,
             *readout,
             keep,

@@ -43,6 +43,7 @@ from ..activations import code
 from ..reference import LMS, RLS
 from ._compile import FASTMATH, Constant, call
 from .activation import _activate
+from .threads import cores_free
 
 __all__ = ["CpuOnlineEsnWeights", "rls_train", "lms_train", "prepare_online_esn", "online_esn_run"]
 
@@ -304,7 +305,7 @@ PARALLEL_MIN_ENTRIES = 2048 * 2048
 
 
 def _parallel(n_features: int) -> Constant:
-    return Constant(n_features * n_features >= PARALLEL_MIN_ENTRIES)
+    return Constant(n_features * n_features >= PARALLEL_MIN_ENTRIES and cores_free())
 
 
 def rls_train(X, Y, coef, intercept, P, count: float, forgetting: float, fit_intercept: bool, out):
