@@ -74,11 +74,18 @@ def state_chunks(model, inputs):
         return
     batch, steps, width = inputs.shape
     if hasattr(model, "run"):
-        yield 0, steps, np.asarray(model.run(inputs))
+        result = model.run(inputs)
+        states = np.asarray(getattr(result, "states", result))  # an LSM's run returns a record with .states
     elif hasattr(model, "transform"):
-        yield 0, steps, np.asarray(model.transform(inputs.reshape(-1, width))).reshape(batch, steps, -1)
+        states = np.asarray(model.transform(inputs.reshape(-1, width))).reshape(batch, steps, -1)
     else:
         raise TypeError(f"{type(model).__name__} has neither iter_states, run(u) nor transform(X)")
+    if states.ndim != 3 or states.shape[:2] != (batch, steps):
+        raise TypeError(
+            f"{type(model).__name__}.run gave states of shape {states.shape}, not ({batch}, {steps}, units): "
+            "the memory route needs one state per sequence and step"
+        )
+    yield 0, steps, states
 
 
 def sequence_statistics(model, inputs, targets, washout: int, held_out, fraction, include_input: bool):
