@@ -1,31 +1,35 @@
-"""Distributed harvest figures: strong scaling, overhead against one process, scheduler cost, ReservoirPy.
+"""Distributed figures: strong scaling of both routes, overhead against one process, scheduler cost.
 
-    python asv_bench/distributed_scaling.py [--units 2000 10000] [--sequences 64] [--steps 5000]
-        [--repeats 3] [--dir /tmp] [--overhead-workers 8] [--no-reservoirpy]
+    python asv_bench/distributed_scaling.py            # full: 64 x 5000 steps at 2000 and 10000 units
+    python asv_bench/distributed_scaling.py --quick    # seconds: small sizes, one repeat
+    python asv_bench/distributed_scaling.py --units 2000 --steps 5000 --repeats 3 --overhead-workers 8
 
-Every worker and the single-process runs use one thread (``NUMBA_NUM_THREADS=1``, set
-before Numba loads), so one worker process against two is the same code on one core
-against two. For each size it times, side by side in one run and ``--repeats`` times:
+The reservoir is ``ESN(units, dtype="float32")`` at the default density
+(``max(0.01, 10 / units)``), leak 0.5, spectral radius 0.9, one input, one target.
+Every Dask worker is one process with one thread (``threads_per_worker=1`` and
+``NUMBA_NUM_THREADS=1``, one BLAS thread), so 1 worker against 2 is the same code on one
+core against two. For each size, side by side in one run and ``--repeats`` times:
 
-* the best single-process batched run of the same work: ``ESN.run`` over all
-  sequences at once, streamed into a ``StateStore`` (and the run alone, in memory);
-* ``harvest`` on a ``LocalCluster`` of 1 and of 2 worker processes (one shard per
-  worker, so each worker runs the batched kernel over its half), index written;
-* ReservoirPy 0.4.2's ``Reservoir.run(list_of_sequences, workers=2)`` (and
-  ``workers=1``) on the same matrices, float64, in memory.
+* one process, the best batched run of the same work: ``ESN.run`` over all sequences at
+  once in memory, with Numba at 1 and at 2 threads (the faster counts), and the same
+  process streaming the states into the ridge statistics (the memory route's work,
+  ``iter_states`` + ``GramAccumulator``), at 1 and 2 threads;
+* the states-to-shards route (``harvest``, one shard per worker, index written) and the
+  memory-only route (``fit_ridge(model, inputs, targets)``, one task per worker, Gram
+  statistics reduced), each on 1 and on 2 worker processes.
 
-Kernels are compiled (and the model sent) by a warm-up harvest before the timings.
-Then, on ``--overhead-workers`` worker processes: tasks per second of no-op tasks,
-and the cost per shard of a harvest of a tiny model (one sequence per shard).
-
-Prints markdown tables (median and the spread min..max over the repeats).
+Then, on ``--overhead-workers`` worker processes: the scheduler's cost per trivial task
+(tasks per second), per tiny shard written (a 10-unit ESN, one sequence per shard) and
+per tiny memory-route task. The load average is printed at the start and the end: on a
+shared machine the figures are only as good as the machine was quiet.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ["NUMBA_NUM_THREADS"] = "1"  # before Numba loads: one thread per process, workers included
+# Before Numba loads: the driver may use 2 threads (set per measurement); the workers get 1.
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -37,10 +41,16 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import reservoir as rs  # noqa: E402
-from reservoir.distributed import connect, harvest  # noqa: E402
+from reservoir.distributed import fit_ridge, harvest  # noqa: E402
+from reservoir.distributed.memory import sequence_statistics  # noqa: E402
+
+ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+WASHOUT = 100
 
 
 def spread(values) -> str:
@@ -53,154 +63,178 @@ def timed(function) -> float:
     return time.perf_counter() - started
 
 
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def make_model(units: int):
     return rs.ESN(units, seed=0, dtype="float32", spectral_radius=0.9, leak_rate=0.5)
 
 
-def single_process(units, u, folder: Path, repeats: int) -> dict:
+def local_client(workers: int):
+    """A LocalCluster of `workers` processes, one thread each (Numba and BLAS included)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=dict(ONE_THREAD)
+    )
+    return Client(cluster)
+
+
+def single_process(units, u, y, repeats: int) -> dict:
+    """Seconds of the whole batch in one process, per Numba/BLAS thread count."""
     model = make_model(units)
-    model.run(u[:, :10])  # compile
-    stored, memory = [], []
-    for repeat in range(repeats):
-        path = folder / f"single-{repeat}.h5"
-        with rs.StateStore(path, "w") as store:
-            stored.append(timed(lambda: model.reset().run(u, store=store, name="states")))
-        path.unlink()
-        memory.append(timed(lambda: model.reset().run(u)))
-    return {"stored": stored, "memory": memory}
+    model.run(u[:, :10])  # compile, draw the input weights
+    result = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            result[f"run {threads}"] = [timed(lambda: model.reset().run(u)) for _ in range(repeats)]
+            result[f"statistics {threads}"] = [
+                timed(lambda: sequence_statistics(model, u, y, WASHOUT, None, None, False)) for _ in range(repeats)
+            ]
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return result
 
 
-def distributed_runs(units, u, folder: Path, repeats: int, workers: int) -> list:
-    client = connect(n_workers=workers, threads_per_worker=1)
+def distributed_runs(units, u, y, folder: Path, repeats: int, workers: int) -> dict:
+    """Seconds of both routes on `workers` worker processes, one task per worker."""
+    client = local_client(workers)
     try:
         per_task = -(-u.shape[0] // workers)
         model = make_model(units)  # built outside the timings, as in single_process
-        warm = folder / f"warm-{workers}"
+        warm = folder / f"warm-{workers}"  # compile in the workers (and load the kernel cache)
         harvest(model, u[:, :10], directory=warm, client=client, sequences_per_task=per_task, progress=False)
+        fit_ridge(model, u[:, : 2 * WASHOUT], y[:, : 2 * WASHOUT], client=client, washout=WASHOUT)
         shutil.rmtree(warm)
-        times = []
+        shards, memory = [], []
         for repeat in range(repeats):
             directory = folder / f"w{workers}-{repeat}"
-            times.append(
+            shards.append(
                 timed(
                     lambda: harvest(
-                        model,
-                        u,
-                        directory=directory,
-                        client=client,
-                        sequences_per_task=per_task,
-                        progress=False,
+                        model, u, directory=directory, client=client, sequences_per_task=per_task, progress=False
                     )
                 )
             )
             shutil.rmtree(directory)
-        return times
+            memory.append(
+                timed(
+                    lambda: fit_ridge(
+                        model,
+                        u,
+                        y,
+                        client=client,
+                        washout=WASHOUT,
+                        alpha=[1e-6, 1e-3],
+                        validation=0.2,
+                        sequences_per_task=per_task,
+                    )
+                )
+            )
+        return {"shards": shards, "memory": memory}
     finally:
         client.close()
-
-
-def reservoirpy_runs(units, u, repeats: int) -> dict:
-    from reservoirpy.nodes import Reservoir
-
-    model = make_model(units)
-    model.run(u[:1, :2])  # draws W_in and the bias
-    W = model.W.astype(np.float64).tocsr()
-    sequences = [np.asarray(sequence, dtype=np.float64) for sequence in u]
-    result = {}
-    for workers in (1, 2):
-        times = []
-        for _ in range(repeats):
-            node = Reservoir(W=W, Win=model.W_in.astype(np.float64), bias=model.bias.astype(np.float64), lr=0.5)
-            node.run(sequences[0][:5])  # initialise
-            node.reset()
-            times.append(timed(lambda: node.run(sequences, workers=workers)))
-        result[workers] = times
-    return result
 
 
 def _noop(value):
     return value
 
 
-def scheduler_cost(folder: Path, workers: int, tasks: int = 2000, shards: int = 64) -> dict:
-    client = connect(n_workers=workers, threads_per_worker=1)
+def scheduler_cost(folder: Path, workers: int, tasks: int, shards: int) -> dict:
+    client = local_client(workers)
     try:
         client.gather(client.map(_noop, range(workers * 4), pure=False))  # warm
-        started = time.perf_counter()
-        client.gather(client.map(_noop, range(tasks), pure=False))
-        task_seconds = time.perf_counter() - started
-        u = np.random.default_rng(0).uniform(-1, 1, (shards, 10, 1))
+        task_seconds = timed(lambda: client.gather(client.map(_noop, range(tasks), pure=False)))
+        rng = np.random.default_rng(0)
+        u = rng.uniform(-1, 1, (shards, 10, 1))
         tiny = rs.ESN(10, seed=0, dtype="float32")
         harvest(tiny, u[:workers], directory=folder / "tiny-warm", client=client, sequences_per_task=1, progress=False)
-        started = time.perf_counter()
-        harvest(tiny, u, directory=folder / "tiny", client=client, sequences_per_task=1, progress=False)
-        shard_seconds = time.perf_counter() - started
+        shard_seconds = timed(
+            lambda: harvest(tiny, u, directory=folder / "tiny", client=client, sequences_per_task=1, progress=False)
+        )
+        fit_ridge(tiny, u[:workers], u[:workers], client=client, sequences_per_task=1)
+        memory_seconds = timed(lambda: fit_ridge(tiny, u, u, client=client, sequences_per_task=1))
     finally:
         client.close()
     return {
-        "tasks": tasks,
         "tasks_per_second": tasks / task_seconds,
         "seconds_per_task": task_seconds / tasks,
-        "shards": shards,
         "seconds_per_shard": shard_seconds / shards,
+        "seconds_per_statistics_task": memory_seconds / shards,
     }
+
+
+def overhead(distributed: list, single: list) -> list:
+    return [100 * (d / s - 1) for d, s in zip(distributed, single)]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument("--sequences", type=int, default=64)
-    parser.add_argument("--steps", type=int, nargs="+", default=[5000], help="one per --units, or one for all")
+    parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", default=None, help="where the shards go (default: a temporary folder)")
     parser.add_argument("--overhead-workers", type=int, default=8)
-    parser.add_argument("--no-reservoirpy", action="store_true")
+    parser.add_argument("--tasks", type=int, default=2000, help="trivial tasks timed for the scheduler's cost")
+    parser.add_argument("--shards", type=int, default=64, help="tiny shards (and tiny statistics tasks) timed")
     parser.add_argument("--no-scheduler-cost", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run of seconds")
     args = parser.parse_args(argv)
-    steps_for = dict(zip(args.units, args.steps * len(args.units) if len(args.steps) == 1 else args.steps))
+    if args.quick:
+        args.units, args.sequences, args.steps, args.repeats = [100], 8, 400, 1
+        args.overhead_workers, args.tasks, args.shards = 2, 100, 8
     folder = Path(tempfile.mkdtemp(prefix="distributed-scaling-", dir=args.dir))
     print(
         f"# distributed_scaling: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, one thread per process"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, float32 reservoir, default density"
     )
-    print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])])}\n")
     print(
-        "| units | sequences x steps | one process, stored (s) | one process, in memory (s) | 1 worker (s) "
-        "| 2 workers (s) | speed-up 2 vs 1 | overhead 1 worker vs one process | ReservoirPy workers=1 (s) "
-        "| ReservoirPy workers=2 (s) | 2 workers vs ReservoirPy workers=2 |"
+        f"command: {' '.join(['python asv_bench/distributed_scaling.py', *(sys.argv[1:] if argv is None else argv)])}"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"load average at start (1, 5, 15 min): {load()}\n")
+    print("Seconds, median (min..max) of the repeats; overhead = distributed time / best one-process time - 1.\n")
+    print(
+        "| units | sequences x steps | one process: run, 1 / 2 threads (s) "
+        "| one process: statistics, 1 / 2 threads (s) | shards: 1 worker / 2 workers (s) "
+        "| memory: 1 worker / 2 workers (s) | speed-up 2 vs 1 worker: shards / memory "
+        "| overhead 1 worker vs one process at 1 thread: shards / memory "
+        "| overhead 2 workers vs best one process: shards / memory |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(1)
     for units in args.units:
-        steps = steps_for[units]
-        u = rng.uniform(-1, 1, (args.sequences, steps, 1)).astype(np.float32)
-        single = single_process(units, u, folder, args.repeats)
-        one = distributed_runs(units, u, folder, args.repeats, 1)
-        two = distributed_runs(units, u, folder, args.repeats, 2)
-        speedups = [a / b for a, b in zip(one, two)]
-        overheads = [100 * (a / b - 1) for a, b in zip(one, single["stored"])]
-        if args.no_reservoirpy:
-            peer = {1: [float("nan")], 2: [float("nan")]}
-        else:
-            peer = reservoirpy_runs(units, u, args.repeats)
-        versus = [p / t for p, t in zip(peer[2], two)]
+        u = rng.uniform(-1, 1, (args.sequences, args.steps, 1)).astype(np.float32)
+        y = np.roll(u, -1, axis=1).astype(np.float64)
+        single = single_process(units, u, y, args.repeats)
+        one = distributed_runs(units, u, y, folder, args.repeats, 1)
+        two = distributed_runs(units, u, y, folder, args.repeats, 2)
+        best_run = min((single["run 1"], single["run 2"]), key=statistics.median)
+        best_statistics = min((single["statistics 1"], single["statistics 2"]), key=statistics.median)
+        speedup = {route: [a / b for a, b in zip(one[route], two[route])] for route in ("shards", "memory")}
         print(
-            f"| {units} | {args.sequences} x {steps} | {spread(single['stored'])} | {spread(single['memory'])} "
-            f"| {spread(one)} | {spread(two)} | {spread(speedups)} | {spread(overheads)} % "
-            f"| {spread(peer[1])} | {spread(peer[2])} | {spread(versus)}x faster |",
+            f"| {units} | {args.sequences} x {args.steps} | {spread(single['run 1'])} / {spread(single['run 2'])} "
+            f"| {spread(single['statistics 1'])} / {spread(single['statistics 2'])} "
+            f"| {spread(one['shards'])} / {spread(two['shards'])} | {spread(one['memory'])} / {spread(two['memory'])} "
+            f"| {spread(speedup['shards'])} / {spread(speedup['memory'])} "
+            f"| {spread(overhead(one['shards'], single['run 1']))} % "
+            f"/ {spread(overhead(one['memory'], single['statistics 1']))} % "
+            f"| {spread(overhead(two['shards'], best_run))} % / {spread(overhead(two['memory'], best_statistics))} % |",
             flush=True,
         )
-    if args.no_scheduler_cost:
-        shutil.rmtree(folder, ignore_errors=True)
-        return 0
-    cost = scheduler_cost(folder, args.overhead_workers)
-    print(
-        f"\nscheduler, {args.overhead_workers} worker processes on {os.cpu_count()} cores: "
-        f"{cost['tasks_per_second']:.0f} no-op tasks/s ({1e3 * cost['seconds_per_task']:.2f} ms per task, "
-        f"{cost['tasks']} tasks); harvest of a 10-unit ESN, one sequence of 10 steps per shard: "
-        f"{1e3 * cost['seconds_per_shard']:.1f} ms per shard ({cost['shards']} shards, index included)"
-    )
+    if not args.no_scheduler_cost:
+        cost = scheduler_cost(folder, args.overhead_workers, args.tasks, args.shards)
+        print(
+            f"\nscheduler, {args.overhead_workers} worker processes on {os.cpu_count()} cores: "
+            f"{cost['tasks_per_second']:.0f} trivial tasks/s ({1e3 * cost['seconds_per_task']:.2f} ms per task, "
+            f"{args.tasks} tasks); {1e3 * cost['seconds_per_shard']:.1f} ms per tiny shard written ({args.shards} "
+            f"shards of one 10-step sequence, 10-unit ESN, index included); "
+            f"{1e3 * cost['seconds_per_statistics_task']:.1f} ms per tiny memory-route task ({args.shards} tasks, "
+            "reduction and solve included)"
+        )
     shutil.rmtree(folder, ignore_errors=True)
+    print(f"\nload average at end (1, 5, 15 min): {load()}")
     return 0
 
 

@@ -177,3 +177,43 @@ def test_a_worker_killed_mid_harvest_loses_nothing(cluster, tmp_path):
             np.testing.assert_array_equal(run.states[...], expected[s])  # bit for bit
     with result.open() as store:
         np.testing.assert_array_equal(store["states"].states[...], np.concatenate(expected))
+
+
+def test_a_worker_killed_during_the_memory_only_fit_gives_the_same_readout(cluster):
+    _, client = cluster
+    rng = np.random.default_rng(2)
+    u = rng.uniform(-1, 1, (4, 20_000, 1))
+    y = np.roll(u, -1, axis=1)
+    states = ESN(150, seed=3, dtype="float64").run(u)
+    reference = Ridge(alpha=1e-5).fit(states[:, 50:], y[:, 50:])
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = fit_ridge(
+                ESN(150, seed=3, dtype="float64"), u, y, client=client, alpha=1e-5, washout=50, sequences_per_task=1
+            )
+        except BaseException as error:  # reported by the test below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and thread.is_alive() and time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any("reservoir-statistics" in str(key) for key in keys):
+                time.sleep(0.2)  # into the task
+                pid = client.run(os.getpid, workers=[worker])[worker]
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
+        time.sleep(0.01)
+    thread.join(timeout=180)
+    assert killed is not None, "the fit finished before a worker could be killed"
+    assert "error" not in outcome, outcome.get("error")
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed, 0)
+    readout = outcome["result"]
+    assert np.abs(readout.coef_ - reference.coef_).max() / np.abs(reference.coef_).max() < 1e-10
+    client.wait_for_workers(2, timeout=90)  # the nanny restarts the killed worker for the next test

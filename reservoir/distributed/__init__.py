@@ -3,8 +3,10 @@
 ``connect`` gives a client (a scheduler's address, or a local cluster); ``harvest`` runs
 a model over many sequences on the workers, one shard file per task and an index that
 reads them as one run; ``fit_ridge`` fits the ridge readout from every shard's
-statistics, summed in a tree. Needs ``pip install 'reservoir-engine[distributed]'``;
-``import reservoir`` does not import this package.
+statistics, or from statistics the workers compute while running the model
+(``fit_ridge(model, inputs, targets)``: nothing stored), summed in a tree. Needs
+``pip install 'reservoir-engine[distributed]'``; ``import reservoir`` does not import
+this package.
 """
 
 from .client import connect

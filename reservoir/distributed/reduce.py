@@ -21,12 +21,15 @@ from ..readouts.ridge import GramAccumulator, Ridge
 from ..storage import StateStore
 from .client import connect
 from .index import check_index
+from .memory import submit_sequence_tasks
 
 __all__ = ["fit_ridge", "tree_reduce", "shard_statistics"]
 
 
 def fit_ridge(
     source,
+    inputs=None,
+    targets=None,
     *,
     client=None,
     alpha=1e-6,
@@ -37,13 +40,26 @@ def fit_ridge(
     include_input: bool = False,
     refit: bool = False,
     retries: int = 3,
+    sequences_per_task: int | None = None,
 ) -> Ridge:
-    """Fit a ridge readout on a harvest's stored states and targets, reduced on the cluster.
+    """Fit a ridge readout on the cluster from per-task statistics, summed in one tree reduction.
+
+    Two sources, one reduction and one solver. Stored states: a harvest's shards, each
+    read by a task on the worker that wrote it. Memory only: a model and its data, each
+    task running the model's batched kernel over its share of the sequences and
+    returning only the Gram statistics (nothing on disk, no state in the driver; the
+    model is sent to each worker once, and a task whose worker dies is run again with
+    the same result).
 
     Parameters
     ----------
-    source : Harvest or path to an index file
-        What ``harvest`` returned, or its index (``directory/index.h5``).
+    source : Harvest, path to an index file, or a model (ESN, LSM, HiddenLayer, ...)
+        What ``harvest`` returned, or its index (``directory/index.h5``); or a model
+        run from its initial state (``reset()``) over `inputs` on the workers.
+    inputs : array (B, T, n_in) or (B, T), or a list of equal-length sequences
+        With a model: the sequences. NaN/Inf raise ValueError naming the sequence and step.
+    targets : array (B, T, k) or (B, T)
+        With a model: the targets, aligned with `inputs` step by step.
     client : distributed.Client, str or None
         Where to run (see ``connect``); None starts a local cluster for this call.
     alpha : float or sequence of floats
@@ -66,6 +82,8 @@ def fit_ridge(
         (``Ridge.refitted``).
     retries : int
         Times a failed statistics task is run again.
+    sequences_per_task : int, optional
+        With a model: sequences per task (default: split evenly over the worker threads).
 
     Returns
     -------
@@ -80,11 +98,31 @@ def fit_ridge(
     stop = None if stop is None else check.positive_int(stop, "stop")
     if len(alphas) > 1 and validation is None:
         raise ValueError("several alphas need validation= (a fraction of the steps or held-out sequence indices)")
-    shards = _shards_of(source)
+    from_model = not isinstance(source, (str, Path)) and not _is_harvest(source)
+    if from_model:
+        if inputs is None:
+            raise ValueError(f"fit_ridge({type(source).__name__}, inputs, targets): inputs are missing")
+    elif inputs is not None or targets is not None:
+        raise ValueError("inputs and targets go with a model; a harvest's shards already store them")
+    shards = [] if from_model else _shards_of(source)
     owned = not _is_client(client)  # a cluster started here, or a connection made here, is closed here
     client = connect(client) if owned else client
+    shared_model = None
     try:
         futures = []
+        if from_model:
+            futures, shared_model = submit_sequence_tasks(
+                client,
+                source,
+                inputs,
+                targets,
+                washout=washout,
+                stop=stop,
+                validation=validation,
+                include_input=include_input,
+                sequences_per_task=sequences_per_task,
+                retries=retries,
+            )
         for shard in shards:
             held_out, fraction = _validation_of(validation, shard.identity)
             futures.append(
@@ -104,6 +142,8 @@ def fit_ridge(
             )
         train, held_out = tree_reduce(client, futures, _merge_pairs).result()
     finally:
+        if shared_model is not None and not owned:
+            client.cancel([shared_model])
         if owned:
             client.close()
     if train is None:
@@ -238,6 +278,12 @@ def _shards_of(source) -> list:
         _, files, _ = check_index(source)
         return [Shard(read_identity(path), Path(path)) for path in files]
     raise TypeError(f"source must be a Harvest or the path of an index file, got {type(source).__name__}")
+
+
+def _is_harvest(value) -> bool:
+    from .harvest import Harvest
+
+    return isinstance(value, Harvest)
 
 
 def _is_client(value) -> bool:
