@@ -21,14 +21,14 @@ from numba import njit, prange
 # parallelism is over trials: one trial's step (4000 neurons: a few microseconds) is
 # shorter than starting a parallel region.
 @njit(inline="always")
-def _lif_update(i, params, v, i_exc, i_inh, trace, drive, current_input, above):
-    """1. of the step for neuron i (exact integration), the decays, and 2. marked.
+def _lif_update(i, params, v, i_exc, i_inh, drive, current_input):
+    """1. of the step for neuron i (exact integration), and the synaptic decays.
 
     Every neuron integrates here, refractory ones too, and ``_hold_refractory`` then puts
     back the held potentials of the few that are refractory: a select on the refractory
-    state inside this loop took about half the loop's time again. The threshold test is
-    stored as one byte per neuron (a vector store; a count or a max across the loop does
-    not vectorise), so the threshold pass reads 8 neurons per word.
+    state inside this loop took about half the loop's time again. The traces are not
+    touched here (``_replay_traces``): three arrays of n stream through the cache per step
+    instead of four.
     """
     (
         v_rest,
@@ -49,14 +49,12 @@ def _lif_update(i, params, v, i_exc, i_inh, trace, drive, current_input, above):
     v[i] = integrated
     i_exc[i] *= decay_exc
     i_inh[i] *= decay_inh
-    trace[i] *= decay_trace
 
 
 @njit(inline="always")
-def _hold_refractory(t, v, held, held_v, held_until, entry_of, n_held, above, v_thresh):
-    """Put back the potential of each neuron still refractory at step t (t < its free step)
-    and its threshold mark; drop the entries of those that integrate from t on. Returns the
-    entries left."""
+def _hold_refractory(t, v, held, held_v, held_until, entry_of, n_held):
+    """Put back the potential of each neuron still refractory at step t (t < its free step);
+    drop the entries of those that integrate from t on. Returns the entries left."""
     k = 0
     while k < n_held:
         if t < held_until[k]:
@@ -69,6 +67,29 @@ def _hold_refractory(t, v, held, held_v, held_until, entry_of, n_held, above, v_
             held_until[k] = held_until[n_held]
             entry_of[held[k]] = k
     return n_held
+
+
+@njit(inline="always")
+def _replay_traces(decay_trace, trace, records, first, last, begin, end, steps, out, write, sample_every):
+    """5. of steps begin..end-1, from their spike records: ``trace <- trace P_trace + spiked``
+    (the same operations in the same order as in the time loop), the sampled rows into `out`.
+
+    Alone, the n traces stay in the first-level cache; in the neuron update they were a
+    fourth array streamed per step (a tenth of the whole run's time for CUBA).
+    """
+    n = trace.shape[0]
+    one = trace.dtype.type(1)
+    k = first
+    for t in range(begin, end):
+        for i in range(n):
+            trace[i] *= decay_trace
+        while k < last and records[k, 0] == t:
+            trace[records[k, 1]] += one
+            k += 1
+        if write and ((t + 1) % sample_every == 0 or t + 1 == steps):  # the last step of a sample block
+            row = t // sample_every
+            for i in range(n):
+                out[row, i] = trace[i]
 
 
 @njit(cache=True)
@@ -108,6 +129,7 @@ def _lif_trial(
     fewer), the update and the decays; spikes then visit only their targets.
     """
     v_reset, v_thresh, refractory_steps = params[1], params[2], params[10]
+    first_record = count
     n = v.shape[0]
     slots = ring_exc.shape[0]
     zero = v.dtype.type(0)
@@ -143,7 +165,7 @@ def _lif_trial(
     sweep_ring = slots > 1 or (has_input and input_spikes)
     t = begin
     while t < steps:
-        if record_spikes and records.shape[0] - count < n:
+        if records.shape[0] - count < n:
             break
         t32 = np.int32(t)
         slot = (step0 + t) % slots
@@ -156,7 +178,7 @@ def _lif_trial(
                 if x != zero:
                     for k in range(in_indptr[c], in_indptr[c + 1]):
                         drive[in_indices[k]] += in_data[k] * x
-        # (3. of the previous step) delivery; 1. update; 5. trace decay -- branch-free, so it vectorises.
+        # (3. of the previous step) delivery; 1. update -- branch-free, so it vectorises.
         # At a call's first step the previous slot was delivered already and holds zeros.
         if sweep_ring:
             for i in range(n):
@@ -164,15 +186,16 @@ def _lif_trial(
                 i_inh[i] += ring_inh[previous, i]
                 ring_exc[previous, i] = zero
                 ring_inh[previous, i] = zero
-                _lif_update(i, params, v, i_exc, i_inh, trace, drive, current_input, above)
+                _lif_update(i, params, v, i_exc, i_inh, drive, current_input)
         elif current_input:  # one loop per case: a branch inside kept the loop from vectorising
             for i in range(n):
-                _lif_update(i, params, v, i_exc, i_inh, trace, drive, True, above)
+                _lif_update(i, params, v, i_exc, i_inh, drive, True)
         else:
             for i in range(n):
-                _lif_update(i, params, v, i_exc, i_inh, trace, drive, False, above)
-        n_held = _hold_refractory(t32, v, held, held_v, held_until, entry_of, n_held, above, v_thresh)
-        # 2. threshold: spikes are rare, so only the words of the marks that hold one are read
+                _lif_update(i, params, v, i_exc, i_inh, drive, False)
+        n_held = _hold_refractory(t32, v, held, held_v, held_until, entry_of, n_held)
+        # 2. threshold: one byte per neuron (a vector pass; a count or a max across the loop
+        # does not vectorise), then only the groups of 64 neurons that hold a mark are read
         for i in range(n):
             above[i] = v[i] > v_thresh
         n_spiked = 0
@@ -204,7 +227,7 @@ def _lif_trial(
                 current = i_exc if j < n_exc else i_inh
                 for k in range(push_indptr[j], push_indptr[j + 1]):
                     current[push_indices[k]] += push_data[k]
-        # 4. reset; 5. traces and records
+        # 4. reset; the records (5., the traces, is replayed from them below)
         for s in range(n_spiked):
             j = spiked[s]
             v[j] = v_reset
@@ -215,21 +238,27 @@ def _lif_trial(
             free_at[j] = t32 + free_after_spike
             held_v[entry_of[j]] = v_reset
             held_until[entry_of[j]] = free_at[j]
-            trace[j] += one
-        if record_spikes:
+        for s in range(n_spiked):
+            records[count, 0] = t
+            records[count, 1] = spiked[s]
+            count += 1
+        if record_states and window > 0:
             for s in range(n_spiked):
-                records[count, 0] = t
-                records[count, 1] = spiked[s]
-                count += 1
-        if record_states:
-            if window > 0:
-                for s in range(n_spiked):
-                    out[t // window, spiked[s]] += one
-            elif (t + 1) % sample_every == 0 or t + 1 == steps:  # the last step of a sample block
-                row = t // sample_every
-                for i in range(n):
-                    out[row, i] = trace[i]
+                out[t // window, spiked[s]] += one
         t += 1
+    _replay_traces(
+        params[9],
+        trace,
+        records,
+        first_record,
+        count,
+        begin,
+        t,
+        steps,
+        out,
+        record_states and window == 0,
+        sample_every,
+    )
     for i in range(n):
         hold[i] = max(free_at[i] - np.int32(t), 0)
     if sweep_ring and t > begin:  # deliver the last step's slot: the state leaves complete
@@ -425,7 +454,8 @@ def lsm_run(
     if out is None:
         out = np.empty((batch, 0, n), dtype=state.v.dtype)
     # Spike records grow by doubling; a trial that fills its records stops, the others go on.
-    capacity = n + max(1024, steps * n // 50) if record_spikes else 0
+    # They are kept without record_spikes too: the traces are replayed from them.
+    capacity = n + max(1024, steps * n // 50)
     records = np.empty((batch, capacity, 2), dtype=np.int64)
     counts = np.zeros(batch, dtype=np.int64)
     positions = np.zeros(batch, dtype=np.int64)
