@@ -1,7 +1,11 @@
 """LSM benchmarks: the CUBA network (time per biological second, firing statistics)
 and a 100,000-neuron spiking network."""
 
+import numpy as np
+import scipy.sparse as sp
+
 import reservoir as rs
+from reservoir.kernels.lif import LifState
 from reservoir.lsm import cuba
 
 from .common import BACKENDS, PROFILE, SEED, require_backend
@@ -51,6 +55,39 @@ class Cuba:
 
     track_cuba_rate_hz.unit = "Hz"
     track_cuba_isi_cv.unit = "CV"
+
+
+class CubaTrials:
+    """Independent CUBA trials in one kernel call (trial b from the initial potentials of
+    seed SEED + b), PROFILE.cuba_steps steps, spikes only: the trials run in parallel over
+    the cores, each trial's time loop serial. Compare ``time_trials`` / trials with
+    ``Cuba.time_cuba``: per trial, two trials on two idle cores take half the time of one.
+    """
+
+    params = ([b for b in BACKENDS if b != "numpy"], [1, 2, 4])
+    param_names = ("backend", "trials")
+    timeout = PROFILE.timeout
+
+    def setup(self, backend, trials):
+        require_backend(backend)
+        net = cuba(seed=SEED, backend=backend)
+        self.kernels, _ = net._kernels()
+        self.prepared = self.kernels.prepare_lsm(
+            net.W_push, net.delays, net.n_exc, sp.csr_array((net.n_neurons, 0), dtype=net.dtype)
+        )
+        self.params_tuple = net.params().as_tuple(net.dtype)
+        self.v0 = np.stack([cuba(seed=SEED + b, backend="numpy")._v0 for b in range(trials)])
+        self.net = net
+        self.inputs = np.zeros((trials, PROFILE.cuba_steps, 0), dtype=net.dtype)
+        self._call(self.inputs[:, :5])  # compile (or load the cache)
+
+    def _call(self, inputs):
+        state = LifState.initial(self.net._v0, self.v0.shape[0], self.net.ring_slots)
+        state.v[...] = self.v0
+        return self.kernels.lsm_run(self.prepared, self.params_tuple, inputs, False, state, None, 0, True)
+
+    def time_trials(self, backend, trials):
+        self._call(self.inputs)
 
 
 class LargeNetwork:

@@ -21,8 +21,17 @@ timings are for spikes only (what Brian2's SpikeMonitor records), for the defaul
 call (spikes and the trace states a readout trains on, sampled every ``sample_every``
 steps) and with the traces of every step (``sample_every=1``). Ours run as a user's
 loop runs them: each result is kept until the next call of its kind replaces it.
-Ratios are medians over ``--repeats`` runs per seed; seed by seed, ours and Brian2's
-run one after the other, so both see the machine's load of the moment.
+Ratios are medians over ``--repeats`` runs per seed (the range over all runs beside
+them); seed by seed, ours and Brian2's run one after the other, so both see the
+machine's load of the moment, and the load average is printed at the start and the end.
+
+Also measured, seed by seed: batched trials (``--batch`` independent trials of the
+network, each from its own initial potentials, in one kernel call: the trials run in
+parallel over the cores, each trial's time loop serial), and the physical count: the
+neuron updates and synaptic events of a biological second, with the time of each on
+this machine (the same kernel on the same network with the potentials held below
+threshold gives the cost of the neuron updates alone; the rest of a full run, divided
+by its synaptic events, the cost of a spike's delivery and bookkeeping per event).
 
 Usage::
 
@@ -187,6 +196,84 @@ def run_ours(duration: float, seed: int, repeats: int, backend: str) -> dict:
     }
 
 
+def _cuba_kernel(seed: int, backend: str):
+    """The network, its kernels, prepared weights and step constants (kernel-level runs)."""
+    import scipy.sparse as sp
+
+    from reservoir.lsm import cuba
+
+    net = cuba(seed=seed, backend=backend)
+    kernels, _ = net._kernels()
+    prepared = kernels.prepare_lsm(net.W_push, net.delays, net.n_exc, sp.csr_array((net.n_neurons, 0), dtype=net.dtype))
+    return net, kernels, prepared
+
+
+def run_ours_batched(duration: float, seed: int, repeats: int, backend: str, batch: int) -> dict:
+    """`batch` trials in one kernel call, trial b from the potentials of seed `seed + b`."""
+    from reservoir.kernels.lif import LifState
+    from reservoir.lsm import cuba
+
+    net, kernels, prepared = _cuba_kernel(seed, backend)
+    params = net.params().as_tuple(net.dtype)
+    steps = int(round(duration / 1e-4))
+    v0 = np.stack([cuba(seed=seed + b, backend="numpy")._v0 for b in range(batch)])
+    inputs = np.zeros((batch, steps, 0), dtype=net.dtype)
+
+    def call(n_steps):
+        state = LifState.initial(net._v0, batch, net.ring_slots)
+        state.v[...] = v0
+        return kernels.lsm_run(prepared, params, inputs[:, :n_steps], False, state, None, 0, True)
+
+    call(10)  # compile (or load the cache)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        spikes = call(steps)
+        times.append(time.perf_counter() - start)
+    return {"run_s": times, "spikes": [len(trial) for trial in spikes]}
+
+
+def physical_count(duration: float, seed: int, repeats: int, backend: str) -> dict:
+    """Neuron updates and synaptic events of a run, and the time of each (see the module notes)."""
+    from reservoir.kernels.lif import LifParams, LifState
+
+    net, kernels, prepared = _cuba_kernel(seed, backend)
+    steps = int(round(duration / 1e-4))
+    inputs = np.zeros((1, steps, 0), dtype=net.dtype)
+    full = net.params()
+    fields = {**full.__dict__, "v_rest": full.v_reset}  # resting at the reset potential: never a spike
+    silent = LifParams(**fields)
+    timed = {}
+    for name, params in (("full", full), ("silent", silent)):
+        constants = params.as_tuple(net.dtype)
+        kernels.lsm_run(prepared, constants, inputs[:, :10], False, LifState.initial(net._v0, 1, 1), None, 0, True)
+        times = []
+        for _ in range(repeats):
+            state = LifState.initial(net._v0, 1, net.ring_slots)
+            start = time.thread_time()  # this thread's CPU time: the time on the core, not the waits for it
+            spikes = kernels.lsm_run(prepared, constants, inputs, False, state, None, 0, True)[0]
+            times.append(time.thread_time() - start)
+        timed[name] = (statistics.median(times), spikes)
+    (full_s, spikes), (silent_s, silent_spikes) = timed["full"], timed["silent"]
+    assert len(silent_spikes) == 0
+    indptr = net.W_push.indptr
+    events = int(np.sum(indptr[spikes[:, 1] + 1] - indptr[spikes[:, 1]]))
+    updates = net.n_neurons * steps
+    return {
+        "updates": updates,
+        "events": events,
+        "spikes": len(spikes),
+        "full_s": full_s,
+        "silent_s": silent_s,
+        "ns_per_update": 1e9 * silent_s / updates,
+        "ns_per_event": 1e9 * (full_s - silent_s) / events,
+    }
+
+
+def _median_range(values) -> str:
+    return f"{statistics.median(values):.4f} ({min(values):.4f}-{max(values):.4f})"
+
+
 def statistics_of(record: dict, duration: float) -> tuple[float, float]:
     from reservoir.metrics import firing_rate, isi_cv
 
@@ -211,9 +298,13 @@ def main(argv=None) -> int:
         "cpp_standalone[:THREADS] (C++ standalone; serial code, or THREADS OpenMP threads)",
     )
     parser.add_argument("--backend", default="numba")
+    parser.add_argument("--batch", type=int, default=2, help="trials per call of the batched timing (0: none)")
     parser.add_argument("--out", help="also write the report (markdown) here")
     args = parser.parse_args(argv)
 
+    load_start = os.getloadavg()
+    started = datetime.datetime.now(datetime.UTC)
+    print(f"load average at the start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}", flush=True)
     lines = [
         f"# CUBA (Brette et al. 2007): reservoir-engine vs Brian2, {datetime.date.today()}",
         "",
@@ -228,9 +319,12 @@ def main(argv=None) -> int:
     # Seed by seed, ours then each Brian2 target: the two share the machine's load of the moment.
     seeds = range(1, args.seeds + 1)
     targets = args.targets.split(",")
-    ours, theirs, failed = {}, {target: {} for target in targets}, {}
+    ours, theirs, failed, batched, counts = {}, {target: {} for target in targets}, {}, {}, {}
     for seed in seeds:
         ours[seed] = run_ours(args.duration, seed, args.repeats, args.backend)
+        counts[seed] = physical_count(args.duration, seed, args.repeats, args.backend)
+        if args.batch > 1:
+            batched[seed] = run_ours_batched(args.duration, seed, args.repeats, args.backend, args.batch)
         for target in targets:
             if target in failed:
                 continue
@@ -251,13 +345,14 @@ def main(argv=None) -> int:
             continue
         runs = theirs[target]
         rates, cvs = zip(*(statistics_of(runs[seed], args.duration) for seed in seeds))
-        wall = statistics.median(t for seed in seeds for t in runs[seed]["run_s"]) / args.duration
+        brian_times = [t / args.duration for seed in seeds for t in runs[seed]["run_s"]]
+        wall = statistics.median(brian_times)
         build = statistics.median(runs[seed]["build_s"] for seed in seeds)
         brian_synapses = statistics.mean(runs[seed]["synapses"] for seed in seeds)
         rows.append(
             f"| Brian2 2.9 {target} (build {build:.1f} s, not timed) "
             f"| {np.mean(rates):.2f} ± {np.std(rates):.2f} "
-            f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {wall:.3f} "
+            f"| {np.mean(cvs):.3f} ± {np.std(cvs):.3f} | {brian_synapses:,.0f} | {_median_range(brian_times)} "
             f"| {wall / our_time:.1f}x (spikes), {wall / our_times['run_default_s']:.1f}x (default), "
             f"{wall / our_times['run_every_step_s']:.1f}x (every step) |"
         )
@@ -265,10 +360,17 @@ def main(argv=None) -> int:
             f"| rate / CV: ours vs Brian2 {target} | {np.mean(our_rates) / np.mean(rates) - 1:+.1%} "
             f"| {np.mean(our_cvs) / np.mean(cvs) - 1:+.1%} | | | |"
         )
+    spikes_only = [t / args.duration for seed in seeds for t in ours[seed]["run_s"]]
     lines.append(
         f"| reservoir-engine {args.backend}, spikes only | {np.mean(our_rates):.2f} ± {np.std(our_rates):.2f} "
-        f"| {np.mean(our_cvs):.3f} ± {np.std(our_cvs):.3f} | {synapses:,.0f} | {our_time:.4f} | |"
+        f"| {np.mean(our_cvs):.3f} ± {np.std(our_cvs):.3f} | {synapses:,.0f} | {_median_range(spikes_only)} | |"
     )
+    if batched:
+        per_trial = [t / args.duration / args.batch for seed in seeds for t in batched[seed]["run_s"]]
+        lines.append(
+            f"| reservoir-engine {args.backend}, {args.batch} trials in one call (spikes only), per trial "
+            f"| | | | {_median_range(per_trial)} | {our_time / statistics.median(per_trial):.2f}x one trial |"
+        )
     default_shape = ours[seeds[0]]["default_states"]
     lines.append(
         f"| reservoir-engine {args.backend}, default call: spikes and traces {default_shape} | | | | "
@@ -283,6 +385,30 @@ def main(argv=None) -> int:
         "",
         "Real time: reservoir-engine runs CUBA "
         f"{1 / our_time:.0f}x faster than biological time (spikes only) on this machine.",
+    ]
+    updates = statistics.mean(counts[seed]["updates"] for seed in seeds) / args.duration
+    events = statistics.mean(counts[seed]["events"] for seed in seeds) / args.duration
+    ns_update = [counts[seed]["ns_per_update"] for seed in seeds]
+    ns_event = [counts[seed]["ns_per_event"] for seed in seeds]
+    silent = statistics.median(counts[seed]["silent_s"] for seed in seeds) / args.duration
+    full = statistics.median(counts[seed]["full_s"] for seed in seeds) / args.duration
+    load_end = os.getloadavg()
+    finished = datetime.datetime.now(datetime.UTC)
+    lines += [
+        "",
+        f"Physical count per biological second: {updates:.2e} neuron updates (4,000 neurons x "
+        f"{updates / 4000:,.0f} steps) and {events:.2e} synaptic events ({events / 80 / 4000:.1f} Hz x "
+        "4,000 neurons x 80 targets, counted from the spikes). Measured with our kernel, seed by seed "
+        "(CPU time of the thread, medians): "
+        f"a run with the potentials held below threshold (the neuron updates, the threshold pass and "
+        f"the traces, no spike) takes {silent:.4f} s, {statistics.median(ns_update):.3f} ns per neuron "
+        f"update ({min(ns_update):.3f}-{max(ns_update):.3f}); the full run {full:.4f} s, the difference "
+        f"{statistics.median(ns_event):.2f} ns per synaptic event ({min(ns_event):.2f}-{max(ns_event):.2f}; "
+        "delivery, refractory hold and records together).",
+        "",
+        f"Load average (1, 5, 15 min) at the start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
+        f"at the end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} "
+        f"({started:%H:%M}-{finished:%H:%M} UTC). Times are medians with the range over all runs in brackets.",
     ]
     report = "\n".join(lines)
     print(report)
