@@ -9,11 +9,12 @@ class Settings:
     #: buffers and sets how often the progress bar moves.
     time_chunk: int = 2048
     #: Below this many multiply-adds per step (nnz * batch) the serial kernel runs:
-    #: starting a parallel region costs microseconds, more than a small step.
-    parallel_min_work: int = 200_000
-    #: The same for float64 steps (twice the bytes per multiply-add: a step of
-    #: fewer multiply-adds is long enough to pay for the parallel region).
-    parallel_min_work_float64: int = 200_000
+    #: starting a parallel region costs microseconds, more than a small step. Measured
+    #: on 2 cores (one sequence, idle machine): two threads lose at 25,000 (0.73-0.76x),
+    #: break even at 49,000-50,000 and win from 100,000 (1.07-1.32x over three runs).
+    parallel_min_work: int = 75_000
+    #: The same for float64 steps (the crossover measured at the same size).
+    parallel_min_work_float64: int = 75_000
     #: Kernels with a parallel region per step run serially while an empty parallel
     #: region takes longer than this (the other cores are busy with other processes;
     #: see kernels/cpu/threads.py), re-checked at most every ``parallel_probe_every`` s.
