@@ -16,10 +16,10 @@ Side by side in one run, ``--repeats`` times, on the same machine:
 2. **A hyper-parameter search** of ``--trials`` random trials (spectral radius, leak,
    input scaling, ridge) of a one-step forecaster on a chaotic series: ours,
    ``reservoir.forecasting.tune(objective, space, client=...)`` on 2 Dask workers
-   (Optuna's random sampler); ReservoirPy's ``reservoirpy.hyper.research`` needs
-   hyperopt, which is not installed here (the script says so when it is missing), so
-   its side is what a ReservoirPy user runs instead: the same trials, each a
-   ``Reservoir >> Ridge`` fit and forecast, in a ``joblib.Parallel(n_jobs=2)`` loop.
+   (Optuna's random sampler); ReservoirPy's ``reservoirpy.hyper.parallel_research``
+   (its random search over joblib's process pool, ``n_jobs=2``, its JSON configuration
+   and report files), each trial a ``Reservoir >> Ridge`` fit and forecast; and the
+   same trials in a plain ``joblib.Parallel(n_jobs=2)`` loop, without its files.
 
 Prints markdown tables: seconds and the ratio (ReservoirPy / ours) as median (min..max)
 over the repeats, and the load average at the start and the end.
@@ -27,21 +27,20 @@ over the repeats, and the load average at the start and the end.
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+import numpy as np
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import reservoir as rs  # noqa: E402
+# reservoir (and with it Numba) is imported inside the functions: Dask's worker processes
+# import this file again when they start, before their one-thread environment applies.
 
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TRIAL_UNITS, TRIAL_STEPS, WASHOUT = 300, 3000, 100
@@ -78,6 +77,8 @@ def _run_half(model, inputs):
 
 def batch_runs(units, u, repeats: int, client) -> dict:
     from reservoirpy.nodes import Reservoir
+
+    import reservoir as rs
 
     model = rs.ESN(units, seed=0, dtype="float64", spectral_radius=0.9, leak_rate=0.5)
     model.run(u[:1, :2])  # draws the input weights; compiles
@@ -155,6 +156,8 @@ class OurObjective:
 
         u, y = self.series[:-1, None], self.series[1:, None]
         split = int(0.8 * len(u))
+        import reservoir as rs
+
         esn = rs.ESN(
             TRIAL_UNITS,
             seed=seed,
@@ -187,6 +190,37 @@ def reservoirpy_trial(series, params, seed) -> float:
     return nrmse(model.run(u[split:]), y[split:])
 
 
+def reservoirpy_objective(dataset, config, *, spectral_radius, leak_rate, input_scaling, alpha):
+    """The trial in the form reservoirpy.hyper.parallel_research calls (keyword-only parameters)."""
+    params = dict(spectral_radius=spectral_radius, leak_rate=leak_rate, input_scaling=input_scaling, alpha=alpha)
+    return {"loss": reservoirpy_trial(dataset, params, 0)}
+
+
+def parallel_research_run(series, trials: int, seed: int, directory: str) -> float:
+    """ReservoirPy's own parallel random search; returns its best loss."""
+    import json
+
+    from reservoirpy.hyper import parallel_research
+
+    config = {
+        "exp": f"search-{seed}",
+        "hp_max_evals": trials,
+        "hp_method": "random",
+        "seed": seed,
+        "hp_space": {
+            "spectral_radius": ["uniform", 0.5, 1.3],
+            "leak_rate": ["uniform", 0.1, 1.0],
+            "input_scaling": ["loguniform", 0.1, 2.0],
+            "alpha": ["loguniform", 1e-8, 1e-2],
+        },
+    }
+    path = os.path.join(directory, f"search-{seed}.config.json")
+    with open(path, "w") as handle:
+        json.dump(config, handle)
+    _, best_loss = parallel_research(reservoirpy_objective, series, path, report_path=directory, n_jobs=2)
+    return float(best_loss)
+
+
 def _quiet_optuna():
     import optuna
 
@@ -201,34 +235,29 @@ def search_runs(trials: int, repeats: int, client) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     series = chaotic_series(TRIAL_STEPS + 1)
-    try:
-        import hyperopt  # noqa: F401
-
-        hyperopt_note = "hyperopt is installed; reservoirpy.hyper.research is not timed here (same trials in joblib)"
-    except ImportError:
-        hyperopt_note = (
-            "hyperopt is not installed, so reservoirpy.hyper.research / parallel_research cannot run; "
-            "ReservoirPy's side is the same trials in joblib.Parallel(n_jobs=2)"
-        )
     objective = OurObjective(series)
     client.run(_quiet_optuna)
     tune(objective, SPACE, n_trials=2, client=client, sampler=optuna.samplers.RandomSampler(seed=0))  # warm
     Parallel(n_jobs=2)(delayed(reservoirpy_trial)(series, p, 0) for p in draw_trials(2, 0))  # warm the pool
-    times = {"ours": [], "ReservoirPy": []}
-    best = {"ours": [], "ReservoirPy": []}
-    for repeat in range(repeats):
-        started = time.perf_counter()
-        study = tune(
-            objective, SPACE, n_trials=trials, client=client, sampler=optuna.samplers.RandomSampler(seed=repeat)
-        )
-        times["ours"].append(time.perf_counter() - started)
-        best["ours"].append(study.best_value)
-        drawn = draw_trials(trials, repeat)
-        started = time.perf_counter()
-        scores = Parallel(n_jobs=2)(delayed(reservoirpy_trial)(series, p, 0) for p in drawn)
-        times["ReservoirPy"].append(time.perf_counter() - started)
-        best["ReservoirPy"].append(min(scores))
-    return {"times": times, "best": best, "note": hyperopt_note, "trials_done": len(study.trials)}
+    times = {"ours": [], "parallel_research": [], "joblib": []}
+    best = {"ours": [], "parallel_research": [], "joblib": []}
+    with tempfile.TemporaryDirectory(prefix="rpy_search_") as directory:
+        for repeat in range(repeats):
+            started = time.perf_counter()
+            study = tune(
+                objective, SPACE, n_trials=trials, client=client, sampler=optuna.samplers.RandomSampler(seed=repeat)
+            )
+            times["ours"].append(time.perf_counter() - started)
+            best["ours"].append(study.best_value)
+            started = time.perf_counter()
+            best["parallel_research"].append(parallel_research_run(series, trials, repeat, directory))
+            times["parallel_research"].append(time.perf_counter() - started)
+            drawn = draw_trials(trials, repeat)
+            started = time.perf_counter()
+            scores = Parallel(n_jobs=2)(delayed(reservoirpy_trial)(series, p, 0) for p in drawn)
+            times["joblib"].append(time.perf_counter() - started)
+            best["joblib"].append(min(scores))
+    return {"times": times, "best": best, "trials_done": len(study.trials)}
 
 
 def main(argv=None) -> int:
@@ -244,6 +273,8 @@ def main(argv=None) -> int:
     if args.quick:
         args.units, args.sequences, args.steps, args.trials, args.repeats = 100, 8, 200, 4, 1
         TRIAL_UNITS, TRIAL_STEPS = 50, 400
+    import reservoir as rs
+
     warnings.filterwarnings("ignore", category=rs.ReservoirWarning)
     print(
         f"# dask_vs_reservoirpy: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
@@ -272,16 +303,16 @@ def main(argv=None) -> int:
     print(
         f"## hyper-parameter search: {args.trials} random trials, {TRIAL_UNITS} units, {TRIAL_STEPS} steps, 2 workers\n"
     )
-    print(f"note: {search['note']}\n")
     print("| | seconds | best NRMSE | ReservoirPy / ours (time) |")
     print("|---|---|---|---|")
     times, best = search["times"], search["best"]
-    ratio = [p / o for p, o in zip(times["ReservoirPy"], times["ours"])]
     print(f"| ours: tune(client=...), Optuna random | {spread(times['ours'])} | {spread(best['ours'])} | 1 |")
-    print(
-        f"| ReservoirPy: joblib.Parallel(n_jobs=2) | {spread(times['ReservoirPy'])} | {spread(best['ReservoirPy'])} "
-        f"| {spread(ratio)} |"
-    )
+    for key, label in (
+        ("parallel_research", "ReservoirPy: reservoirpy.hyper.parallel_research(n_jobs=2), random"),
+        ("joblib", "ReservoirPy: the same trials in joblib.Parallel(n_jobs=2)"),
+    ):
+        ratio = [p / o for p, o in zip(times[key], times["ours"])]
+        print(f"| {label} | {spread(times[key])} | {spread(best[key])} | {spread(ratio)} |")
     print(f"\nload average at end (1, 5, 15 min): {load()}")
     return 0
 
