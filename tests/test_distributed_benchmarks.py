@@ -45,3 +45,4 @@ def test_dask_vs_reservoirpy_quick():
     difference = float(out.split("same matrices): ")[1].split()[0])
     assert difference < 1e-9  # the same matrices give the same states on both sides
     assert "| ours: tune(client=...)" in out and "joblib.Parallel" in out
+    assert "parallel_research(n_jobs=2)" in out  # ReservoirPy's own search, timed beside ours
