@@ -19,12 +19,13 @@ timed calls after an untimed warm-up call that compiles the kernels):
 6. the Numba CPU path at n = 100,000 for context;
 7. CUBA LSM (4,000 LIF neurons, Brette et al. 2007), 1 s of biological time (10,000
    steps of 0.1 ms), spikes only, float32, for both spike propagations of the GPU LIF
-   kernels (``settings.gpu_lif_propagation``: "pull", "push"): wall time per biological
-   second and the factor faster than real time (target >= 50x), with the Numba CPU
-   path for context. Each variant is checked first: the firing rate within four times
-   the rms spread of CPU realisations of the same network (``cuba_spread.py``; a run
-   that decorrelates from the CPU's is another realisation) and, pull, the first 2,000
-   steps spike for spike;
+   kernels (``settings.gpu_lif_propagation``: "push", "pull") and both placements of a
+   trial (one block, and split over blocks as the settings plan it: 8 of 512 neurons
+   by default): wall time per biological second and the factor faster than real time
+   (target >= 50x), with the Numba CPU path for context. Each variant is checked first:
+   the firing rate within four times the rms spread of CPU realisations of the same
+   network (``cuba_spread.py``; a run that decorrelates from the CPU's is another
+   realisation) and, pull, the first 2,000 steps spike for spike;
 8. ReservoirPy's JAX backend (``reservoirpy.jax``; needs JAX with CUDA, e.g.
    ``pip install "jax[cuda12]"``) at n = 10,000 and 100,000, one sequence, the same
    matrices (its states checked against ours first): its time per step over ours.
@@ -55,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import reservoir as rs  # noqa: E402
 from reservoir import backends  # noqa: E402
 from reservoir.config import settings  # noqa: E402
+from reservoir.kernels import _gpu_layout as layout  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -473,43 +475,65 @@ def cuba_lsm(usable, quick, repeats):
     import cupy as cp
 
     sync = cp.cuda.Device().synchronize
-    saved = settings.gpu_lif_propagation
+    fields = ("gpu_lif_propagation", "gpu_lif_single_block_max_neurons")
+    saved = {field: getattr(settings, field) for field in fields}
+    # A trial in one block (__syncthreads per phase) or split over blocks (the grid barrier).
+    placements = {"one block": 10**9, "split": saved["gpu_lif_single_block_max_neurons"]}
     try:
         for name in usable:
-            for propagation in ("pull", "push"):
-                settings.gpu_lif_propagation = propagation
-                net = cuba(seed=SEED, backend=name, dtype="float32")
-                result = net.run(n_steps=steps, record_states=False)  # warm-up (compilation) and the check
-                rate, expected = result.firing_rate(), cpu_result.firing_rate()
-                problem = None
-                if abs(rate / expected - 1) > tolerance:
-                    problem = (
-                        f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU, beyond {tolerance:.1%} "
-                        "(4x the rms spread of CPU realisations)"
-                    )
-                elif propagation == "pull":
-                    early, cpu_early = result.spike_times < 2_000, cpu_result.spike_times < 2_000
-                    if not (
-                        np.array_equal(result.spike_times[early], cpu_result.spike_times[cpu_early])
-                        and np.array_equal(result.spike_neurons[early], cpu_result.spike_neurons[cpu_early])
-                    ):
-                        problem = "pull: spikes differ from the CPU run in the first 2,000 steps"
-                label = f"CUBA LSM {propagation}"
-                if problem:
-                    row(label, name, "4,000 neurons", "not measured", note=problem)
-                    continue
-                seconds = median_time(lambda: (net.reset(), net.run(n_steps=steps, record_states=False)), repeats, sync)
-                row(
-                    label,
-                    name,
-                    f"4,000 neurons, {biological:g} s f32",
-                    f"{seconds / biological * 1e3:.2f} ms/bio-s",
-                    "",
-                    ">= 50x real time",
-                    f"{biological / seconds:.1f}x real time; {cpu_seconds / seconds:.1f}x the CPU; {rate:.2f} Hz",
-                )
+            for propagation in ("push", "pull"):
+                for placement, single_block_max in placements.items():
+                    settings.gpu_lif_propagation = propagation
+                    settings.gpu_lif_single_block_max_neurons = single_block_max
+                    cuba_row(name, propagation, placement, steps, repeats, sync, tolerance, cpu_result, cpu_seconds)
     finally:
-        settings.gpu_lif_propagation = saved
+        for field, value in saved.items():
+            setattr(settings, field, value)
+
+
+def cuba_row(name, propagation, placement, steps, repeats, sync, tolerance, cpu_result, cpu_seconds):
+    """One CUBA row under the current settings: checked against the CPU run, then timed."""
+    from reservoir.lsm import cuba
+
+    net = cuba(seed=SEED, backend=name, dtype="float32")
+    biological = steps * net.dt
+    result = net.run(n_steps=steps, record_states=False)  # warm-up (compilation) and the check
+    rate, expected = result.firing_rate(), cpu_result.firing_rate()
+    problem = None
+    if abs(rate / expected - 1) > tolerance:
+        problem = (
+            f"firing rate {rate:.2f} Hz vs {expected:.2f} Hz on the CPU, beyond {tolerance:.1%} "
+            "(4x the rms spread of CPU realisations)"
+        )
+    elif propagation == "pull":
+        early, cpu_early = result.spike_times < 2_000, cpu_result.spike_times < 2_000
+        if not (
+            np.array_equal(result.spike_times[early], cpu_result.spike_times[cpu_early])
+            and np.array_equal(result.spike_neurons[early], cpu_result.spike_neurons[cpu_early])
+        ):
+            problem = "pull: spikes differ from the CPU run in the first 2,000 steps"
+    label = f"CUBA LSM {propagation}, {placement}"
+    blocks = layout.plan_lif_blocks(
+        net.n_neurons,
+        1,
+        10**9,
+        single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
+        neurons_per_block=settings.gpu_lif_neurons_per_block,
+    ).blocks  # as planned when they all fit (the kernels may take fewer on a small GPU)
+    size = f"4,000 neurons, {blocks} block{'s' if blocks > 1 else ''} per trial"
+    if problem:
+        row(label, name, size, "not measured", note=problem)
+        return
+    seconds = median_time(lambda: (net.reset(), net.run(n_steps=steps, record_states=False)), repeats, sync)
+    row(
+        label,
+        name,
+        f"{size}, {biological:g} s f32",
+        f"{seconds / biological * 1e3:.2f} ms/bio-s",
+        "",
+        ">= 50x real time",
+        f"{biological / seconds:.1f}x real time; {cpu_seconds / seconds:.1f}x the CPU; {rate:.2f} Hz",
+    )
 
 
 def _git_commit() -> str:

@@ -10,8 +10,9 @@ kernels, not data structures:
   (n, B) state and for the ELM;
 * :func:`lif_layout` -- the LIF network's push rows sorted by target (the pull
   variant binary-searches them) and its input matrix in pull layout;
-* :func:`plan_lif_blocks` -- blocks per trial of the LIF kernels, and the LIF host
-  helpers both paths share (:class:`GpuLifWeights`, :func:`spikes_in_step_order`);
+* :func:`lif_settings` / :func:`plan_lif_blocks` -- the LIF kernels' settings checked,
+  and how a trial is split over blocks; the LIF host helpers both paths share
+  (:class:`GpuLifWeights`, :func:`spikes_in_step_order`);
 * :func:`plan_grid` -- how many co-resident blocks a persistent kernel gets and
   whether each block's part of the matrix is staged in shared memory;
 * :func:`check_co_resident` / :func:`refused_launch` -- the error both paths give
@@ -317,17 +318,74 @@ def lif_layout(push, delays, n_exc: int, W_in) -> LifLayout:
     )
 
 
+@dataclass(frozen=True)
+class LifSettings:
+    """``settings.gpu_lif_*``, checked."""
+
+    push: bool  # gpu_lif_propagation == "push"
+    threads: int
+    single_block_max_neurons: int
+    neurons_per_block: int
+
+
+def _whole_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer, float)) and int(value) == value
+
+
+def lif_settings(settings) -> LifSettings:
+    """The LIF kernels' settings, or a ValueError naming the one they cannot use and why.
+
+    Checked before anything is launched or compiled: a bad value would otherwise
+    surface as a wrong grid (or none) on the GPU.
+    """
+    push = is_push_propagation(settings.gpu_lif_propagation)
+    threads = checked_threads_per_block(
+        settings.gpu_lif_threads_per_block, "settings.gpu_lif_threads_per_block", power_of_two=False
+    )
+    single = settings.gpu_lif_single_block_max_neurons
+    if not _whole_number(single) or single < 0:
+        raise ValueError(
+            f"settings.gpu_lif_single_block_max_neurons = {single!r}: a number of neurons, 0 or more "
+            "(0 splits every trial over blocks)"
+        )
+    per_block = settings.gpu_lif_neurons_per_block
+    if not _whole_number(per_block) or per_block < SELL_ROWS or per_block % SELL_ROWS:
+        raise ValueError(
+            f"settings.gpu_lif_neurons_per_block = {per_block!r}: a positive multiple of 32, so that every "
+            "block's neurons start at a warp boundary (aligned, coalesced loads of their state)"
+        )
+    return LifSettings(push, threads, int(single), int(per_block))
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class LifBlocks:
+    """How each trial's neurons are split: `blocks` ranges of `neurons_per_block` (the last shorter)."""
+
+    blocks: int
+    neurons_per_block: int
+
+
 def plan_lif_blocks(
     n: int, batch: int, max_blocks: int, *, single_block_max_neurons: int, neurons_per_block: int
-) -> int:
+) -> LifBlocks:
     """Blocks per trial: one (``__syncthreads`` between phases, an ordinary launch) up to
-    `single_block_max_neurons`, else about `neurons_per_block` each, as long as all blocks
-    of all trials are co-resident (`max_blocks`), which the cooperative launch of the grid
-    barrier needs; never fewer than one."""
+    `single_block_max_neurons`, else ranges of `neurons_per_block` (a multiple of 32) as
+    long as all blocks of all trials are co-resident (`max_blocks`), which the
+    cooperative launch of the grid barrier needs; beyond that, fewer and larger ranges
+    (still multiples of 32); never fewer than one."""
+    n = max(1, int(n))
     if n <= single_block_max_neurons:
-        return 1
-    wanted = -(-n // max(1, neurons_per_block))
-    return max(1, min(wanted, max_blocks // max(1, batch)))
+        return LifBlocks(1, n)
+    fit = max(1, int(max_blocks) // max(1, int(batch)))
+    per_block = int(neurons_per_block)
+    if _ceil_div(n, per_block) > fit:
+        per_block = -(-_ceil_div(n, fit) // SELL_ROWS) * SELL_ROWS
+    blocks = _ceil_div(n, per_block)
+    return LifBlocks(1, n) if blocks == 1 else LifBlocks(blocks, per_block)
 
 
 def lif_record_capacity(n: int, steps: int) -> int:

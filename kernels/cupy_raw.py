@@ -416,13 +416,13 @@ def prepare_lsm(push, delays, n_exc: int, W_in) -> layout.GpuLifWeights:
     return layout.GpuLifWeights(lif, push, tuple(cp.asarray(a) for a in (lif.in_indptr, lif.in_indices, lif.in_data)))
 
 
-def _lif_blocks(kernel, batch: int, n: int, threads: int, shared_bytes: int) -> int:
+def _lif_blocks(kernel, lif: layout.LifSettings, batch: int, n: int, threads: int) -> layout.LifBlocks:
     return layout.plan_lif_blocks(
         n,
         batch,
-        _max_blocks(kernel, threads)(shared_bytes),
-        single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
-        neurons_per_block=settings.gpu_lif_neurons_per_block,
+        _max_blocks(kernel, threads)(0),
+        single_block_max_neurons=lif.single_block_max_neurons,
+        neurons_per_block=lif.neurons_per_block,
     )
 
 
@@ -443,7 +443,7 @@ def lsm_run(
     likewise. The whole call is one kernel launch, again only when a trial's spike
     records fill up.
     """
-    push_variant = layout.is_push_propagation(settings.gpu_lif_propagation)
+    lif = layout.lif_settings(settings)
     dtype = weights.dtype
     plain = _kernel("lif.cu", "lif_run", dtype)
     batch, steps, n_in = inputs.shape
@@ -481,27 +481,20 @@ def lsm_run(
         dtype.type(x)
         for x in (v_rest, v_reset, v_thresh, decay_m, gain_exc, gain_inh, gain_ext, decay_exc, decay_inh, decay_trace)
     )
-    asked = layout.checked_threads_per_block(
-        settings.gpu_lif_threads_per_block, "settings.gpu_lif_threads_per_block", power_of_two=False
-    )
-    threads = max(32, min(asked, plain.max_threads_per_block) // 32 * 32)
-    chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
-    shared_bytes = 4 * chunk
+    threads = max(32, min(lif.threads, plain.max_threads_per_block) // 32 * 32)
     # One block per trial: __syncthreads between phases, an ordinary launch of any number
     # of trials. Several: the grid barrier, so a cooperative launch of the whole grid
     # (planned with that module's occupancy).
-    cooperative = (
-        _kernel("lif.cu", "lif_run", dtype, cooperative=True)
-        if n > settings.gpu_lif_single_block_max_neurons
-        else plain
-    )
-    blocks = _lif_blocks(cooperative, batch, n, threads, shared_bytes)
-    kernel = plain if blocks == 1 else cooperative
+    cooperative = _kernel("lif.cu", "lif_run", dtype, cooperative=True) if n > lif.single_block_max_neurons else plain
+    plan = _lif_blocks(cooperative, lif, batch, n, threads)
+    kernel = plain if plan.blocks == 1 else cooperative
+    spike_lists = cp.empty((batch, 2, n), cp.int32)
+    spike_counts = cp.empty((batch, 2, plan.blocks), cp.int32)
     while True:
         _launch_checked(
             kernel,
             "lif_run",
-            (blocks, batch),
+            (plan.blocks, batch),
             threads,
             (
                 *weights.push,
@@ -531,14 +524,15 @@ def lsm_run(
                 np.int64(records.shape[1]),
                 counts,
                 positions,
-                cp.zeros((batch, 3, n), cp.int32),
-                cp.zeros((batch, 3), cp.int32),
+                spike_lists,
+                spike_counts,
+                np.int32(plan.blocks),
+                np.int32(plan.neurons_per_block),
                 *scalars,
                 np.int32(max(int(refractory_steps) - 1, 0)),
-                np.int32(push_variant),
-                np.int32(chunk),
+                np.int32(lif.push),
             ),
-            shared_bytes,
+            0,
         )
         if bool((positions == steps).all()):
             break

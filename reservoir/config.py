@@ -74,20 +74,24 @@ class Settings:
     #: Numba-CUDA path stays within 40 KiB). 0 disables staging the matrix on chip.
     gpu_shared_bytes: int | None = None
     # GPU LIF kernels (LSM): one persistent launch per call, see kernels/cuda_src/lif.cu.
-    #: How a step's spikes reach their targets' ring buffers. "pull": each target looks
-    #: itself up in the step's sorted spike list and adds in the reference's order
-    #: (reproducible; float64 spike for spike with the reference). "push": the spikes'
-    #: rows are scattered with atomicAdd (order of additions varies: equal up to rounding).
-    gpu_lif_propagation: str = "pull"
-    #: Threads per block of the LIF kernels (capped by what the compiled kernel allows).
+    #: How a step's spikes reach their targets' ring buffers. "push" (default): a warp per
+    #: spike scatters its row with atomicAdd, about `degree` operations per spike (the
+    #: order of one step's additions at a synapse varies: equal to the reference up to
+    #: rounding). "pull": each target looks itself up in the rows of the step's spikes,
+    #: which the update phase lists in ascending order, and adds in the reference's order
+    #: (reproducible; float64 spike for spike with the reference), at about one binary
+    #: search per target per spike.
+    gpu_lif_propagation: str = "push"
+    #: Threads per block of the LIF kernels (a multiple of 32; capped by what the compiled
+    #: kernel allows).
     gpu_lif_threads_per_block: int = 512
-    #: Networks of at most this many neurons run one block per trial (steps separated
-    #: by __syncthreads); larger ones split each trial over blocks with a grid barrier.
-    gpu_lif_single_block_max_neurons: int = 16_384
-    #: Neurons per block when a trial is split over blocks.
-    gpu_lif_neurons_per_block: int = 2048
-    #: Spikes of a step sorted into shared memory per pass (pull); more spikes take more passes.
-    gpu_lif_spike_chunk: int = 1024
+    #: Networks of at most this many neurons run one block per trial (steps separated by
+    #: __syncthreads); larger ones split each trial over blocks that meet at the grid
+    #: barrier (0: always split).
+    gpu_lif_single_block_max_neurons: int = 1024
+    #: Neurons per block when a trial is split over blocks (a multiple of 32); CUBA's
+    #: 4,000 neurons take 8 blocks, 8 multiprocessors rather than one.
+    gpu_lif_neurons_per_block: int = 512
 
 
 settings = Settings()

@@ -225,8 +225,10 @@ def test_gpu_bench_runs_every_part_with_a_cpu_stand_in(tmp_path, monkeypatch):
         "ESN batched",
         "ESN small",
         "ELM hidden layer",
-        "CUBA LSM pull",
-        "CUBA LSM push",
+        "CUBA LSM push, one block",
+        "CUBA LSM push, split",
+        "CUBA LSM pull, one block",
+        "CUBA LSM pull, split",
     ):
         measured = rows[(figure, "numba")]["measured"]
         assert measured != "not measured" and any(ch.isdigit() for ch in measured), (figure, measured)

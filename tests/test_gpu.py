@@ -232,7 +232,7 @@ from reservoir.lsm import cuba  # noqa: E402
 PROPAGATIONS = ["pull", "push"]
 #: One block per trial (__syncthreads), and each trial split over blocks (grid barrier).
 LIF_PLACEMENTS = {
-    "one-block-per-trial": {},
+    "one-block-per-trial": {"gpu_lif_single_block_max_neurons": 10**6},
     "blocks-per-trial": {"gpu_lif_single_block_max_neurons": 0, "gpu_lif_neurons_per_block": 256},
 }
 
@@ -320,7 +320,8 @@ def test_lsm_windowed_counts_and_growing_records(gpu, monkeypatch, propagation):
         np.testing.assert_array_equal(counts, histogram)
 
 
-def test_lsm_state_as_cupy_arrays_advances_in_place(gpu, cupy):
+def test_lsm_state_as_cupy_arrays_advances_in_place(gpu, cupy, monkeypatch):
+    monkeypatch.setattr(settings, "gpu_lif_propagation", "pull")  # bit for bit with the CPU kernel
     net, inputs, spikes_in = _lif_network(600, np.float64, "current", (1e-4, 1e-3), 2, 120, seed=4)
     expected, expected_out, expected_state = _lif_run(cpu_kernels, net, inputs, spikes_in)
     state = LifState.initial(net._v0, 2, net.ring_slots)
@@ -340,8 +341,10 @@ def test_lsm_state_as_cupy_arrays_advances_in_place(gpu, cupy):
 
 @pytest.mark.parametrize("name", GPU_BACKENDS)
 @pytest.mark.parametrize("propagation", PROPAGATIONS)
-def test_cuba_fires_like_the_cpu_kernel(name, propagation, monkeypatch):
-    """CUBA (4,000 neurons), 1 s biological time. Pull in float64: spike for spike over the whole
+@pytest.mark.parametrize("placement", LIF_PLACEMENTS)
+def test_cuba_fires_like_the_cpu_kernel(name, propagation, placement, monkeypatch):
+    """CUBA (4,000 neurons), 1 s biological time, one block per trial or split over blocks (by
+    default 8 of 512 neurons; here 16 of 256). Pull in float64: spike for spike over the whole
     second. Otherwise (push adds in atomic order, float32 rounds differently) the run decorrelates
     from the CPU's and is, statistically, another realisation: its rate must lie within four
     times the rms spread of CPU realisations of the same network (asv_bench/cuba_spread.py,
@@ -349,6 +352,8 @@ def test_cuba_fires_like_the_cpu_kernel(name, propagation, monkeypatch):
     if name not in backends.available():
         pytest.skip(f"{name}: {backends._REGISTRY[name].unavailable_reason()}")
     monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
+    for key, value in LIF_PLACEMENTS[placement].items():
+        monkeypatch.setattr(settings, key, value)
     for dtype in ("float32", "float64"):
         expected = cuba(seed=3, backend="numba", dtype=dtype).run(n_steps=10_000, record_states=False)
         got = cuba(seed=3, backend=name, dtype=dtype).run(n_steps=10_000, record_states=False)

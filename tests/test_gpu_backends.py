@@ -206,8 +206,8 @@ for dtype in (np.float32, np.float64):
     f = types.float32 if dtype == np.float32 else types.float64
     lif_signature = (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), i32, A(i32, 1), A(i32, 1), A(f, 1), A(f, 3), i64,
                      boolean, boolean, A(f, 2), A(f, 2), A(f, 2), A(i32, 2), A(f, 3), A(f, 3), A(f, 2), i64, A(f, 3),
-                     boolean, i64, boolean, A(i32, 3), A(i64, 1), A(i64, 1), A(i32, 3), A(i32, 2), f, f, f, f, f, f,
-                     f, f, f, f, i32, boolean, i32)
+                     boolean, i64, boolean, A(i32, 3), A(i64, 1), A(i64, 1), A(i32, 3), A(i32, 3), i32, i32, f, f, f,
+                     f, f, f, f, f, f, f, i32, boolean)
     # (kernel, signature, whether it must be launched cooperatively: it calls the grid sync)
     signatures = [
         (esn.run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),

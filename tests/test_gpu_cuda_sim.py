@@ -379,18 +379,20 @@ else:
         _assert_same_lif(_lif_both(case, dtype), exact=propagation == "pull", dtype=dtype)
 
     @pytest.mark.parametrize("propagation", ["pull", "push"])
-    def test_lsm_windowed_counts_small_chunks_and_growing_records(monkeypatch, lif_threads, propagation):
-        """Spike counts per window; the sorted spike list in passes of 2 (pull); spike records
-        that start nearly full, so each trial stops, the host grows them and the kernel resumes."""
+    def test_lsm_windowed_counts_partitions_and_growing_records(monkeypatch, lif_threads, propagation):
+        """Spike counts per window; each trial split into two partitions (32 + 18 neurons); spike
+        records that start nearly full, so each trial stops, the host grows them and the kernel resumes."""
         monkeypatch.setattr(settings, "gpu_lif_propagation", propagation)
-        monkeypatch.setattr(settings, "gpu_lif_spike_chunk", 2)
+        monkeypatch.setattr(settings, "gpu_lif_single_block_max_neurons", 0)
+        monkeypatch.setattr(settings, "gpu_lif_neurons_per_block", 32)
         monkeypatch.setattr(layout, "lif_record_capacity", lambda n, steps: n + 3)
         _assert_same_lif(
             _lif_both("poisson+delay", np.float64, window=5), exact=propagation == "pull", dtype=np.float64
         )
 
-    def test_lsm_state_on_the_device(lif_threads):
+    def test_lsm_state_on_the_device(monkeypatch, lif_threads):
         """A LifState of device arrays advances in place (nothing copied back to the host)."""
+        monkeypatch.setattr(settings, "gpu_lif_propagation", "pull")  # bit for bit
         _assert_same_lif(_lif_both("current+delays", np.float64, device=True), exact=True, dtype=np.float64)
 
     def test_lsm_model_on_the_backend(monkeypatch, lif_threads):

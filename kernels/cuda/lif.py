@@ -1,26 +1,31 @@
 """Leaky integrate-and-fire (LSM) kernel of the Numba-CUDA path (``lif.cu`` holds the same kernel in CUDA C).
 
-One launch runs every step of every trial: grid (blocks per trial, trials), each block
-owning a fixed range of its trial's neurons. A step is
+One launch runs every step of every trial: grid (blocks per trial, trials). A trial's
+neurons are cut into partitions, ranges of ``settings.gpu_lif_neurons_per_block``
+(a multiple of 32; :func:`~.._gpu_layout.plan_lif_blocks`), each worked on by one
+block for the whole launch. A step is
 
-A) :func:`update_phase`: update and threshold of the block's neurons, spikes appended
-   to the step's list with an atomic counter; barrier;
-B) propagation: "pull" (:func:`pull_phase`): every block sorts the list into shared
-   memory and each target binary-searches itself in the spikes' rows, adding in the
-   reference's order; "push" (:func:`push_phase`): warps scatter the spikes' rows with
-   atomics, then a second barrier (without delays or input spikes, into the currents
-   directly, as the reference does);
+A) :func:`update_phase`: update and threshold of the partition's neurons; its spikes
+   are written, in ascending order, from the partition's first position on in the
+   step's list (a block prefix sum per tile of neurons), and their number beside it;
+   barrier;
+B) propagation: "push" (:func:`push_phase`, the default): warps scatter the spikes'
+   rows with atomics, then a second barrier (without delays or input spikes, into the
+   currents directly, as the reference does); "pull" (:func:`pull_phase`): each target
+   binary-searches itself in the rows of the step's spikes, read partition after
+   partition, which is ascending order: the reference's, with no sort;
 C) :func:`deliver_phase`: input spikes, delivery of the step's ring slot, reset,
    traces, states.
 
-Lists and counters rotate over three buffers, so that one barrier per step (pull)
+The lists alternate between two buffers, so that one barrier per step (pull)
 separates a step's readers from the next step's writers. With one block per trial the
 barrier is ``syncthreads`` and the launch an ordinary one (:data:`lif_run_blocks`);
 with several, the grid sync of a cooperative launch (:data:`lif_run_grid`, see
 ``barrier.py``), which every block of the grid must reach: all blocks run the same
 steps, from the earliest trial's position, and a trial works from its own position
 until it stops (its spike records could overflow; the host grows them and launches
-again from where it stopped).
+again from where it stopped). Under the CUDA simulator (one block at a time) the one
+block of a trial works on all its partitions in turn (:func:`_lif_plan`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from numba import cuda, int32
 from ...config import settings
 from .. import _gpu_layout as layout
 from .barrier import block_sync, co_resident_blocks, grid_sync, launch_cooperative
-from .device import add_rn, block_range, cast_like, mul_rn
+from .device import add_rn, cast_like, mul_rn
 from .transfers import SIMULATOR, is_device, on_device, write_back
+
+#: Shared scratch of the block prefix sum: one int per thread of the largest block.
+SCAN_SCRATCH = layout.MAX_THREADS_PER_BLOCK
 
 
 # --------------------------------------------------------------------------- device code
@@ -44,6 +52,28 @@ def input_drive(in_indptr, in_indices, in_data, inputs, b, t, i):
     for k in range(in_indptr[i], in_indptr[i + 1]):
         drive = add_rn(drive, mul_rn(in_data[k], inputs[b, t, in_indices[k]]))
     return drive
+
+
+@cuda.jit(device=True)
+def block_exclusive_scan(value, scratch):
+    """(sum of `value` over the threads before this one, sum over the block): a Hillis-Steele
+    scan in shared memory, log2(threads) rounds (CUDA C counts a warp with one ballot instead;
+    this path uses only what the CUDA simulator also has)."""
+    tid = cuda.threadIdx.x
+    threads = cuda.blockDim.x
+    scratch[tid] = value
+    cuda.syncthreads()
+    offset = 1
+    while offset < threads:
+        earlier = scratch[tid - offset] if tid >= offset else 0
+        cuda.syncthreads()
+        scratch[tid] += earlier
+        cuda.syncthreads()
+        offset *= 2
+    inclusive = scratch[tid]
+    total = scratch[threads - 1]
+    cuda.syncthreads()  # scratch is reused by the next call
+    return inclusive - value, total
 
 
 @cuda.jit(device=True)
@@ -64,7 +94,7 @@ def update_phase(
     hold,
     trace,
     spike_lists,
-    spike_counters,
+    scratch,
     v_rest,
     v_thresh,
     decay_m,
@@ -75,38 +105,62 @@ def update_phase(
     decay_inh,
     decay_trace,
 ):
-    """A) exact integration (refractory neurons hold), decays, threshold: spikes into list `which`."""
-    for i in range(begin + cuda.threadIdx.x, end, cuda.blockDim.x):
-        i_ext = cast_like(0, v_rest)
-        if current_input:
-            i_ext = input_drive(in_indptr, in_indices, in_data, inputs, b, t, i)
-        integrated = add_rn(
-            add_rn(
-                add_rn(add_rn(v_rest, mul_rn(v[b, i] - v_rest, decay_m)), mul_rn(i_exc[b, i], gain_exc)),
-                mul_rn(i_inh[b, i], gain_inh),
-            ),
-            mul_rn(i_ext, gain_ext),
-        )
-        if hold[b, i] == 0:
-            v[b, i] = integrated
-        else:
-            hold[b, i] -= 1
-        i_exc[b, i] = mul_rn(i_exc[b, i], decay_exc)
-        i_inh[b, i] = mul_rn(i_inh[b, i], decay_inh)
-        trace[b, i] = mul_rn(trace[b, i], decay_trace)
-        if v[b, i] > v_thresh:
-            spike_lists[b, which, cuda.atomic.add(spike_counters, (b, which), 1)] = i
+    """A) exact integration (refractory neurons hold), decays, threshold of neurons [begin, end):
+    their spikes go to list `which` from position `begin` on, in ascending order (a block prefix
+    sum per tile of blockDim.x neurons, so no sort is needed to read them in the reference's
+    order). Returns how many spiked (the same in every thread)."""
+    found = 0
+    for tile in range(begin, end, cuda.blockDim.x):  # the same tiles in every thread: the scan needs all
+        i = tile + cuda.threadIdx.x
+        fired = 0
+        if i < end:
+            i_ext = cast_like(0, v_rest)
+            if current_input:
+                i_ext = input_drive(in_indptr, in_indices, in_data, inputs, b, t, i)
+            integrated = add_rn(
+                add_rn(
+                    add_rn(add_rn(v_rest, mul_rn(v[b, i] - v_rest, decay_m)), mul_rn(i_exc[b, i], gain_exc)),
+                    mul_rn(i_inh[b, i], gain_inh),
+                ),
+                mul_rn(i_ext, gain_ext),
+            )
+            if hold[b, i] == 0:
+                v[b, i] = integrated
+            else:
+                hold[b, i] -= 1
+            i_exc[b, i] = mul_rn(i_exc[b, i], decay_exc)
+            i_inh[b, i] = mul_rn(i_inh[b, i], decay_inh)
+            trace[b, i] = mul_rn(trace[b, i], decay_trace)
+            if v[b, i] > v_thresh:
+                fired = 1
+        before, total = block_exclusive_scan(fired, scratch)
+        if fired:
+            spike_lists[b, which, begin + found + before] = i
+        found += total
+    return found
+
+
+@cuda.jit(device=True)
+def spikes_before(spike_counts, b, which, partition):
+    """Spikes of the step in the partitions before `partition` (where its spikes start in the
+    step's concatenated, ascending list)."""
+    before = 0
+    for q in range(partition):
+        before += spike_counts[b, which, q]
+    return before
 
 
 @cuda.jit(device=True)
 def push_phase(
     b,
     which,
-    spiked,
+    partitions,
+    part_size,
     slot,
     direct,
     n_exc,
     spike_lists,
+    spike_counts,
     push_indptr,
     push_indices,
     push_data,
@@ -117,41 +171,47 @@ def push_phase(
     ring_inh,
 ):
     """B, push) a warp per spike scatters its row with atomics (the order of one step's
-    arrivals at a synapse varies, so sums may differ from the reference in the last bits)."""
+    arrivals at a synapse varies, so sums may differ from the reference in the last bits).
+    The trial's warps take the step's spikes, partition after partition, round robin."""
     slots = ring_exc.shape[1]
     lane = cuda.threadIdx.x % 32
     warp = (cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x) // 32
     warps = cuda.gridDim.x * cuda.blockDim.x // 32
-    for s in range(warp, spiked, warps):
-        j = spike_lists[b, which, s]
-        for k in range(push_indptr[j] + lane, push_indptr[j + 1], 32):
-            arrival = slot + delays[k]  # delays < slots: a subtraction, not a modulo
-            if arrival >= slots:
-                arrival -= slots
-            if direct:
-                if j < n_exc:
-                    cuda.atomic.add(i_exc, (b, push_indices[k]), push_data[k])
+    offset = 0  # spikes of the partitions before q
+    for q in range(partitions):
+        spiked = spike_counts[b, which, q]
+        first = ((warp - offset) % warps + warps) % warps  # this warp's first spike of partition q
+        for s in range(first, spiked, warps):
+            j = spike_lists[b, which, q * part_size + s]
+            for k in range(push_indptr[j] + lane, push_indptr[j + 1], 32):
+                arrival = slot + delays[k]  # delays < slots: a subtraction, not a modulo
+                if arrival >= slots:
+                    arrival -= slots
+                if direct:
+                    if j < n_exc:
+                        cuda.atomic.add(i_exc, (b, push_indices[k]), push_data[k])
+                    else:
+                        cuda.atomic.add(i_inh, (b, push_indices[k]), push_data[k])
+                elif j < n_exc:
+                    cuda.atomic.add(ring_exc, (b, arrival, push_indices[k]), push_data[k])
                 else:
-                    cuda.atomic.add(i_inh, (b, push_indices[k]), push_data[k])
-            elif j < n_exc:
-                cuda.atomic.add(ring_exc, (b, arrival, push_indices[k]), push_data[k])
-            else:
-                cuda.atomic.add(ring_inh, (b, arrival, push_indices[k]), push_data[k])
+                    cuda.atomic.add(ring_inh, (b, arrival, push_indices[k]), push_data[k])
+        offset += spiked
 
 
 @cuda.jit(device=True)
 def pull_phase(
     b,
     which,
-    spiked,
+    partitions,
+    part_size,
     slot,
     direct,
     n_exc,
     begin,
     end,
-    chunk,
-    sorted_spikes,
     spike_lists,
+    spike_counts,
     push_indptr,
     push_indices,
     push_data,
@@ -161,27 +221,13 @@ def pull_phase(
     ring_exc,
     ring_inh,
 ):
-    """B, pull) the step's spikes rank-sorted into shared memory `chunk` at a time; each of the
-    block's targets binary-searches itself in their rows and adds in the reference's order."""
+    """B, pull) each target of [begin, end) binary-searches itself in the rows of the step's
+    spikes, read partition after partition (ascending neurons: the reference's order), and adds."""
     slots = ring_exc.shape[1]
-    tid = cuda.threadIdx.x
-    threads = cuda.blockDim.x
-    for first in range(0, spiked, chunk):
-        # Rank sort (neurons are unique within a step): positions [first, first + chunk).
-        for s in range(tid, spiked, threads):
-            j = spike_lists[b, which, s]
-            rank = 0
-            for m in range(spiked):
-                if spike_lists[b, which, m] < j:
-                    rank += 1
-            if rank >= first and rank < first + chunk:
-                sorted_spikes[rank - first] = j
-        cuda.syncthreads()
-        last = spiked - first
-        last = chunk if last > chunk else last
-        for i in range(begin + tid, end, threads):
-            for r in range(last):
-                j = sorted_spikes[r]
+    for i in range(begin + cuda.threadIdx.x, end, cuda.blockDim.x):
+        for q in range(partitions):
+            for s in range(spike_counts[b, which, q]):
+                j = spike_lists[b, which, q * part_size + s]
                 low = push_indptr[j]
                 high = push_indptr[j + 1]
                 row_end = high
@@ -205,7 +251,6 @@ def pull_phase(
                     else:
                         ring_inh[b, arrival, i] = add_rn(ring_inh[b, arrival, i], push_data[low])
                     low += 1
-        cuda.syncthreads()
 
 
 @cuda.jit(device=True)
@@ -291,7 +336,9 @@ def _lif_kernel(trial_sync):
         counts,
         positions,
         spike_lists,
-        spike_counters,
+        spike_counts,
+        partitions,
+        part_size,
         v_rest,
         v_reset,
         v_thresh,
@@ -304,17 +351,17 @@ def _lif_kernel(trial_sync):
         decay_trace,
         hold_after_spike,
         push_variant,
-        chunk,
     ):
         """Trial blockIdx.y from step positions[b]; stops early when its records could overflow
-        (positions/counts tell where it stopped: the host grows the records and launches again)."""
+        (positions/counts tell where it stopped: the host grows the records and launches again).
+        Its neurons are cut into `partitions` ranges of `part_size`; block x works on partitions
+        x, x + gridDim.x, ... (on a GPU one each; under the simulator one block takes them all)."""
         b = cuda.blockIdx.y
         tid = cuda.threadIdx.x
         n = v.shape[1]
         slots = ring_exc.shape[1]
-        begin, end, _ = block_range(n)
         lead = cuda.blockIdx.x == 0 and tid == 0
-        sorted_spikes = cuda.shared.array(0, int32)
+        scratch = cuda.shared.array(SCAN_SCRATCH, int32)
         current_input = has_input and not input_spikes
         # The reference's rule: without delays or input spikes, spikes add straight into the
         # currents (an empty ring slot added afterwards changes nothing: x + 0 == x).
@@ -331,112 +378,131 @@ def _lif_kernel(trial_sync):
                 stop = t
                 working = False
             slot = (step0 + t) % slots
-            which = t % 3
+            # Two lists: step t + 1 writes the other; step t + 2 writes this one only after
+            # the barrier of step t + 1, which every block reaches after its reads of step t.
+            which = t % 2
             if working:
-                update_phase(
-                    b,
-                    t,
-                    which,
-                    begin,
-                    end,
-                    current_input,
-                    in_indptr,
-                    in_indices,
-                    in_data,
-                    inputs,
-                    v,
-                    i_exc,
-                    i_inh,
-                    hold,
-                    trace,
-                    spike_lists,
-                    spike_counters,
-                    v_rest,
-                    v_thresh,
-                    decay_m,
-                    gain_exc,
-                    gain_inh,
-                    gain_ext,
-                    decay_exc,
-                    decay_inh,
-                    decay_trace,
-                )
+                for p in range(cuda.blockIdx.x, partitions, cuda.gridDim.x):
+                    begin = p * part_size
+                    begin = n if begin > n else begin
+                    end = begin + part_size
+                    end = n if end > n else end
+                    found = update_phase(
+                        b,
+                        t,
+                        which,
+                        begin,
+                        end,
+                        current_input,
+                        in_indptr,
+                        in_indices,
+                        in_data,
+                        inputs,
+                        v,
+                        i_exc,
+                        i_inh,
+                        hold,
+                        trace,
+                        spike_lists,
+                        scratch,
+                        v_rest,
+                        v_thresh,
+                        decay_m,
+                        gain_exc,
+                        gain_inh,
+                        gain_ext,
+                        decay_exc,
+                        decay_inh,
+                        decay_trace,
+                    )
+                    if tid == 0:
+                        spike_counts[b, which, p] = found
             trial_sync()
-            spiked = spike_counters[b, which] if working else 0
-            if working and lead:  # the buffer of step t + 2, last read in step t - 1 (before this barrier)
-                spike_counters[b, (t + 2) % 3] = 0
-            if record_spikes and cuda.blockIdx.x == 0:  # any order: the host sorts each step's records
-                for s in range(tid, spiked, cuda.blockDim.x):
-                    records[b, count + s, 0] = t
-                    records[b, count + s, 1] = spike_lists[b, which, s]
-            if push_variant:
-                push_phase(
-                    b,
-                    which,
-                    spiked,
-                    slot,
-                    direct,
-                    n_exc,
-                    spike_lists,
-                    push_indptr,
-                    push_indices,
-                    push_data,
-                    delays,
-                    i_exc,
-                    i_inh,
-                    ring_exc,
-                    ring_inh,
-                )
-                trial_sync()
-            else:
-                pull_phase(
-                    b,
-                    which,
-                    spiked,
-                    slot,
-                    direct,
-                    n_exc,
-                    begin,
-                    end,
-                    chunk,
-                    sorted_spikes,
-                    spike_lists,
-                    push_indptr,
-                    push_indices,
-                    push_data,
-                    delays,
-                    i_exc,
-                    i_inh,
-                    ring_exc,
-                    ring_inh,
-                )
+            spiked = 0
             if working:
-                deliver_phase(
-                    b,
-                    t,
-                    slot,
-                    begin,
-                    end,
-                    has_input,
-                    input_spikes,
-                    in_indptr,
-                    in_indices,
-                    in_data,
-                    inputs,
-                    v,
-                    i_exc,
-                    i_inh,
-                    hold,
-                    ring_exc,
-                    ring_inh,
-                    trace,
-                    out,
-                    record_states,
-                    window,
-                    v_thresh,
-                    v_reset,
-                    hold_after_spike,
-                )
+                spiked = spikes_before(spike_counts, b, which, partitions)
+                if record_spikes:  # each block its own partitions' spikes, in ascending order
+                    for p in range(cuda.blockIdx.x, partitions, cuda.gridDim.x):
+                        first = count + spikes_before(spike_counts, b, which, p)
+                        for s in range(tid, spike_counts[b, which, p], cuda.blockDim.x):
+                            records[b, first + s, 0] = t
+                            records[b, first + s, 1] = spike_lists[b, which, p * part_size + s]
+                if push_variant:
+                    push_phase(
+                        b,
+                        which,
+                        partitions,
+                        part_size,
+                        slot,
+                        direct,
+                        n_exc,
+                        spike_lists,
+                        spike_counts,
+                        push_indptr,
+                        push_indices,
+                        push_data,
+                        delays,
+                        i_exc,
+                        i_inh,
+                        ring_exc,
+                        ring_inh,
+                    )
+            if push_variant:  # the scattered arrivals reach every block before delivery
+                trial_sync()
+            if working:
+                for p in range(cuda.blockIdx.x, partitions, cuda.gridDim.x):
+                    begin = p * part_size
+                    begin = n if begin > n else begin
+                    end = begin + part_size
+                    end = n if end > n else end
+                    if not push_variant:
+                        pull_phase(
+                            b,
+                            which,
+                            partitions,
+                            part_size,
+                            slot,
+                            direct,
+                            n_exc,
+                            begin,
+                            end,
+                            spike_lists,
+                            spike_counts,
+                            push_indptr,
+                            push_indices,
+                            push_data,
+                            delays,
+                            i_exc,
+                            i_inh,
+                            ring_exc,
+                            ring_inh,
+                        )
+                    deliver_phase(
+                        b,
+                        t,
+                        slot,
+                        begin,
+                        end,
+                        has_input,
+                        input_spikes,
+                        in_indptr,
+                        in_indices,
+                        in_data,
+                        inputs,
+                        v,
+                        i_exc,
+                        i_inh,
+                        hold,
+                        ring_exc,
+                        ring_inh,
+                        trace,
+                        out,
+                        record_states,
+                        window,
+                        v_thresh,
+                        v_reset,
+                        hold_after_spike,
+                    )
                 if record_spikes:
                     count += spiked
             t += 1
@@ -459,26 +525,24 @@ def kernel_for(blocks_per_trial: int):
     return lif_run_blocks if blocks_per_trial == 1 else lif_run_grid
 
 
-def _lif_plan(args, batch: int, n: int):
-    """(blocks per trial, threads, spike chunk, shared bytes) of the LIF kernel."""
-    threads = layout.checked_threads_per_block(
-        settings.gpu_lif_threads_per_block, "settings.gpu_lif_threads_per_block", power_of_two=False
-    )
-    chunk = max(1, min(settings.gpu_lif_spike_chunk, n))
-    shared_bytes = 4 * chunk
-    if SIMULATOR or n <= settings.gpu_lif_single_block_max_neurons:
-        return 1, threads, chunk, shared_bytes
+def _lif_plan(args, lif: layout.LifSettings, batch: int, n: int):
+    """(blocks per trial, partitions of a trial, neurons per partition, threads) of the LIF kernel.
+
+    On a GPU each block works on one partition. The CUDA simulator runs one block at a time,
+    so there a grid barrier holds a single block: the partitions the settings plan (without a
+    co-residency cap) are all worked on by that block, in turn, which runs the multi-block
+    code (ranges, ordered lists across partitions, records) with a block barrier."""
+    threads = lif.threads
+    kwargs = dict(single_block_max_neurons=lif.single_block_max_neurons, neurons_per_block=lif.neurons_per_block)
+    if SIMULATOR:
+        plan = layout.plan_lif_blocks(n, batch, batch * n, **kwargs)
+        return 1, plan.blocks, plan.neurons_per_block, threads
+    if n <= lif.single_block_max_neurons:
+        return 1, 1, n, threads
     compiled = lif_run_grid.compile(tuple(numba.typeof(a) for a in args))
     threads = max(32, min(threads, compiled.max_threads_per_block) // 32 * 32)
-    max_blocks = co_resident_blocks(lif_run_grid, args, threads)(shared_bytes)
-    blocks = layout.plan_lif_blocks(
-        n,
-        batch,
-        max_blocks,
-        single_block_max_neurons=settings.gpu_lif_single_block_max_neurons,
-        neurons_per_block=settings.gpu_lif_neurons_per_block,
-    )
-    return blocks, threads, chunk, shared_bytes
+    plan = layout.plan_lif_blocks(n, batch, co_resident_blocks(lif_run_grid, args, threads)(0), **kwargs)
+    return plan.blocks, plan.blocks, plan.neurons_per_block, threads
 
 
 # --------------------------------------------------------------------------- public functions
@@ -513,7 +577,7 @@ def lsm_run(
     call is one kernel launch, again only when a trial's spike records fill up.
     """
     dtype = weights.dtype
-    push_variant = layout.is_push_propagation(settings.gpu_lif_propagation)
+    lif = layout.lif_settings(settings)
     batch, steps = inputs.shape[0], inputs.shape[1]
     n = weights.layout.n
     has_input = weights.has_input and inputs.shape[2] > 0
@@ -550,7 +614,7 @@ def lsm_run(
     )
     hold_after_spike = np.int32(max(int(refractory_steps) - 1, 0))
 
-    def arguments(records, chunk):
+    def arguments(records, partitions, part_size):
         return (
             *weights.push,
             np.int32(weights.layout.n_exc),
@@ -574,21 +638,25 @@ def lsm_run(
             records,
             counts,
             positions,
-            cuda.to_device(np.zeros((batch, 3, n), np.int32)),
-            cuda.to_device(np.zeros((batch, 3), np.int32)),
+            spike_lists,
+            cuda.device_array((batch, 2, partitions), np.int32),
+            np.int32(partitions),
+            np.int32(part_size),
             *scalars,
             hold_after_spike,
-            np.bool_(push_variant),
-            np.int32(chunk),
+            np.bool_(lif.push),
         )
 
-    blocks, threads, chunk, shared_bytes = _lif_plan(arguments(records, 1), batch, n)
+    spike_lists = cuda.device_array((batch, 2, n), np.int32)
+    blocks, partitions, part_size, threads = _lif_plan(arguments(records, 1, n), lif, batch, n)
     kernel = kernel_for(blocks)
     while True:
         if kernel is lif_run_grid:
-            launch_cooperative(kernel, "lif_run", (blocks, batch), threads, shared_bytes, arguments(records, chunk))
+            launch_cooperative(
+                kernel, "lif_run", (blocks, batch), threads, 0, arguments(records, partitions, part_size)
+            )
         else:
-            kernel[(blocks, batch), threads, 0, shared_bytes](*arguments(records, chunk))
+            kernel[(blocks, batch), threads](*arguments(records, partitions, part_size))
         reached = positions.copy_to_host()
         if np.all(reached == steps):
             break

@@ -3,29 +3,32 @@
 // step is written out in kernels/lif.py; kernels/reference.py is the oracle and
 // kernels/cuda/lif.py holds the same kernel for Numba-CUDA.
 //
-// One launch runs every step of every trial: grid (blocks per trial, trials). Each
-// block owns a fixed range of neurons of its trial for the whole launch. A step:
-//   A) update (exact integration, refractory hold), decays, threshold; a spike is
-//      appended to the step's list with an atomic counter;
+// One launch runs every step of every trial: grid (blocks per trial, trials). A trial's
+// neurons are cut into `partitions` ranges of `part_size` (a multiple of 32, planned by
+// _gpu_layout.plan_lif_blocks); block x works on partitions x, x + gridDim.x, ... (one
+// each as launched) for the whole launch. A step:
+//   A) update (exact integration, refractory hold), decays, threshold; the partition's
+//      spikes are written in ascending order from its first position on in the step's
+//      list (a block prefix sum per tile of blockDim.x neurons: a ballot per warp, the
+//      warps' counts in shared memory), and their number beside it;
 //   -- barrier (one block per trial: __syncthreads; else cooperative groups' grid
 //      sync over the whole grid, launched cooperatively) --
 //   B) propagation into the ring buffers (slot (step + delay) % slots), or, without
 //      delays or input spikes, straight into the currents as the reference does:
-//      pull: every block rank-sorts the step's list into shared memory and each target
-//            binary-searches itself in the spikes' rows (sorted by target), adding in
-//            the reference's order: spike by spike, ascending, no atomics. Reproducible,
-//            and with the explicitly rounded arithmetic below, bit-identical to the
-//            reference;
-//      push: a warp per spike scatters its row with atomicAdd (cheaper per spike, but
-//            the order in which one step's arrivals at a synapse add up varies);
-//            then a second barrier;
+//      push (default): a warp per spike scatters its row with atomicAdd (about `degree`
+//            operations per spike; the order in which one step's arrivals at a synapse
+//            add up varies); then a second barrier;
+//      pull: each target binary-searches itself in the rows of the step's spikes, read
+//            partition after partition, which is ascending order: the reference's, so no
+//            sort and no atomics. Reproducible, and with the explicitly rounded arithmetic
+//            below, bit-identical to the reference;
 //   C) input spikes, delivery of the step's slot, reset, traces, states.
-// Lists and counters rotate over three buffers: the counter of step t + 2 is cleared
-// in step t, after the barrier that ends every read of it in step t - 1, so one
+// The lists alternate between two buffers: step t + 2 writes step t's buffer only after
+// the barrier of step t + 1, which every block reaches after its reads of step t, so one
 // barrier per step separates a step's readers from the next step's writers (pull).
 //
-// Spike records: block 0 of a trial writes (step, neuron) of each step's spikes (in
-// list order; the host sorts each step by neuron). Before a step that could overflow
+// Spike records: each block writes (step, neuron) of its partitions' spikes, after the
+// spikes of the partitions before (in ascending order). Before a step that could overflow
 // them the trial stops and reports where (positions, counts); the host grows the
 // records and launches again from there. A stopped trial's blocks go on through the
 // steps without working, since a grid barrier needs every block of the grid: all
@@ -53,6 +56,34 @@ __device__ __forceinline__ T input_drive(const int* in_indptr, const int* in_ind
     return drive;
 }
 
+// (spikes before this thread's, spikes of the block) for one flag per thread: a ballot per
+// warp, then the warps' counts. Every thread of the block calls it (whole warps: the block
+// is a multiple of 32 threads).
+__device__ __forceinline__ int block_exclusive_scan(bool flag, int* warp_counts, int& total) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const unsigned ballot = __ballot_sync(0xffffffffu, flag);
+    if (lane == 0) warp_counts[warp] = __popc(ballot);
+    __syncthreads();
+    int before = __popc(ballot & ((1u << lane) - 1u));
+    int sum = 0;
+    for (int w = 0; w < int(blockDim.x >> 5); ++w) {
+        const int c = warp_counts[w];
+        if (w < warp) before += c;
+        sum += c;
+    }
+    __syncthreads();  // warp_counts is reused by the next tile
+    total = sum;
+    return before;
+}
+
+// Spikes of the step in the partitions before `partition` of a trial.
+__device__ __forceinline__ int spikes_before(const int* step_counts, int partition) {
+    int before = 0;
+    for (int q = 0; q < partition; ++q) before += step_counts[q];
+    return before;
+}
+
 template <typename T>
 __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restrict__ push_indices,
                         const T* __restrict__ push_data, const int* __restrict__ delays, int n_exc,
@@ -62,14 +93,11 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                         T* ring_exc_all, T* ring_inh_all, T* trace_all, int n, int slots, long long step0,
                         T* out, int out_rows, int record_states, int window, int record_spikes, int* records,
                         long long capacity, long long* counts, long long* positions, int* spike_lists,
-                        int* spike_counters, T v_rest, T v_reset, T v_thresh, T decay_m,
-                        T gain_exc, T gain_inh, T gain_ext, T decay_exc, T decay_inh, T decay_trace,
-                        int hold_after_spike, int push_variant, int chunk) {
-    extern __shared__ int sorted_spikes[];  // `chunk` neurons of the step's sorted spike list (pull)
+                        int* spike_counts, int partitions, int part_size, T v_rest, T v_reset, T v_thresh,
+                        T decay_m, T gain_exc, T gain_inh, T gain_ext, T decay_exc, T decay_inh, T decay_trace,
+                        int hold_after_spike, int push_variant) {
+    __shared__ int warp_counts[32];  // the block prefix sum's per-warp spike counts
     const int b = blockIdx.y;
-    const int per_block = (n + gridDim.x - 1) / gridDim.x;
-    const int begin = min(n, int(blockIdx.x) * per_block);
-    const int end = min(n, begin + per_block);
     const bool lead = blockIdx.x == 0 && threadIdx.x == 0;
     // This trial's rows.
     T* v = v_all + index_t(b) * n;
@@ -81,8 +109,8 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
     T* ring_inh = ring_inh_all + index_t(b) * slots * n;
     T* trial_out = out + index_t(b) * out_rows * n;
     int* trial_records = records + index_t(b) * capacity * 2;
-    int* lists = spike_lists + index_t(b) * 3 * n;
-    int* counters = spike_counters + b * 3;
+    int* lists = spike_lists + index_t(b) * 2 * n;
+    int* trial_counts = spike_counts + index_t(b) * 2 * partitions;
     const bool current_input = has_input && !input_spikes;
     // The reference's rule: without delays or input spikes, spikes add straight into the
     // currents (the one ring slot stays empty; adding it afterwards changes nothing).
@@ -99,63 +127,84 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
             working = false;
         }
         const int slot = int((step0 + t) % slots);
-        const int which = t % 3;
-        int* list = lists + which * n;
+        int* list = lists + (t & 1) * n;
+        int* step_counts = trial_counts + (t & 1) * partitions;
         const T* u = inputs + (index_t(b) * steps + t) * n_in;
-        // A) update, decays, threshold
-        for (int i = begin + threadIdx.x; working && i < end; i += blockDim.x) {
-            const T i_ext = current_input ? input_drive(in_indptr, in_indices, in_data, u, i) : T(0);
-            const T integrated = add_rn(add_rn(add_rn(add_rn(v_rest, mul_rn(v[i] - v_rest, decay_m)),
-                                                      mul_rn(i_exc[i], gain_exc)),
-                                               mul_rn(i_inh[i], gain_inh)),
-                                        mul_rn(i_ext, gain_ext));
-            if (hold[i] == 0) {
-                v[i] = integrated;
-            } else {
-                hold[i] -= 1;
+        // A) update, decays, threshold; the partition's spikes in ascending order
+        for (int p = blockIdx.x; working && p < partitions; p += gridDim.x) {
+            const int begin = min(n, p * part_size);
+            const int end = min(n, begin + part_size);
+            int found = 0;
+            for (int tile = begin; tile < end; tile += blockDim.x) {  // the same tiles in every thread
+                const int i = tile + threadIdx.x;
+                bool fired = false;
+                if (i < end) {
+                    const T i_ext = current_input ? input_drive(in_indptr, in_indices, in_data, u, i) : T(0);
+                    const T integrated = add_rn(add_rn(add_rn(add_rn(v_rest, mul_rn(v[i] - v_rest, decay_m)),
+                                                              mul_rn(i_exc[i], gain_exc)),
+                                                       mul_rn(i_inh[i], gain_inh)),
+                                                mul_rn(i_ext, gain_ext));
+                    if (hold[i] == 0) {
+                        v[i] = integrated;
+                    } else {
+                        hold[i] -= 1;
+                    }
+                    i_exc[i] = mul_rn(i_exc[i], decay_exc);
+                    i_inh[i] = mul_rn(i_inh[i], decay_inh);
+                    trace[i] = mul_rn(trace[i], decay_trace);
+                    fired = v[i] > v_thresh;
+                }
+                int total;
+                const int before = block_exclusive_scan(fired, warp_counts, total);
+                if (fired) list[begin + found + before] = i;
+                found += total;
             }
-            i_exc[i] = mul_rn(i_exc[i], decay_exc);
-            i_inh[i] = mul_rn(i_inh[i], decay_inh);
-            trace[i] = mul_rn(trace[i], decay_trace);
-            if (v[i] > v_thresh) list[atomicAdd(counters + which, 1)] = i;
+            if (threadIdx.x == 0) step_counts[p] = found;
         }
         grid_barrier();
-        const int spiked = working ? *((volatile int*)(counters + which)) : 0;
-        if (working && lead) counters[(t + 2) % 3] = 0;  // step t + 2's buffer, last read in step t - 1
-        if (record_spikes && blockIdx.x == 0) {
-            for (int s = threadIdx.x; s < spiked; s += blockDim.x) {
-                trial_records[(count + s) * 2] = t;
-                trial_records[(count + s) * 2 + 1] = list[s];
+        const int spiked = working ? spikes_before(step_counts, partitions) : 0;
+        if (working && record_spikes) {  // each block its own partitions' spikes, after the earlier ones
+            for (int p = blockIdx.x; p < partitions; p += gridDim.x) {
+                const long long first = count + spikes_before(step_counts, p);
+                for (int s = threadIdx.x; s < step_counts[p]; s += blockDim.x) {
+                    trial_records[(first + s) * 2] = t;
+                    trial_records[(first + s) * 2 + 1] = list[p * part_size + s];
+                }
             }
         }
         // B) propagation
         if (push_variant) {
             const int lane = threadIdx.x & 31;
+            const int warp = int(blockIdx.x * blockDim.x + threadIdx.x) >> 5;
             const int warps = int(gridDim.x * blockDim.x) >> 5;
-            for (int s = int(blockIdx.x * blockDim.x + threadIdx.x) >> 5; s < spiked; s += warps) {
-                const int j = list[s];
-                T* ring = direct ? (j < n_exc ? i_exc : i_inh) : (j < n_exc ? ring_exc : ring_inh);
-                for (int k = push_indptr[j] + lane; k < push_indptr[j + 1]; k += 32) {
-                    int arrival = slot + delays[k];  // delays < slots: a subtraction, not a modulo
-                    if (arrival >= slots) arrival -= slots;  // 0 when direct (one slot)
-                    atomicAdd(ring + index_t(arrival) * n + push_indices[k], push_data[k]);
+            int offset = 0;  // spikes of the partitions before q: the trial's warps take them round robin
+            for (int q = 0; working && q < partitions; ++q) {
+                const int in_partition = step_counts[q];
+                const int* partition_list = list + q * part_size;
+                for (int s = ((warp - offset) % warps + warps) % warps; s < in_partition; s += warps) {
+                    const int j = partition_list[s];
+                    T* ring = direct ? (j < n_exc ? i_exc : i_inh) : (j < n_exc ? ring_exc : ring_inh);
+                    for (int k = push_indptr[j] + lane; k < push_indptr[j + 1]; k += 32) {
+                        int arrival = slot + delays[k];  // delays < slots: a subtraction, not a modulo
+                        if (arrival >= slots) arrival -= slots;  // 0 when direct (one slot)
+                        atomicAdd(ring + index_t(arrival) * n + push_indices[k], push_data[k]);
+                    }
                 }
+                offset += in_partition;
             }
             grid_barrier();
-        } else {
-            for (int first = 0; first < spiked; first += chunk) {
-                // Rank sort (a neuron spikes at most once per step): sorted positions [first, first + chunk).
-                for (int s = threadIdx.x; s < spiked; s += blockDim.x) {
-                    const int j = list[s];
-                    int rank = 0;
-                    for (int m = 0; m < spiked; ++m) rank += list[m] < j;
-                    if (rank >= first && rank < first + chunk) sorted_spikes[rank - first] = j;
-                }
-                __syncthreads();
-                const int last = min(chunk, spiked - first);
-                for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
-                    for (int r = 0; r < last; ++r) {
-                        const int j = sorted_spikes[r];
+        }
+        // B, pull) then C) input spikes, delivery of this step's slot, reset, traces, states
+        T* slot_exc = ring_exc + index_t(slot) * n;
+        T* slot_inh = ring_inh + index_t(slot) * n;
+        for (int p = blockIdx.x; working && p < partitions; p += gridDim.x) {
+            const int begin = min(n, p * part_size);
+            const int end = min(n, begin + part_size);
+            for (int i = begin + threadIdx.x; !push_variant && i < end; i += blockDim.x) {
+                for (int q = 0; q < partitions; ++q) {
+                    const int* partition_list = list + q * part_size;
+                    for (int s = 0; s < step_counts[q]; ++s) {
+                        const int j = partition_list[s];
                         int low = push_indptr[j], high = push_indptr[j + 1];
                         const int row_end = high;
                         while (low < high) {
@@ -171,27 +220,23 @@ __global__ void lif_run(const int* __restrict__ push_indptr, const int* __restri
                         }
                     }
                 }
-                __syncthreads();
             }
-        }
-        // C) input spikes, delivery of this step's slot, reset, traces, states
-        T* slot_exc = ring_exc + index_t(slot) * n;
-        T* slot_inh = ring_inh + index_t(slot) * n;
-        for (int i = begin + threadIdx.x; working && i < end; i += blockDim.x) {
-            if (has_input && input_spikes) {
-                slot_exc[i] = add_rn(slot_exc[i], input_drive(in_indptr, in_indices, in_data, u, i));
+            for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+                if (has_input && input_spikes) {
+                    slot_exc[i] = add_rn(slot_exc[i], input_drive(in_indptr, in_indices, in_data, u, i));
+                }
+                i_exc[i] = add_rn(i_exc[i], slot_exc[i]);
+                i_inh[i] = add_rn(i_inh[i], slot_inh[i]);
+                slot_exc[i] = T(0);
+                slot_inh[i] = T(0);
+                if (v[i] > v_thresh) {
+                    v[i] = v_reset;
+                    hold[i] = hold_after_spike;
+                    trace[i] = add_rn(trace[i], T(1));
+                    if (record_states && window > 0) trial_out[index_t(t / window) * n + i] += T(1);
+                }
+                if (record_states && window == 0) trial_out[index_t(t) * n + i] = trace[i];
             }
-            i_exc[i] = add_rn(i_exc[i], slot_exc[i]);
-            i_inh[i] = add_rn(i_inh[i], slot_inh[i]);
-            slot_exc[i] = T(0);
-            slot_inh[i] = T(0);
-            if (v[i] > v_thresh) {
-                v[i] = v_reset;
-                hold[i] = hold_after_spike;
-                trace[i] = add_rn(trace[i], T(1));
-                if (record_states && window > 0) trial_out[index_t(t / window) * n + i] += T(1);
-            }
-            if (record_states && window == 0) trial_out[index_t(t) * n + i] = trace[i];
         }
         if (record_spikes) count += spiked;
     }
