@@ -25,6 +25,16 @@ graph of one launch per step because it gives one mechanism for every size, keep
 the matrix on chip between steps where it fits, and needs no graph re-capture when
 the number of steps changes.
 
+One sequence of mid size (too large for one block, small enough that each of 8 or 16
+blocks holds its part of the matrix and a copy of the state) runs on sm_90 in one
+thread-block cluster instead (``cuda_src/esn_cluster.cu``): the state is exchanged
+through distributed shared memory and steps are separated by the cluster's hardware
+barrier, not the grid barrier. CuPy's ``RawKernel`` takes no cluster dimensions, so
+those kernels carry them (``__cluster_dims__``) and are launched, from a module without
+cooperative launch, as a grid of one cluster; :func:`~._gpu_layout.plan_sell_clusters`
+chooses the path, and a cluster the GPU refuses at every size raises
+:class:`~._gpu_layout.ClusterLaunchError`.
+
 Arrays
 ------
 Inputs may be NumPy or CuPy arrays. Device arrays are used in place; host arrays
@@ -77,6 +87,11 @@ def _device_properties():
     return attributes["MultiProcessorCount"], attributes.get("MaxSharedMemoryPerBlockOptin", 48 * 1024)
 
 
+def _compute_capability() -> tuple[int, int]:
+    digits = str(cp.cuda.Device().compute_capability)  # "90" on an H100
+    return int(digits[:-1]), int(digits[-1])
+
+
 def _max_blocks(kernel: cp.RawKernel, threads: int):
     """Co-resident blocks of `kernel` for a given dynamic shared memory size."""
     multiprocessors, _ = _device_properties()
@@ -112,7 +127,7 @@ def _threads() -> int:
     return layout.checked_threads_per_block(settings.gpu_threads_per_block)
 
 
-def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
+def _plan(kernel, ptr_host, itemsize, state_bytes=0, scratch_bytes=0) -> layout.GridPlan:
     threads = _threads()
     return layout.plan_grid(
         ptr_host,
@@ -122,7 +137,17 @@ def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
         min_entries_per_block=settings.gpu_min_entries_per_block,
         single_block_max_entries=settings.gpu_single_block_max_entries,
         state_bytes=state_bytes,
+        scratch_bytes=scratch_bytes,
     )
+
+
+def _sell_scratch_bytes(itemsize: int) -> int:
+    """Shared memory of the SELL kernels' slice scratch: a value per thread (sell.cuh)."""
+    return _threads() * itemsize
+
+
+def _warps_per_slice(ptr_host, blocks: int) -> np.int32:
+    return np.int32(layout.planned_warps_per_slice(ptr_host, blocks, _threads(), settings.gpu_sell_warps_per_slice))
 
 
 def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, shared_bytes: int) -> None:
@@ -146,6 +171,7 @@ def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, s
 
 
 def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
+    """Launch a persistent kernel of esn.cu planned by `plan` with (*args, stage, capacity)."""
     _allow_shared(kernel, plan.shared_bytes)
     _launch_checked(
         kernel,
@@ -155,6 +181,59 @@ def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
         (*args, np.int32(plan.stage), np.int32(plan.capacity)),
         plan.shared_bytes,
     )
+
+
+#: CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED (cuda.h): lets a kernel run in clusters
+#: larger than the portable 8 blocks (CuPy has no name for it).
+_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14
+
+
+def _cluster_plans(ptr_host, n: int, dtype) -> list[layout.ClusterPlan]:
+    """The cluster launches for one sequence on this GPU (see layout.plan_sell_clusters); the
+    cluster module is compiled only when there is one."""
+    if settings.gpu_cluster_blocks <= 0 or _compute_capability() < layout.CLUSTER_MIN_COMPUTE_CAPABILITY:
+        return []
+    return layout.plan_sell_clusters(
+        ptr_host,
+        n,
+        dtype.itemsize,
+        compute_capability=_compute_capability(),
+        max_cluster_blocks=settings.gpu_cluster_blocks,
+        shared_limit=layout.dynamic_shared_limit(_device_properties()[1], 0, settings.gpu_shared_bytes),
+        single_block_max_entries=settings.gpu_single_block_max_entries,
+        scratch_bytes=_sell_scratch_bytes(dtype.itemsize),
+    )
+
+
+def _launch_cluster(plans: list[layout.ClusterPlan], n: int, dtype, ptr_host, args) -> layout.ClusterPlan:
+    """Launch one sequence as one cluster, the first plan the GPU accepts; when it refuses them
+    all (a cluster's blocks must be resident on one GPC at once), layout.ClusterLaunchError
+    names each refusal and the setting that avoids it."""
+    threads = _threads()
+    refusals = []
+    for plan in plans:
+        # A module without cooperative launch: a cluster kernel is launched by an ordinary launch.
+        kernel = _kernel("esn_cluster.cu", plan.kernel, dtype)
+        try:
+            _allow_shared(kernel, plan.shared_bytes)
+            if plan.blocks > 8:
+                cp.cuda.driver.funcSetAttribute(kernel.kernel.ptr, _NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1)
+        except cp.cuda.driver.CUDADriverError as error:
+            refusals.append((plan, error))
+            continue
+        try:
+            kernel(
+                (plan.blocks,),
+                (threads,),
+                (*args, _warps_per_slice(ptr_host, plan.blocks), np.int32(plan.capacity)),
+                shared_mem=plan.shared_bytes,
+            )
+            return plan
+        except cp.cuda.driver.CUDADriverError as error:
+            if "CLUSTER" not in str(error) and "OUT_OF_RESOURCES" not in str(error):
+                raise
+            refusals.append((plan, error))
+    raise layout.refused_clusters(n, refusals)
 
 
 def _device(array, dtype=None):
@@ -217,8 +296,6 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
     n = weights.W.shape[0]
     if batch == 1:
         (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
-        kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
-        plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize)
         direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
         states = out[0] if direct else cp.empty((steps, n), dtype)
         start = _device(state[0], dtype)
@@ -240,7 +317,14 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
             leak,
             act,
         )
-        _launch_persistent(kernel, "esn_run_sell", plan, args)
+        clusters = _cluster_plans(ptr_host, n, dtype)
+        if clusters:
+            _launch_cluster(clusters, n, dtype, ptr_host, args)
+        else:
+            kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
+            scratch = _sell_scratch_bytes(dtype.itemsize)
+            plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize, scratch_bytes=scratch)
+            _launch_persistent(kernel, "esn_run_sell", plan, (*args, _warps_per_slice(ptr_host, plan.blocks)))
         if not direct:
             _write_back(out[0], states)
         _write_back(state[0], states[-1])
@@ -299,7 +383,7 @@ def esn_generate(
     n_in = weights.W_in.shape[1]
     (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
     kernel = _kernel("esn.cu", "esn_generate_sell", dtype, cooperative=True)
-    plan = _plan(kernel, ptr_host, dtype.itemsize)
+    plan = _plan(kernel, ptr_host, dtype.itemsize, scratch_bytes=_sell_scratch_bytes(dtype.itemsize))
     coef = _device(readout_coef, dtype)
     n_out = coef.shape[0]
     x_buffers = cp.empty((2, n), dtype)
@@ -330,6 +414,7 @@ def esn_generate(
         keep,
         leak,
         act,
+        _warps_per_slice(ptr_host, plan.blocks),
     )
     _launch_persistent(kernel, "esn_generate_sell", plan, args)
     _write_back(state, x_buffers[n_steps % 2])
