@@ -205,10 +205,11 @@ def _cluster_plans(ptr_host, n: int, dtype) -> list[layout.ClusterPlan]:
     )
 
 
-def _launch_cluster(plans: list[layout.ClusterPlan], n: int, dtype, ptr_host, args) -> layout.ClusterPlan:
-    """Launch one sequence as one cluster, the first plan the GPU accepts; when it refuses them
-    all (a cluster's blocks must be resident on one GPC at once), layout.ClusterLaunchError
-    names each refusal and the setting that avoids it."""
+def _launch_cluster(plans: list[layout.ClusterPlan], n: int, dtype, ptr_host, arguments) -> layout.ClusterPlan:
+    """Launch one sequence as one cluster, the first plan the GPU accepts, with arguments(plan)
+    (the matrix in the plan's slice order, then the rest); when the GPU refuses them all (a
+    cluster's blocks must be resident on one GPC at once), layout.ClusterLaunchError names
+    each refusal and the setting that avoids it."""
     threads = _threads()
     refusals = []
     for plan in plans:
@@ -225,7 +226,7 @@ def _launch_cluster(plans: list[layout.ClusterPlan], n: int, dtype, ptr_host, ar
             kernel(
                 (plan.blocks,),
                 (threads,),
-                (*args, _warps_per_slice(ptr_host, plan.blocks), np.int32(plan.capacity)),
+                (*arguments(plan), _warps_per_slice(ptr_host, plan.blocks), np.int32(plan.capacity)),
                 shared_mem=plan.shared_bytes,
             )
             return plan
@@ -261,6 +262,7 @@ class CupyEsnWeights:
     bias: cp.ndarray
     _sell: tuple | None = field(default=None, repr=False)
     _csr: tuple | None = field(default=None, repr=False)
+    _cluster_sells: dict = field(default_factory=dict, repr=False)
 
     @property
     def dtype(self):
@@ -273,6 +275,14 @@ class CupyEsnWeights:
             arrays = tuple(cp.asarray(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of))
             self._sell = (arrays, sell.slice_ptr, sell.n_slices)
         return self._sell
+
+    def cluster_sell(self, plan: layout.ClusterPlan):
+        """Device arrays of the SELL-32 layout with its slices in the plan's balanced order."""
+        if plan.blocks not in self._cluster_sells:
+            sell = layout.reorder_slices(layout.sell32(self.W), plan.order)
+            arrays = tuple(cp.asarray(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of))
+            self._cluster_sells[plan.blocks] = arrays
+        return self._cluster_sells[plan.blocks]
 
     def csr(self):
         if self._csr is None:
@@ -299,11 +309,8 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
         direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
         states = out[0] if direct else cp.empty((steps, n), dtype)
         start = _device(state[0], dtype)
-        args = (
-            slice_ptr,
-            columns,
-            values,
-            row_of,
+        # The kernels' parameters after the matrix (slice_ptr, columns, values, row_of).
+        rest = (
             weights.W_in,
             weights.bias,
             _device(inputs[0], dtype),
@@ -319,12 +326,13 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
         )
         clusters = _cluster_plans(ptr_host, n, dtype)
         if clusters:
-            _launch_cluster(clusters, n, dtype, ptr_host, args)
+            _launch_cluster(clusters, n, dtype, ptr_host, lambda plan: (*weights.cluster_sell(plan), *rest))
         else:
             kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
             scratch = _sell_scratch_bytes(dtype.itemsize)
             plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize, scratch_bytes=scratch)
-            _launch_persistent(kernel, "esn_run_sell", plan, (*args, _warps_per_slice(ptr_host, plan.blocks)))
+            args = (slice_ptr, columns, values, row_of, *rest, _warps_per_slice(ptr_host, plan.blocks))
+            _launch_persistent(kernel, "esn_run_sell", plan, args)
         if not direct:
             _write_back(out[0], states)
         _write_back(state[0], states[-1])

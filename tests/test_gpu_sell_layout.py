@@ -74,7 +74,7 @@ def test_each_lane_has_four_load_chains_in_flight():
         (3, 8, 1000, 8),  # n = 100,000 at 1 % on an H100: 3,125 slices over 1,056 blocks
         (1, 8, 1000, 8),
         (4, 8, 1000, 2),  # 4 slices x 2 warps fill 8 warps in one pass
-        (5, 8, 1000, 8),  # 2 passes of 4 warps a slice would leave 3 of 8 idle in the second
+        (5, 8, 1000, 8),  # 4 warps a slice: 3 passes of a quarter; 8: 5 passes of an eighth
         (32, 8, 10, 1),  # enough slices for every warp
         (3, 8, 20, 1),  # too narrow to split: 10 entries a lane would not fill four chains
         (3, 8, 40, 2),
@@ -155,12 +155,39 @@ def test_a_cluster_plan_holds_part_state_and_scratch(rng):
         scratch_bytes=1024,
     )
     assert plan16.kernel == "esn_run_sell_cluster16" and plan8.kernel == "esn_run_sell_cluster8"
-    per_block = -(-len(slice_ptr[1:]) // 16)
-    part = max(slice_ptr[min(b + per_block, 128)] - slice_ptr[b] for b in range(0, 128, per_block))
-    assert plan16.capacity == part
+    ordered = np.concatenate([[0], np.cumsum(np.diff(slice_ptr)[plan16.order])])
+    parts = [ordered[b + 8] - ordered[b] for b in range(0, 128, 8)]  # 128 slices, 8 a block
+    assert plan16.capacity == max(parts)
     align = layout._align16
-    assert plan16.shared_bytes == 2 * align(part * 4) + align((per_block + 1) * 4) + align(2 * 4096 * 4) + 1024
+    assert plan16.shared_bytes == 2 * align(max(parts) * 4) + align(9 * 4) + align(2 * 4096 * 4) + 1024
     assert plan16.shared_bytes <= 227 * 1024 and plan8.shared_bytes <= 227 * 1024
+
+
+@pytest.mark.parametrize("n, blocks", [(4096, 16), (4096, 8), (2048, 16), (1000, 8), (70, 16), (33, 2)])
+def test_balanced_slices_give_each_block_its_share_and_keep_the_matrix(rng, n, blocks):
+    """Rows sorted longest first put the widest slices in the first block; the balanced order
+    evens the blocks' entries, keeps the last (partial) slice last, and holds the same matrix."""
+    W = sp.random_array((n, n), density=min(1.0, 40 / n), rng=rng, format="csr")
+    W = sp.csr_array(W.toarray() * (rng.random((n, 1)) < 0.9))  # some empty rows: wider spread
+    sell = layout.sell32(W)
+    order = layout.balanced_slice_order(np.diff(sell.slice_ptr), blocks)
+    assert sorted(order) == list(range(sell.n_slices)) and order[-1] == sell.n_slices - 1
+    balanced = layout.reorder_slices(sell, order)
+    per_block = -(-sell.n_slices // blocks)
+
+    def largest_part(ptr):
+        return max(ptr[min(b + per_block, sell.n_slices)] - ptr[b] for b in range(0, sell.n_slices, per_block))
+
+    assert largest_part(balanced.slice_ptr) <= largest_part(sell.slice_ptr)
+    widths = np.diff(sell.slice_ptr)
+    assert largest_part(balanced.slice_ptr) <= widths.sum() / -(-sell.n_slices // per_block) + widths.max()
+    x = rng.standard_normal(n)
+    y = np.zeros(n)
+    for _, _, lane, s, read, _ in layout.sell_work(balanced.slice_ptr, n, blocks, 8, 2):
+        if s * 32 + lane < n:
+            y[balanced.row_of[s * 32 + lane]] += sum(balanced.values[k] * x[balanced.columns[k]] for k in read)
+    np.testing.assert_allclose(y, W @ x, rtol=1e-12, atol=1e-12)
+    assert sorted(balanced.row_of) == list(range(n))
 
 
 # --------------------------------------------------------------------------- CuPy launches (stand-in)
