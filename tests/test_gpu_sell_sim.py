@@ -48,8 +48,10 @@ if not SIMULATED:
 
 else:
     from reservoir.config import settings
+    from reservoir.kernels import _gpu_layout as layout
     from reservoir.kernels import cuda as gpu
     from reservoir.kernels import reference
+    from reservoir.kernels.cuda import esn as esn_kernels
 
     TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
     PLACEMENTS = {
@@ -135,3 +137,38 @@ else:
         tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else TOL[np.float64]
         np.testing.assert_allclose(outputs, expected, **tol)
         np.testing.assert_allclose(state, ref_state, **tol)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("blocks, warps_per_slice", [(2, 2), (4, 1), (3, 2)])
+    def test_one_step_over_balanced_slices_in_several_blocks(rng, dtype, blocks, warps_per_slice, reference_esn):
+        """The slice order of the cluster path (layout.balanced_slice_order), each block over its
+        range of it as a block of a cluster owns its. One step reads only the start state, so the
+        simulator (which runs a grid's blocks one after another) can run it on several blocks."""
+        n = 150  # 5 slices, the last partial
+        W, W_in, bias = _weights(rng, n, 2, dtype, density=0.3)
+        sell = layout.sell32(W)
+        sell = layout.reorder_slices(sell, layout.balanced_slice_order(np.diff(sell.slice_ptr), blocks))
+        u = rng.uniform(-1, 1, (1, 1, 2)).astype(dtype)
+        x0 = rng.uniform(-0.5, 0.5, (1, n)).astype(dtype)
+        expected, _ = reference_esn(W, W_in, bias, u, 0.6, "tanh", x0)
+        states = np.full((1, n), np.nan, dtype=dtype)
+        keep, leak, act = layout.esn_scalars(dtype, 0.6, "tanh")
+        threads = 64
+        esn_kernels.run_sell[blocks, threads, 0, threads * np.dtype(dtype).itemsize](
+            sell.slice_ptr,
+            sell.columns,
+            sell.values,
+            sell.row_of,
+            W_in,
+            bias,
+            u[0],
+            x0[0],
+            states,
+            keep,
+            leak,
+            act,
+            np.int32(warps_per_slice),
+            np.int32(0),
+            np.int32(0),
+        )
+        np.testing.assert_allclose(states, expected[0], **TOL[dtype])
