@@ -6,9 +6,11 @@
 //
 // The grid is one cluster of CLUSTER blocks (compiled in with __cluster_dims__: CuPy's
 // launch has no cluster argument, and a kernel with compile-time cluster dimensions is
-// launched as a cluster by an ordinary launch). Block r stages the SELL slices of its
-// equal share in its shared memory once, as the multi-block kernels of esn.cu do, and
-// keeps a whole copy of the state there, double-buffered. A step reads the local copy
+// launched as a cluster by an ordinary launch). Block r stages its range of the SELL
+// slices in its shared memory once, as the multi-block kernels of esn.cu do (the host
+// orders the slices so that every range holds about the same entries:
+// _gpu_layout.balanced_slice_order), and keeps a whole copy of the state there,
+// double-buffered. A step reads the local copy
 // of x[t-1] (every gather on chip), and each new value x[t][row] is stored into buffer
 // (t + 1) % 2 of every block of the cluster through distributed shared memory
 // (cluster.map_shared_rank) and into states[t]. cluster.sync(), the hardware cluster
