@@ -13,8 +13,12 @@ timed calls after an untimed warm-up call that compiles the kernels):
 2. ESN, n = 100,000, density 0.01, one sequence: time per step against the floor,
    bytes that must move per step (values + column indices of every nonzero, the
    state read and written, the output row written) / copy bandwidth; target 1.3x;
+   beside it the same kernel with one warp per SELL slice (``gpu_sell_warps_per_slice
+   = 1``), the split the warps-per-slice planner replaces;
 3. batched, n = 100,000, B = 64: time per sequence-step (target < 10 us) and its floor;
 4. small reservoirs (n = 1,024 / 2,048 / 4,096, density 0.01): time per step (target < 2 us);
+   at 2,048 and 4,096 also each path the planner can take on sm_90 with CuPy, one row
+   each: a cluster of 16 blocks, of 8 (``gpu_cluster_blocks``), and the grid barrier (0);
 5. ELM hidden layer: 20,000 samples x 784 features -> 10,000 hidden units at density 0.01;
 6. the Numba CPU path at n = 100,000 for context;
 7. CUBA LSM (4,000 LIF neurons, Brette et al. 2007), 1 s of biological time (10,000
@@ -271,25 +275,45 @@ def guarded(part, title):
         return None
 
 
+class using:
+    """settings.<name> = value inside a with block (the figures of one kernel variant)."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def __enter__(self):
+        self.saved = getattr(settings, self.name)
+        setattr(settings, self.name, self.value)
+
+    def __exit__(self, *exc):
+        setattr(settings, self.name, self.saved)
+
+
 def esn_single(usable, n, steps, bandwidth, rng, repeats, cp):
     W, W_in, bias = matrix(n, 0.01)
     u = rng.uniform(-1, 1, (steps, 1)).astype(np.float32)
     floor = esn_floor_bytes(W) / bandwidth
-    for name in usable:
-        seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
-        if problem:
-            row("ESN one sequence", name, f"n={n:,} p=0.01 f32", "not measured", note=problem)
-            continue
-        per_step = seconds / steps
-        row(
-            "ESN one sequence",
-            name,
-            f"n={n:,} p=0.01 f32",
-            f"{ms(per_step)}/step",
-            f"{ms(floor)}/step",
-            "<= 1.3x floor",
-            f"{per_step / floor:.2f}x floor",
-        )
+    variants = [
+        ("ESN one sequence", None, "warps per slice planned"),
+        ("ESN one sequence, 1 warp/slice", 1, "gpu_sell_warps_per_slice = 1"),
+    ]
+    for figure, warps_per_slice, how in variants:
+        for name in usable:
+            with using("gpu_sell_warps_per_slice", warps_per_slice):
+                seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+            if problem:
+                row(figure, name, f"n={n:,} p=0.01 f32", "not measured", note=problem)
+                continue
+            per_step = seconds / steps
+            row(
+                figure,
+                name,
+                f"n={n:,} p=0.01 f32",
+                f"{ms(per_step)}/step",
+                f"{ms(floor)}/step",
+                "<= 1.3x floor",
+                f"{per_step / floor:.2f}x floor; {how}",
+            )
 
 
 def esn_batched(usable, n, batch, steps, bandwidth, rng, repeats, cp, l2_bandwidth=None):
@@ -340,6 +364,28 @@ def esn_small(usable, steps, bandwidth, rng, repeats, cp):
                 "< 2 us/step",
                 "on chip" if n <= 4096 else "",
             )
+        if n < 2048:
+            continue
+        # Each path of a mid-size sequence (CuPy on sm_90; elsewhere every row is the grid barrier).
+        for blocks, path in ((16, "cluster of 16"), (8, "cluster of 8"), (0, "grid barrier")):
+            for name in usable:
+                with using("gpu_cluster_blocks", blocks):
+                    try:
+                        seconds, problem = time_esn(name, W, W_in, bias, u, repeats, cp)
+                    except RuntimeError as error:  # e.g. the GPU refused the cluster (ClusterLaunchError)
+                        seconds, problem = None, f"{type(error).__name__}: {error}"
+                if problem:
+                    row(f"ESN small, {path}", name, f"n={n:,} p=0.01", "not measured", note=problem)
+                    continue
+                row(
+                    f"ESN small, {path}",
+                    name,
+                    f"n={n:,} p=0.01",
+                    f"{us(seconds / steps)}/step",
+                    "",
+                    "< 2 us/step",
+                    f"gpu_cluster_blocks = {blocks}" + ("" if name == "cupy" else " (no clusters on this backend)"),
+                )
 
 
 def elm(usable, quick, bandwidth, rng, repeats, cp):

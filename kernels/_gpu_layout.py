@@ -6,6 +6,11 @@ kernels, not data structures:
 * :func:`sell32` -- SELL-32-sigma for one sequence: rows sorted by length (longest
   first, sigma = n), slices of 32 rows, each slice stored column-major so that a
   warp reads entry j of its 32 rows with one coalesced load and each lane owns a row;
+  :func:`sell_warps_per_slice` -- how many warps share a slice, and
+  :func:`sell_work` -- which entries each thread of a SELL kernel reads (the layout
+  tests walk it);
+* :func:`plan_sell_clusters` -- the thread-block-cluster launches of one sequence on
+  sm_90 (:class:`ClusterPlan`), between the single block and the grid barrier;
 * :func:`csr32` -- CSR with 32-bit offsets and indices, for B sequences over an
   (n, B) state and for the ELM;
 * :func:`lif_layout` -- the LIF network's push rows sorted by target (the pull
@@ -25,7 +30,7 @@ Nothing here imports a GPU package: it is plain NumPy/Numba on the host, and the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,7 @@ SELL_ROWS = 32
 #: (``cupy.RawModule(name_expressions=...)``; the nvcc compile test uses the same list).
 CUDA_KERNELS = {
     "esn.cu": ("esn_run_sell", "esn_generate_sell", "esn_run_csr_batch"),
+    "esn_cluster.cu": ("esn_run_sell_cluster8", "esn_run_sell_cluster16"),
     "elm.cu": ("elm_dense", "elm_sparse"),
     "lif.cu": ("lif_run",),
 }
@@ -87,34 +93,120 @@ class Sell:
     values: np.ndarray  # padding entries are 0
     row_of: np.ndarray  # int32 (n,): the row at each sorted position
     n_slices: int
+    height: int = SELL_ROWS  # rows per slice (the kernels: 32, a warp)
 
 
-def sell32(W: sp.csr_array) -> Sell:
-    """SELL-32-sigma copy of a CSR matrix (duplicates kept: the kernels add them up)."""
+def sell32(W: sp.csr_array, height: int = SELL_ROWS) -> Sell:
+    """SELL-C-sigma copy of a CSR matrix, C = `height` (the kernels take 32; duplicates kept:
+    the kernels add them up)."""
     n = W.shape[0]
     lengths = np.diff(W.indptr).astype(np.int64)
     row_of = np.argsort(-lengths, kind="stable")
-    n_slices = -(-n // SELL_ROWS)
-    padded = np.zeros(n_slices * SELL_ROWS, dtype=np.int64)
+    n_slices = -(-n // height)
+    padded = np.zeros(n_slices * height, dtype=np.int64)
     padded[:n] = lengths[row_of]
-    widths = padded.reshape(n_slices, SELL_ROWS).max(axis=1)
+    widths = padded.reshape(n_slices, height).max(axis=1)
     slice_ptr = np.zeros(n_slices + 1, dtype=np.int64)
-    np.cumsum(widths * SELL_ROWS, out=slice_ptr[1:])
+    np.cumsum(widths * height, out=slice_ptr[1:])
     _int32_offsets(int(slice_ptr[-1]), "the SELL-32 layout")
     columns = np.zeros(slice_ptr[-1], dtype=np.int32)
     values = np.zeros(slice_ptr[-1], dtype=W.dtype)
-    _fill_sell32(W.indptr.astype(np.int64), W.indices, W.data, row_of, slice_ptr, columns, values)
-    return Sell(slice_ptr.astype(np.int32), columns, values, row_of.astype(np.int32), n_slices)
+    _fill_sell32(W.indptr.astype(np.int64), W.indices, W.data, row_of, slice_ptr, columns, values, height)
+    return Sell(slice_ptr.astype(np.int32), columns, values, row_of.astype(np.int32), n_slices, height)
 
 
 @njit(parallel=True, cache=True)
-def _fill_sell32(indptr, indices, data, row_of, slice_ptr, columns, values):
+def _fill_sell32(indptr, indices, data, row_of, slice_ptr, columns, values, height):
     for position in prange(row_of.shape[0]):
         row = row_of[position]
-        base = slice_ptr[position // 32] + position % 32
+        base = slice_ptr[position // height] + position % height
         for j in range(indptr[row + 1] - indptr[row]):
-            columns[base + 32 * j] = indices[indptr[row] + j]
-            values[base + 32 * j] = data[indptr[row] + j]
+            columns[base + height * j] = indices[indptr[row] + j]
+            values[base + height * j] = data[indptr[row] + j]
+
+
+#: Entries a lane should have per warp sharing a slice: four passes of the four load chains.
+SELL_MIN_ENTRIES_PER_PIECE = 16
+
+
+def sell_warps_per_slice(slices_per_block: int, warps: int, mean_width: float) -> int:
+    """Warps that share a SELL slice in a block of `warps` warps owning `slices_per_block` slices.
+
+    One warp per slice leaves warps idle when a block owns fewer slices than it has warps
+    (n = 100,000 on an H100: 3,125 slices over 1,056 co-resident blocks of 8 warps gives 3
+    slices, so 5 of 8 warps idle). A step of the block takes about
+    ceil(slices * w / warps) / w slice-widths with w warps a slice, so w is the power of two
+    dividing `warps` that minimises it, the smallest on a tie (each extra warp costs a
+    reduction through shared memory), and no larger than leaves each warp
+    SELL_MIN_ENTRIES_PER_PIECE entries a lane of a slice `mean_width` entries wide.
+    """
+    best, best_time = 1, float("inf")
+    w = 1
+    while w <= warps:
+        if w == 1 or mean_width / w >= SELL_MIN_ENTRIES_PER_PIECE:
+            time = -(-max(1, slices_per_block) * w // warps) / w
+            if time < best_time - 1e-12:
+                best, best_time = w, time
+        w *= 2
+    return best
+
+
+def checked_warps_per_slice(value, warps: int, setting: str = "settings.gpu_sell_warps_per_slice") -> int:
+    """A warps-per-slice override as an int, or a ValueError saying why the kernels cannot use it."""
+    wanted = int(value)
+    if wanted != value or wanted < 1 or wanted & (wanted - 1) or warps % wanted:
+        raise ValueError(
+            f"{setting} = {value!r}: the SELL kernels need a power of two that divides the block's {warps} warps"
+        )
+    return wanted
+
+
+def planned_warps_per_slice(slice_ptr: np.ndarray, blocks: int, threads: int, override=None) -> int:
+    """:func:`sell_warps_per_slice` for a SELL matrix cut into `blocks` equal ranges of slices
+    (`override`, settings.gpu_sell_warps_per_slice, wins when set)."""
+    warps = threads // 32
+    if override is not None:
+        return checked_warps_per_slice(override, warps)
+    n_slices = len(slice_ptr) - 1
+    mean_width = int(slice_ptr[-1]) / max(1, n_slices * SELL_ROWS)
+    return sell_warps_per_slice(-(-n_slices // max(1, blocks)), warps, mean_width)
+
+
+def sell_work(slice_ptr: np.ndarray, n: int, blocks: int, warps: int, warps_per_slice: int, height: int = SELL_ROWS):
+    """What each thread of ``sell_step`` (sell.cuh, and cuda/esn.py) does in one step, walked in
+    Python: a list of (block, warp, lane, slice, entries read, position finished or -1).
+
+    The loops are the kernels': a block's equal range of slices, `warps // warps_per_slice`
+    slices at a time, piece p of a slice reading entries p, p + warps_per_slice, ... of its
+    lane's row four at a time and then one at a time, piece 0 finishing the row.
+    """
+    n_slices = len(slice_ptr) - 1
+    per_block = -(-n_slices // blocks)
+    groups = warps // warps_per_slice
+    stride = height * warps_per_slice
+    work = []
+    for block in range(blocks):
+        begin = min(n_slices, block * per_block)
+        end_unit = min(n_slices, begin + per_block)
+        for first in range(begin, end_unit, groups):
+            for warp in range(warps):
+                group, piece = divmod(warp, warps_per_slice)
+                s = first + group
+                if s >= end_unit:
+                    continue
+                for lane in range(height):
+                    k, end = int(slice_ptr[s]) + height * piece + lane, int(slice_ptr[s + 1])
+                    read = []
+                    while k + 3 * stride < end:
+                        read += [k, k + stride, k + 2 * stride, k + 3 * stride]
+                        k += 4 * stride
+                    while k < end:
+                        read.append(k)
+                        k += stride
+                    position = s * height + lane
+                    finished = position if piece == 0 and position < n else -1
+                    work.append((block, warp, lane, s, read, finished))
+    return work
 
 
 def csr32(W: sp.csr_array):
@@ -243,6 +335,7 @@ def plan_grid(
     min_entries_per_block: int,
     single_block_max_entries: int,
     state_bytes: int = 0,
+    scratch_bytes: int = 0,
 ) -> GridPlan:
     """Blocks and staging for a persistent kernel over `ptr` (per-unit offsets: slices or rows).
 
@@ -252,22 +345,165 @@ def plan_grid(
     * Otherwise about `min_entries_per_block` entries per block (fewer blocks wait at
       the barrier faster), at most ``max_blocks(shared_bytes)`` co-resident blocks, and
       staged when each block's part fits in shared memory.
+
+    `scratch_bytes` (the SELL kernels' per-block reduction scratch) come after the rest,
+    staged or not.
     """
     units = len(ptr) - 1
     entries = int(ptr[-1])
     if entries <= single_block_max_entries:
         capacity, nbytes = _staged_bytes(ptr, units, 1, itemsize)
-        if nbytes + state_bytes <= shared_limit:
-            return GridPlan(1, 2 if state_bytes else 1, capacity, nbytes + state_bytes)
-    blocks = max(1, min(units, -(-entries // max(1, min_entries_per_block)), max_blocks(0)))
+        total = nbytes + (_align16(state_bytes) + scratch_bytes if scratch_bytes else state_bytes)
+        if total <= shared_limit:
+            return GridPlan(1, 2 if state_bytes else 1, capacity, total)
+    blocks = max(1, min(units, -(-entries // max(1, min_entries_per_block)), max_blocks(scratch_bytes)))
     while True:
         capacity, nbytes = _staged_bytes(ptr, units, blocks, itemsize)
-        stage = nbytes <= shared_limit
-        shared = nbytes if stage else 0
+        stage = nbytes + scratch_bytes <= shared_limit
+        shared = (nbytes if stage else 0) + scratch_bytes
         fits = max_blocks(shared)
         if blocks <= fits:
             return GridPlan(blocks, int(stage), capacity if stage else 0, shared)
         blocks = max(1, fits)
+
+
+# --------------------------------------------------------------------------- thread-block clusters
+#: Cluster sizes the one-sequence cluster kernels are compiled for (esn_cluster.cu): 8 is
+#: the portable size of sm_90, 16 needs the kernel's opt-in to a non-portable size.
+CLUSTER_SIZES = (16, 8)
+#: The first compute capability with thread-block clusters (Hopper).
+CLUSTER_MIN_COMPUTE_CAPABILITY = (9, 0)
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """One sequence in one cluster: `blocks` blocks, each with its part of the matrix, a copy of
+    the state (two buffers) and the reduction scratch in `shared_bytes` of shared memory. The
+    slices are taken in `order` (:func:`balanced_slice_order`; :func:`reorder_slices` builds it)."""
+
+    blocks: int
+    capacity: int  # entries of the largest block part
+    shared_bytes: int
+    order: np.ndarray = field(repr=False, compare=False, default=None)
+
+    @property
+    def kernel(self) -> str:
+        return f"esn_run_sell_cluster{self.blocks}"
+
+
+class ClusterLaunchError(RuntimeError):
+    """The GPU refused every cluster launch planned for a one-sequence ESN run."""
+
+
+def plan_sell_clusters(
+    slice_ptr: np.ndarray,
+    n: int,
+    itemsize: int,
+    *,
+    compute_capability: tuple[int, int],
+    max_cluster_blocks: int,
+    shared_limit: int,
+    single_block_max_entries: int,
+    scratch_bytes: int,
+) -> list[ClusterPlan]:
+    """The cluster launches that can run one sequence, preferred first; empty for another path.
+
+    The path of one sequence is chosen from its size and the device:
+
+    * one block when the whole matrix is at most `single_block_max_entries` entries and
+      fits in one block's shared memory with the state (``plan_grid``, stage 2): none here;
+    * a cluster of c blocks (c in CLUSTER_SIZES, at most `max_cluster_blocks`, i.e.
+      ``settings.gpu_cluster_blocks``; 0 turns clusters off) on a GPU of compute
+      capability 9.0 or later when each block's part of the matrix is at most
+      `single_block_max_entries` entries and fits in `shared_limit` beside a copy of the
+      whole state (2 n values) and the scratch. Larger clusters first: a block's share of
+      the gathers shrinks as 1/c while the stores of its new values to the other blocks
+      stay n per step whatever c is. The caller tries them in order, the next when the
+      GPU refuses one (16 blocks is not a portable cluster size);
+    * otherwise (larger n, older GPUs): none, and the grid-barrier kernels of ``plan_grid``.
+    """
+    entries = int(slice_ptr[-1])
+    n_slices = len(slice_ptr) - 1
+    state_bytes = _align16(2 * n * itemsize)
+    if tuple(compute_capability) < CLUSTER_MIN_COMPUTE_CAPABILITY or n_slices == 0:
+        return []
+    capacity, nbytes = _staged_bytes(slice_ptr, n_slices, 1, itemsize)
+    if entries <= single_block_max_entries and nbytes + state_bytes + scratch_bytes <= shared_limit:
+        return []  # one block, no barrier across blocks at all
+    plans = []
+    widths = np.diff(slice_ptr)
+    for blocks in CLUSTER_SIZES:
+        if blocks > max_cluster_blocks or blocks > n_slices:
+            continue
+        order = balanced_slice_order(widths, blocks)
+        ptr = np.concatenate([[0], np.cumsum(widths[order])])
+        capacity, nbytes = _staged_bytes(ptr, n_slices, blocks, itemsize)
+        shared = nbytes + state_bytes + scratch_bytes
+        if capacity <= single_block_max_entries and shared <= shared_limit:
+            plans.append(ClusterPlan(blocks, capacity, shared, order))
+    return plans
+
+
+def balanced_slice_order(widths: np.ndarray, blocks: int) -> np.ndarray:
+    """An order of SELL slices whose equal-count block ranges (``block_part``) hold about equal
+    entries.
+
+    Rows sorted longest first put the widest slices in the first block: at n = 4,096 and 1 %
+    the first of 8 blocks would hold 27 % more entries than the mean, and a cluster steps at
+    the pace of its slowest block. Each slice, widest first, goes to the block with the fewest
+    entries that still has room for a slice (block b holds the b-th range of ``ceil(slices /
+    blocks)``). The last slice may be partial (positions past n, which the kernels skip by
+    position), so it keeps the last place.
+    """
+    widths = np.asarray(widths, dtype=np.int64)
+    units = len(widths)
+    per_block = -(-units // blocks)
+    room = [max(0, min(units, (b + 1) * per_block) - min(units, b * per_block)) for b in range(blocks)]
+    last_block = (units - 1) // per_block
+    lists: list[list[int]] = [[] for _ in range(blocks)]
+    totals = [0] * blocks
+    room[last_block] -= 1  # the last slice, placed at the end below
+    totals[last_block] += int(widths[-1])
+    for s in np.argsort(-widths[:-1], kind="stable"):
+        b = min((b for b in range(blocks) if room[b] > 0), key=lambda b: (totals[b], b))
+        lists[b].append(int(s))
+        room[b] -= 1
+        totals[b] += int(widths[s])
+    lists[last_block].append(units - 1)
+    return np.array([s for block in lists for s in block], dtype=np.int64)
+
+
+def reorder_slices(sell: Sell, order: np.ndarray) -> Sell:
+    """`sell` with its slices in `order` (which keeps the last, possibly partial, slice last)."""
+    widths = np.diff(sell.slice_ptr.astype(np.int64))
+    slice_ptr = np.concatenate([[0], np.cumsum(widths[order])])
+    starts = sell.slice_ptr[:-1].astype(np.int64)[order]
+    entries = np.concatenate([np.arange(a, a + w) for a, w in zip(starts, widths[order])]) if len(order) else []
+    entries = np.asarray(entries, dtype=np.int64)
+    height = sell.height
+    padded = np.full(sell.n_slices * height, -1, dtype=np.int64)
+    padded[: len(sell.row_of)] = sell.row_of
+    row_of = padded.reshape(sell.n_slices, height)[order].reshape(-1)[: len(sell.row_of)]
+    return Sell(
+        slice_ptr.astype(np.int32),
+        sell.columns[entries],
+        sell.values[entries],
+        row_of.astype(np.int32),
+        sell.n_slices,
+        height,
+    )
+
+
+def refused_clusters(n: int, refusals: list[tuple[ClusterPlan, Exception]]) -> ClusterLaunchError:
+    """The error when the GPU refused every planned cluster launch, naming each refusal."""
+    tried = "; ".join(
+        f"{plan.blocks} blocks of {plan.shared_bytes} bytes of shared memory: {error}" for plan, error in refusals
+    )
+    return ClusterLaunchError(
+        f"esn_run_sell_cluster: the GPU refused to launch a thread-block cluster for one sequence of {n} units "
+        f"({tried}). Clusters need every block of the cluster resident on one GPC at once; set "
+        "settings.gpu_cluster_blocks = 8 (the portable size) or 0 (the grid-barrier kernel, no cluster)"
+    )
 
 
 # --------------------------------------------------------------------------- LIF (spiking) networks

@@ -25,6 +25,16 @@ graph of one launch per step because it gives one mechanism for every size, keep
 the matrix on chip between steps where it fits, and needs no graph re-capture when
 the number of steps changes.
 
+One sequence of mid size (too large for one block, small enough that each of 8 or 16
+blocks holds its part of the matrix and a copy of the state) runs on sm_90 in one
+thread-block cluster instead (``cuda_src/esn_cluster.cu``): the state is exchanged
+through distributed shared memory and steps are separated by the cluster's hardware
+barrier, not the grid barrier. CuPy's ``RawKernel`` takes no cluster dimensions, so
+those kernels carry them (``__cluster_dims__``) and are launched, from a module without
+cooperative launch, as a grid of one cluster; :func:`~._gpu_layout.plan_sell_clusters`
+chooses the path, and a cluster the GPU refuses at every size raises
+:class:`~._gpu_layout.ClusterLaunchError`.
+
 Arrays
 ------
 Inputs may be NumPy or CuPy arrays. Device arrays are used in place; host arrays
@@ -77,6 +87,11 @@ def _device_properties():
     return attributes["MultiProcessorCount"], attributes.get("MaxSharedMemoryPerBlockOptin", 48 * 1024)
 
 
+def _compute_capability() -> tuple[int, int]:
+    digits = str(cp.cuda.Device().compute_capability)  # "90" on an H100
+    return int(digits[:-1]), int(digits[-1])
+
+
 def _max_blocks(kernel: cp.RawKernel, threads: int):
     """Co-resident blocks of `kernel` for a given dynamic shared memory size."""
     multiprocessors, _ = _device_properties()
@@ -112,7 +127,7 @@ def _threads() -> int:
     return layout.checked_threads_per_block(settings.gpu_threads_per_block)
 
 
-def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
+def _plan(kernel, ptr_host, itemsize, state_bytes=0, scratch_bytes=0) -> layout.GridPlan:
     threads = _threads()
     return layout.plan_grid(
         ptr_host,
@@ -122,7 +137,17 @@ def _plan(kernel, ptr_host, itemsize, state_bytes=0) -> layout.GridPlan:
         min_entries_per_block=settings.gpu_min_entries_per_block,
         single_block_max_entries=settings.gpu_single_block_max_entries,
         state_bytes=state_bytes,
+        scratch_bytes=scratch_bytes,
     )
+
+
+def _sell_scratch_bytes(itemsize: int) -> int:
+    """Shared memory of the SELL kernels' slice scratch: a value per thread (sell.cuh)."""
+    return _threads() * itemsize
+
+
+def _warps_per_slice(ptr_host, blocks: int) -> np.int32:
+    return np.int32(layout.planned_warps_per_slice(ptr_host, blocks, _threads(), settings.gpu_sell_warps_per_slice))
 
 
 def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, shared_bytes: int) -> None:
@@ -146,6 +171,7 @@ def _launch_checked(kernel, name: str, grid: tuple, threads: int, args: tuple, s
 
 
 def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
+    """Launch a persistent kernel of esn.cu planned by `plan` with (*args, stage, capacity)."""
     _allow_shared(kernel, plan.shared_bytes)
     _launch_checked(
         kernel,
@@ -155,6 +181,60 @@ def _launch_persistent(kernel, name: str, plan: layout.GridPlan, args) -> None:
         (*args, np.int32(plan.stage), np.int32(plan.capacity)),
         plan.shared_bytes,
     )
+
+
+#: CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED (cuda.h): lets a kernel run in clusters
+#: larger than the portable 8 blocks (CuPy has no name for it).
+_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14
+
+
+def _cluster_plans(ptr_host, n: int, dtype) -> list[layout.ClusterPlan]:
+    """The cluster launches for one sequence on this GPU (see layout.plan_sell_clusters); the
+    cluster module is compiled only when there is one."""
+    if settings.gpu_cluster_blocks <= 0 or _compute_capability() < layout.CLUSTER_MIN_COMPUTE_CAPABILITY:
+        return []
+    return layout.plan_sell_clusters(
+        ptr_host,
+        n,
+        dtype.itemsize,
+        compute_capability=_compute_capability(),
+        max_cluster_blocks=settings.gpu_cluster_blocks,
+        shared_limit=layout.dynamic_shared_limit(_device_properties()[1], 0, settings.gpu_shared_bytes),
+        single_block_max_entries=settings.gpu_single_block_max_entries,
+        scratch_bytes=_sell_scratch_bytes(dtype.itemsize),
+    )
+
+
+def _launch_cluster(plans: list[layout.ClusterPlan], n: int, dtype, ptr_host, arguments) -> layout.ClusterPlan:
+    """Launch one sequence as one cluster, the first plan the GPU accepts, with arguments(plan)
+    (the matrix in the plan's slice order, then the rest); when the GPU refuses them all (a
+    cluster's blocks must be resident on one GPC at once), layout.ClusterLaunchError names
+    each refusal and the setting that avoids it."""
+    threads = _threads()
+    refusals = []
+    for plan in plans:
+        # A module without cooperative launch: a cluster kernel is launched by an ordinary launch.
+        kernel = _kernel("esn_cluster.cu", plan.kernel, dtype)
+        try:
+            _allow_shared(kernel, plan.shared_bytes)
+            if plan.blocks > 8:
+                cp.cuda.driver.funcSetAttribute(kernel.kernel.ptr, _NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1)
+        except cp.cuda.driver.CUDADriverError as error:
+            refusals.append((plan, error))
+            continue
+        try:
+            kernel(
+                (plan.blocks,),
+                (threads,),
+                (*arguments(plan), _warps_per_slice(ptr_host, plan.blocks), np.int32(plan.capacity)),
+                shared_mem=plan.shared_bytes,
+            )
+            return plan
+        except cp.cuda.driver.CUDADriverError as error:
+            if "CLUSTER" not in str(error) and "OUT_OF_RESOURCES" not in str(error):
+                raise
+            refusals.append((plan, error))
+    raise layout.refused_clusters(n, refusals)
 
 
 def _device(array, dtype=None):
@@ -182,6 +262,7 @@ class CupyEsnWeights:
     bias: cp.ndarray
     _sell: tuple | None = field(default=None, repr=False)
     _csr: tuple | None = field(default=None, repr=False)
+    _cluster_sells: dict = field(default_factory=dict, repr=False)
 
     @property
     def dtype(self):
@@ -194,6 +275,14 @@ class CupyEsnWeights:
             arrays = tuple(cp.asarray(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of))
             self._sell = (arrays, sell.slice_ptr, sell.n_slices)
         return self._sell
+
+    def cluster_sell(self, plan: layout.ClusterPlan):
+        """Device arrays of the SELL-32 layout with its slices in the plan's balanced order."""
+        if plan.blocks not in self._cluster_sells:
+            sell = layout.reorder_slices(layout.sell32(self.W), plan.order)
+            arrays = tuple(cp.asarray(a) for a in (sell.slice_ptr, sell.columns, sell.values, sell.row_of))
+            self._cluster_sells[plan.blocks] = arrays
+        return self._cluster_sells[plan.blocks]
 
     def csr(self):
         if self._csr is None:
@@ -217,16 +306,11 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
     n = weights.W.shape[0]
     if batch == 1:
         (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
-        kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
-        plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize)
         direct = isinstance(out, cp.ndarray) and out[0].flags.c_contiguous
         states = out[0] if direct else cp.empty((steps, n), dtype)
         start = _device(state[0], dtype)
-        args = (
-            slice_ptr,
-            columns,
-            values,
-            row_of,
+        # The kernels' parameters after the matrix (slice_ptr, columns, values, row_of).
+        rest = (
             weights.W_in,
             weights.bias,
             _device(inputs[0], dtype),
@@ -240,7 +324,15 @@ def esn_run(weights: CupyEsnWeights, inputs, state, leak_rate: float, activation
             leak,
             act,
         )
-        _launch_persistent(kernel, "esn_run_sell", plan, args)
+        clusters = _cluster_plans(ptr_host, n, dtype)
+        if clusters:
+            _launch_cluster(clusters, n, dtype, ptr_host, lambda plan: (*weights.cluster_sell(plan), *rest))
+        else:
+            kernel = _kernel("esn.cu", "esn_run_sell", dtype, cooperative=True)
+            scratch = _sell_scratch_bytes(dtype.itemsize)
+            plan = _plan(kernel, ptr_host, dtype.itemsize, state_bytes=2 * n * dtype.itemsize, scratch_bytes=scratch)
+            args = (slice_ptr, columns, values, row_of, *rest, _warps_per_slice(ptr_host, plan.blocks))
+            _launch_persistent(kernel, "esn_run_sell", plan, args)
         if not direct:
             _write_back(out[0], states)
         _write_back(state[0], states[-1])
@@ -299,7 +391,7 @@ def esn_generate(
     n_in = weights.W_in.shape[1]
     (slice_ptr, columns, values, row_of), ptr_host, n_slices = weights.sell()
     kernel = _kernel("esn.cu", "esn_generate_sell", dtype, cooperative=True)
-    plan = _plan(kernel, ptr_host, dtype.itemsize)
+    plan = _plan(kernel, ptr_host, dtype.itemsize, scratch_bytes=_sell_scratch_bytes(dtype.itemsize))
     coef = _device(readout_coef, dtype)
     n_out = coef.shape[0]
     x_buffers = cp.empty((2, n), dtype)
@@ -330,6 +422,7 @@ def esn_generate(
         keep,
         leak,
         act,
+        _warps_per_slice(ptr_host, plan.blocks),
     )
     _launch_persistent(kernel, "esn_generate_sell", plan, args)
     _write_back(state, x_buffers[n_steps % 2])

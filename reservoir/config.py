@@ -73,6 +73,12 @@ class Settings:
     #: Cap on dynamic shared memory per block in bytes (None: the device's limit; the
     #: Numba-CUDA path stays within 40 KiB). 0 disables staging the matrix on chip.
     gpu_shared_bytes: int | None = None
+    #: Warps sharing a SELL slice (one sequence); None: planned so that every warp of a
+    #: block has work (kernels/_gpu_layout.py sell_warps_per_slice).
+    gpu_sell_warps_per_slice: int | None = None
+    #: Most blocks of the thread-block cluster that runs one mid-size sequence on sm_90
+    #: (CuPy path; 16 or 8, 0: no cluster, the grid-barrier kernel).
+    gpu_cluster_blocks: int = 16
     # GPU LIF kernels (LSM): one persistent launch per call, see kernels/cuda_src/lif.cu.
     #: How a step's spikes reach their targets' ring buffers. "push" (default): a warp per
     #: spike scatters its row with atomicAdd, about `degree` operations per spike (the

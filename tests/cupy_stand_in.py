@@ -59,6 +59,8 @@ def stand_in_modules(
     on_launch=lambda name, dtype, grid, block, args, shared_mem, cooperative=False: None,
     blocks_per_sm: int = 2,
     cooperative_limit: int | None = None,
+    compute_capability: str = "90",
+    cluster_limit: int = 16,
 ) -> dict:
     """sys.modules entries for cupy, cupyx, cupyx.scipy and cupyx.scipy.sparse.
 
@@ -66,7 +68,9 @@ def stand_in_modules(
     is called for every launch of a ``RawModule`` kernel. The occupancy calculator
     answers `blocks_per_sm` (4 multiprocessors); a cooperative launch of more than
     `cooperative_limit` blocks (default: what the occupancy calculator allows) raises
-    the driver's CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE.
+    the driver's CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE. The device has `compute_capability`
+    and runs kernels compiled with ``__cluster_dims__`` (named ``*_cluster<size>``) in clusters of
+    up to `cluster_limit` blocks, refusing larger ones with CUDA_ERROR_INVALID_CLUSTER_SIZE.
     """
     multiprocessors = 4
     limit = blocks_per_sm * multiprocessors if cooperative_limit is None else cooperative_limit
@@ -113,6 +117,9 @@ def stand_in_modules(
                 raise CUDADriverError("CUDA_ERROR_INVALID_VALUE: more shared memory than a block may have")
             if self.enable_cooperative_groups and blocks > limit:
                 raise CUDADriverError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: too many blocks in cooperative launch")
+            cluster = re.search(r"_cluster(\d+)$", self.name)
+            if cluster and int(cluster.group(1)) > cluster_limit:
+                raise CUDADriverError("CUDA_ERROR_INVALID_CLUSTER_SIZE: invalid cluster size")
             on_launch(self.name, self.dtype, grid, block, args, shared_mem, cooperative=self.enable_cooperative_groups)
 
     class RawModule:
@@ -128,6 +135,7 @@ def stand_in_modules(
     properties = {"name": b"CPU stand-in", "multiProcessorCount": 4, "l2CacheSize": 2**20, "totalGlobalMem": 2**30}
     device = types.SimpleNamespace(
         id=0,
+        compute_capability=compute_capability,
         attributes={
             "MultiProcessorCount": multiprocessors,
             "MaxSharedMemoryPerBlockOptin": opt_in_limit,
@@ -139,7 +147,9 @@ def stand_in_modules(
     cp.cuda = types.SimpleNamespace(
         Device=lambda: device,
         driver=types.SimpleNamespace(
-            occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: blocks_per_sm, CUDADriverError=CUDADriverError
+            occupancyMaxActiveBlocksPerMultiprocessor=lambda *args: blocks_per_sm,
+            funcSetAttribute=lambda function, attribute, value: None,
+            CUDADriverError=CUDADriverError,
         ),
         runtime=types.SimpleNamespace(
             getDeviceProperties=lambda index: properties, runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0

@@ -46,6 +46,16 @@ PLACEMENTS = {
         "gpu_shared_bytes": 0,
     },
     "co-resident-limit": {"gpu_single_block_max_entries": 0, "gpu_min_entries_per_block": 1},
+    # Four warps a SELL slice, the matrix staged over many blocks.
+    "warps-share-slices": {
+        "gpu_single_block_max_entries": 0,
+        "gpu_min_entries_per_block": 64,
+        "gpu_sell_warps_per_slice": 4,
+    },
+    # One sequence of n = 1,031 or 5,003 in one thread-block cluster (CuPy on sm_90; elsewhere
+    # and for batches, the grid-barrier kernels).
+    "cluster": {"gpu_single_block_max_entries": 4000},
+    "cluster-of-8": {"gpu_single_block_max_entries": 8000, "gpu_cluster_blocks": 8},
 }
 
 

@@ -211,9 +211,9 @@ for dtype in (np.float32, np.float64):
     # (kernel, signature, whether it must be launched cooperatively: it calls the grid sync)
     signatures = [
         (esn.run_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2, "A"), A(f, 1, "A"),
-                        A(f, 2, "A"), f, f, i32, i32, i32), True),
+                        A(f, 2, "A"), f, f, i32, i32, i32, i32), True),
         (esn.generate_sell, (A(i32, 1), A(i32, 1), A(f, 1), A(i32, 1), A(f, 2), A(f, 1), A(f, 2), A(f, 1), boolean,
-                             A(f, 2), A(f, 3), A(f, 3), A(f, 2), f, f, i32, i32, i32), True),
+                             A(f, 2), A(f, 3), A(f, 3), A(f, 2), f, f, i32, i32, i32, i32), True),
         (esn.run_csr_batch, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 2), A(f, 1), A(f, 3, "A"), A(f, 3), A(f, 3, "A"),
                              i32, f, f, i32, i32, i32), True),
         (elm.elm_dense, (A(i32, 1), A(i32, 1), A(f, 1), A(f, 1), A(f, 2), A(f, 2), i32), False),

@@ -40,7 +40,8 @@ def _kernel_parameters() -> dict[str, list[tuple[str, str]]]:
     kernels = {}
     for source in layout.CUDA_KERNELS:
         text = layout.cuda_source_text(source)
-        for match in re.finditer(r"__global__\s+void\s+(\w+)\s*\((.*?)\)\s*\{", text, flags=re.S):
+        pattern = r"__global__\s+void\s+(?:__cluster_dims__\([^)]*\)\s+)?(\w+)\s*\((.*?)\)\s*\{"
+        for match in re.finditer(pattern, text, flags=re.S):
             parameters = []
             for declaration in match.group(2).split(","):
                 words = " ".join(declaration.replace("__restrict__", "").replace("const ", "").split())
@@ -114,6 +115,10 @@ def _check(call) -> None:
         assert cooperative, f"{name}: {blocks_along_x} blocks meet at the grid barrier, launched without cooperation"
     if name.startswith("elm_"):
         assert not cooperative, f"{name} has no barrier: an ordinary launch, not limited to co-resident blocks"
+    cluster = re.search(r"_cluster(\d+)$", name)
+    if cluster:  # __cluster_dims__(c, 1, 1): the grid is one cluster, launched by an ordinary launch
+        assert grid == (int(cluster.group(1)),), f"{name}: grid {grid} is not one cluster"
+        assert not cooperative, f"{name}: CuPy's cooperative launch does not launch clusters"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -8,8 +8,10 @@ fixed row ranges for the whole launch, steps are separated by the grid barrier
 part of the matrix in shared memory for the whole run (one block: the state too),
 large ones stream it from device memory. See ``cupy_raw.py`` for why this was chosen
 over a CUDA graph of per-step launches, and ``_gpu_layout.py`` for the layouts
-(SELL-32-sigma for one sequence, CSR over an (n, B) state for a batch). Dynamic
-shared memory is kept within the 48 KiB that needs no opt-in.
+(SELL-32-sigma for one sequence, CSR over an (n, B) state for a batch; warps share a
+SELL slice when a block has fewer slices than warps). Dynamic shared memory is kept
+within the 48 KiB that needs no opt-in. The thread-block-cluster kernel of mid-size
+reservoirs exists on the CuPy path only: numba.cuda launches no clusters.
 
 Three layers: device functions and kernels, host driver (``_launch_persistent``,
 ``_plan``), public functions (``prepare_esn``, ``esn_run``, ``esn_generate``).
@@ -39,104 +41,161 @@ NUMBA_SHARED_LIMIT = layout.dynamic_shared_limit(48 * 1024, MAX_THREADS * 8)
 # --------------------------------------------------------------------------- device code
 @cuda.jit(device=True)
 def sell_step(
-    ptr, columns, values, begin, end, row_of, n, w_in, bias, u, src, dst, dst_copy, copy, keep, leak, activation
+    ptr,
+    columns,
+    values,
+    begin,
+    end,
+    row_of,
+    n,
+    w_in,
+    bias,
+    u,
+    src,
+    dst,
+    dst_copy,
+    copy,
+    keep,
+    leak,
+    activation,
+    warps_per_slice,
+    scratch,
 ):
-    """One step over SELL slices [begin, end): a warp per slice, a lane per row; ptr is local to begin."""
+    """One step over SELL slices [begin, end) (ptr local to begin); every thread of the block calls it.
+
+    The algorithm of sell_step in sell.cuh: `warps_per_slice` warps share a slice, piece p
+    reading its entries p, p + warps_per_slice, ... four at a time into four accumulators
+    (four independent load chains per lane), the pieces' sums meeting in `scratch`
+    (blockDim.x values) and piece 0 finishing the row. numba.cuda has no cache-hinted
+    loads, so the matrix is read with plain loads here (ld.global.cs in sell.cuh).
+    """
     lane = cuda.threadIdx.x % 32
-    warps = cuda.blockDim.x // 32
-    for s in range(begin + cuda.threadIdx.x // 32, end, warps):
-        local = s - begin
-        acc = cast_like(0, keep)
-        for k in range(ptr[local] + lane, ptr[local + 1], 32):
-            acc += values[k] * src[columns[k]]
+    warp = cuda.threadIdx.x // 32
+    groups = cuda.blockDim.x // 32 // warps_per_slice
+    group = warp // warps_per_slice
+    piece = warp - group * warps_per_slice
+    stride = 32 * warps_per_slice
+    zero = cast_like(0, keep)
+    for first in range(begin, end, groups):  # the same bound for the whole block: every thread syncs
+        s = first + group
+        total = zero
+        if s < end:
+            local = s - begin
+            stop = ptr[local + 1]
+            k = ptr[local] + 32 * piece + lane
+            acc0 = zero
+            acc1 = zero
+            acc2 = zero
+            acc3 = zero
+            while k + 3 * stride < stop:
+                c0 = columns[k]
+                c1 = columns[k + stride]
+                c2 = columns[k + 2 * stride]
+                c3 = columns[k + 3 * stride]
+                acc0 += values[k] * src[c0]
+                acc1 += values[k + stride] * src[c1]
+                acc2 += values[k + 2 * stride] * src[c2]
+                acc3 += values[k + 3 * stride] * src[c3]
+                k += 4 * stride
+            while k < stop:
+                acc0 += values[k] * src[columns[k]]
+                k += stride
+            total = (acc0 + acc1) + (acc2 + acc3)
+        if warps_per_slice > 1:
+            scratch[cuda.threadIdx.x] = total
+            cuda.syncthreads()
+            if piece == 0:
+                for p in range(1, warps_per_slice):
+                    total += scratch[cuda.threadIdx.x + 32 * p]
         position = s * 32 + lane
-        if position < n:
+        if piece == 0 and s < end and position < n:
             row = row_of[position]
-            pre = acc + bias[row]
+            pre = total + bias[row]
             for m in range(u.shape[0]):
                 pre += w_in[row, m] * u[m]
             x = keep * src[row] + leak * activate(pre, activation)
             dst[row] = x
             if copy:
                 dst_copy[row] = x
+        if warps_per_slice > 1:
+            cuda.syncthreads()  # scratch is written again by the next pass
 
 
 @cuda.jit(device=True)
 def sell_run_loop(
-    ptr, columns, values, begin, end, row_of, w_in, bias, inputs, start, states, x_chip, on_chip, keep, leak, activation
+    ptr,
+    columns,
+    values,
+    begin,
+    end,
+    row_of,
+    w_in,
+    bias,
+    inputs,
+    start,
+    states,
+    x_chip,
+    on_chip,
+    keep,
+    leak,
+    activation,
+    warps_per_slice,
+    scratch,
 ):
     """Every step of one sequence: the state in shared memory (`on_chip`) or in `states` itself."""
     n = states.shape[1]
     for t in range(states.shape[0]):
         if on_chip:
             parity = t % 2
-            sell_step(
-                ptr,
-                columns,
-                values,
-                begin,
-                end,
-                row_of,
-                n,
-                w_in,
-                bias,
-                inputs[t],
-                x_chip[parity * n : parity * n + n],
-                x_chip[(1 - parity) * n : (1 - parity) * n + n],
-                states[t],
-                True,
-                keep,
-                leak,
-                activation,
-            )
-        elif t == 0:
-            sell_step(
-                ptr,
-                columns,
-                values,
-                begin,
-                end,
-                row_of,
-                n,
-                w_in,
-                bias,
-                inputs[0],
-                start,
-                states[0],
-                states[0],
-                False,
-                keep,
-                leak,
-                activation,
-            )
+            src = x_chip[parity * n : parity * n + n]
+            dst = x_chip[(1 - parity) * n : (1 - parity) * n + n]
         else:
-            sell_step(
-                ptr,
-                columns,
-                values,
-                begin,
-                end,
-                row_of,
-                n,
-                w_in,
-                bias,
-                inputs[t],
-                states[t - 1],
-                states[t],
-                states[t],
-                False,
-                keep,
-                leak,
-                activation,
-            )
+            src = start if t == 0 else states[t - 1]
+            dst = states[t]
+        sell_step(
+            ptr,
+            columns,
+            values,
+            begin,
+            end,
+            row_of,
+            n,
+            w_in,
+            bias,
+            inputs[t],
+            src,
+            dst,
+            states[t],
+            on_chip,
+            keep,
+            leak,
+            activation,
+            warps_per_slice,
+            scratch,
+        )
         grid_sync()
 
 
 @cuda.jit
 def run_sell(
-    slice_ptr, columns, values, row_of, w_in, bias, inputs, start, states, keep, leak, activation, stage, capacity
+    slice_ptr,
+    columns,
+    values,
+    row_of,
+    w_in,
+    bias,
+    inputs,
+    start,
+    states,
+    keep,
+    leak,
+    activation,
+    warps_per_slice,
+    stage,
+    capacity,
 ):
-    """One sequence: inputs (T, n_in), start (n,), states (T, n) receives every state."""
+    """One sequence: inputs (T, n_in), start (n,), states (T, n) receives every state. Dynamic
+    shared memory: the staged part, the on-chip state (stage 2), then the slice scratch."""
     n = states.shape[1]
     begin, end, per_block = block_range(slice_ptr.shape[0] - 1)
     if stage:
@@ -145,8 +204,10 @@ def run_sell(
         s_columns = cuda.shared.array(0, int32)[columns_at:]
         s_ptr = cuda.shared.array(0, int32)[ptr_at:]
         x_chip = cuda.shared.array(0, states.dtype)[free_at:]
-        stage_part(slice_ptr, columns, values, begin, end, s_ptr, s_columns, s_values)
         on_chip = stage == 2
+        state_size = (2 * n * states.itemsize + 15) // 16 * 16 // states.itemsize if on_chip else 0
+        scratch = cuda.shared.array(0, states.dtype)[free_at + state_size :]
+        stage_part(slice_ptr, columns, values, begin, end, s_ptr, s_columns, s_values)
         if on_chip:
             for i in range(cuda.threadIdx.x, n, cuda.blockDim.x):
                 x_chip[i] = start[i]
@@ -168,6 +229,8 @@ def run_sell(
             keep,
             leak,
             activation,
+            warps_per_slice,
+            scratch,
         )
     else:
         sell_run_loop(
@@ -187,6 +250,8 @@ def run_sell(
             keep,
             leak,
             activation,
+            warps_per_slice,
+            cuda.shared.array(0, states.dtype),
         )
 
 
@@ -210,6 +275,7 @@ def generate_loop(
     keep,
     leak,
     activation,
+    warps_per_slice,
     scratch,
 ):
     n = x_buffers.shape[1]
@@ -220,6 +286,7 @@ def generate_loop(
         parity = t % 2
         u = u_own[parity]
         dst = x_buffers[1 - parity]
+        # scratch serves the slices' pieces and then the block sums, one after the other.
         sell_step(
             ptr,
             columns,
@@ -238,6 +305,8 @@ def generate_loop(
             keep,
             leak,
             activation,
+            warps_per_slice,
+            scratch,
         )
         cuda.syncthreads()
         for o in range(n_out):
@@ -282,6 +351,7 @@ def generate_sell(
     keep,
     leak,
     activation,
+    warps_per_slice,
     stage,
     capacity,
 ):
@@ -314,6 +384,7 @@ def generate_sell(
             keep,
             leak,
             activation,
+            warps_per_slice,
             scratch,
         )
     else:
@@ -336,6 +407,7 @@ def generate_sell(
             keep,
             leak,
             activation,
+            warps_per_slice,
             scratch,
         )
 
@@ -424,7 +496,7 @@ def _threads() -> int:
     return layout.checked_threads_per_block(settings.gpu_threads_per_block)
 
 
-def _plan(kernel, ptr_host, itemsize, probe_args, state_bytes=0) -> layout.GridPlan:
+def _plan(kernel, ptr_host, itemsize, probe_args, state_bytes=0, scratch_bytes=0) -> layout.GridPlan:
     """Blocks and staging (see layout.plan_grid), within the co-resident blocks of `kernel`."""
     threads = _threads()
     return layout.plan_grid(
@@ -435,19 +507,28 @@ def _plan(kernel, ptr_host, itemsize, probe_args, state_bytes=0) -> layout.GridP
         min_entries_per_block=settings.gpu_min_entries_per_block,
         single_block_max_entries=settings.gpu_single_block_max_entries,
         state_bytes=state_bytes,
+        scratch_bytes=scratch_bytes,
     )
 
 
-def _launch_persistent(kernel, name, ptr_host, itemsize, args, state_bytes=0) -> layout.GridPlan:
-    """Plan the grid and launch `kernel` cooperatively with (*args, stage, capacity)."""
-    plan = _plan(kernel, ptr_host, itemsize, (*args, np.int32(0), np.int32(0)), state_bytes)
+def _warps_per_slice(ptr_host, blocks: int) -> np.int32:
+    return np.int32(layout.planned_warps_per_slice(ptr_host, blocks, _threads(), settings.gpu_sell_warps_per_slice))
+
+
+def _launch_persistent(kernel, name, ptr_host, itemsize, args, state_bytes=0, sell=False) -> layout.GridPlan:
+    """Plan the grid and launch `kernel` cooperatively with (*args, stage, capacity); a SELL
+    kernel gets its warps per slice before them and room for its slice scratch."""
+    scratch_bytes = _threads() * itemsize if sell else 0
+    extra = (np.int32(1),) if sell else ()
+    plan = _plan(kernel, ptr_host, itemsize, (*args, *extra, np.int32(0), np.int32(0)), state_bytes, scratch_bytes)
+    extra = (_warps_per_slice(ptr_host, plan.blocks),) if sell else ()
     launch_cooperative(
         kernel,
         name,
         plan.blocks,
         _threads(),
         plan.shared_bytes,
-        (*args, np.int32(plan.stage), np.int32(plan.capacity)),
+        (*args, *extra, np.int32(plan.stage), np.int32(plan.capacity)),
     )
     return plan
 
@@ -527,6 +608,7 @@ def esn_run(weights: NumbaCudaEsnWeights, inputs, state, leak_rate: float, activ
                 act,
             ),
             state_bytes=2 * n * dtype.itemsize,
+            sell=True,
         )
         last = states[0, steps - 1 :]
     else:
@@ -585,7 +667,7 @@ def esn_generate(
     outputs = cuda.device_array((n_steps, n_out), dtype)
     first = np.ascontiguousarray(first_input.copy_to_host() if is_device(first_input) else first_input, dtype)
 
-    def arguments(blocks, plan_stage, capacity):
+    def arguments(blocks, warps_per_slice, plan_stage, capacity):
         u_buffers = np.zeros((blocks, 2, n_in), dtype=dtype)
         u_buffers[:, 0] = first
         return (
@@ -605,18 +687,20 @@ def esn_generate(
             keep,
             leak,
             act,
+            np.int32(warps_per_slice),
             np.int32(plan_stage),
             np.int32(capacity),
         )
 
-    plan = _plan(generate_sell, ptr_host, dtype.itemsize, arguments(1, 0, 0))
+    # The slices' scratch is the kernel's static block-sum scratch: no dynamic room for it.
+    plan = _plan(generate_sell, ptr_host, dtype.itemsize, arguments(1, 1, 0, 0))
     launch_cooperative(
         generate_sell,
         "generate_sell",
         plan.blocks,
         _threads(),
         plan.shared_bytes,
-        arguments(plan.blocks, plan.stage, plan.capacity),
+        arguments(plan.blocks, _warps_per_slice(ptr_host, plan.blocks), plan.stage, plan.capacity),
     )
     write_back(state, x_buffers[n_steps % 2])
     return as_caller_array(state, outputs) if is_device(state) else outputs.copy_to_host()

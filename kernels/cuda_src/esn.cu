@@ -14,99 +14,43 @@
 // Layouts (built by kernels/_gpu_layout.py):
 // * one sequence: SELL-32-sigma. Rows sorted by length (longest first), cut into
 //   slices of 32; entry j of the slice's lane r is at slice_ptr[s] + 32 * j + r, so a
-//   warp reads one slice with 128-byte coalesced loads and every lane owns one row
-//   (no reductions across lanes). Padding entries have weight 0 and column 0.
+//   warp reads a slice with 128-byte coalesced loads and every lane owns one row (no
+//   reductions across lanes). Padding entries have weight 0 and column 0. A few warps
+//   may share a slice (sell.cuh), when a block has fewer slices than warps.
+//   Mid-size reservoirs on sm_90 run in a thread-block cluster instead (esn_cluster.cu).
 // * B sequences: CSR rows over a state stored (n, B), batch innermost: G lanes
 //   (G = min(32, next power of two >= B)) share a row and read B contiguous values
 //   per nonzero, so the matrix is read once per step for all sequences.
 //
 #include "activation.cuh"
 
-__device__ __forceinline__ index_t align16(index_t bytes) { return (bytes + 15) & ~index_t(15); }
-
+#include "sell.cuh"
 #include "grid_barrier.cuh"
 
-// A block's part of the matrix: `units` are slices (SELL) or rows (CSR), `ptr` the
-// per-unit offsets into `columns`/`values`, local to the block when staged.
+// Dynamic shared memory after the staged part (and the on-chip state): the scratch in
+// which the warps sharing a slice add up their pieces (blockDim.x values).
 template <typename T>
-struct Part {
-    const int* ptr;
-    const int* columns;
-    const T* values;
-    int unit_begin;  // first unit of the block
-    int unit_end;
-};
-
-// Copy the block's units [unit_begin, unit_end) into shared memory if `stage` (1 or 2),
-// else point into global memory. Shared layout: values | columns | ptr (16-byte aligned);
-// returns the first free byte after it.
-template <typename T>
-__device__ Part<T> block_part(const int* ptr, const int* columns, const T* values, int units, int stage,
-                              int capacity, unsigned char* smem, index_t* used) {
-    const int per_block = (units + gridDim.x - 1) / gridDim.x;
-    Part<T> part;
-    part.unit_begin = min(units, blockIdx.x * per_block);
-    part.unit_end = min(units, part.unit_begin + per_block);
-    if (!stage) {
-        part.ptr = ptr + part.unit_begin;
-        part.columns = columns;
-        part.values = values;
-        *used = 0;
-        return part;
-    }
-    T* s_values = reinterpret_cast<T*>(smem);
-    index_t offset = align16(index_t(capacity) * sizeof(T));
-    int* s_columns = reinterpret_cast<int*>(smem + offset);
-    offset += align16(index_t(capacity) * sizeof(int));
-    int* s_ptr = reinterpret_cast<int*>(smem + offset);
-    offset += align16(index_t(per_block + 1) * sizeof(int));
-    const int first = ptr[part.unit_begin];
-    const int count = ptr[part.unit_end] - first;
-    for (int k = threadIdx.x; k < count; k += blockDim.x) {
-        s_values[k] = values[first + k];
-        s_columns[k] = columns[first + k];
-    }
-    for (int u = threadIdx.x; u <= part.unit_end - part.unit_begin; u += blockDim.x) {
-        s_ptr[u] = ptr[part.unit_begin + u] - first;
-    }
-    __syncthreads();
-    part.ptr = s_ptr;
-    part.columns = s_columns;
-    part.values = s_values;
-    *used = offset;
-    return part;
+__device__ __forceinline__ T* slice_scratch(unsigned char* smem, index_t used, int n, bool state_on_chip) {
+    return reinterpret_cast<T*>(smem + used + (state_on_chip ? align16(index_t(2) * n * sizeof(T)) : 0));
 }
 
-// One step of one sequence over the block's SELL slices: a warp per slice, a lane
-// per row. `src`/`dst` may be shared or global; `dst_copy` (or null) receives the
-// new state as well (the caller's output row).
+// One step into dst (and dst_copy, the caller's output row, when not null); the matrix
+// streamed from device memory (stage 0) or read from the block's shared memory.
 template <typename T>
-__device__ __forceinline__ void sell_step(const Part<T>& part, const int* row_of, int n, const T* w_in,
-                                          const T* bias, const T* u, int n_in, const T* src, T* dst,
-                                          T* dst_copy, T keep, T leak, int activation) {
-    const int lane = threadIdx.x & 31;
-    const int warps = blockDim.x >> 5;
-    for (int s = part.unit_begin + (threadIdx.x >> 5); s < part.unit_end; s += warps) {
-        const int local = s - part.unit_begin;
-        const int begin = part.ptr[local] + lane;
-        const int end = part.ptr[local + 1];
-        T acc0 = T(0), acc1 = T(0);
-        int k = begin;
-        // Two chains of adds: the loads of the next entry overlap the current FMA.
-        for (; k + 32 < end; k += 64) {
-            acc0 += part.values[k] * src[part.columns[k]];
-            acc1 += part.values[k + 32] * src[part.columns[k + 32]];
-        }
-        if (k < end) acc0 += part.values[k] * src[part.columns[k]];
-        const int position = s * 32 + lane;
-        if (position < n) {
-            const int row = row_of[position];
-            T pre = acc0 + acc1 + bias[row];
-            for (int m = 0; m < n_in; ++m) pre += w_in[index_t(row) * n_in + m] * u[m];
-            const T x = keep * src[row] + leak * activate(pre, activation);
-            dst[row] = x;
-            if (dst_copy) dst_copy[row] = x;
-        }
+__device__ __forceinline__ void sell_step_into(const Part<T>& part, int stage, const int* row_of, int n,
+                                               const T* w_in, const T* bias, const T* u, int n_in, const T* src,
+                                               T* dst, T* dst_copy, T keep, T leak, int activation,
+                                               int warps_per_slice, T* scratch) {
+    auto store = [=](int row, T x) {
+        dst[row] = x;
+        if (dst_copy) dst_copy[row] = x;
+    };
+    if (stage) {
+        sell_step<false>(part, row_of, n, w_in, bias, u, n_in, src, keep, leak, activation, warps_per_slice,
+                         scratch, store);
+    } else {
+        sell_step<true>(part, row_of, n, w_in, bias, u, n_in, src, keep, leak, activation, warps_per_slice,
+                        scratch, store);
     }
 }
 
@@ -117,13 +61,15 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
                              const T* __restrict__ values, const int* __restrict__ row_of,
                              const T* __restrict__ w_in, const T* __restrict__ bias,
                              const T* __restrict__ inputs, const T* start, T* states, int n, int n_in,
-                             int n_slices, int steps, T keep, T leak, int activation, int stage, int capacity) {
+                             int n_slices, int steps, T keep, T leak, int activation, int warps_per_slice,
+                             int stage, int capacity) {
     extern __shared__ __align__(16) unsigned char smem[];
     index_t used;
     const Part<T> part = block_part(slice_ptr, columns, values, n_slices, stage, capacity, smem, &used);
     // stage 2 (one block, planned with room for it): the state stays on chip too.
     const bool state_on_chip = stage == 2;
     T* x_chip = reinterpret_cast<T*>(smem + used);  // (2, n) when state_on_chip
+    T* scratch = slice_scratch<T>(smem, used, n, state_on_chip);
     if (state_on_chip) {
         for (int i = threadIdx.x; i < n; i += blockDim.x) x_chip[i] = start[i];
         __syncthreads();
@@ -132,11 +78,12 @@ __global__ void esn_run_sell(const int* __restrict__ slice_ptr, const int* __res
         T* out = states + index_t(t) * n;
         const T* u = inputs + index_t(t) * n_in;
         if (state_on_chip) {
-            sell_step(part, row_of, n, w_in, bias, u, n_in, x_chip + (t & 1) * n, x_chip + ((t + 1) & 1) * n, out,
-                      keep, leak, activation);
+            sell_step_into(part, stage, row_of, n, w_in, bias, u, n_in, x_chip + (t & 1) * n,
+                           x_chip + ((t + 1) & 1) * n, out, keep, leak, activation, warps_per_slice, scratch);
         } else {
             const T* src = t == 0 ? start : states + index_t(t - 1) * n;
-            sell_step(part, row_of, n, w_in, bias, u, n_in, src, out, (T*)nullptr, keep, leak, activation);
+            sell_step_into(part, stage, row_of, n, w_in, bias, u, n_in, src, out, (T*)nullptr, keep, leak,
+                           activation, warps_per_slice, scratch);
         }
         grid_barrier();
     }
@@ -168,12 +115,13 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
                                   const T* __restrict__ w_in, const T* __restrict__ bias,
                                   const T* __restrict__ coef, const T* __restrict__ intercept, int n_out,
                                   int include_input, T* x_buffers, T* u_buffers, T* partial, T* outputs, int n,
-                                  int n_in, int n_slices, int steps, T keep, T leak, int activation, int stage,
-                                  int capacity) {
+                                  int n_in, int n_slices, int steps, T keep, T leak, int activation,
+                                  int warps_per_slice, int stage, int capacity) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ T scratch[32];
     index_t used;
     const Part<T> part = block_part(slice_ptr, columns, values, n_slices, stage, capacity, smem, &used);
+    T* slice_sums = slice_scratch<T>(smem, used, n, false);
     const int width = n + (include_input ? n_in : 0);
     T* u_own = u_buffers + index_t(blockIdx.x) * 2 * n_in;
     for (int t = 0; t < steps; ++t) {
@@ -181,7 +129,8 @@ __global__ void esn_generate_sell(const int* __restrict__ slice_ptr, const int* 
         T* dst = x_buffers + index_t((t + 1) & 1) * n;
         const T* u = u_own + (t & 1) * n_in;
         T* u_next = u_own + ((t + 1) & 1) * n_in;
-        sell_step(part, row_of, n, w_in, bias, u, n_in, src, dst, (T*)nullptr, keep, leak, activation);
+        sell_step_into(part, stage, row_of, n, w_in, bias, u, n_in, src, dst, (T*)nullptr, keep, leak, activation,
+                       warps_per_slice, slice_sums);
         __syncthreads();  // this block's new rows are visible to all its threads
         const int first = min(n, part.unit_begin * 32), last = min(n, part.unit_end * 32);
         for (int o = 0; o < n_out; ++o) {
