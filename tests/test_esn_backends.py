@@ -166,11 +166,37 @@ def test_parallel_and_serial_kernels(rng, esn_weights, monkeypatch, backend, dty
     np.testing.assert_allclose(states, expected if batch else expected[0], **TOL[dtype])
 
 
+@pytest.mark.parametrize("kernel", ["parallel", "serial"])
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+@pytest.mark.parametrize("block_bytes", [8 * 37, 10**9], ids=["column-blocks", "one-block"])
+def test_one_sequence_row_parts(rng, esn_weights, monkeypatch, kernel, parts, block_bytes, reference_esn):
+    # The one-sequence layout cuts the rows into one range per thread (each thread sums
+    # and finishes its own rows); any number of ranges, more or fewer than the threads,
+    # and any column blocking must give the reference's states.
+    from reservoir.kernels.cpu import esn as cpu_esn
+
+    _use_kernel(monkeypatch, kernel)
+    monkeypatch.setattr(settings, "sell_block_bytes", block_bytes)
+    monkeypatch.setattr(cpu_esn, "get_num_threads", lambda: parts)
+    W, W_in, bias = _weights(esn_weights, rng, 203, 2, np.float64, density=0.15)
+    u = rng.uniform(-1, 1, (25, 2))
+    model = _model(W, W_in, bias, leak_rate=0.6, dtype=np.float64, backend="numba")
+    states = model.run(u)
+    expected, _ = reference_esn(W, W_in, bias, u[None], 0.6, "tanh")
+    np.testing.assert_allclose(states, expected[0], **TOL[np.float64])
+    weights = model._kernels()[1]
+    part_rows = weights.sell()[-1]
+    assert len(part_rows) == parts + 1 and part_rows[0] == 0 and part_rows[-1] == 203
+    row_nnz = np.diff(W.tocsr().indptr)
+    shares = [row_nnz[a:b].sum() for a, b in zip(part_rows[:-1], part_rows[1:])]
+    assert max(shares) - min(shares) <= 2 * row_nnz.max()  # about equal nonzeros per range
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_parallel_one_sequence_finish_in_chunks(rng, esn_weights, monkeypatch, dtype, activation, reference_esn):
-    # The parallel one-sequence step finishes its rows (input drive, activation, leak)
-    # in chunks of _FINISH_ROWS rows: two whole chunks and a short last one here.
+    # The parallel one-sequence step finishes each thread's rows (input drive, activation,
+    # leak) in chunks of _FINISH_ROWS rows: whole chunks and a short last one here.
     from reservoir.kernels.cpu.esn import _FINISH_ROWS
 
     _use_kernel(monkeypatch, "parallel")
@@ -229,21 +255,29 @@ def test_batched_state_buffers_start_on_a_cache_line(shape, dtype):
         assert not buffer.any()
 
 
+@pytest.mark.parametrize("parts", [1, 2, 5])
 @pytest.mark.parametrize("block_bytes", [1, 8 * 13, 10**9], ids=["smallest", "13-columns", "one-block"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype):
-    # The one-sequence layout (column blocks of SELL-8 slices) rebuilt into a dense
-    # matrix must be W, with every row in exactly one slot per block.
+def test_sell_layout_holds_the_matrix(rng, monkeypatch, block_bytes, dtype, parts):
+    # The one-sequence layout (column blocks of SELL-8 slices, rows in `parts` ranges)
+    # rebuilt into a dense matrix must be W, with every row in exactly one slot per
+    # block, inside its range's slices.
     from reservoir.kernels.cpu.layouts import to_sell
 
     monkeypatch.setattr(settings, "sell_block_bytes", block_bytes)
     W = rs.random_sparse(101, 97, density=0.4, seed=int(rng.integers(1 << 30)), dtype=dtype)
-    block_columns, block_slices, slice_ptr, columns, values, row_of = to_sell(W, 8)
+    block_columns, block_slices, slice_ptr, columns, values, row_of, part_slices, part_rows = to_sell(W, 8, parts)
     assert (len(block_columns) > 2) == (block_bytes < 10**9)
+    assert list(part_rows[[0, -1]]) == [0, 101] and len(part_rows) == parts + 1
     dense = np.zeros(W.shape)
     for block in range(len(block_columns) - 1):
         slices = range(block_slices[block], block_slices[block + 1])
         assert sorted(r for s in slices for r in row_of[8 * s : 8 * s + 8] if r >= 0) == list(range(101))
+        assert part_slices[block, 0] == block_slices[block] and part_slices[block, -1] == block_slices[block + 1]
+        for part in range(parts):
+            own = range(part_slices[block, part], part_slices[block, part + 1])
+            rows = sorted(r for s in own for r in row_of[8 * s : 8 * s + 8] if r >= 0)
+            assert rows == list(range(part_rows[part], part_rows[part + 1]))
         for s in slices:
             entries = np.arange(slice_ptr[s], slice_ptr[s + 1]).reshape(-1, 8)
             for r, row in enumerate(row_of[8 * s : 8 * s + 8]):

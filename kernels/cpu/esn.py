@@ -89,8 +89,8 @@ def _sell_block_slice(s, first_block, slice_ptr, columns, values, row_of, x_bloc
             partial[row] = sums[r] if first_block else partial[row] + sums[r]
 
 
-# Rows per parallel chunk of the one-sequence finish: a few chunks per thread, each
-# long enough to vectorise and short enough that its arrays stay in L1.
+# Rows per chunk of the parallel one-sequence finish: long enough to vectorise, short
+# enough that the chunk's arrays stay in L1.
 _FINISH_ROWS = 1024
 
 
@@ -168,6 +168,8 @@ def _sell_step_parallel(
     columns,
     values,
     row_of,
+    part_slices,
+    part_rows,
     W_in,
     bias,
     u_t,
@@ -178,44 +180,24 @@ def _sell_step_parallel(
     leak,
     activation,
 ):
-    """One step of one sequence, x (n,) -> x_next (n,), in two parallel regions.
+    """One step of one sequence, x (n,) -> x_next (n,), in one parallel region.
 
-    `partial` (threads, n): each thread sweeps every column block over its share of the
-    block's slices into a row of its own (rows are sorted per block, so a row's slices
-    fall to different threads in different blocks); the finish adds the rows up. One
-    region per step for the sums instead of one per column block: a region costs
-    microseconds to start and wait for.
+    Part p of the layout (``layouts.to_sell``) holds the rows part_rows[p]:part_rows[p + 1]
+    in every column block: the thread that takes it sums its rows over all blocks into
+    its own range of `partial` and finishes them, and no thread waits for another's
+    sums. One region a step: starting and joining one costs microseconds, a step of a
+    mid-sized reservoir tens of them.
     """
-    threads = partial.shape[0]
-    for thread in prange(threads):
-        own = partial[thread]
-        _zero(own)
+    sums = partial[0]
+    for part in prange(part_rows.shape[0] - 1):
         for block in range(block_columns.shape[0] - 1):
             x_block = x[block_columns[block] : block_columns[block + 1]]
-            first, last = block_slices[block], block_slices[block + 1]
-            share = -(-(last - first) // threads)
-            for s in range(first + thread * share, min(last, first + (thread + 1) * share)):
-                _sell_block_slice(s, False, slice_ptr, columns, values, row_of, x_block, own)
-    for chunk in prange(-(-x.shape[0] // _FINISH_ROWS)):
-        rows = slice(chunk * _FINISH_ROWS, (chunk + 1) * _FINISH_ROWS)
-        _add_rows(partial[:, rows])
-        _finish_rows(W_in[rows], bias[rows], u_t, partial[0, rows], x[rows], x_next[rows], keep, leak, activation)
-
-
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _zero(values):
-    for i in range(values.shape[0]):
-        values[i] = 0
-
-
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def _add_rows(partial):
-    """partial[0] += partial[1:] (each thread's sums of the parallel step)."""
-    total = partial[0]
-    for thread in range(1, partial.shape[0]):
-        own = partial[thread]
-        for i in range(total.shape[0]):
-            total[i] += own[i]
+            for s in range(part_slices[block, part], part_slices[block, part + 1]):
+                _sell_block_slice(s, block == 0, slice_ptr, columns, values, row_of, x_block, sums)
+        last = part_rows[part + 1]
+        for first in range(part_rows[part], last, _FINISH_ROWS):
+            rows = slice(first, min(first + _FINISH_ROWS, last))
+            _finish_rows(W_in[rows], bias[rows], u_t, sums[rows], x[rows], x_next[rows], keep, leak, activation)
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
@@ -226,6 +208,8 @@ def _sell_step_serial(
     columns,
     values,
     row_of,
+    part_slices,
+    part_rows,
     W_in,
     bias,
     u_t,
@@ -279,6 +263,8 @@ def _sell_step(
     columns,
     values,
     row_of,
+    part_slices,
+    part_rows,
     W_in,
     bias,
     u_t,
@@ -302,6 +288,8 @@ def _sell_step_typed(
     columns,
     values,
     row_of,
+    part_slices,
+    part_rows,
     W_in,
     bias,
     u_t,
@@ -325,6 +313,8 @@ def _sell_step_typed(
         columns,
         values,
         row_of,
+        part_slices,
+        part_rows,
         W_in,
         bias,
         u_t,
@@ -342,6 +332,8 @@ def _sell_step_typed(
             columns,
             values,
             row_of,
+            part_slices,
+            part_rows,
             W_in,
             bias,
             u_t,
@@ -422,7 +414,8 @@ def _sell_loop(parallel, sell, W_in, bias, inputs, x, partial, keep, leak, activ
     """inputs (T, n_in); out (T, n): each row of out is the next step's source state.
     `parallel` a literal, `sell` the tuple of layouts.to_sell, `partial` scratch for the
     row sums (``_partial_sums``)."""
-    block_columns, block_slices, slice_ptr, columns, values, row_of = sell  # a star-args call drops the literals
+    # unpacked here: a star-args call drops the literals
+    block_columns, block_slices, slice_ptr, columns, values, row_of, part_slices, part_rows = sell
     previous = x
     for t in range(inputs.shape[0]):
         _sell_step(
@@ -433,6 +426,8 @@ def _sell_loop(parallel, sell, W_in, bias, inputs, x, partial, keep, leak, activ
             columns,
             values,
             row_of,
+            part_slices,
+            part_rows,
             W_in,
             bias,
             inputs[t],
@@ -481,7 +476,7 @@ def _csr_batch_loop(
 def _sell_generate_loop(
     parallel, sell, W_in, bias, x, partial, u, coef, intercept, include_input, keep, leak, activation, outputs
 ):
-    block_columns, block_slices, slice_ptr, columns, values, row_of = sell
+    block_columns, block_slices, slice_ptr, columns, values, row_of, part_slices, part_rows = sell
     x_next = np.empty_like(x)
     for t in range(outputs.shape[0]):
         _sell_step(
@@ -492,6 +487,8 @@ def _sell_generate_loop(
             columns,
             values,
             row_of,
+            part_slices,
+            part_rows,
             W_in,
             bias,
             u,
@@ -532,7 +529,7 @@ class CpuEsnWeights:
 
     def sell(self):
         if self._sell is None:
-            self._sell = to_sell(self.W, settings.sell_slice_rows)
+            self._sell = to_sell(self.W, settings.sell_slice_rows, get_num_threads())
         return self._sell
 
     def batched(self, batch: int):
@@ -573,8 +570,8 @@ def _parallel(work: int, dtype) -> Constant:
 
 
 def _partial_sums(parallel: Constant, x) -> np.ndarray:
-    """Scratch for the one-sequence step's row sums: a row per thread of the parallel step."""
-    return np.empty((get_num_threads() if parallel.value else 1, x.shape[-1]), dtype=x.dtype)
+    """Scratch for the one-sequence step's row sums, (1, n): every thread writes its own rows."""
+    return np.empty((1, x.shape[-1]), dtype=x.dtype)
 
 
 def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation: str, out):

@@ -1,10 +1,11 @@
 """The layouts the ESN steps read, built from W in CSR once per weights.
 
-* one sequence: SELL-8-sigma in column blocks (``to_sell``). Rows are sorted by
-  length and cut into slices of 8; a slice stores its entries column-major, so its
-  8 row sums are the 8 lanes of one vector FMA (``_simd.sell_slice_sums``) and
-  padding stays small. The columns are cut into blocks whose part of x stays in L1,
-  with indices local to the block.
+* one sequence: SELL-8-sigma in column blocks (``to_sell``). The rows are cut into
+  one contiguous range per thread; within a range they are sorted by length and cut
+  into slices of 8; a slice stores its entries column-major, so its 8 row sums are
+  the 8 lanes of one vector FMA (``_simd.sell_slice_sums``) and padding stays small.
+  The columns are cut into blocks whose part of x stays in L1, with indices local to
+  the block.
 * a batch of B sequences: CSR in column blocks, stored block after block
   (``to_column_blocks``), over a state held as (n, B) in buffers that start on a
   cache line (``cache_line_aligned_zeros``).
@@ -112,22 +113,24 @@ def to_column_blocks(W: sp.csr_array, width: int):
     return block_columns, segment_ptr, indices, data
 
 
-def to_sell(W: sp.csr_array, slice_rows: int):
-    """Column-blocked SELL-8-sigma (sigma = n), the layout of the one-sequence step.
+def to_sell(W: sp.csr_array, slice_rows: int, parts: int = 1):
+    """Column-blocked SELL-8-sigma, the layout of the one-sequence step, its rows cut
+    into `parts` contiguous ranges of about equal nonzeros (one per thread).
 
     The columns are cut into blocks whose part of x fits in half of L1
     (``settings.sell_block_bytes``): the random reads x[column] of a block then hit
-    L1 instead of L2. Each block is its own SELL matrix: rows sorted by their length in
-    the block (longest first), slices of 8 rows, entries of a slice column-major and
-    padded with zero weights, column indices local to the block (uint16 while a block
-    has at most 65,536 columns). The slices are dealt longest, shortest, second
-    longest, ... so that the contiguous ranges a parallel loop hands each thread
-    carry equal work.
+    L1 instead of L2. Each block is its own SELL matrix: within each row range, rows
+    sorted by their length in the block (longest first), slices of 8 rows, entries of a
+    slice column-major and padded with zero weights, column indices local to the block
+    (uint16 while a block has at most 65,536 columns). A thread that takes one row range
+    in every block sums and finishes its own rows, so a parallel step needs one region
+    and no thread reads another's sums.
 
-    Returns (block_columns, block_slices, slice_ptr, columns, values, row_of):
-    block b covers columns block_columns[b]:block_columns[b + 1] and slices
-    block_slices[b]:block_slices[b + 1]; slice s holds the rows row_of[8 s: 8 s + 8]
-    (-1 for padding) and the entries slice_ptr[s]:slice_ptr[s + 1].
+    Returns (block_columns, block_slices, slice_ptr, columns, values, row_of,
+    part_slices, part_rows): block b covers columns block_columns[b]:block_columns[b + 1]
+    and slices block_slices[b]:block_slices[b + 1], of which part_slices[b, p]:
+    part_slices[b, p + 1] hold the rows part_rows[p]:part_rows[p + 1]; slice s holds the
+    rows row_of[8 s: 8 s + 8] (-1 for padding) and the entries slice_ptr[s]:slice_ptr[s + 1].
     """
     if slice_rows != 8:
         raise ValueError("the SELL kernel is written for slices of 8 rows")
@@ -139,17 +142,20 @@ def to_sell(W: sp.csr_array, slice_rows: int):
     width = -(-n_columns // n_blocks)
     block_columns, starts = column_blocks(W, width)
     n_blocks = len(block_columns) - 1
+    part_rows = sell_part_rows(W, parts)
     blocks = []
+    part_counts = np.zeros((n_blocks, len(part_rows) - 1), dtype=np.int64)
     for block in range(n_blocks):
         lengths = starts[block + 1] - starts[block]
-        order = np.argsort(-lengths, kind="stable")
-        n_slices = -(-n_rows // slice_rows)
-        rows = np.full(n_slices * slice_rows, -1, dtype=np.int64)
-        rows[:n_rows] = order
-        deal = np.empty(n_slices, dtype=np.int64)  # longest, shortest, second longest, ...
-        deal[0::2] = np.arange((n_slices + 1) // 2)
-        deal[1::2] = np.arange(n_slices - 1, (n_slices + 1) // 2 - 1, -1)
-        rows = rows.reshape(n_slices, slice_rows)[deal]
+        pieces = []
+        for part in range(len(part_rows) - 1):
+            first, last = part_rows[part], part_rows[part + 1]
+            n_slices = -(-(last - first) // slice_rows)
+            rows = np.full(n_slices * slice_rows, -1, dtype=np.int64)
+            rows[: last - first] = first + np.argsort(-lengths[first:last], kind="stable")
+            pieces.append(rows.reshape(n_slices, slice_rows))
+            part_counts[block, part] = n_slices
+        rows = np.concatenate(pieces)
         padded_lengths = np.where(rows >= 0, lengths[np.maximum(rows, 0)], 0)
         blocks.append((rows.ravel(), padded_lengths.max(axis=1)))
     widths = np.concatenate([block_widths for _, block_widths in blocks])
@@ -157,6 +163,9 @@ def to_sell(W: sp.csr_array, slice_rows: int):
     np.cumsum(widths * slice_rows, out=slice_ptr[1:])
     block_slices = np.zeros(n_blocks + 1, dtype=np.int64)
     np.cumsum([block_widths.size for _, block_widths in blocks], out=block_slices[1:])
+    part_slices = np.zeros((n_blocks, part_counts.shape[1] + 1), dtype=np.int64)
+    part_slices[:, 1:] = np.cumsum(part_counts, axis=1)
+    part_slices += block_slices[:-1, None]
     row_of = np.concatenate([rows for rows, _ in blocks])
     columns = np.zeros(slice_ptr[-1], dtype=_column_dtype(width))
     values = np.zeros(slice_ptr[-1], dtype=W.data.dtype)
@@ -174,7 +183,16 @@ def to_sell(W: sp.csr_array, slice_rows: int):
             columns,
             values,
         )
-    return block_columns, block_slices, slice_ptr, columns, values, row_of
+    return block_columns, block_slices, slice_ptr, columns, values, row_of, part_slices, part_rows
+
+
+def sell_part_rows(W: sp.csr_array, parts: int) -> np.ndarray:
+    """Row boundaries (parts + 1 of them, fewer when rows run out) that cut W into
+    contiguous row ranges of about equal nonzeros."""
+    n_rows = W.shape[0]
+    shares = np.linspace(0, W.nnz, max(1, int(parts)) + 1)[1:-1]
+    inner = np.searchsorted(W.indptr[1:], shares, side="left") + 1
+    return np.unique(np.concatenate([[0], np.clip(inner, 1, max(n_rows - 1, 1)), [n_rows]])).astype(np.int64)
 
 
 def cache_line_aligned_zeros(shape, dtype, line_bytes: int = 64) -> np.ndarray:
