@@ -14,34 +14,15 @@ exercised on a real GPU only (tests/test_gpu.py). The device functions of
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+from cuda_simulator import SIMULATED, run_file_under_simulator
 
 if not SIMULATED:
 
     def test_numba_cuda_kernels_under_the_cuda_simulator():
-        import importlib.util
-
-        if importlib.util.find_spec("numba.cuda") is None:
-            pytest.skip("numba.cuda is not installed (pip install numba-cuda)")
-        env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        summary = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-        assert " passed" in summary[0] and " failed" not in summary[0], summary
+        run_file_under_simulator(__file__, timeout=1200)
 
 else:
     from numba import cuda
