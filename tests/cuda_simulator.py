@@ -17,7 +17,7 @@ import pytest
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 
-def run_file_under_simulator(path: str, timeout: int = 1200) -> None:
+def run_file_under_simulator(path: str, timeout: int = 2400) -> None:
     """Run the test file `path` under the simulator; fail with its output unless every test passed."""
     if importlib.util.find_spec("numba.cuda") is None:
         pytest.skip("numba.cuda is not installed (pip install numba-cuda)")

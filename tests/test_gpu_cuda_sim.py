@@ -22,7 +22,7 @@ from cuda_simulator import SIMULATED, run_file_under_simulator
 if not SIMULATED:
 
     def test_numba_cuda_kernels_under_the_cuda_simulator():
-        run_file_under_simulator(__file__, timeout=1200)
+        run_file_under_simulator(__file__, timeout=2400)
 
 else:
     from numba import cuda

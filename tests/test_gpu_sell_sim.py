@@ -25,7 +25,7 @@ from cuda_simulator import SIMULATED, run_file_under_simulator
 if not SIMULATED:
 
     def test_warps_sharing_a_slice_under_the_cuda_simulator():
-        run_file_under_simulator(__file__, timeout=1800)
+        run_file_under_simulator(__file__, timeout=2400)
 
 else:
     from reservoir.config import settings
