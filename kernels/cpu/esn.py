@@ -85,7 +85,7 @@ def _sell_block_slice(s, first_block, slice_ptr, columns, values, row_of, x_bloc
     sums = sell_slice_sums(values, columns, slice_ptr[s], slice_ptr[s + 1], x_block)
     for r in range(8):
         row = row_of[s * 8 + r]
-        if row >= 0:  # -1 pads the last slice of a block
+        if row >= 0:  # -1 pads the last slice of a row range in a block
             partial[row] = sums[r] if first_block else partial[row] + sums[r]
 
 
@@ -569,7 +569,7 @@ def _parallel(work: int, dtype) -> Constant:
     return Constant(work >= threshold and cores_free())
 
 
-def _partial_sums(parallel: Constant, x) -> np.ndarray:
+def _partial_sums(x) -> np.ndarray:
     """Scratch for the one-sequence step's row sums, (1, n): every thread writes its own rows."""
     return np.empty((1, x.shape[-1]), dtype=x.dtype)
 
@@ -609,7 +609,7 @@ def esn_run(weights: CpuEsnWeights, inputs, state, leak_rate: float, activation:
             weights.bias,
             inputs[0],
             x,
-            _partial_sums(parallel, x),
+            _partial_sums(x),
             keep,
             leak,
             act,
@@ -689,7 +689,7 @@ def esn_generate(
             weights.W_in,
             weights.bias,
             x,
-            _partial_sums(parallel, x),
+            _partial_sums(x),
             u,
             *readout,
             keep,
