@@ -152,12 +152,11 @@ class OurObjective:
         self.series = series
 
     def __call__(self, params, seed):
+        import reservoir as rs
         from reservoir.readouts import Ridge
 
         u, y = self.series[:-1, None], self.series[1:, None]
         split = int(0.8 * len(u))
-        import reservoir as rs
-
         esn = rs.ESN(
             TRIAL_UNITS,
             seed=seed,
