@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from cuda_simulator import SIMULATED, run_file_under_simulator
+from cuda_simulator import SIMULATED, run_file_under_simulator, self_firing_lsm
 
 if not SIMULATED:
 
@@ -28,7 +27,6 @@ if not SIMULATED:
 else:
     from numba import cuda, int32
 
-    import reservoir as rs
     from reservoir.config import settings
     from reservoir.kernels import _gpu_layout as layout
     from reservoir.kernels import cuda as gpu
@@ -54,37 +52,9 @@ else:
     def _network(case, dtype):
         """A small LIF network that fires on its own (rest above threshold), and its inputs."""
         n_exc, n_inh, trials, encoding, delay = CASES[case]
-        dt = 1e-4
-        delay_seconds = (
-            None if delay is None else (tuple(d * dt for d in delay) if isinstance(delay, tuple) else delay * dt)
+        return self_firing_lsm(
+            n_exc, n_inh, trials, encoding, delay, 2 * STEPS, density=0.15, seed=7, input_seed=9, dtype=dtype
         )
-        net = rs.LSM(
-            n_exc,
-            n_inh,
-            density=0.15,
-            dt=dt,
-            v_rest=-30e-3,
-            tau_m=5e-3,
-            refractory=3e-4,
-            w_exc=3e-3,
-            w_inh=-5e-3,
-            delay=delay_seconds,
-            input_encoding=encoding or "current",
-            input_density=0.5,
-            input_rate=2000.0,
-            seed=7,
-            dtype=dtype,
-            backend="numpy",
-        )
-        rng = np.random.default_rng(9)
-        inputs = np.zeros((trials, 2 * STEPS, 0), dtype=dtype)
-        if encoding is not None:
-            inputs = rng.random((trials, 2 * STEPS, 3)).astype(dtype)
-            net._ensure_input_weights(3)
-            if encoding == "poisson":
-                inputs = net._encode(inputs, 0)
-        W_in = net.W_in if net.W_in is not None else sp.csr_array((net.n_neurons, 0), dtype=net.dtype)
-        return net, W_in, inputs, encoding == "poisson"
 
     def _run_both(case, dtype, window=0):
         """Two calls of reference.lsm_run and of the Numba-CUDA kernel from the same state."""
